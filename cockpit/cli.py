@@ -1,0 +1,79 @@
+"""Entry points. Errors a user can cause print one sentence and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cockpit.errors import CockpitError
+
+
+def _drill(args: argparse.Namespace) -> int:
+    from cockpit.domain.baselines import STRATEGIES
+    from cockpit.engine.drill import run_drill
+    from cockpit.report import scorecard_table
+
+    strategies = list(STRATEGIES) if args.compare else [args.strategy]
+    cards = []
+    for s in strategies:
+        cards.append(
+            asyncio.run(
+                run_drill(
+                    args.scenario,
+                    s,
+                    journal=Path(args.journal) if args.journal else None,
+                    state_file=args.state_file,
+                    speed=args.speed,
+                )
+            )
+        )
+    if args.json:
+        out = [c.to_json() for c in cards]
+        print(json.dumps(out if args.compare else out[0], indent=2))
+    else:
+        print(scorecard_table(cards))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
+    p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
+    sub = p.add_subparsers(dest="command")
+    d = sub.add_parser(
+        "drill", help="run a scenario headless with an autopilot on-call and print the scorecard"
+    )
+    d.add_argument("scenario", help="a bundled scenario name or a scenario file")
+    d.add_argument("--strategy", default="cockpit", choices=["cockpit", "abort", "fixed-stages"])
+    d.add_argument("--compare", action="store_true", help="run all three strategies side by side")
+    d.add_argument("--json", action="store_true", help="print JSON (a list with --compare)")
+    d.add_argument("--journal", help="keep the drill's journal in this SQLite file")
+    d.add_argument(
+        "--state-file", help="persist the simulated world here (crash drills: resume after a kill)"
+    )
+    d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
+    d.set_defaults(func=_drill)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from cockpit.ui.run import run_tui
+
+            return run_tui(args)
+        return args.func(args)
+    except CockpitError as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""cockpit.toml: the one configuration file, validated strictly.
+
+Relative paths in it are resolved against the file's own folder, so the cockpit behaves the same
+whichever directory it is started from.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from cockpit.domain.revisions import require_pinned
+from cockpit.domain.rollback import Mode, RollbackPolicy
+from cockpit.domain.rollout import DEFAULT_STEPS, RolloutPlan
+from cockpit.errors import ConfigError
+from cockpit.hookspecs import ROLES
+from cockpit.schema import load
+
+Share = Annotated[float, Meta(ge=0.0, le=1.0)]
+Positive = Annotated[float, Meta(gt=0.0)]
+NonNegative = Annotated[float, Meta(ge=0.0)]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class CockpitSection(_Strict, kw_only=True):
+    journal: str = "cockpit-journal.db"
+    tick_s: Positive = 1.0
+    backend_timeout_s: Positive = 5.0
+    operator: str = ""
+
+
+class ModelsSection(_Strict, kw_only=True):
+    old: str  # pinned revision the rollback returns to
+    new: str  # pinned revision being rolled out
+    alias: str = ""  # the provider alias to watch for drift (optional)
+
+
+class TiersSection(_Strict, kw_only=True):
+    old: str = "old"
+    new: str = "new"
+    cold_capacity_factor: Share = 0.5
+    warm_hit_rate: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+
+
+class RolloutSection(_Strict, kw_only=True):
+    steps: list[Share] = msgspec.field(default_factory=lambda: list(DEFAULT_STEPS))
+    bake_s: Positive = 3600.0
+
+
+class RollbackSection(_Strict, kw_only=True):
+    headroom: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+    min_stage_interval_s: NonNegative = 5.0
+    cache_dip_tolerance: Share = 0.15
+    min_move: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.01
+    mode: str = "auto"
+
+
+class IncidentSection(_Strict, kw_only=True):
+    regression_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.2
+
+
+class BackendsSection(_Strict, kw_only=True):
+    router: str = "mock"
+    autoscaler: str = "mock"
+    cache: str = "mock"
+    provider: str = "mock"
+    health: str = "mock"
+
+
+class ConfigFile(_Strict, kw_only=True):
+    models: ModelsSection
+    cockpit: CockpitSection = msgspec.field(default_factory=CockpitSection)
+    tiers: TiersSection = msgspec.field(default_factory=TiersSection)
+    rollout: RolloutSection = msgspec.field(default_factory=RolloutSection)
+    rollback: RollbackSection = msgspec.field(default_factory=RollbackSection)
+    incident: IncidentSection = msgspec.field(default_factory=IncidentSection)
+    backends: BackendsSection = msgspec.field(default_factory=BackendsSection)
+    plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    keymap: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """The validated configuration, with domain values built and paths resolved."""
+
+    path: Path
+    file: ConfigFile
+    rollout: RolloutPlan
+    rollback: RollbackPolicy
+    mode: Mode
+    journal_path: Path
+    operator: str
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    def backend_for(self, role: str) -> str:
+        return getattr(self.file.backends, role)
+
+    def options_for(self, backend: str) -> dict[str, Any]:
+        return dict(self.file.plugins.get(backend, {}))
+
+
+def default_operator() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> Config:
+    path = Path(path).resolve() if Path(path).exists() else Path(path)
+    raw = load(path, ConfigFile, "configuration file")
+    return build_config(path, raw, overrides)
+
+
+def build_config(path: Path, raw: ConfigFile, overrides: dict[str, Any] | None = None) -> Config:
+    where = str(path)
+    require_pinned(raw.models.old, f"{where}: models.old")
+    require_pinned(raw.models.new, f"{where}: models.new")
+    try:
+        plan = RolloutPlan(tuple(raw.rollout.steps), raw.rollout.bake_s)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: rollout: {exc}") from None
+    try:
+        mode = Mode(raw.rollback.mode)
+    except ValueError:
+        raise ConfigError(
+            f"{where}: rollback.mode: expected 'auto' or 'manual', got {raw.rollback.mode!r}"
+        ) from None
+    for role in ROLES:
+        if not getattr(raw.backends, role):
+            raise ConfigError(f"{where}: backends.{role}: a backend name is required")
+    policy = RollbackPolicy(
+        headroom=raw.rollback.headroom,
+        min_stage_interval_s=raw.rollback.min_stage_interval_s,
+        cache_dip_tolerance=raw.rollback.cache_dip_tolerance,
+        min_move=raw.rollback.min_move,
+    )
+    journal = Path(raw.cockpit.journal)
+    if not journal.is_absolute():
+        journal = path.parent / journal
+    if overrides and overrides.get("journal"):
+        journal = Path(overrides["journal"])
+    return Config(
+        path=path,
+        file=raw,
+        rollout=plan,
+        rollback=policy,
+        mode=mode,
+        journal_path=journal,
+        operator=raw.cockpit.operator or default_operator(),
+    )

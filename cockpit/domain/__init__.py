@@ -1,0 +1,1 @@
+"""Pure data and logic: no I/O, no asyncio, no textual. Everything here is unit-testable."""

@@ -1,0 +1,360 @@
+"""The rollback scheduler: incident-driven, capacity-aware, under the on-call's direct control.
+
+It owns the *ceiling* vector: the most new-revision share each tenant may have. Each tick it
+
+1. pre-scales the old tier to what full failback needs (first, before anything moves);
+2. lowers ceilings, most-harmed tenants first, by only as much traffic as the old tier's *ready*
+   capacity can take with headroom, where the cold cache lowers that capacity (traffic that moves
+   arrives with cold prefixes and dilutes the namespace's hit rate, so the plan accounts for the dip);
+3. holds while the old tier is over its headroom or its cache is recovering worse than planned;
+4. finishes when every tenant in scope is at 0 % new.
+
+Ceilings only ever go down while a rollback is armed; `release()` is the one way up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cockpit.domain.fleet import Tier
+
+EPS = 1e-9
+
+
+class Mode(StrEnum):
+    AUTO = "auto"  # a stage is applied every tick the plan allows
+    MANUAL = "manual"  # a stage is applied only when the on-call advances
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPolicy:
+    headroom: float = 0.8  # the highest old-tier utilisation a stage may plan for
+    min_stage_interval_s: float = 5.0  # let observations catch up with the last stage
+    cache_dip_tolerance: float = 0.15  # hold while the hit rate is this far below what was planned
+    min_move: float = 0.01  # the smallest share change worth a stage
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.headroom <= 1.0:
+            raise ValueError("headroom must be in (0, 1]")
+        if self.min_stage_interval_s < 0 or self.min_move <= 0 or self.cache_dip_tolerance < 0:
+            raise ValueError("rollback policy values must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetView:
+    """What the scheduler sees each tick: one consistent observation of the fleet."""
+
+    now: float
+    rps: Mapping[str, float]
+    shares: Mapping[str, float]  # observed share on the new revision
+    harm: Mapping[str, float]  # regression severity on the new revision, 0 = healthy
+    old_tier: Tier
+    old_hit_rate: float
+    old_load: float  # requests per second the old tier carries now
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    number: int
+    at: float
+    ceilings: dict[str, float]  # the ceilings this stage lowers: tenant -> new ceiling
+    moved_rps: float
+    old_load_after: float
+    capacity_after: float  # old-tier capacity at the diluted hit rate the stage plans for
+    hit_rate_after: float
+
+    def to_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "at": self.at,
+            "ceilings": self.ceilings,
+            "moved_rps": self.moved_rps,
+            "old_load_after": self.old_load_after,
+            "capacity_after": self.capacity_after,
+            "hit_rate_after": self.hit_rate_after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    scale_to: int | None = None  # requested old-tier floor (pre-scale), applied before any stage
+    stage: Stage | None = None
+    hold: str | None = None  # why no stage this tick
+    finished: bool = False  # true on the tick the rollback completes
+
+
+def diluted_hit_rate(hit: float, load: float, added: float) -> float:
+    """Hit rate after `added` rps of cold-prefixed traffic joins `load` rps at `hit`."""
+    total = load + added
+    return hit if total <= EPS else hit * load / total
+
+
+def max_safe_load(tier: Tier, hit: float, load: float, headroom: float) -> float:
+    """The largest total old-tier load X that ready capacity carries within headroom, given that
+    the traffic added on top of `load` arrives cold and dilutes the hit rate to hit * load / X.
+
+    Solves X <= H*C*(f + (1-f) * hit*load / (X*hw)), a quadratic in X, where the cache factor
+    is capped at 1 once the diluted hit rate reaches the warm hit rate.
+    """
+    hc = headroom * tier.ready * tier.per_replica_rps
+    if hc <= 0:
+        return 0.0
+    f = tier.cold_capacity_factor
+    hw = tier.warm_hit_rate if tier.warm_hit_rate > 0 else 1.0
+    a = hc * f
+    b = hc * (1.0 - f) * hit * max(load, 0.0) / hw
+    root = (a + math.sqrt(a * a + 4.0 * b)) / 2.0
+    return min(hc, root)
+
+
+@dataclass
+class RollbackScheduler:
+    """Capacity-aware, per-tenant, staged rollback. `strategy` names it in journals and scorecards."""
+
+    policy: RollbackPolicy = field(default_factory=RollbackPolicy)
+    strategy: str = "cockpit"
+    armed: bool = False
+    scope: frozenset[str] = frozenset()
+    mode: Mode = Mode.AUTO
+    paused: bool = False
+    ceilings: dict[str, float] = field(default_factory=dict)
+    stage: int = 0
+    armed_at: float | None = None
+    last_stage_at: float | None = None
+    planned_hit: float | None = None  # hit rate the last stage planned for
+    done: bool = False
+    finished_at: float | None = None
+    pending_advances: int = 0
+    scale_requested: int = 0
+    last_hold: str | None = None
+
+    # Commands ----------------------------------------------------------------------------------
+    def arm(self, scope: Iterable[str], now: float, mode: Mode | str | None = None) -> None:
+        """Start (or widen) a rollback. Widening the scope never raises a ceiling."""
+        new_scope = frozenset(scope)
+        if not new_scope:
+            raise ValueError("a rollback needs at least one tenant in scope")
+        if self.armed:
+            if not new_scope <= self.scope:
+                self.done = False
+                self.finished_at = None
+            self.scope = self.scope | new_scope
+        else:
+            self.armed = True
+            self.scope = new_scope
+            self.armed_at = now
+            self.done = False
+            self.finished_at = None
+            self.paused = False
+        if mode is not None:
+            self.mode = Mode(mode)
+
+    def advance(self) -> None:
+        """Manual mode: allow one more stage (still only within capacity)."""
+        self.pending_advances += 1
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def set_mode(self, mode: Mode | str) -> None:
+        self.mode = Mode(mode)
+
+    def release(self) -> dict[str, float]:
+        """End the rollback and lift every ceiling: the rollout resumes from its own targets."""
+        lifted = dict(self.ceilings)
+        self.ceilings.clear()
+        self.armed = False
+        self.scope = frozenset()
+        self.paused = False
+        self.pending_advances = 0
+        self.done = False
+        self.finished_at = None
+        self.planned_hit = None
+        self.last_hold = None
+        self.scale_requested = 0
+        return lifted
+
+    # The plan ----------------------------------------------------------------------------------
+    def current_share(self, tenant: str, shares: Mapping[str, float]) -> float:
+        return min(shares.get(tenant, 0.0), self.ceilings.get(tenant, 1.0))
+
+    def full_failback_load(self, view: FleetView) -> float:
+        """Old-tier load once every tenant in scope is at 0 % new."""
+        return view.old_load + sum(
+            view.rps.get(t, 0.0) * view.shares.get(t, 0.0) for t in self.scope if t in view.shares
+        )
+
+    def replicas_needed(self, view: FleetView) -> int:
+        full = self.full_failback_load(view)
+        hit = diluted_hit_rate(view.old_hit_rate, view.old_load, full - view.old_load)
+        return view.old_tier.replicas_for(full, hit, self.policy.headroom)
+
+    def step(self, view: FleetView) -> Decision:
+        if not self.armed or self.done:
+            return Decision()
+        scale_to = self._prescale(view)
+        if self._finished(view):
+            self.done = True
+            self.finished_at = view.now
+            return Decision(scale_to=scale_to, finished=True)
+        hold = self._hold_reason(view)
+        if hold is None:
+            stage = self._plan_stage(view)
+            if stage is not None:
+                self._commit(stage, view)
+                return Decision(scale_to=scale_to, stage=stage)
+            hold = self._capacity_hold(view)
+        self.last_hold = hold
+        return Decision(scale_to=scale_to, hold=hold)
+
+    def _prescale(self, view: FleetView) -> int | None:
+        needed = self.replicas_needed(view)
+        if needed > max(view.old_tier.desired, self.scale_requested):
+            self.scale_requested = needed
+            return needed
+        if needed > view.old_tier.desired:  # the autoscaler lost our floor (restart, stall): ask again
+            return needed
+        return None
+
+    def _finished(self, view: FleetView) -> bool:
+        for t in self.scope:
+            if t in view.shares and (view.shares[t] > EPS or self.ceilings.get(t, 1.0) > EPS):
+                return False
+        return True
+
+    def _pending_load(self, view: FleetView) -> float:
+        """Traffic already ordered off the new revision but not yet observed there."""
+        pending = 0.0
+        for t, c in self.ceilings.items():
+            s = view.shares.get(t, 0.0)
+            if s > c + EPS:
+                pending += view.rps.get(t, 0.0) * (s - c)
+        return pending
+
+    def _hold_reason(self, view: FleetView) -> str | None:
+        if self.paused:
+            return "paused by operator"
+        if (
+            self.last_stage_at is not None
+            and view.now - self.last_stage_at < self.policy.min_stage_interval_s
+        ):
+            return "settling after the last stage"
+        capacity = view.old_tier.capacity(view.old_hit_rate)
+        if capacity <= EPS or view.old_load > capacity * self.policy.headroom + EPS:
+            return "old tier over headroom"
+        if self.planned_hit is not None and view.old_hit_rate < self.planned_hit * (
+            1.0 - self.policy.cache_dip_tolerance
+        ):
+            return "old cache recovering"
+        if self.mode is Mode.MANUAL and self.pending_advances <= 0:
+            return "waiting for the operator to advance"
+        return None
+
+    def _capacity_hold(self, view: FleetView) -> str:
+        if view.old_tier.ready < view.old_tier.desired:
+            return f"waiting for old-tier capacity ({view.old_tier.ready}/{view.old_tier.desired} ready)"
+        return "waiting for old-tier capacity"
+
+    def _order(self, view: FleetView) -> list[str]:
+        """Tenants still to move, most harmed first (severity x traffic on new), ties by name."""
+        todo = [t for t in self.scope if self.current_share(t, view.shares) > EPS]
+        return sorted(
+            todo,
+            key=lambda t: (
+                -view.harm.get(t, 0.0) * view.rps.get(t, 0.0) * self.current_share(t, view.shares),
+                -view.harm.get(t, 0.0),
+                t,
+            ),
+        )
+
+    def _plan_stage(self, view: FleetView) -> Stage | None:
+        load = view.old_load + self._pending_load(view)
+        limit = max_safe_load(view.old_tier, view.old_hit_rate, load, self.policy.headroom)
+        budget = limit - load
+        moves: dict[str, float] = {}
+        moved = 0.0
+        step = self.policy.min_move
+        for t in self._order(view):
+            if budget <= EPS:
+                break
+            rps = view.rps.get(t, 0.0)
+            share = self.current_share(t, view.shares)
+            if rps * share <= budget + EPS:
+                moves[t] = 0.0
+                moved += rps * share
+                budget -= rps * share
+                continue
+            # Partial move: round the new ceiling *up* to the step grid so we never exceed the budget.
+            new_share = math.ceil((share - budget / rps) / step - 1e-9) * step
+            if share - new_share >= step - EPS:
+                moves[t] = round(new_share, 6)
+                moved += rps * (share - new_share)
+            break  # most-harmed first: a lesser-harmed tenant never jumps the queue
+        if not moves:
+            return None
+        after = load + moved
+        hit_after = diluted_hit_rate(view.old_hit_rate, load, moved)
+        return Stage(
+            number=self.stage + 1,
+            at=view.now,
+            ceilings=moves,
+            moved_rps=moved,
+            old_load_after=after,
+            capacity_after=view.old_tier.capacity(hit_after),
+            hit_rate_after=hit_after,
+        )
+
+    def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
+        for t, c in stage.ceilings.items():
+            self.ceilings[t] = min(c, self.ceilings.get(t, 1.0))
+        self.stage = stage.number
+        self.last_stage_at = stage.at
+        self.planned_hit = stage.hit_rate_after
+        if self.mode is Mode.MANUAL and self.pending_advances > 0:
+            self.pending_advances -= 1
+
+    def adopt(self, stage: Stage) -> None:
+        """Take a stage found in the journal (applied before a crash) as committed."""
+        if stage.number > self.stage:
+            self._commit(stage)
+
+    # Journal checkpoints -----------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "armed": self.armed,
+            "scope": sorted(self.scope),
+            "mode": str(self.mode),
+            "paused": self.paused,
+            "ceilings": self.ceilings,
+            "stage": self.stage,
+            "armed_at": self.armed_at,
+            "last_stage_at": self.last_stage_at,
+            "planned_hit": self.planned_hit,
+            "done": self.done,
+            "finished_at": self.finished_at,
+            "pending_advances": self.pending_advances,
+            "scale_requested": self.scale_requested,
+        }
+
+    def load_snapshot(self, snap: dict) -> None:
+        self.strategy = snap["strategy"]
+        self.armed = snap["armed"]
+        self.scope = frozenset(snap["scope"])
+        self.mode = Mode(snap["mode"])
+        self.paused = snap["paused"]
+        self.ceilings = {t: float(c) for t, c in snap["ceilings"].items()}
+        self.stage = snap["stage"]
+        self.armed_at = snap["armed_at"]
+        self.last_stage_at = snap["last_stage_at"]
+        self.planned_hit = snap["planned_hit"]
+        self.done = snap["done"]
+        self.finished_at = snap["finished_at"]
+        self.pending_advances = snap["pending_advances"]
+        self.scale_requested = snap["scale_requested"]

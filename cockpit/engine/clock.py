@@ -1,0 +1,62 @@
+"""Injected clocks: real time, accelerated simulated time (drills watched in the TUI), and manual
+simulated time (headless drills and tests, as fast as possible)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class SimClock:
+    """Simulated seconds that move only when told: `sleep` advances instantly."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def set(self, t: float) -> None:
+        self._now = t
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self._now += seconds
+
+
+class ScaledClock:
+    """Simulated seconds that run `speed` times faster than the wall clock (x60 for a watched drill)."""
+
+    def __init__(self, speed: float = 60.0, start: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._start = start
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return self._start + (time.monotonic() - self._t0) * self.speed
+
+    def set(self, t: float) -> None:
+        self._start = t
+        self._t0 = time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)

@@ -1,0 +1,196 @@
+"""Headless drills: run a scenario as fast as possible with an autopilot on-call, and score it.
+
+The autopilot does what the runbook says: declare the incident as soon as a regression is visible in
+the health signals, then arm the rollback for the regressing tenants (widening the scope when more
+start regressing). Baseline strategies get the same autopilot, so only the strategy differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from cockpit.config import Config, ConfigFile, build_config
+from cockpit.domain.baselines import STRATEGIES
+from cockpit.engine.clock import SimClock
+from cockpit.engine.journal import Journal
+from cockpit.engine.loop import Engine
+from cockpit.errors import CockpitError
+from cockpit.hookspecs import BackendContext
+from cockpit.plugins import PluginHost
+
+SIMULATOR = "mock"  # the bundled simulator backend; drills need one that serves the "simulator" role
+SETTLE_AFTER_RESTORE_S = 300.0  # keep simulating after the last stage: overload after it still counts
+
+
+@dataclass
+class Scorecard:
+    scenario: str
+    strategy: str
+    restored: bool
+    time_to_restore_s: float | None
+    lower_bound_s: float | None
+    wrong_answers: float
+    dropped_requests: float
+    peak_old_utilisation: float
+    min_old_hit_rate: float | None
+    extra_cost: float
+    disturbed_tenants: list[str]
+    declared_at_s: float | None
+    onset_s: float | None
+    stages: int
+    scope: list[str]
+    history: list[tuple[float, float, float, float, float]]
+
+    def to_json(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
+        d["wrong_answers"] = round(self.wrong_answers)
+        d["dropped_requests"] = round(self.dropped_requests)
+        d["peak_old_utilisation"] = round(self.peak_old_utilisation, 4)
+        d["min_old_hit_rate"] = None if self.min_old_hit_rate is None else round(self.min_old_hit_rate, 4)
+        d["extra_cost"] = round(self.extra_cost, 2)
+        return d
+
+
+def drill_config(info: dict[str, Any], journal: Path, config_dir: Path, options: dict[str, Any]) -> Config:
+    """A configuration with every role on the simulator that runs the scenario described by `info`."""
+    models = info["models"]
+    raw = msgspec.convert(
+        {
+            "models": {"old": models["old"], "new": models["new"], "alias": models.get("alias", "")},
+            "cockpit": {"journal": str(journal), "tick_s": info["tick_s"], "operator": "autopilot@drill"},
+            "plugins": {SIMULATOR: options},
+        },
+        ConfigFile,
+    )
+    backends = {role: SIMULATOR for role in ("router", "autoscaler", "cache", "provider", "health")}
+    raw = msgspec.structs.replace(raw, backends=msgspec.convert(backends, type(raw.backends)))
+    return build_config(config_dir / "drill.toml", raw)
+
+
+class Autopilot:
+    """The scripted on-call of a headless drill."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.declared_at: float | None = None
+        self.scope: set[str] = set()
+
+    async def act(self) -> None:
+        e = self.engine
+        snap = e.snapshot
+        if snap is None:
+            return
+        threshold = e.config.file.incident.regression_threshold
+        regressing = {t for t, h in snap.harm.items() if h >= threshold}
+        if not regressing:
+            return
+        if self.declared_at is None:
+            await e.command("declare", reason=f"regression visible for {len(regressing)} tenant(s)")
+            self.declared_at = e.clock.now()
+        if not regressing <= self.scope:
+            await e.command("arm", scope="regressing", mode="auto")
+            self.scope |= set(e.rollback.scope)
+
+
+async def run_drill(
+    scenario: str,
+    strategy: str = "cockpit",
+    *,
+    journal: Path | None = None,
+    state_file: str | None = None,
+    config_dir: Path | None = None,
+    host: PluginHost | None = None,
+    speed: float | None = None,
+) -> Scorecard:
+    if strategy not in STRATEGIES:
+        raise CockpitError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    config_dir = config_dir or Path.cwd()
+    tmp = None
+    if journal is None:
+        tmp = tempfile.TemporaryDirectory(prefix="cockpit-drill-")
+        journal = Path(tmp.name) / "journal.db"
+    clock = SimClock(0.0)
+    host = host or PluginHost()
+    options: dict[str, Any] = {"scenario": scenario}
+    if state_file:
+        options["state_file"] = state_file
+    # The simulator describes its scenario; the engine then runs on the same world (same clock).
+    sim = host.create(
+        "simulator", SIMULATOR, options, BackendContext(clock=clock, config_dir=str(config_dir))
+    )
+    info = dict(sim.scenario_info())
+    config = drill_config(info, journal, config_dir, options)
+    j = Journal(journal, durable=state_file is not None)
+    engine = Engine(config, host, j, clock, strategy=strategy)
+    try:
+        engine.start()
+        pilot = Autopilot(engine)
+        _restore_pilot(pilot, engine)
+        tick = info["tick_s"]
+        duration = info["duration_s"]
+        lower_bound = _journaled_lower_bound(j)
+        finished_at: float | None = None
+        while clock.now() <= duration:
+            await engine.tick()
+            declared_before = pilot.declared_at
+            await pilot.act()
+            if declared_before is None and pilot.declared_at is not None:
+                lower_bound = sim.lower_bound(pilot.declared_at, sorted(pilot.scope))
+                j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
+            if finished_at is None and engine.rollback.done:
+                finished_at = clock.now()
+            if finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S:
+                break
+            if speed:
+                await asyncio.sleep(tick / speed)
+            clock.advance(tick)
+        card = sim.scorecard(pilot.declared_at, sorted(pilot.scope))
+        j.append("drill_scorecard", {k: v for k, v in card.items() if k != "history"}, clock.now())
+    finally:
+        j.close()
+        sim.close()
+        if tmp is not None:
+            tmp.cleanup()
+    declared = pilot.declared_at
+    restored_at = card["restored_at_s"]
+    ttr = None if restored_at is None or declared is None else max(0.0, restored_at - declared)
+    return Scorecard(
+        scenario=info["name"],
+        strategy=strategy,
+        restored=restored_at is not None,
+        time_to_restore_s=ttr,
+        lower_bound_s=lower_bound,
+        wrong_answers=card["wrong_answers"],
+        dropped_requests=card["dropped_requests"],
+        peak_old_utilisation=card["peak_old_utilisation"],
+        min_old_hit_rate=card["min_old_hit_rate"],
+        extra_cost=card["extra_cost"],
+        disturbed_tenants=card["disturbed_tenants"],
+        declared_at_s=declared,
+        onset_s=card["onset_s"],
+        stages=engine.rollback.stage,
+        scope=sorted(pilot.scope),
+        history=card["history"],
+    )
+
+
+def _restore_pilot(pilot: Autopilot, engine: Engine) -> None:
+    """After a restart, the autopilot remembers what it did from the journal, like an on-call would."""
+    if engine.incident is not None:
+        pilot.declared_at = engine.incident.declared_at
+    pilot.scope = set(engine.rollback.scope)
+
+
+def _journaled_lower_bound(j: Journal) -> float | None:
+    e = j.last("drill_lower_bound")
+    return None if e is None else e.data["lower_bound_s"]
+
+
+def compare(scenario: str, config_dir: Path | None = None) -> list[Scorecard]:
+    return [asyncio.run(run_drill(scenario, s, config_dir=config_dir)) for s in STRATEGIES]

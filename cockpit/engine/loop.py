@@ -1,0 +1,708 @@
+"""The control loop: observe through the plugin host → step both schedulers → actuate only differences
+→ journal. After a restart it resumes from the journal and reconciles against what the backends
+report rather than trusting memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from cockpit.config import Config
+from cockpit.domain.baselines import GLOBAL_SCOPE_STRATEGIES, STRATEGIES
+from cockpit.domain.composer import compose, differences
+from cockpit.domain.fleet import Tier
+from cockpit.domain.incident import Incident
+from cockpit.domain.rollback import EPS, FleetView, Mode, RollbackScheduler, Stage
+from cockpit.domain.rollout import RolloutScheduler
+from cockpit.engine.clock import Clock
+from cockpit.engine.journal import Journal
+from cockpit.errors import CockpitError
+from cockpit.hookspecs import ROLES, BackendContext, NamespaceReading, TierReading, TrafficReading
+from cockpit.plugins import PluginHost
+
+T = TypeVar("T")
+
+SHARE_TOLERANCE = 1e-6
+METRICS_EVERY_S = 10.0
+ALIAS_POLL_S = 60.0
+
+
+class ReadOnlyError(CockpitError):
+    """A mutating command reached an engine (or screen) that is read-only."""
+
+
+class CommandError(CockpitError):
+    """A command that cannot run in the current state (said in one sentence)."""
+
+
+# Every command the engine accepts; all of them mutate. Read-only mode refuses each one, here.
+COMMANDS = (
+    "declare",
+    "release",
+    "arm",
+    "advance",
+    "pause",
+    "resume",
+    "mode",
+    "prescale",
+    "release-ceilings",
+)
+
+
+@dataclass
+class Backends:
+    names: dict[str, str]
+    router: Any
+    autoscaler: Any
+    cache: Any
+    provider: Any
+    health: Any
+
+    @classmethod
+    def create(cls, config: Config, host: PluginHost, context: BackendContext) -> Backends:
+        objs: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        for role in ROLES:
+            name = config.backend_for(role)
+            names[role] = name
+            objs[role] = host.create(role, name, config.options_for(name), context)
+        return cls(names=names, **objs)
+
+
+@dataclass
+class Snapshot:
+    """One consistent picture of the fleet and the engine, for screens and scripts."""
+
+    now: float
+    tick: int
+    traffic: TrafficReading | None
+    targets: Mapping[str, float]
+    ceilings: Mapping[str, float]
+    effective: Mapping[str, float]
+    harm: Mapping[str, float]
+    old_tier: TierReading | None
+    new_tier: TierReading | None
+    namespaces: list[NamespaceReading]
+    incident: Incident | None
+    rollback: dict[str, Any]
+    hold: str | None
+    degraded: dict[str, str]
+    alias: dict[str, Any]
+    last_stage: dict[str, Any] | None
+    old_utilisation: float | None
+    replicas_needed: int | None
+    read_only: bool
+
+
+@dataclass
+class _Tick:
+    changed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        host: PluginHost,
+        journal: Journal,
+        clock: Clock,
+        *,
+        operator: str | None = None,
+        read_only: bool = False,
+        strategy: str = "cockpit",
+        context_extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise CommandError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+        self.config = config
+        self.host = host
+        self.journal = journal
+        self.clock = clock
+        self.operator = operator or config.operator
+        self.read_only = read_only
+        self.strategy = strategy
+        self.context = BackendContext(
+            clock=clock,
+            config_dir=str(config.dir),
+            tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
+        )
+        self.backends: Backends | None = None
+        self.rollout: RolloutScheduler | None = None
+        self.rollback: RollbackScheduler = STRATEGIES[strategy](policy=config.rollback, mode=config.mode)
+        self.rollback.strategy = strategy
+        self.incident: Incident | None = None
+        self.incident_count = 0
+        self.actuations = 0
+        self.ticks = 0
+        self.degraded: dict[str, str] = {}
+        self.alias_seen: dict[str, Any] = {}
+        self.last_alias_poll = -1e18
+        self.last_metrics = -1e18
+        self.last_harm_set: frozenset[str] = frozenset()
+        self.last_tiers: dict[str, tuple[int, int]] = {}
+        self.last_stage: dict[str, Any] | None = None
+        self.pending_intents: list[dict[str, Any]] = []
+        self.snapshot: Snapshot | None = None
+        self._traffic: TrafficReading | None = None
+        self._harm: Mapping[str, float] = {}
+        self._old: TierReading | None = None
+        self._new: TierReading | None = None
+        self._namespaces: list[NamespaceReading] = []
+        self._lock = asyncio.Lock()
+        self._dirty = False
+        self.resumed = False
+
+    # Start-up ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the backends and restore state from the journal. Raises CockpitError on bad input."""
+        self.backends = Backends.create(self.config, self.host, self.context)
+        self._restore()
+
+    def _restore(self) -> None:
+        cp = self.journal.last("checkpoint")
+        if cp is None:
+            self.journal.append(
+                "engine_started",
+                {"strategy": self.strategy, "config": str(self.config.path)},
+                self.clock.now(),
+                self.operator,
+            )
+            return
+        d = cp.data
+        self.rollout = RolloutScheduler.restore(d["rollout"]) if d.get("rollout") else None
+        if d["rollback"]["strategy"] in STRATEGIES and d["rollback"]["strategy"] != self.strategy:
+            self.strategy = d["rollback"]["strategy"]
+            self.rollback = STRATEGIES[self.strategy](policy=self.config.rollback)
+        self.rollback.load_snapshot(d["rollback"])
+        self.incident = Incident.from_dict(d["incident"]) if d.get("incident") else None
+        self.incident_count = d.get("incident_count", 0)
+        self.actuations = d.get("actuations", 0)
+        self.alias_seen = d.get("alias_seen", {})
+        self.last_stage = d.get("last_stage")
+        acked = {e.data["id"] for e in self.journal.entries(kinds=("actuation_ack",))}
+        self.pending_intents = [
+            e.data
+            for e in self.journal.entries(kinds=("actuation",), since_seq=0)
+            if e.data["id"] not in acked
+        ]
+        for intent in self.pending_intents:
+            if intent.get("stage"):
+                self.rollback.adopt(_stage_from(intent["stage"]))
+        self.resumed = True
+        self.journal.append(
+            "engine_resumed",
+            {
+                "from_checkpoint": cp.seq,
+                "stage": self.rollback.stage,
+                "pending_actuations": [i["id"] for i in self.pending_intents],
+            },
+            self.clock.now(),
+            self.operator,
+        )
+
+    def _checkpoint(self) -> None:
+        self.journal.append(
+            "checkpoint",
+            {
+                "rollout": self.rollout.snapshot() if self.rollout else None,
+                "rollback": self.rollback.snapshot(),
+                "incident": self.incident.to_dict() if self.incident else None,
+                "incident_count": self.incident_count,
+                "actuations": self.actuations,
+                "alias_seen": self.alias_seen,
+                "last_stage": self.last_stage,
+            },
+            self.clock.now(),
+        )
+        self._dirty = False
+
+    # Backend calls ---------------------------------------------------------------------------------
+    async def _call(self, role: str, what: Awaitable[T]) -> T | None:
+        """Call a backend with the configured timeout. A failure marks the role degraded (journaled
+        once, shown on screen) and returns None; it never propagates into the loop."""
+        name = self.backends.names[role] if self.backends else role
+        try:
+            async with asyncio.timeout(self.config.file.cockpit.backend_timeout_s):
+                result = await what
+        except TimeoutError:
+            self._degrade(role, f"{name}: timed out after {self.config.file.cockpit.backend_timeout_s:g} s")
+            return None
+        except Exception as exc:
+            self._degrade(role, f"{name}: {type(exc).__name__}: {exc}")
+            return None
+        if role in self.degraded:
+            del self.degraded[role]
+            self.journal.append("backend_recovered", {"role": role, "backend": name}, self.clock.now())
+        return result
+
+    def _degrade(self, role: str, message: str) -> None:
+        if self.degraded.get(role) != message:
+            self.degraded[role] = message
+            self.journal.append("backend_degraded", {"role": role, "error": message}, self.clock.now())
+
+    # The tick --------------------------------------------------------------------------------------
+    async def tick(self) -> Snapshot:
+        async with self._lock:
+            self.journal.begin()
+            try:
+                snap = await self._tick()
+            finally:
+                self.journal.commit()
+            self.snapshot = snap
+            return snap
+
+    async def _tick(self) -> Snapshot:
+        assert self.backends is not None, "Engine.start() first"
+        b = self.backends
+        now = self.clock.now()
+        self.ticks += 1
+        traffic = await self._call("router", b.router.read_traffic())
+        old = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.old))
+        new = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.new))
+        namespaces = await self._call("cache", b.cache.namespaces())
+        harm = await self._call("health", b.health.regressions())
+        if traffic is not None:
+            self._traffic = traffic
+        if old is not None:
+            self._old = old
+        if new is not None:
+            self._new = new
+        if namespaces is not None:
+            self._namespaces = namespaces
+        if harm is not None:
+            self._harm = harm
+        await self._poll_alias(now)
+        self._journal_observations(now)
+        if traffic is None:  # nothing can move without knowing where traffic is
+            return self._snap(now, hold="router unreachable: holding")
+        if self.pending_intents:
+            await self._reconcile_pending(traffic)
+            traffic = self._traffic
+        # Rollout (calendar): adopt the fleet on first sight, then step unless frozen.
+        if self.rollout is None:
+            self.rollout = RolloutScheduler.from_observed(self.config.rollout, traffic.shares, now)
+            if self.incident and self.incident.open:
+                self.rollout.freeze(now)
+            self._dirty = True
+        if len(traffic.shares) != len(self.rollout.step):
+            self.rollout.add_tenants(traffic.shares, now)
+        stepped = self.rollout.tick(now)
+        if stepped:
+            self.journal.append("rollout_step", {"tenants": stepped}, now)
+            self._dirty = True
+        # Rollback (incident): plan within ready capacity.
+        hold = None
+        decision = None
+        old_hit = self._old_hit()
+        if old is not None or self._old is not None:
+            view = self._view(now, traffic, old_hit)
+            decision = self.rollback.step(view)
+            hold = decision.hold
+        elif self.rollback.armed:
+            hold = "autoscaler unreachable: holding"
+        if decision is not None and decision.scale_to is not None:
+            await self._prescale(decision.scale_to, now)
+        if decision is not None and decision.stage is not None:
+            self.last_stage = decision.stage.to_dict()
+            self._dirty = True
+        if decision is not None and decision.finished:
+            self.journal.append(
+                "rollback_finished", {"stage": self.rollback.stage, "scope": sorted(self.rollback.scope)}, now
+            )
+            self._dirty = True
+        effective = compose(self.rollout.targets, self.rollback.ceilings)
+        diff = differences(effective, traffic.shares, SHARE_TOLERANCE)
+        stage = decision.stage if decision is not None else None
+        if diff:
+            await self._actuate(diff, stage, now)
+        elif stage is not None:
+            self._stage_confirmed(stage, now)
+        if self._dirty:
+            self._checkpoint()
+        return self._snap(now, hold=hold, effective=effective)
+
+    def _old_hit(self) -> float:
+        for ns in self._namespaces:
+            if ns.tier == self.config.file.tiers.old:
+                return ns.hit_rate
+        return 0.0
+
+    def _tier(self, reading: TierReading) -> Tier:
+        t = self.config.file.tiers
+        return Tier(
+            t.old,
+            reading.ready,
+            reading.desired,
+            reading.per_replica_rps,
+            t.cold_capacity_factor,
+            t.warm_hit_rate,
+        )
+
+    def _view(self, now: float, traffic: TrafficReading, old_hit: float) -> FleetView:
+        rps, shares = traffic.rps, traffic.shares
+        old_load = sum(r * (1.0 - shares.get(t, 0.0)) for t, r in rps.items()) if self.rollback.armed else 0.0
+        return FleetView(now, rps, shares, self._harm, self._tier(self._old), old_hit, old_load)
+
+    async def _prescale(self, replicas: int, now: float) -> None:
+        b = self.backends
+        self.actuations += 1
+        act_id = f"act-{self.actuations}"
+        self.journal.append("actuation", {"id": act_id, "role": "autoscaler", "scale_to": replicas}, now)
+        self._checkpoint()
+        self.journal.commit()
+        self.journal.begin()
+        ok = await self._call(
+            "autoscaler", b.autoscaler.scale_tier(self.config.file.tiers.old, replicas, act_id)
+        )
+        back = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.old))
+        verified = ok is not None or self.degraded.get("autoscaler") is None
+        verified = verified and back is not None and back.desired >= replicas
+        if back is not None:
+            self._old = back
+        self.journal.append(
+            "actuation_ack",
+            {"id": act_id, "verified": verified, "desired": back.desired if back else None},
+            now,
+        )
+        if not verified:
+            self.rollback.scale_requested = 0  # ask again next tick
+
+    async def _actuate(self, diff: dict[str, float], stage: Stage | None, now: float) -> None:
+        """Write the intent (and the committed state) first, then call the router, then read back."""
+        self.actuations += 1
+        act_id = f"act-{self.actuations}"
+        intent = {"id": act_id, "role": "router", "shares": diff, "stage": stage.to_dict() if stage else None}
+        self.journal.append("actuation", intent, now)
+        self._checkpoint()
+        self.journal.commit()  # durable before the world changes
+        self.journal.begin()
+        await self._apply(intent, now)
+
+    async def _apply(self, intent: dict[str, Any], now: float, recovered: bool = False) -> bool:
+        b = self.backends
+        diff: dict[str, float] = intent["shares"]
+        result = await self._call("router", b.router.apply_shares(diff, intent["id"]))
+        back = await self._call("router", b.router.read_traffic())
+        if back is not None:
+            self._traffic = back
+        confirmed = {}
+        if back is not None:
+            confirmed = {
+                t: s for t, s in diff.items() if abs(back.shares.get(t, -1.0) - s) <= SHARE_TOLERANCE
+            }
+        failed = {
+            t: (result.failed.get(t, "not confirmed by read-back") if result else "router call failed")
+            for t in diff
+            if t not in confirmed
+        }
+        verified = not failed
+        self.journal.append(
+            "actuation_ack",
+            {
+                "id": intent["id"],
+                "verified": verified,
+                "confirmed": len(confirmed),
+                "failed": dict(list(failed.items())[:50]),
+                "failed_count": len(failed),
+                "recovered": recovered,
+            },
+            now,
+        )
+        if failed:
+            self._degrade(
+                "router", f"{self.backends.names['router']}: {len(failed)} of {len(diff)} shares not applied"
+            )
+        stage = intent.get("stage")
+        if stage and verified:
+            self._stage_confirmed(_stage_from(stage), now)
+        elif stage:
+            self.journal.append(
+                "stage_incomplete", {"stage": stage["number"], "failed_count": len(failed)}, now
+            )
+        return verified
+
+    def _stage_confirmed(self, stage: Stage, now: float) -> None:
+        info = stage.to_dict()
+        self.journal.append(
+            "stage_applied",
+            {"stage": stage.number, "tenants": len(stage.ceilings), "moved_rps": stage.moved_rps},
+            now,
+        )
+        for f in self.host.stage_applied(info):
+            self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+
+    async def _reconcile_pending(self, traffic: TrafficReading) -> None:
+        """Intents written before a crash without an ack: confirm them from what the router reports, or
+        apply them again (same request id: idempotent). Each gets exactly one ack."""
+        now = self.clock.now()
+        for intent in self.pending_intents:
+            if intent.get("role") != "router":
+                self.journal.append(
+                    "actuation_ack",
+                    {
+                        "id": intent["id"],
+                        "verified": False,
+                        "recovered": True,
+                        "note": "superseded: re-planned after restart",
+                    },
+                    now,
+                )
+                continue
+            diff = intent["shares"]
+            if all(abs(traffic.shares.get(t, -1.0) - s) <= SHARE_TOLERANCE for t, s in diff.items()):
+                self.journal.append(
+                    "actuation_ack",
+                    {
+                        "id": intent["id"],
+                        "verified": True,
+                        "confirmed": len(diff),
+                        "failed": {},
+                        "failed_count": 0,
+                        "recovered": True,
+                    },
+                    now,
+                )
+                if intent.get("stage"):
+                    self._stage_confirmed(_stage_from(intent["stage"]), now)
+            else:
+                await self._apply(intent, now, recovered=True)
+        self.pending_intents = []
+
+    async def _poll_alias(self, now: float) -> None:
+        alias = self.config.file.models.alias
+        if not alias or now - self.last_alias_poll < ALIAS_POLL_S:
+            return
+        self.last_alias_poll = now
+        current = await self._call("provider", self.backends.provider.resolve(alias))
+        if current is None:
+            return
+        previous = self.alias_seen.get("revision")
+        if previous is None:
+            self.alias_seen = {"alias": alias, "revision": current, "since": now, "moved": False}
+            self.journal.append("alias_resolved", {"alias": alias, "revision": current}, now)
+            self._dirty = True
+        elif current != previous:
+            self.alias_seen = {
+                "alias": alias,
+                "revision": current,
+                "since": now,
+                "moved": True,
+                "previous": previous,
+            }
+            self.journal.append(
+                "alias_moved", {"alias": alias, "previous": previous, "current": current, "seen_at": now}, now
+            )
+            for f in self.host.alias_moved(alias, previous, current, now):
+                self.journal.append(
+                    "plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now
+                )
+            self._dirty = True
+
+    def _journal_observations(self, now: float) -> None:
+        threshold = self.config.file.incident.regression_threshold
+        harm_set = frozenset(t for t, h in self._harm.items() if h >= threshold)
+        if harm_set != self.last_harm_set:
+            self.journal.append("health_changed", {"regressing": sorted(harm_set)}, now)
+            self.last_harm_set = harm_set
+        for name, reading in (("old", self._old), ("new", self._new)):
+            if reading is None:
+                continue
+            key = (reading.ready, reading.desired)
+            if self.last_tiers.get(name) != key:
+                self.journal.append(
+                    "tier_changed", {"tier": name, "ready": reading.ready, "desired": reading.desired}, now
+                )
+                self.last_tiers[name] = key
+        if now - self.last_metrics >= METRICS_EVERY_S and self._old is not None:
+            self.last_metrics = now
+            hit = self._old_hit()
+            cap = self._tier(self._old).capacity(hit)
+            load = self._old.load_rps
+            self.journal.append(
+                "metrics",
+                {
+                    "old_ready": self._old.ready,
+                    "old_desired": self._old.desired,
+                    "old_hit": round(hit, 4),
+                    "old_capacity": round(cap, 2),
+                    "old_load": None if load is None else round(load, 2),
+                },
+                now,
+            )
+
+    def _snap(self, now: float, hold: str | None, effective: Mapping[str, float] | None = None) -> Snapshot:
+        targets = self.rollout.targets if self.rollout else {}
+        if effective is None:
+            effective = compose(targets, self.rollback.ceilings)
+        util = None
+        needed = None
+        if self._old is not None and self._traffic is not None:
+            hit = self._old_hit()
+            cap = self._tier(self._old).capacity(hit)
+            load = self._old.load_rps
+            if load is None:
+                load = sum(r * (1 - self._traffic.shares.get(t, 0.0)) for t, r in self._traffic.rps.items())
+            util = load / cap if cap > EPS else None
+            if self.rollback.armed:
+                needed = self.rollback.scale_requested or None
+        return Snapshot(
+            now=now,
+            tick=self.ticks,
+            traffic=self._traffic,
+            targets=targets,
+            ceilings=self.rollback.ceilings,
+            effective=effective,
+            harm=self._harm,
+            old_tier=self._old,
+            new_tier=self._new,
+            namespaces=self._namespaces,
+            incident=self.incident,
+            rollback=self.rollback.snapshot() | {"hold": self.rollback.last_hold},
+            hold=hold,
+            degraded=dict(self.degraded),
+            alias=dict(self.alias_seen),
+            last_stage=self.last_stage,
+            old_utilisation=util,
+            replicas_needed=needed,
+            read_only=self.read_only,
+        )
+
+    # Commands ---------------------------------------------------------------------------------------
+    async def command(self, name: str, *, operator: str | None = None, **args: Any) -> str:
+        """The one entry for every change an operator asks for. Read-only is enforced here."""
+        if name not in COMMANDS:
+            raise CommandError(f"unknown command {name!r}")
+        if self.read_only:
+            raise ReadOnlyError(f"read-only: the {name!r} command is refused")
+        who = operator or self.operator
+        async with self._lock:
+            now = self.clock.now()
+            self.journal.begin()
+            try:
+                message = await self._command(name, who, now, args)
+                self.journal.append(
+                    "command", {"command": name, "args": _jsonable(args), "result": message}, now, who
+                )
+                self._checkpoint()
+            finally:
+                self.journal.commit()
+            return message
+
+    async def _command(self, name: str, who: str, now: float, args: dict[str, Any]) -> str:
+        rb = self.rollback
+        if name == "declare":
+            return await self._declare(who, now, args.get("reason", ""))
+        if name == "release":
+            if not args.get("confirm"):
+                raise CommandError("releasing the incident needs confirmation (confirm=True)")
+            return await self._release(who, now)
+        if name == "arm":
+            scope = self._scope(args.get("scope", "regressing"))
+            if not scope:
+                raise CommandError("nothing to roll back: no tenant in scope is regressing")
+            if not (self.incident and self.incident.open):
+                await self._declare(who, now, "declared by arming a rollback")
+            rb.arm(scope, now, args.get("mode"))
+            return f"rollback armed for {len(scope)} tenant(s), {rb.mode} mode"
+        if not rb.armed and name in ("advance", "pause", "resume", "prescale"):
+            raise CommandError(f"no rollback is armed: {name!r} has nothing to act on")
+        if name == "advance":
+            if rb.mode is Mode.AUTO:
+                rb.set_mode(Mode.MANUAL)
+            rb.advance()
+            return f"advance requested (stage {rb.stage + 1})"
+        if name == "pause":
+            rb.pause()
+            return "rollback held"
+        if name == "resume":
+            rb.resume()
+            return "rollback resumed"
+        if name == "mode":
+            rb.set_mode(args.get("mode", "auto"))
+            return f"rollback mode: {rb.mode}"
+        if name == "prescale":
+            if self._traffic is None or self._old is None:
+                raise CommandError("cannot pre-scale: no observation of the fleet yet")
+            view = self._view(now, self._traffic, self._old_hit())
+            needed = rb.replicas_needed(view)
+            await self._prescale(max(needed, self._old.desired), now)
+            rb.scale_requested = max(rb.scale_requested, needed)
+            return f"old tier floor raised to {needed} replicas"
+        if name == "release-ceilings":
+            if not args.get("confirm"):
+                raise CommandError("releasing the ceilings needs confirmation (confirm=True)")
+            lifted = rb.release()
+            return f"ceilings released for {len(lifted)} tenant(s); the rollout resumes from its targets"
+        raise CommandError(f"unknown command {name!r}")
+
+    def _scope(self, scope: str | Iterable[str]) -> list[str]:
+        known = self._traffic.shares if self._traffic else {}
+        if self.strategy in GLOBAL_SCOPE_STRATEGIES or scope == "all":
+            return sorted(known)
+        if scope == "regressing":
+            threshold = self.config.file.incident.regression_threshold
+            return sorted(t for t, h in self._harm.items() if h >= threshold and t in known)
+        chosen = sorted(scope)
+        unknown = [t for t in chosen if t not in known]
+        if unknown:
+            raise CommandError(f"unknown tenant {unknown[0]!r} in the rollback scope")
+        return chosen
+
+    async def _declare(self, who: str, now: float, reason: str) -> str:
+        if self.incident and self.incident.open:
+            return f"incident {self.incident.id} is already open"
+        self.incident_count += 1
+        self.incident = Incident(f"INC-{self.incident_count}", now, who, reason)
+        if self.rollout is not None:
+            self.rollout.freeze(now)
+        for ns in self._namespaces:
+            await self._call("cache", self.backends.cache.freeze(ns.name))
+        self.journal.append("incident_declared", self.incident.to_dict(), now, who)
+        for f in self.host.incident_declared(self.incident.to_dict()):
+            self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+        return f"incident {self.incident.id} declared: rollout, flags and cache GC frozen"
+
+    async def _release(self, who: str, now: float) -> str:
+        if not (self.incident and self.incident.open):
+            raise CommandError("no incident is open")
+        self.incident = self.incident.release(now, who)
+        if self.rollout is not None:
+            self.rollout.thaw(now)
+        for ns in self._namespaces:
+            await self._call("cache", self.backends.cache.thaw(ns.name))
+        self.journal.append("incident_released", self.incident.to_dict(), now, who)
+        for f in self.host.incident_released(self.incident.to_dict()):
+            self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+        return f"incident {self.incident.id} released: the rollout calendar resumes"
+
+    # Running ----------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event, on_tick: Any = None) -> None:
+        tick_s = self.config.file.cockpit.tick_s
+        while not stop.is_set():
+            snap = await self.tick()
+            if on_tick is not None:
+                on_tick(snap)
+            await self.clock.sleep(tick_s)
+
+
+def _stage_from(d: dict[str, Any]) -> Stage:
+    return Stage(
+        number=d["number"],
+        at=d["at"],
+        ceilings={t: float(c) for t, c in d["ceilings"].items()},
+        moved_rps=d["moved_rps"],
+        old_load_after=d["old_load_after"],
+        capacity_after=d["capacity_after"],
+        hit_rate_after=d["hit_rate_after"],
+    )
+
+
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in args.items():
+        out[k] = sorted(v) if isinstance(v, (set, frozenset, list, tuple)) else v
+    return out

@@ -1,0 +1,221 @@
+"""The plugin contract.
+
+A backend plugin is an importable module (or object) registered under the ``cockpit.backends``
+entry-point group. It implements ``cockpit_backends`` to say which backends it provides and which
+*roles* each serves, and may answer any of the event hooks. Each role is a small async interface,
+defined below as a Protocol: an object the plugin's factory returns for a role.
+
+Roles
+    router       read and apply the per-tenant share on the new revision
+    autoscaler   ready/desired replicas and per-replica capacity of a tier; set a tier's floor
+    cache        cache namespaces with hit rates; fork, freeze, thaw, garbage collection
+    provider     resolve a model alias to a pinned revision
+    health       which tenants regress on the new revision, and how badly
+
+How results combine
+    ``cockpit_backends``      every plugin's list is concatenated; a backend name claimed twice is an
+                              error reported by the host, and the first registration wins.
+    event hooks               every implementation is called, each in isolation: one that raises is
+                              reported (journal, screen) and the others still run. Return values are
+                              ignored. They run on the control loop, so they must return quickly.
+
+Writing a plugin for an in-house router takes one class with two async methods (see
+``TrafficRouter``) and a ``cockpit_backends`` hook; ``plugins/mock`` is a complete example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import pluggy
+
+PROJECT = "cockpit"
+ENTRY_POINT_GROUP = "cockpit.backends"
+ROLES = ("router", "autoscaler", "cache", "provider", "health")
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# Values that cross the contract ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficReading:
+    """Columnar, so 10,000 tenants cost three dicts rather than 10,000 objects."""
+
+    shares: Mapping[str, float]  # observed share on the new revision, 0..1
+    rps: Mapping[str, float]  # requests per second per tenant
+    cohorts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What the router confirms after applying. `failed` names tenants it could not set, with why."""
+
+    applied: Mapping[str, float]
+    failed: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TierReading:
+    ready: int
+    desired: int
+    per_replica_rps: float
+    load_rps: float | None = None  # the tier's own measured load, when the backend knows it
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceReading:
+    name: str
+    tier: str
+    revision: str
+    generation: int
+    hit_rate: float
+    frozen: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BackendContext:
+    """What a backend factory gets besides its options.
+
+    `clock` is the engine's clock (``now()`` in seconds): backends that simulate use it, real ones
+    may ignore it. `config_dir` resolves relative paths in options. `tiers` maps role names
+    ("old", "new") to the tier names the autoscaler knows.
+    """
+
+    clock: Any
+    config_dir: str
+    tiers: Mapping[str, str] = field(default_factory=dict)
+    tenants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """A backend a plugin offers. `factory(role, options, context)` returns the role object."""
+
+    name: str
+    roles: frozenset[str]
+    factory: Callable[[str, Mapping[str, Any], BackendContext], Any]
+    description: str = ""
+    version: str = ""
+
+
+# Roles -----------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class TrafficRouter(Protocol):
+    async def read_traffic(self) -> TrafficReading:
+        """The per-tenant share on the new revision as the router serves it *now*, and the rates."""
+        ...
+
+    async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
+        """Set these tenants' shares. Idempotent per `request_id`. Report partial failure in
+        ``ApplyResult.failed``; never report a tenant as applied that was not."""
+        ...
+
+
+@runtime_checkable
+class Autoscaler(Protocol):
+    async def read_tier(self, tier: str) -> TierReading: ...
+
+    async def scale_tier(self, tier: str, replicas: int, request_id: str) -> None:
+        """Hold the tier at no fewer than `replicas` (raise its floor: an HPA overrides hand-set
+        replica counts, so a real backend raises the HPA's minimum as well)."""
+        ...
+
+
+@runtime_checkable
+class CacheStore(Protocol):
+    async def namespaces(self) -> list[NamespaceReading]: ...
+
+    async def fork(self, source: str, revision: str) -> str:
+        """Make a namespace for `revision` from `source` (copy or re-point); return its name."""
+        ...
+
+    async def freeze(self, namespace: str) -> None:
+        """No garbage collection or expiry of the namespace's entries until ``thaw``."""
+        ...
+
+    async def thaw(self, namespace: str) -> None: ...
+
+
+@runtime_checkable
+class ModelProvider(Protocol):
+    async def resolve(self, alias: str) -> str:
+        """The pinned revision an alias points to right now."""
+        ...
+
+
+@runtime_checkable
+class HealthSignals(Protocol):
+    async def regressions(self) -> Mapping[str, float]:
+        """Regression severity on the new revision per tenant (0 healthy .. 1 all wrong). Tenants
+        absent are healthy."""
+        ...
+
+
+@runtime_checkable
+class Simulator(Protocol):
+    """Served by simulated backends only (the mock): drills use it to run a scenario and score it."""
+
+    def now(self) -> float:
+        """The simulated time the world has reached."""
+        ...
+
+    def scenario_info(self) -> Mapping[str, Any]:
+        """name, duration_s, tick_s, description."""
+        ...
+
+    def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
+        """Ground-truth figures for the drill so far (see the README's scorecard)."""
+        ...
+
+    def lower_bound(self, declared_at: float, scope: list[str]) -> float:
+        """Seconds after `declared_at` before the old tier could hold the failback of `scope`."""
+        ...
+
+    def close(self) -> None:
+        """Drop the simulated world."""
+        ...
+
+
+ROLE_PROTOCOLS: dict[str, type] = {
+    "simulator": Simulator,
+    "router": TrafficRouter,
+    "autoscaler": Autoscaler,
+    "cache": CacheStore,
+    "provider": ModelProvider,
+    "health": HealthSignals,
+}
+
+
+# Hooks -----------------------------------------------------------------------------------------
+
+
+class CockpitSpec:
+    """The hook specifications. Every argument is passed by keyword."""
+
+    @hookspec
+    def cockpit_backends(self) -> list[BackendSpec]:
+        """The backends this plugin provides. Lists from all plugins are concatenated."""
+
+    @hookspec
+    def cockpit_incident_declared(self, incident: Mapping[str, Any]) -> None:
+        """An incident was declared and everything that would drift is now frozen. Answer it to
+        freeze what the cockpit cannot see: deploy pipelines, CronJobs, flag services."""
+
+    @hookspec
+    def cockpit_incident_released(self, incident: Mapping[str, Any]) -> None:
+        """The incident was released (confirmed by an operator): thaw what you froze."""
+
+    @hookspec
+    def cockpit_stage_applied(self, stage: Mapping[str, Any]) -> None:
+        """A rollback stage was applied and confirmed by read-back."""
+
+    @hookspec
+    def cockpit_alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> None:
+        """A provider alias resolves to a different pinned revision than it did."""

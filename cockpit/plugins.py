@@ -1,0 +1,176 @@
+"""The plugin host: entry-point loading, isolation of failing plugins, a typed facade over the hooks.
+
+Bundled backends (the mock simulator included) register through the same ``cockpit.backends``
+entry-point group as a third-party plugin, so there is one way in.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from cockpit.errors import PluginError
+from cockpit.hookspecs import (
+    ENTRY_POINT_GROUP,
+    PROJECT,
+    ROLE_PROTOCOLS,
+    BackendContext,
+    BackendSpec,
+    CockpitSpec,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    plugin: str
+    where: str  # "import", "register", "cockpit_backends", a hook name
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} failed in {self.where}: {self.error}"
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledPlugin:
+    """An entry point as package metadata describes it, read without importing the plugin."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+
+
+def installed_plugins() -> list[InstalledPlugin]:
+    out = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist
+        out.append(
+            InstalledPlugin(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist.name if dist else "",
+                version=dist.version if dist else "",
+            )
+        )
+    return sorted(out, key=lambda p: p.name)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class PluginHost:
+    def __init__(self, *, entry_points: bool = True, plugins: Iterable[tuple[str, object]] = ()) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(CockpitSpec)
+        self.failures: list[PluginFailure] = []
+        self._backends: dict[str, BackendSpec] | None = None
+        if entry_points:
+            self._load_entry_points()
+        for name, plugin in plugins:
+            self.register(plugin, name)
+
+    # Loading -----------------------------------------------------------------------------------
+    def _load_entry_points(self) -> None:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the cockpit down
+                self.failures.append(PluginFailure(ep.name, "import", _describe(exc)))
+                continue
+            self.register(plugin, ep.name)
+
+    def register(self, plugin: object, name: str) -> bool:
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            self.failures.append(PluginFailure(name, "register", _describe(exc)))
+            return False
+        self._backends = None
+        return True
+
+    # Backends ----------------------------------------------------------------------------------
+    def backends(self) -> dict[str, BackendSpec]:
+        if self._backends is not None:
+            return self._backends
+        found: dict[str, BackendSpec] = {}
+        for impl in self.pm.hook.cockpit_backends.get_hookimpls():
+            try:
+                specs = impl.function()
+            except Exception as exc:
+                self.failures.append(PluginFailure(impl.plugin_name, "cockpit_backends", _describe(exc)))
+                continue
+            for spec in specs or ():
+                if spec.name in found:
+                    self.failures.append(
+                        PluginFailure(
+                            impl.plugin_name, "cockpit_backends", f"backend {spec.name!r} is already provided"
+                        )
+                    )
+                    continue
+                found[spec.name] = spec
+        self._backends = found
+        return found
+
+    def create(self, role: str, name: str, options: Mapping[str, Any], context: BackendContext) -> Any:
+        """The object serving `role` from backend `name`, checked against the role's protocol."""
+        specs = self.backends()
+        spec = specs.get(name)
+        if spec is None:
+            known = ", ".join(sorted(specs)) or "none"
+            hint = "".join(f"; {f}" for f in self.failures if f.plugin == name)
+            raise PluginError(f"unknown backend {name!r} for role {role!r} (installed: {known}){hint}")
+        if role not in spec.roles:
+            raise PluginError(
+                f"backend {name!r} does not serve the {role!r} role "
+                f"(it serves {', '.join(sorted(spec.roles))})"
+            )
+        try:
+            obj = spec.factory(role, options, context)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"backend {name!r} could not start its {role!r} role: {_describe(exc)}"
+            ) from exc
+        protocol = ROLE_PROTOCOLS[role]
+        if not isinstance(obj, protocol):
+            raise PluginError(
+                f"backend {name!r} returned an object that does not implement the {role!r} role"
+            )
+        return obj
+
+    # Events ------------------------------------------------------------------------------------
+    def notify(self, hook: str, **kwargs: Any) -> list[PluginFailure]:
+        """Call every implementation of an event hook, each in isolation."""
+        failures = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:
+                failures.append(PluginFailure(impl.plugin_name, hook, _describe(exc)))
+        self.failures.extend(failures)
+        return failures
+
+    def incident_declared(self, incident: Mapping[str, Any]) -> list[PluginFailure]:
+        return self.notify("cockpit_incident_declared", incident=incident)
+
+    def incident_released(self, incident: Mapping[str, Any]) -> list[PluginFailure]:
+        return self.notify("cockpit_incident_released", incident=incident)
+
+    def stage_applied(self, stage: Mapping[str, Any]) -> list[PluginFailure]:
+        return self.notify("cockpit_stage_applied", stage=stage)
+
+    def alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> list[PluginFailure]:
+        return self.notify(
+            "cockpit_alias_moved", alias=alias, previous=previous, current=current, seen_at=seen_at
+        )

@@ -1,0 +1,48 @@
+"""Plain-text rendering of scorecards, for the terminal and the README."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def _fmt_s(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f} s"
+
+
+ROWS: list[tuple[str, Any]] = [
+    ("restored", lambda c: "yes" if c.restored else "NO"),
+    ("time to restore", lambda c: _fmt_s(c.time_to_restore_s)),
+    ("capacity lower bound", lambda c: _fmt_s(c.lower_bound_s)),
+    ("wrong answers served", lambda c: f"{c.wrong_answers:,.0f}"),
+    ("requests dropped", lambda c: f"{c.dropped_requests:,.0f}"),
+    ("peak old-tier utilisation", lambda c: f"{c.peak_old_utilisation:.0%}"),
+    (
+        "lowest old-cache hit rate",
+        lambda c: "—" if c.min_old_hit_rate is None else f"{c.min_old_hit_rate:.0%}",
+    ),
+    ("extra cost", lambda c: f"${c.extra_cost:,.2f}"),
+    ("out-of-scope tenants disturbed", lambda c: str(len(c.disturbed_tenants))),
+    ("stages", lambda c: str(c.stages)),
+]
+
+
+def scorecard_table(cards: Sequence[Any]) -> str:
+    """A Markdown-compatible table: one column per strategy."""
+    title = f"scenario: {cards[0].scenario}" if cards else ""
+    header = ["", *[c.strategy for c in cards]]
+    rows = [[label, *[f(c) for c in cards]] for label, f in ROWS]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return (
+            "| "
+            + " | ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
+
+    sep = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
+    return "\n".join([title, "", line(header), sep, *[line(r) for r in rows]])

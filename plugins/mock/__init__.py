@@ -1,0 +1,253 @@
+"""The mock backend: a faithful, deterministic fleet simulator that serves every backend role.
+
+It is registered through the ``cockpit.backends`` entry-point group exactly as a third-party plugin
+would be, and it is the reference implementation of the plugin contract: read it to write your own.
+
+Options (``[plugins.mock]`` in cockpit.toml):
+    scenario    a bundled scenario name ("demo", "classic", …) or a path to a scenario file
+    state_file  optional: persist the world here after every tick and resume from it on start, so a
+                drill survives the engine being killed (crash drills)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cockpit_mock.scenario import load_scenario
+from cockpit_mock.world import World
+
+from cockpit.errors import ConfigError
+from cockpit.hookspecs import (
+    ApplyResult,
+    BackendContext,
+    BackendSpec,
+    NamespaceReading,
+    TierReading,
+    TrafficReading,
+    hookimpl,
+)
+
+__version__ = "0.1.0"
+
+ROLES = frozenset({"router", "autoscaler", "cache", "provider", "health", "simulator"})
+
+
+class _Handle:
+    """Keeps the world in step with the engine's clock and persists it when asked."""
+
+    def __init__(self, world: World, clock: Any, state_file: Path | None) -> None:
+        self.world = world
+        self.clock = clock
+        self.state_file = state_file
+
+    def sync(self) -> World:
+        w = self.world
+        before = w.t
+        w.advance_to(self.clock.now())
+        if self.state_file is not None and w.t != before:
+            w.save(self.state_file)
+        return w
+
+    def saved(self) -> None:
+        if self.state_file is not None:
+            self.world.save(self.state_file)
+
+
+_handles: dict[int, _Handle] = {}
+
+
+def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
+    key = id(context.clock)
+    h = _handles.get(key)
+    if h is not None:
+        return h
+    unknown = set(options) - {"scenario", "state_file"}
+    if unknown:
+        raise ConfigError(
+            f"plugins.mock: unknown option {sorted(unknown)[0]!r} (known: scenario, state_file)"
+        )
+    ref = options.get("scenario")
+    if not isinstance(ref, str) or not ref:
+        raise ConfigError("plugins.mock.scenario: a scenario name or path is required")
+    base = Path(context.config_dir)
+    state_file = options.get("state_file")
+    state_path = (base / state_file) if state_file else None
+    if state_path is not None and state_path.exists():
+        world = World.load(state_path)
+    else:
+        _, sc = load_scenario(ref, base)
+        world = World(sc)
+    # A restored world sets the clock: simulated time never runs backwards.
+    if hasattr(context.clock, "set") and context.clock.now() < world.t:
+        context.clock.set(world.t)
+    h = _handles[key] = _Handle(world, context.clock, state_path)
+    return h
+
+
+def forget(context: BackendContext) -> None:
+    """Drop the world bound to an engine's clock (tests and drills that build many engines)."""
+    _handles.pop(id(context.clock), None)
+
+
+class MockRouter:
+    def __init__(self, h: _Handle) -> None:
+        self.h = h
+
+    async def read_traffic(self) -> TrafficReading:
+        w = self.h.sync()
+        return TrafficReading(
+            shares=dict(w.share), rps=MappingProxyType(w.rps), cohorts=MappingProxyType(w.cohort)
+        )
+
+    async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
+        w = self.h.sync()
+        applied, failed = w.apply_shares(shares, request_id)
+        self.h.saved()
+        return ApplyResult(applied=applied, failed=failed)
+
+
+class MockAutoscaler:
+    def __init__(self, h: _Handle) -> None:
+        self.h = h
+
+    async def read_tier(self, tier: str) -> TierReading:
+        w = self.h.sync()
+        ts = w.tiers.get(tier)
+        if ts is None:
+            raise KeyError(f"no tier {tier!r} in the simulated fleet")
+        return TierReading(
+            ready=ts.ready(w.t), desired=ts.desired, per_replica_rps=ts.spec.per_replica_rps, load_rps=ts.load
+        )
+
+    async def scale_tier(self, tier: str, replicas: int, request_id: str) -> None:
+        w = self.h.sync()
+        w.scale(tier, replicas)
+        self.h.saved()
+
+
+class MockCache:
+    def __init__(self, h: _Handle) -> None:
+        self.h = h
+
+    async def namespaces(self) -> list[NamespaceReading]:
+        w = self.h.sync()
+        return [
+            NamespaceReading(c.name, c.tier, c.revision, c.generation, c.hit_rate, c.frozen)
+            for c in w.caches.values()
+        ]
+
+    def _find(self, namespace: str):
+        for c in self.h.world.caches.values():
+            if c.name == namespace:
+                return c
+        raise KeyError(f"no cache namespace {namespace!r}")
+
+    async def fork(self, source: str, revision: str) -> str:
+        self.h.sync()
+        c = self._find(source)
+        c.generation += 1
+        c.revision = revision
+        c.name = f"mock:{revision}:g{c.generation}"
+        self.h.saved()
+        return c.name
+
+    async def freeze(self, namespace: str) -> None:
+        self.h.sync()
+        self._find(namespace).frozen = True
+        self.h.saved()
+
+    async def thaw(self, namespace: str) -> None:
+        self.h.sync()
+        self._find(namespace).frozen = False
+        self.h.saved()
+
+
+class MockProvider:
+    def __init__(self, h: _Handle) -> None:
+        self.h = h
+
+    async def resolve(self, alias: str) -> str:
+        w = self.h.sync()
+        if alias != w.sc.models.alias:
+            raise KeyError(f"unknown alias {alias!r}")
+        return w.alias_target
+
+
+class MockHealth:
+    def __init__(self, h: _Handle) -> None:
+        self.h = h
+
+    async def regressions(self) -> Mapping[str, float]:
+        return self.h.sync().regressions()
+
+
+class MockSimulator:
+    def __init__(self, h: _Handle) -> None:
+        self.h = h
+
+    def now(self) -> float:
+        return self.h.world.t
+
+    def scenario_info(self) -> Mapping[str, Any]:
+        sc = self.h.world.sc
+        s = sc.scenario
+        return {
+            "name": s.name,
+            "duration_s": s.duration_s,
+            "tick_s": s.tick_s,
+            "description": s.description,
+            "models": {"old": sc.models.old, "new": sc.models.new, "alias": sc.models.alias},
+            "tenants": len(self.h.world.rps),
+        }
+
+    def close(self) -> None:
+        _handles.pop(id(self.h.clock), None)
+
+    def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
+        w = self.h.sync()
+        m = w.metrics
+        return {
+            "onset_s": m.onset,
+            "restored_at_s": m.restored_at,
+            "wrong_answers": m.wrong_answers,
+            "dropped_requests": m.dropped,
+            "peak_old_utilisation": m.peak_old_util,
+            "min_old_hit_rate": m.min_old_hit if m.onset is not None else None,
+            "extra_cost": m.extra_cost,
+            "disturbed_tenants": sorted(m.disturbed),
+            "regressed_tenants": sorted(w.regressed_since),
+            "history": list(m.history),
+        }
+
+    def lower_bound(self, declared_at: float, scope: list[str]) -> float:
+        return self.h.world.failback_lower_bound(declared_at, scope)
+
+
+_ROLE_CLASSES = {
+    "router": MockRouter,
+    "autoscaler": MockAutoscaler,
+    "cache": MockCache,
+    "provider": MockProvider,
+    "health": MockHealth,
+    "simulator": MockSimulator,
+}
+
+
+def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
+    return _ROLE_CLASSES[role](_handle(options, context))
+
+
+@hookimpl
+def cockpit_backends() -> list[BackendSpec]:
+    return [
+        BackendSpec(
+            name="mock",
+            roles=ROLES,
+            factory=_factory,
+            description="deterministic fleet simulator serving every role (drills, tests, demos)",
+            version=__version__,
+        )
+    ]

@@ -1,0 +1,387 @@
+"""The fleet simulator: one deterministic, seeded model of a fleet that serves every backend role.
+
+Time only moves when someone asks: every role call first brings the world up to the engine's clock,
+in fixed ticks, so drills, tests and benchmarks run the same physics at any speed.
+
+Physics, per tick of `dt` seconds:
+- Tier capacity = ready replicas x per-replica rate x cache factor, where the cache factor falls
+  linearly from 1 (at the warm hit rate) to `cold_capacity_factor` (at hit rate 0). Load above capacity
+  is dropped.
+- Replicas become ready `startup_s` (± a seeded per-replica jitter) after they are created. An HPA
+  evaluates every `hpa_interval_s`: desired = max(floor, hpa_min, load at target utilisation), scaling
+  down only after `scale_down_delay_s`. `scale_tier` raises the floor.
+- Each cache namespace has the hit rate of the traffic it serves (`active`) and the warmth of the
+  prefixes nobody currently sends (`idle`). Traffic that arrives brings idle warmth (diluting the active
+  hit rate); traffic that leaves takes its warmth to idle. Active warmth rises per request served;
+  idle warmth decays with the TTL unless the namespace is frozen.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cockpit_mock.scenario import Event, Scenario, TierSpec
+
+EPS = 1e-9
+
+
+def _unit(seed: int, *parts: object) -> float:
+    """A deterministic number in [0, 1) from a seed and a key: no shared RNG state to keep in step."""
+    key = f"{seed}:" + ":".join(map(str, parts))
+    return zlib.crc32(key.encode()) / 2**32
+
+
+@dataclass
+class TierSim:
+    name: str
+    spec: TierSpec
+    replicas: list[float]  # ready_at time of each replica
+    next_ordinal: int
+    floor: int = 0
+    hpa_min: int = 0
+    desired_since: float = 0.0
+    last_hpa: float = -1e18
+    load: float = 0.0
+    served: float = 0.0
+
+    def ready(self, t: float) -> int:
+        return sum(1 for r in self.replicas if r <= t + EPS)
+
+    @property
+    def desired(self) -> int:
+        return len(self.replicas)
+
+    def cache_factor(self, hit: float) -> float:
+        hw = self.spec.warm_hit_rate
+        warmth = min(1.0, max(0.0, hit / hw))
+        f = self.spec.cold_capacity_factor
+        return f + (1.0 - f) * warmth
+
+
+@dataclass
+class CacheSim:
+    name: str
+    tier: str
+    revision: str
+    generation: int
+    warm_hit: float
+    warm_requests: float
+    ttl_s: float
+    active: float  # hit rate of the traffic served now
+    idle: float  # warmth of prefixes not being sent
+    served_load: float = 0.0  # rps this namespace served last tick
+    frozen: bool = False
+    hits: float = 0.0
+    misses: float = 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.active if self.served_load > EPS else self.idle
+
+    def step(self, load: float, total: float, dt: float) -> None:
+        prev = self.served_load
+        if load > prev + EPS:  # arriving traffic brings the idle warmth
+            self.active = (self.active * prev + self.idle * (load - prev)) / load
+        elif load < prev - EPS:  # leaving traffic takes its warmth to idle
+            idle_prev = max(total - prev, 0.0)
+            moved = prev - load
+            self.idle = (self.idle * idle_prev + self.active * moved) / (idle_prev + moved)
+        if load > EPS:
+            self.active += (self.warm_hit - self.active) * (1.0 - math.exp(-load * dt / self.warm_requests))
+            self.hits += load * dt * self.active
+            self.misses += load * dt * (1.0 - self.active)
+        if not self.frozen:
+            self.idle *= math.exp(-dt / self.ttl_s)
+        self.served_load = load
+
+
+@dataclass
+class Metrics:
+    """Ground truth for the scorecard, counted from the regression onset."""
+
+    onset: float | None = None
+    wrong_answers: float = 0.0
+    dropped: float = 0.0
+    peak_old_util: float = 0.0
+    min_old_hit: float = 1.0
+    extra_cost: float = 0.0
+    restored_at: float | None = None
+    disturbed: set[str] = field(default_factory=set)
+    history: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    # (t, old utilisation, old hit rate, old ready replicas, wrong answers so far), sampled every 10 s
+
+
+class World:
+    def __init__(self, sc: Scenario) -> None:
+        self.sc = sc
+        self.seed = sc.scenario.seed
+        self.dt = sc.scenario.tick_s
+        self.t = 0.0
+        self.rps: dict[str, float] = {}
+        self.cohort: dict[str, str] = {}
+        self.share: dict[str, float] = {}
+        for tn in sc.tenants:
+            self.rps[tn.name] = tn.rps
+            self.cohort[tn.name] = tn.cohort
+            self.share[tn.name] = tn.share
+        for c in sc.cohorts:
+            for i in range(1, c.tenants + 1):
+                name = f"{c.name}-{i:04d}"
+                self.rps[name] = c.rps
+                self.cohort[name] = c.name
+                self.share[name] = c.share
+        self.total_rps = sum(self.rps.values())
+        self.new_load = sum(self.rps[t] * self.share[t] for t in self.rps)
+        self.severity: dict[str, float] = {}  # true regression on the new revision
+        self.regressed_since: dict[str, float] = {}
+        self.regressed_new_load = 0.0
+        self.tiers = {name: self._tier(name, spec) for name, spec in sc.tiers.items()}
+        revisions = {"old": sc.models.old, "new": sc.models.new}
+        self.caches = {}
+        for name in ("old", "new"):
+            cs = sc.caches.get(name)
+            spec = sc.tiers[name]
+            hit = cs.hit_rate if cs else spec.warm_hit_rate
+            self.caches[name] = CacheSim(
+                name=f"mock:{revisions[name]}:g1",
+                tier=name,
+                revision=revisions[name],
+                generation=1,
+                warm_hit=spec.warm_hit_rate,
+                warm_requests=cs.warm_requests if cs else 20000.0,
+                ttl_s=cs.ttl_s if cs else 1800.0,
+                active=hit,
+                idle=hit,
+            )
+        self.alias_target = sc.models.new
+        self.events = sorted(sc.events, key=lambda e: e.at_s)
+        self.next_event = 0
+        self.stall_until = -1.0
+        self.router_errors_until = -1.0
+        self.router_error_rate = 0.0
+        self.initial_old_replicas = sc.tiers["old"].replicas
+        self.metrics = Metrics()
+        self.requests_applied = 0
+        self.log: list[tuple[float, str]] = []
+        # prime the caches with the starting loads so the first tick does not look like a shift
+        old_load = self.total_rps - self.new_load
+        self.caches["old"].served_load = old_load
+        self.caches["new"].served_load = self.new_load
+
+    def _tier(self, name: str, spec: TierSpec) -> TierSim:
+        hpa_min = spec.hpa_min if spec.hpa_min is not None else spec.replicas
+        return TierSim(name, spec, [0.0] * spec.replicas, spec.replicas, floor=0, hpa_min=hpa_min)
+
+    # Time ---------------------------------------------------------------------------------------
+    def advance_to(self, t: float) -> None:
+        while self.t + self.dt <= t + EPS:
+            self._step(self.dt)
+
+    def _step(self, dt: float) -> None:
+        self.t += dt
+        t = self.t
+        while self.next_event < len(self.events) and self.events[self.next_event].at_s <= t + EPS:
+            self._fire(self.events[self.next_event])
+            self.next_event += 1
+        old = self.tiers["old"]
+        loads = {"old": max(self.total_rps - self.new_load, 0.0), "new": max(self.new_load, 0.0)}
+        m = self.metrics
+        for name, tier in self.tiers.items():
+            self._autoscale(tier, loads[name], t)
+        util_old = 0.0
+        for name, tier in self.tiers.items():
+            cache = self.caches[name]
+            load = loads[name]
+            cache.step(load, self.total_rps, dt)
+            capacity = tier.ready(t) * tier.spec.per_replica_rps * tier.cache_factor(cache.active)
+            tier.load = load
+            tier.served = min(load, capacity)
+            over = max(0.0, load - capacity)
+            if name == "old":
+                util_old = load / capacity if capacity > EPS else (math.inf if load > EPS else 0.0)
+            if m.onset is not None:
+                m.dropped += over * dt
+        if m.onset is not None:
+            m.wrong_answers += self.regressed_new_load * dt
+            m.peak_old_util = max(m.peak_old_util, util_old)
+            if old.load > EPS:
+                m.min_old_hit = min(m.min_old_hit, self.caches["old"].active)
+            extra_replicas = max(0, old.desired - self.initial_old_replicas)
+            m.extra_cost += extra_replicas * old.spec.replica_hour_cost * dt / 3600.0
+            c = self.caches["old"]
+            miss_gap = max(0.0, c.warm_hit - c.active)
+            m.extra_cost += (
+                old.served * dt * self.sc.cost.request_cost * self.sc.cost.cached_discount * miss_gap
+            )
+            if (
+                m.restored_at is None
+                and self.regressed_since
+                and self.regressed_new_load <= EPS
+                and all(self.share[x] <= EPS for x in self.regressed_since)
+            ):
+                m.restored_at = t
+            if int(t) % 10 == 0:
+                m.history.append(
+                    (t, util_old, self.caches["old"].hit_rate, float(old.ready(t)), m.wrong_answers)
+                )
+
+    def _autoscale(self, tier: TierSim, load: float, t: float) -> None:
+        if t < self.stall_until:
+            return
+        if t - tier.last_hpa < tier.spec.hpa_interval_s - EPS:
+            return
+        tier.last_hpa = t
+        spec = tier.spec
+        per = (
+            spec.per_replica_rps
+            * tier.cache_factor(self.caches[tier.name].active)
+            * spec.hpa_target_utilisation
+        )
+        want = math.ceil(load / per - 1e-9) if per > 0 else 0
+        desired = min(spec.hpa_max, max(tier.floor, tier.hpa_min, want))
+        current = tier.desired
+        if desired > current:
+            self._add_replicas(tier, desired - current, t)
+            tier.desired_since = t
+        elif desired < current:
+            if t - tier.desired_since >= spec.scale_down_delay_s:
+                self._remove_replicas(tier, current - desired, t)
+                tier.desired_since = t
+        else:
+            tier.desired_since = t
+
+    def _add_replicas(self, tier: TierSim, n: int, t: float) -> None:
+        for _ in range(n):
+            tier.replicas.append(t + self.startup_of(tier, tier.next_ordinal))
+            tier.next_ordinal += 1
+
+    def startup_of(self, tier: TierSim, ordinal: int) -> float:
+        spec = tier.spec
+        jitter = (2.0 * _unit(self.seed, "startup", tier.name, ordinal) - 1.0) * spec.startup_jitter_s
+        return max(0.0, spec.startup_s + jitter)
+
+    @staticmethod
+    def _remove_replicas(tier: TierSim, n: int, t: float) -> None:
+        # not-ready replicas go first, then the newest ready ones
+        tier.replicas.sort(key=lambda r: (r <= t + EPS, r))
+        del tier.replicas[:n]
+
+    def _fire(self, e: Event) -> None:
+        t = self.t
+        tenants = list(e.tenants) + ([x for x, c in self.cohort.items() if c == e.cohort] if e.cohort else [])
+        if e.kind == "regression_start":
+            if self.metrics.onset is None:
+                self.metrics.onset = t
+            for x in tenants:
+                if x not in self.severity:
+                    self.regressed_new_load += self.rps[x] * self.share[x]
+                self.severity[x] = e.severity
+                self.regressed_since.setdefault(x, t)
+        elif e.kind == "regression_end":
+            for x in tenants:
+                if self.severity.pop(x, None) is not None:
+                    self.regressed_new_load -= self.rps[x] * self.share[x]
+        elif e.kind == "alias_rotate":
+            self.alias_target = e.to
+        elif e.kind == "autoscaler_stall":
+            self.stall_until = t + e.duration_s
+        elif e.kind == "router_errors":
+            self.router_errors_until = t + e.duration_s
+            self.router_error_rate = e.rate
+        elif e.kind == "replica_crash":
+            tier = self.tiers[e.tier]
+            ready = sorted((r for r in tier.replicas if r <= t + EPS), reverse=True)[: e.count]
+            for r in ready:
+                tier.replicas.remove(r)
+        self.log.append((t, e.kind))
+
+    # Roles ------------------------------------------------------------------------------------
+    def apply_shares(
+        self, shares: Mapping[str, float], request_id: str
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        applied: dict[str, float] = {}
+        failed: dict[str, str] = {}
+        erroring = self.t < self.router_errors_until
+        onset = self.metrics.onset
+        for x, s in shares.items():
+            if x not in self.share:
+                failed[x] = "unknown tenant"
+                continue
+            if erroring and _unit(self.seed, "router", request_id, x) < self.router_error_rate:
+                failed[x] = "router error (simulated)"
+                continue
+            prev = self.share[x]
+            delta = self.rps[x] * (s - prev)
+            self.new_load += delta
+            if x in self.severity:
+                self.regressed_new_load += delta
+            elif onset is not None and s < prev - EPS:
+                self.metrics.disturbed.add(x)
+            self.share[x] = s
+            applied[x] = s
+        self.requests_applied += 1
+        return applied, failed
+
+    def scale(self, tier: str, replicas: int) -> None:
+        self.tiers[tier].floor = max(0, replicas)
+        self.tiers[tier].last_hpa = -1e18  # a floor change is acted on at the next tick
+
+    def regressions(self) -> dict[str, float]:
+        delay = self.sc.health.detection_delay_s
+        noise = self.sc.health.noise
+        out = {}
+        for x, sev in self.severity.items():
+            if self.t - self.regressed_since[x] + EPS < delay:
+                continue
+            if noise:
+                sev = min(
+                    1.0, max(0.0, sev + (2 * _unit(self.seed, "noise", x, int(self.t // 10)) - 1) * noise)
+                )
+            out[x] = sev
+        return out
+
+    # Scorecard support ----------------------------------------------------------------------------
+    def failback_lower_bound(self, declared_at: float, scope: list[str]) -> float:
+        """Seconds after `declared_at` before the old tier could hold the failback traffic of `scope`
+        with no headroom at all, had the replicas it needs been requested at that instant."""
+        old = self.tiers["old"]
+        cache = self.caches["old"]
+        load = max(self.total_rps - self.new_load, 0.0)
+        added = sum(self.rps[x] * self.share[x] for x in scope)
+        full = load + added
+        if full <= EPS:
+            return 0.0
+        hit = (cache.active * load + cache.idle * added) / full
+        per = old.spec.per_replica_rps * old.cache_factor(hit)
+        needed = math.ceil(full / per - 1e-9)
+        ready = old.ready(declared_at)
+        if ready >= needed:
+            return 0.0
+        pending = sorted(r for r in old.replicas if r > declared_at + EPS)
+        waits = [r - declared_at for r in pending]
+        ordinal = old.next_ordinal
+        while len(waits) < needed - ready:
+            waits.append(self.startup_of(old, ordinal))
+            ordinal += 1
+        waits.sort()
+        return waits[needed - ready - 1]
+
+    # Persistence (crash drills) -----------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    @staticmethod
+    def load(path: Path) -> World:
+        with open(path, "rb") as f:
+            return pickle.load(f)
