@@ -43,17 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
     p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
     sub = p.add_subparsers(dest="command")
-    d = sub.add_parser(
-        "drill", help="run a scenario headless with an autopilot on-call and print the scorecard"
-    )
+    d = sub.add_parser("drill", help="run a scenario headless with an autopilot on-call and print the scorecard")
     d.add_argument("scenario", help="a bundled scenario name or a scenario file")
     d.add_argument("--strategy", default="cockpit", choices=["cockpit", "abort", "fixed-stages"])
     d.add_argument("--compare", action="store_true", help="run all three strategies side by side")
     d.add_argument("--json", action="store_true", help="print JSON (a list with --compare)")
     d.add_argument("--journal", help="keep the drill's journal in this SQLite file")
-    d.add_argument(
-        "--state-file", help="persist the simulated world here (crash drills: resume after a kill)"
-    )
+    d.add_argument("--state-file", help="persist the simulated world here (crash drills: resume after a kill)")
     d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
     d.set_defaults(func=_drill)
     return p

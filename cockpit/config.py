@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -32,6 +32,8 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CockpitSection(_Strict, kw_only=True):
     journal: str = "cockpit-journal.db"
+    clock: Literal["real", "simulated"] = "real"  # "simulated": a clock from 0 (mock backends)
+    speed: Positive = 1.0  # simulated seconds per wall second, with clock = "simulated"
     tick_s: Positive = 1.0
     backend_timeout_s: Positive = 5.0
     operator: str = ""
@@ -134,9 +136,7 @@ def build_config(path: Path, raw: ConfigFile, overrides: dict[str, Any] | None =
     try:
         mode = Mode(raw.rollback.mode)
     except ValueError:
-        raise ConfigError(
-            f"{where}: rollback.mode: expected 'auto' or 'manual', got {raw.rollback.mode!r}"
-        ) from None
+        raise ConfigError(f"{where}: rollback.mode: expected 'auto' or 'manual', got {raw.rollback.mode!r}") from None
     for role in ROLES:
         if not getattr(raw.backends, role):
             raise ConfigError(f"{where}: backends.{role}: a backend name is required")

@@ -131,22 +131,17 @@ class PluginHost:
             raise PluginError(f"unknown backend {name!r} for role {role!r} (installed: {known}){hint}")
         if role not in spec.roles:
             raise PluginError(
-                f"backend {name!r} does not serve the {role!r} role "
-                f"(it serves {', '.join(sorted(spec.roles))})"
+                f"backend {name!r} does not serve the {role!r} role (it serves {', '.join(sorted(spec.roles))})"
             )
         try:
             obj = spec.factory(role, options, context)
         except PluginError:
             raise
         except Exception as exc:
-            raise PluginError(
-                f"backend {name!r} could not start its {role!r} role: {_describe(exc)}"
-            ) from exc
+            raise PluginError(f"backend {name!r} could not start its {role!r} role: {_describe(exc)}") from exc
         protocol = ROLE_PROTOCOLS[role]
         if not isinstance(obj, protocol):
-            raise PluginError(
-                f"backend {name!r} returned an object that does not implement the {role!r} role"
-            )
+            raise PluginError(f"backend {name!r} returned an object that does not implement the {role!r} role")
         return obj
 
     # Events ------------------------------------------------------------------------------------
@@ -171,6 +166,4 @@ class PluginHost:
         return self.notify("cockpit_stage_applied", stage=stage)
 
     def alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> list[PluginFailure]:
-        return self.notify(
-            "cockpit_alias_moved", alias=alias, previous=previous, current=current, seen_at=seen_at
-        )
+        return self.notify("cockpit_alias_moved", alias=alias, previous=previous, current=current, seen_at=seen_at)

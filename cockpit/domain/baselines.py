@@ -55,9 +55,7 @@ class FixedStagesScheduler(RollbackScheduler):
 def _stage(s: RollbackScheduler, view: FleetView, moves: dict[str, float]) -> Stage | None:
     if not moves:
         return None
-    moved = sum(
-        view.rps.get(t, 0.0) * max(0.0, s.current_share(t, view.shares) - c) for t, c in moves.items()
-    )
+    moved = sum(view.rps.get(t, 0.0) * max(0.0, s.current_share(t, view.shares) - c) for t, c in moves.items())
     hit = diluted_hit_rate(view.old_hit_rate, view.old_load, moved)
     return Stage(
         number=s.stage + 1,

@@ -240,10 +240,7 @@ class RollbackScheduler:
     def _hold_reason(self, view: FleetView) -> str | None:
         if self.paused:
             return "paused by operator"
-        if (
-            self.last_stage_at is not None
-            and view.now - self.last_stage_at < self.policy.min_stage_interval_s
-        ):
+        if self.last_stage_at is not None and view.now - self.last_stage_at < self.policy.min_stage_interval_s:
             return "settling after the last stage"
         capacity = view.old_tier.capacity(view.old_hit_rate)
         if capacity <= EPS or view.old_load > capacity * self.policy.headroom + EPS:

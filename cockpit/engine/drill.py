@@ -13,18 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from cockpit.config import Config, ConfigFile, build_config
 from cockpit.domain.baselines import STRATEGIES
 from cockpit.engine.clock import SimClock
 from cockpit.engine.journal import Journal
 from cockpit.engine.loop import Engine
+from cockpit.engine.session import open_drill
 from cockpit.errors import CockpitError
-from cockpit.hookspecs import BackendContext
 from cockpit.plugins import PluginHost
 
-SIMULATOR = "mock"  # the bundled simulator backend; drills need one that serves the "simulator" role
 SETTLE_AFTER_RESTORE_S = 300.0  # keep simulating after the last stage: overload after it still counts
 
 
@@ -55,22 +51,6 @@ class Scorecard:
         d["min_old_hit_rate"] = None if self.min_old_hit_rate is None else round(self.min_old_hit_rate, 4)
         d["extra_cost"] = round(self.extra_cost, 2)
         return d
-
-
-def drill_config(info: dict[str, Any], journal: Path, config_dir: Path, options: dict[str, Any]) -> Config:
-    """A configuration with every role on the simulator that runs the scenario described by `info`."""
-    models = info["models"]
-    raw = msgspec.convert(
-        {
-            "models": {"old": models["old"], "new": models["new"], "alias": models.get("alias", "")},
-            "cockpit": {"journal": str(journal), "tick_s": info["tick_s"], "operator": "autopilot@drill"},
-            "plugins": {SIMULATOR: options},
-        },
-        ConfigFile,
-    )
-    backends = {role: SIMULATOR for role in ("router", "autoscaler", "cache", "provider", "health")}
-    raw = msgspec.structs.replace(raw, backends=msgspec.convert(backends, type(raw.backends)))
-    return build_config(config_dir / "drill.toml", raw)
 
 
 class Autopilot:
@@ -116,20 +96,17 @@ async def run_drill(
         tmp = tempfile.TemporaryDirectory(prefix="cockpit-drill-")
         journal = Path(tmp.name) / "journal.db"
     clock = SimClock(0.0)
-    host = host or PluginHost()
-    options: dict[str, Any] = {"scenario": scenario}
-    if state_file:
-        options["state_file"] = state_file
-    # The simulator describes its scenario; the engine then runs on the same world (same clock).
-    sim = host.create(
-        "simulator", SIMULATOR, options, BackendContext(clock=clock, config_dir=str(config_dir))
+    session = open_drill(
+        scenario,
+        journal=journal,
+        strategy=strategy,
+        clock=clock,
+        state_file=state_file,
+        config_dir=config_dir,
+        host=host,
     )
-    info = dict(sim.scenario_info())
-    config = drill_config(info, journal, config_dir, options)
-    j = Journal(journal, durable=state_file is not None)
-    engine = Engine(config, host, j, clock, strategy=strategy)
+    engine, sim, info, j = session.engine, session.simulator, session.info, session.engine.journal
     try:
-        engine.start()
         pilot = Autopilot(engine)
         _restore_pilot(pilot, engine)
         tick = info["tick_s"]
@@ -153,8 +130,7 @@ async def run_drill(
         card = sim.scorecard(pilot.declared_at, sorted(pilot.scope))
         j.append("drill_scorecard", {k: v for k, v in card.items() if k != "history"}, clock.now())
     finally:
-        j.close()
-        sim.close()
+        session.close()
         if tmp is not None:
             tmp.cleanup()
     declared = pilot.declared_at

@@ -64,9 +64,7 @@ class Journal:
             self.db.execute("COMMIT")
             self._in_tx = False
 
-    def append(
-        self, kind: str, data: dict[str, Any], ts: float, actor: str = "", wall: float | None = None
-    ) -> int:
+    def append(self, kind: str, data: dict[str, Any], ts: float, actor: str = "", wall: float | None = None) -> int:
         cur = self.db.execute(
             "INSERT INTO events (ts, wall, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
             (ts, time.time() if wall is None else wall, kind, actor, json.dumps(data, separators=(",", ":"))),

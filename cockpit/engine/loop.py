@@ -185,9 +185,7 @@ class Engine:
         self.last_stage = d.get("last_stage")
         acked = {e.data["id"] for e in self.journal.entries(kinds=("actuation_ack",))}
         self.pending_intents = [
-            e.data
-            for e in self.journal.entries(kinds=("actuation",), since_seq=0)
-            if e.data["id"] not in acked
+            e.data for e in self.journal.entries(kinds=("actuation",), since_seq=0) if e.data["id"] not in acked
         ]
         for intent in self.pending_intents:
             if intent.get("stage"):
@@ -355,9 +353,7 @@ class Engine:
         self._checkpoint()
         self.journal.commit()
         self.journal.begin()
-        ok = await self._call(
-            "autoscaler", b.autoscaler.scale_tier(self.config.file.tiers.old, replicas, act_id)
-        )
+        ok = await self._call("autoscaler", b.autoscaler.scale_tier(self.config.file.tiers.old, replicas, act_id))
         back = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.old))
         verified = ok is not None or self.degraded.get("autoscaler") is None
         verified = verified and back is not None and back.desired >= replicas
@@ -391,9 +387,7 @@ class Engine:
             self._traffic = back
         confirmed = {}
         if back is not None:
-            confirmed = {
-                t: s for t, s in diff.items() if abs(back.shares.get(t, -1.0) - s) <= SHARE_TOLERANCE
-            }
+            confirmed = {t: s for t, s in diff.items() if abs(back.shares.get(t, -1.0) - s) <= SHARE_TOLERANCE}
         failed = {
             t: (result.failed.get(t, "not confirmed by read-back") if result else "router call failed")
             for t in diff
@@ -413,16 +407,12 @@ class Engine:
             now,
         )
         if failed:
-            self._degrade(
-                "router", f"{self.backends.names['router']}: {len(failed)} of {len(diff)} shares not applied"
-            )
+            self._degrade("router", f"{self.backends.names['router']}: {len(failed)} of {len(diff)} shares not applied")
         stage = intent.get("stage")
         if stage and verified:
             self._stage_confirmed(_stage_from(stage), now)
         elif stage:
-            self.journal.append(
-                "stage_incomplete", {"stage": stage["number"], "failed_count": len(failed)}, now
-            )
+            self.journal.append("stage_incomplete", {"stage": stage["number"], "failed_count": len(failed)}, now)
         return verified
 
     def _stage_confirmed(self, stage: Stage, now: float) -> None:
@@ -497,9 +487,7 @@ class Engine:
                 "alias_moved", {"alias": alias, "previous": previous, "current": current, "seen_at": now}, now
             )
             for f in self.host.alias_moved(alias, previous, current, now):
-                self.journal.append(
-                    "plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now
-                )
+                self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
             self._dirty = True
 
     def _journal_observations(self, now: float) -> None:
@@ -584,9 +572,7 @@ class Engine:
             self.journal.begin()
             try:
                 message = await self._command(name, who, now, args)
-                self.journal.append(
-                    "command", {"command": name, "args": _jsonable(args), "result": message}, now, who
-                )
+                self.journal.append("command", {"command": name, "args": _jsonable(args), "result": message}, now, who)
                 self._checkpoint()
             finally:
                 self.journal.commit()

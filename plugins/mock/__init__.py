@@ -66,9 +66,7 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
         return h
     unknown = set(options) - {"scenario", "state_file"}
     if unknown:
-        raise ConfigError(
-            f"plugins.mock: unknown option {sorted(unknown)[0]!r} (known: scenario, state_file)"
-        )
+        raise ConfigError(f"plugins.mock: unknown option {sorted(unknown)[0]!r} (known: scenario, state_file)")
     ref = options.get("scenario")
     if not isinstance(ref, str) or not ref:
         raise ConfigError("plugins.mock.scenario: a scenario name or path is required")
@@ -98,9 +96,7 @@ class MockRouter:
 
     async def read_traffic(self) -> TrafficReading:
         w = self.h.sync()
-        return TrafficReading(
-            shares=dict(w.share), rps=MappingProxyType(w.rps), cohorts=MappingProxyType(w.cohort)
-        )
+        return TrafficReading(shares=dict(w.share), rps=MappingProxyType(w.rps), cohorts=MappingProxyType(w.cohort))
 
     async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
         w = self.h.sync()
@@ -135,8 +131,7 @@ class MockCache:
     async def namespaces(self) -> list[NamespaceReading]:
         w = self.h.sync()
         return [
-            NamespaceReading(c.name, c.tier, c.revision, c.generation, c.hit_rate, c.frozen)
-            for c in w.caches.values()
+            NamespaceReading(c.name, c.tier, c.revision, c.generation, c.hit_rate, c.frozen) for c in w.caches.values()
         ]
 
     def _find(self, namespace: str):

@@ -145,8 +145,7 @@ def resolve_path(ref: str, base: Path | None = None) -> Path:
         if bundled.exists():
             return bundled
         raise ConfigError(
-            f"scenario {ref!r} is neither a file nor a bundled scenario "
-            f"(bundled: {', '.join(builtin_names())})"
+            f"scenario {ref!r} is neither a file nor a bundled scenario (bundled: {', '.join(builtin_names())})"
         )
     raise ConfigError(f"{ref}: scenario file not found")
 
@@ -164,9 +163,7 @@ def validate(sc: Scenario, where: str) -> None:
     require_pinned(sc.models.new, f"{where}: models.new")
     for tier in ("old", "new"):
         if tier not in sc.tiers:
-            raise ConfigError(
-                f"{where}: tiers.{tier}: missing; a scenario describes both the old and the new tier"
-            )
+            raise ConfigError(f"{where}: tiers.{tier}: missing; a scenario describes both the old and the new tier")
     for name in sc.tiers:
         if name not in ("old", "new"):
             raise ConfigError(f"{where}: tiers.{name}: unknown tier; use 'old' and 'new'")

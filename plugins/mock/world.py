@@ -216,9 +216,7 @@ class World:
             m.extra_cost += extra_replicas * old.spec.replica_hour_cost * dt / 3600.0
             c = self.caches["old"]
             miss_gap = max(0.0, c.warm_hit - c.active)
-            m.extra_cost += (
-                old.served * dt * self.sc.cost.request_cost * self.sc.cost.cached_discount * miss_gap
-            )
+            m.extra_cost += old.served * dt * self.sc.cost.request_cost * self.sc.cost.cached_discount * miss_gap
             if (
                 m.restored_at is None
                 and self.regressed_since
@@ -227,9 +225,7 @@ class World:
             ):
                 m.restored_at = t
             if int(t) % 10 == 0:
-                m.history.append(
-                    (t, util_old, self.caches["old"].hit_rate, float(old.ready(t)), m.wrong_answers)
-                )
+                m.history.append((t, util_old, self.caches["old"].hit_rate, float(old.ready(t)), m.wrong_answers))
 
     def _autoscale(self, tier: TierSim, load: float, t: float) -> None:
         if t < self.stall_until:
@@ -238,11 +234,7 @@ class World:
             return
         tier.last_hpa = t
         spec = tier.spec
-        per = (
-            spec.per_replica_rps
-            * tier.cache_factor(self.caches[tier.name].active)
-            * spec.hpa_target_utilisation
-        )
+        per = spec.per_replica_rps * tier.cache_factor(self.caches[tier.name].active) * spec.hpa_target_utilisation
         want = math.ceil(load / per - 1e-9) if per > 0 else 0
         desired = min(spec.hpa_max, max(tier.floor, tier.hpa_min, want))
         current = tier.desired
@@ -302,9 +294,7 @@ class World:
         self.log.append((t, e.kind))
 
     # Roles ------------------------------------------------------------------------------------
-    def apply_shares(
-        self, shares: Mapping[str, float], request_id: str
-    ) -> tuple[dict[str, float], dict[str, str]]:
+    def apply_shares(self, shares: Mapping[str, float], request_id: str) -> tuple[dict[str, float], dict[str, str]]:
         applied: dict[str, float] = {}
         failed: dict[str, str] = {}
         erroring = self.t < self.router_errors_until
@@ -340,9 +330,7 @@ class World:
             if self.t - self.regressed_since[x] + EPS < delay:
                 continue
             if noise:
-                sev = min(
-                    1.0, max(0.0, sev + (2 * _unit(self.seed, "noise", x, int(self.t // 10)) - 1) * noise)
-                )
+                sev = min(1.0, max(0.0, sev + (2 * _unit(self.seed, "noise", x, int(self.t // 10)) - 1) * noise))
             out[x] = sev
         return out
 
