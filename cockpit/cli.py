@@ -42,6 +42,10 @@ def _drill(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
     p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
+    p.add_argument("--drill", metavar="SCENARIO", help="run a scenario in the simulator inside the TUI, clock shown")
+    p.add_argument("--speed", type=float, help="simulated seconds per wall second (default 60 with --drill)")
+    p.add_argument("--read-only", action="store_true", help="observe only: every mutating key is refused")
+    p.add_argument("--theme", help="a theme name from themes/ or a theme file")
     sub = p.add_subparsers(dest="command")
     d = sub.add_parser("drill", help="run a scenario headless with an autopilot on-call and print the scorecard")
     d.add_argument("scenario", help="a bundled scenario name or a scenario file")

@@ -1,0 +1,446 @@
+"""The cockpit App: one main screen over a running engine.
+
+The engine runs inside the app: a worker calls `engine.tick()` every `tick_s` of the engine's own clock
+(with a ScaledClock that is wall time / speed). Every change goes through `Engine.command`; read-only
+mode is refused here once, in `check_action`, and again by the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Input, Static
+
+from cockpit.engine.clock import RealClock
+from cockpit.engine.loop import Engine, Snapshot
+from cockpit.errors import CockpitError
+from cockpit.ui import view
+from cockpit.ui.screens import ConfirmScreen, ScopeScreen, TextScreen
+
+# Actions that change the world. Read-only mode refuses exactly these, in check_action.
+MUTATING = frozenset({"declare", "release", "arm", "arm_scope", "advance", "auto", "hold", "resume", "prescale"})
+
+# Everything the main screen's keys do; while a modal is open these wait.
+MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help"}
+
+CSS = """
+Screen { layout: vertical; }
+#banner { height: 1; text-style: bold; padding: 0 1; }
+#banner.frozen { background: $error; color: $text; }
+#banner.normal { background: $success-darken-2; color: $text; }
+#banner.waiting { background: $warning-darken-2; }
+#models, #capacity, #caches, #rollback { padding: 0 1; height: auto; }
+#models.drift { background: $warning; color: $text; text-style: bold; }
+#tenants { height: 1fr; }
+#filter { display: none; height: 3; }
+#filter.shown { display: block; }
+ConfirmScreen, ScopeScreen, TextScreen { align: center middle; }
+#dialog { width: 72; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent;
+          padding: 0 1; background: $surface; }
+#dialog.wide { width: 100; height: 90%; }
+#dialog-title { text-style: bold; }
+#dialog-buttons { height: auto; align-horizontal: right; }
+#dialog-buttons Button { margin: 0 1; }
+#scope { height: auto; max-height: 16; }
+"""
+
+
+class CockpitApp(App[int]):
+    TITLE = "cockpit"
+    CSS = CSS
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "declare", "Declare", id="declare"),
+        Binding("D", "release", "Release", id="release"),
+        Binding("a", "arm", "Arm", id="arm"),
+        Binding("A", "arm_scope", "Arm scope", id="arm_scope"),
+        Binding("n", "advance", "Next stage", id="advance"),
+        Binding("m", "auto", "Auto/manual", id="auto"),
+        Binding("h", "hold", "Hold", id="hold"),
+        Binding("r", "resume", "Resume", id="resume"),
+        Binding("s", "prescale", "Pre-scale", id="prescale"),
+        Binding("t", "timeline", "Timeline", id="timeline"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "close_filter", "Close filter", show=False, id="close_filter"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        operator: str | None = None,
+        auto_tick: bool = True,
+        keymap: Mapping[str, str] | None = None,
+        drill: Any = None,
+        scenario: str | None = None,
+        theme: Any = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.operator = operator or engine.operator
+        self.auto_tick = auto_tick
+        self.keymap_overrides = dict(keymap or {})
+        self.drill = drill
+        self.scenario = scenario
+        self.filter_text = ""
+        self.threshold = engine.config.file.incident.regression_threshold
+        self.warmth: dict[str, deque[float]] = {}
+        self.baselines: list[Any] | None = None
+        self.scorecard_shown = False
+        self.last_message = ""
+        self.cockpit_theme = theme
+
+    # Layout ------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(id="banner", markup=False)
+            yield Static(id="models", markup=False)
+            yield Static(id="capacity", markup=False)
+            yield Static(id="caches", markup=False)
+            yield Static(id="rollback", markup=False)
+            yield Input(placeholder="filter tenants (name, cohort, health); escape closes", id="filter")
+            table: DataTable = DataTable(id="tenants", cursor_type="row", zebra_stripes=False)
+            table.add_columns(*view.TENANT_COLUMNS)
+            yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.cockpit_theme is not None:
+            self.register_theme(self.cockpit_theme)
+            self.theme = self.cockpit_theme.name
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
+        self.render_snapshot()
+        if self.auto_tick:
+            self.run_worker(self._engine_loop(), group="engine", exclusive=True)
+        if self.drill is not None and self.scenario:
+            self.run_worker(self._compute_baselines, thread=True, group="baselines")
+
+    async def _engine_loop(self) -> None:
+        tick_s = self.engine.config.file.cockpit.tick_s
+        while True:
+            await self.step()
+            await self.engine.clock.sleep(tick_s)
+
+    async def step(self) -> Snapshot:
+        """One engine tick, then redraw (tests call this directly with a SimClock)."""
+        snap = await self.engine.tick()
+        for ns in snap.namespaces:
+            self.warmth.setdefault(f"{ns.tier}:{ns.revision}", deque(maxlen=60)).append(ns.hit_rate)
+        self.render_snapshot()
+        self._maybe_scorecard()
+        return snap
+
+    # Rendering ---------------------------------------------------------------------------------------
+    def current(self) -> Snapshot | None:
+        """The last tick's picture with the command-side state (incident, rollback) brought up to date."""
+        snap = self.engine.snapshot
+        if snap is None:
+            return None
+        rb = self.engine.rollback
+        return dataclasses.replace(snap, incident=self.engine.incident, rollback=rb.snapshot() | {"hold": rb.last_hold})
+
+    def render_snapshot(self) -> None:
+        snap = self.current()
+        cfg = self.engine.config.file
+        text, cls = view.banner(snap)
+        extras = []
+        if self.engine.read_only:
+            extras.append("READ-ONLY")
+        if snap is not None and not isinstance(self.engine.clock, RealClock):
+            extras.append(view.sim_clock(snap.now))
+        if snap is not None and snap.degraded:
+            extras.append(f"⚠ DEGRADED: {', '.join(sorted(snap.degraded))}")
+        banner = self.query_one("#banner", Static)
+        banner.update(text + ("  │ " + " · ".join(extras) if extras else ""))
+        banner.set_classes(cls)
+        models, drifted = view.models_line(snap, cfg.models.old, cfg.models.new)
+        m = self.query_one("#models", Static)
+        m.update(models)
+        m.set_class(drifted, "drift")
+        self.query_one("#capacity", Static).update(view.capacity_line(snap))
+        self.query_one("#caches", Static).update(self._caches_text(snap))
+        self.query_one("#rollback", Static).update(view.rollback_line(snap))
+        table = self.query_one("#tenants", DataTable)
+        table.clear()
+        for row in view.tenant_rows(snap, self.threshold, self.filter_text):
+            table.add_row(*row, key=row[0])
+
+    def _caches_text(self, snap: Snapshot | None) -> str:
+        if snap is None or not snap.namespaces:
+            return "caches: no reading"
+        parts = []
+        for ns in snap.namespaces:
+            spark = view.sparkline(self.warmth.get(f"{ns.tier}:{ns.revision}", ()), 10)
+            frozen = " ❄GC-frozen" if ns.frozen else ""
+            parts.append(f"{ns.tier} g{ns.generation} hit {view.pct(ns.hit_rate)} {spark}{frozen}")
+        return "cache  " + "  ·  ".join(parts)
+
+    # Read-only: the one place the app refuses a write ----------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.engine.read_only and action in MUTATING:
+            return False
+        # While a modal is open, keys answer it; they do not start another main-screen action.
+        return not (len(self.screen_stack) > 1 and action in MAIN_ACTIONS)
+
+    # Commands ----------------------------------------------------------------------------------------------
+    async def run_command(self, name: str, **args: Any) -> str | None:
+        try:
+            msg = await self.engine.command(name, operator=self.operator, **args)
+        except CockpitError as exc:
+            self.last_message = str(exc)
+            self.notify(str(exc), severity="error", timeout=6)
+            return None
+        self.last_message = msg
+        self.notify(msg, timeout=4)
+        self.render_snapshot()
+        return msg
+
+    def confirm(self, title: str, body: str, then: Callable[[], Any], yes: str = "Yes") -> None:
+        async def answered(ok: bool | None) -> None:
+            if ok:
+                await then()
+
+        self.push_screen(ConfirmScreen(title, body, yes), answered)
+
+    def action_declare(self) -> None:
+        if self.engine.incident is not None and self.engine.incident.open:
+            self.notify(f"incident {self.engine.incident.id} is already open")
+            return
+        self.confirm(
+            "Declare an incident?",
+            "Freezes the rollout scheduler, flags, system-prompt revision and cache GC until released.",
+            lambda: self.run_command("declare", reason="declared from the cockpit"),
+            yes="Declare",
+        )
+
+    def action_release(self) -> None:
+        self.confirm(
+            "Release the incident?",
+            "Thaws the freeze: the rollout calendar resumes moving tenants to the new revision.",
+            lambda: self.run_command("release", confirm=True),
+            yes="Release",
+        )
+
+    def action_arm(self) -> None:
+        scope = view.regressing(self.current(), self.threshold)
+        if not scope:
+            self.notify("nothing to roll back: no tenant is regressing (A chooses a scope)", severity="warning")
+            return
+        self._confirm_arm(scope)
+
+    def action_arm_scope(self) -> None:
+        snap = self.current()
+        if snap is None or snap.traffic is None:
+            self.notify("no observation of the fleet yet", severity="warning")
+            return
+
+        def chosen(scope: list[str] | None) -> None:
+            if scope:
+                self._confirm_arm(scope)
+
+        self.push_screen(ScopeScreen(list(snap.traffic.shares), view.regressing(snap, self.threshold)), chosen)
+
+    def _confirm_arm(self, scope: list[str]) -> None:
+        cfg = self.engine.config
+        plan = view.arm_plan(self.current(), scope, cfg.file.tiers, cfg.rollback)
+        body = plan.describe() if plan else f"Roll back {len(scope)} tenant(s): {', '.join(scope)}"
+        mode = self.engine.rollback.mode
+        self.confirm(
+            "Arm the rollback?",
+            f"{body}\nMode: {mode} (m toggles; n advances one stage by hand)",
+            lambda: self.run_command("arm", scope=scope, mode=str(mode)),
+            yes="Arm",
+        )
+
+    def action_advance(self) -> None:
+        rb = self.engine.rollback
+        self.confirm(
+            "Advance one stage?",
+            f"Lowers the next ceilings now (stage {rb.stage + 1}), within ready old-tier capacity."
+            + ("\nSwitches the rollback to manual mode." if str(rb.mode) == "auto" else ""),
+            lambda: self.run_command("advance"),
+            yes="Advance",
+        )
+
+    def action_auto(self) -> None:
+        if str(self.engine.rollback.mode) == "auto":
+            self.run_worker(self.run_command("mode", mode="manual"), group="command")
+            return
+        self.confirm(
+            "Switch to automatic mode?",
+            "The scheduler will lower ceilings stage by stage on its own, as capacity allows.",
+            lambda: self.run_command("mode", mode="auto"),
+            yes="Auto",
+        )
+
+    async def action_hold(self) -> None:
+        await self.run_command("pause")
+
+    def action_resume(self) -> None:
+        self.confirm(
+            "Resume the rollback?", "Stages continue from where they were held.", lambda: self.run_command("resume")
+        )
+
+    def action_prescale(self) -> None:
+        snap = self.current()
+        cfg = self.engine.config
+        scope = sorted(self.engine.rollback.scope) or view.regressing(snap, self.threshold)
+        plan = view.arm_plan(snap, scope, cfg.file.tiers, cfg.rollback)
+        target = f" to about {plan.prescale_to} replicas" if plan else ""
+        self.confirm(
+            "Pre-scale the old tier now?",
+            f"Raises the old tier{target} ahead of any traffic shift (costs replicas).",
+            lambda: self.run_command("prescale"),
+            yes="Pre-scale",
+        )
+
+    # Views ---------------------------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("shown"):
+            box.remove_class("shown")
+            self.query_one("#tenants", DataTable).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.render_snapshot()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#tenants", DataTable).focus()
+
+    def help_text(self) -> str:
+        """Built from the live bindings, so a remapped key shows as remapped."""
+        lines = []
+        for _key, active in sorted(self.active_bindings.items(), key=lambda kv: kv[1].binding.description):
+            b = active.binding
+            if not b.description:
+                continue
+            state = "" if active.enabled else "  (refused: read-only)"
+            lines.append(f"{self.get_key_display(b):>10}  {b.description}{state}  [{b.id or b.action}]")
+        if self.engine.read_only:
+            lines.append("\nRead-only: declare, arm, advance, hold, resume, pre-scale and release are refused.")
+        return "\n".join(lines)
+
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("Keys (live bindings)", self.help_text(), "help"))
+
+    def action_timeline(self) -> None:
+        entries = list(self.engine.journal.entries(kinds=_TIMELINE_KINDS))[-300:]
+        lines = [
+            f"{view.sim_clock(e.ts) if e.ts < 1e8 else e.ts:>12}  {e.kind:<20} {e.actor:<18} {_brief(e.data)}"
+            for e in entries
+        ]
+        self.push_screen(TextScreen("Timeline (journal)", "\n".join(lines) or "(empty)", "timeline"))
+
+    async def action_quit(self) -> None:
+        rb = self.engine.rollback
+        if rb.armed and not rb.done and not self.engine.read_only:
+
+            async def answered(ok: bool | None) -> None:
+                if ok:
+                    self.exit(0)
+
+            self.push_screen(
+                ConfirmScreen(
+                    "Quit while a rollback is in progress?",
+                    "The engine's state is journaled in "
+                    f"{self.engine.journal.path if hasattr(self.engine.journal, 'path') else 'the journal'}: "
+                    "starting cockpit again resumes the rollback from there. Traffic stays where it is now.",
+                    yes="Quit",
+                ),
+                answered,
+            )
+            return
+        self.exit(0)
+
+    # Drills --------------------------------------------------------------------------------------------------
+    def _compute_baselines(self) -> None:
+        from cockpit.engine.drill import run_drill
+
+        cards = [asyncio.run(run_drill(self.scenario, s)) for s in ("abort", "fixed-stages")]
+        self.call_from_thread(self._baselines_ready, cards)
+
+    def _baselines_ready(self, cards: list[Any]) -> None:
+        self.baselines = cards
+        if self.scorecard_shown:
+            with contextlib.suppress(KeyError):
+                self.get_screen("scorecard").set_body(self.scorecard_text())
+
+    def drill_card(self) -> Any:
+        from cockpit.engine.drill import Scorecard
+
+        e, sim = self.engine, self.drill.simulator
+        declared = e.incident.declared_at if e.incident else None
+        scope = sorted(e.rollback.scope)
+        card = sim.scorecard(declared, scope)
+        restored = card["restored_at_s"]
+        return Scorecard(
+            scenario=self.drill.info["name"],
+            strategy="you (TUI)",
+            restored=restored is not None,
+            time_to_restore_s=None if restored is None or declared is None else max(0.0, restored - declared),
+            lower_bound_s=sim.lower_bound(declared, scope) if declared is not None else None,
+            wrong_answers=card["wrong_answers"],
+            dropped_requests=card["dropped_requests"],
+            peak_old_utilisation=card["peak_old_utilisation"],
+            min_old_hit_rate=card["min_old_hit_rate"],
+            extra_cost=card["extra_cost"],
+            disturbed_tenants=card["disturbed_tenants"],
+            declared_at_s=declared,
+            onset_s=card["onset_s"],
+            stages=e.rollback.stage,
+            scope=scope,
+            history=card["history"],
+        )
+
+    def scorecard_text(self) -> str:
+        from cockpit.report import scorecard_table
+
+        cards = [self.drill_card(), *(self.baselines or [])]
+        note = "" if self.baselines is not None else "\n\n(baselines abort and fixed-stages: computing…)"
+        return scorecard_table(cards) + note
+
+    def _maybe_scorecard(self) -> None:
+        if self.drill is None or self.scorecard_shown or not self.engine.rollback.done:
+            return
+        self.scorecard_shown = True
+        self.push_screen(TextScreen("Drill finished: scorecard", self.scorecard_text(), "scorecard"))
+
+
+_TIMELINE_KINDS = (
+    "engine_started",
+    "engine_resumed",
+    "command",
+    "incident_declared",
+    "incident_released",
+    "health_changed",
+    "tier_changed",
+    "stage_applied",
+    "stage_incomplete",
+    "rollback_finished",
+    "alias_moved",
+    "backend_degraded",
+    "backend_recovered",
+    "plugin_error",
+)
+
+
+def _brief(data: Mapping[str, Any]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("config",))
+    return text[:100]

@@ -1,0 +1,102 @@
+"""Modal screens: confirmation (default "no"), scope selection, help, timeline and the drill scorecard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, SelectionList, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no with "No" focused, so Enter (or Escape) at 3 a.m. does nothing destructive."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm_no"),
+    ]
+
+    def __init__(self, title: str, body: str, yes: str = "Yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Static(self.body, id="dialog-body")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("No [n]", id="no", variant="primary")
+                yield Button(f"{self.yes} [y]", id="yes", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ScopeScreen(ModalScreen[list[str] | None]):
+    """Choose which tenants a rollback covers; the regressing ones are preselected."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="scope_cancel"),
+        Binding("a", "all", "All", id="scope_all"),
+        Binding("enter", "done", "Done", id="scope_done", priority=True),
+    ]
+
+    def __init__(self, tenants: Sequence[str], preselected: Sequence[str]) -> None:
+        super().__init__()
+        self.tenants = list(tenants)
+        self.preselected = set(preselected)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Rollback scope: space toggles, a selects all, enter continues, escape cancels")
+            yield SelectionList[str](*[(t, t, t in self.preselected) for t in self.tenants], id="scope")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_all(self) -> None:
+        self.query_one(SelectionList).select_all()
+
+    def action_done(self) -> None:
+        chosen = list(self.query_one(SelectionList).selected)
+        self.dismiss(chosen or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextScreen(ModalScreen[None]):
+    """A scrollable read-only text panel (help, timeline, scorecard)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close", id="text_close")]
+
+    def __init__(self, title: str, body: str, screen_id: str) -> None:
+        super().__init__(id=screen_id)
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="wide"):
+            yield Label(self.title_text, id="dialog-title")
+            with VerticalScroll():
+                yield Static(self.body, id="text-body", markup=False)
+            yield Label("escape or q: close")
+
+    def set_body(self, body: str) -> None:
+        self.body = body
+        self.query_one("#text-body", Static).update(body)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

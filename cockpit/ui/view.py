@@ -1,0 +1,175 @@
+"""Plain-text views of an engine Snapshot, kept free of textual so they are cheap to test and reuse.
+
+Every status is carried by a word and a glyph as well as by colour, so the screen reads the same under
+NO_COLOR, on an ANSI-16 terminal and for colour-blind operators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cockpit.domain.fleet import Tier
+from cockpit.domain.rollback import FleetView, RollbackScheduler
+from cockpit.engine.loop import Snapshot
+
+SPARK = "▁▂▃▄▅▆▇█"
+FROZEN_GLYPH = "❄"
+OK_GLYPH = "●"
+
+
+def pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0%}"
+
+
+def sim_clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"T+{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def sparkline(values: Iterable[float], width: int = 12) -> str:
+    vals = list(values)[-width:]
+    return "".join(SPARK[min(len(SPARK) - 1, max(0, int(v * (len(SPARK) - 1) + 0.5)))] for v in vals)
+
+
+def bar(fraction: float, width: int = 10) -> str:
+    filled = max(0, min(width, round(fraction * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+def banner(snap: Snapshot | None) -> tuple[str, str]:
+    """(text, style class): the incident state, FROZEN by word and glyph."""
+    if snap is None:
+        return "… WAITING for the first observation of the fleet", "waiting"
+    inc = snap.incident
+    if inc is not None and inc.open:
+        since = max(0.0, snap.now - inc.declared_at)
+        return (
+            f"{FROZEN_GLYPH} FROZEN {FROZEN_GLYPH}  {inc.id} open {since:.0f} s · rollout, flags, cache GC frozen",
+            "frozen",
+        )
+    if inc is not None:
+        return f"{OK_GLYPH} NORMAL  {inc.id} released · rollout calendar running", "normal"
+    return f"{OK_GLYPH} NORMAL  no incident · rollout calendar running", "normal"
+
+
+def models_line(snap: Snapshot | None, old: str, new: str) -> tuple[str, bool]:
+    """(text, drifted): the pinned revisions and the alias-drift alarm."""
+    text = f"old {old}  ◀  new {new}"
+    alias = snap.alias if snap else {}
+    if alias.get("moved"):
+        return (
+            f"{text}\n⚠ ALIAS DRIFT: {alias['alias']} moved {alias.get('previous')} → {alias['revision']}",
+            True,
+        )
+    if alias.get("alias"):
+        return f"{text}\n  alias {alias['alias']} → {alias['revision']} (steady)", False
+    return f"{text}\n  alias: not watched", False
+
+
+def capacity_line(snap: Snapshot | None) -> str:
+    if snap is None or snap.old_tier is None:
+        return "old tier: no reading"
+    t = snap.old_tier
+    needed = "—" if snap.replicas_needed is None else str(snap.replicas_needed)
+    util = snap.old_utilisation
+    over = "  ▲ OVER HEADROOM" if util is not None and util > 1.0 else ""
+    ready = f"{t.ready}/{t.desired}"
+    starting = f" ({t.desired - t.ready} starting)" if t.desired > t.ready else ""
+    return f"old tier  ready/desired {ready}{starting}  needed {needed}  util {pct(util)} {bar(util or 0.0)}{over}"
+
+
+def rollback_line(snap: Snapshot | None) -> str:
+    if snap is None:
+        return "rollback: —"
+    rb = snap.rollback
+    if not rb.get("armed"):
+        return "rollback: not armed"
+    state = "DONE ✔" if rb.get("done") else ("HELD ⏸" if rb.get("paused") else "RUNNING ▶")
+    scope = rb.get("scope", [])
+    hold = snap.hold or rb.get("hold")
+    in_scope = [t for t in scope if t in snap.effective]
+    left = sum(1 for t in in_scope if snap.effective.get(t, 0.0) > 1e-9)
+    progress = 1.0 - (left / len(in_scope)) if in_scope else 0.0
+    line = (
+        f"rollback {state}  stage {rb.get('stage', 0)}  mode {rb.get('mode')}  "
+        f"scope {len(scope)}  {bar(progress)} {len(in_scope) - left}/{len(in_scope)} at 0 %"
+    )
+    if hold and not rb.get("done"):
+        line += f"\n  hold: {hold}"
+    return line
+
+
+def health(harm: float, threshold: float) -> str:
+    if harm >= threshold:
+        return f"✗ REGR {harm:.2f}"
+    if harm > 0:
+        return f"~ warn {harm:.2f}"
+    return "✓ ok"
+
+
+TENANT_COLUMNS = ("tenant", "cohort", "rps", "target", "ceiling", "effective", "health")
+
+
+def tenant_rows(snap: Snapshot | None, threshold: float, filter_text: str = "") -> list[tuple[str, ...]]:
+    if snap is None or snap.traffic is None:
+        return []
+    tr = snap.traffic
+    needle = filter_text.strip().lower()
+    rows = []
+    for t in tr.shares:
+        cohort = tr.cohorts.get(t, "")
+        h = health(snap.harm.get(t, 0.0), threshold)
+        if needle and not any(needle in x.lower() for x in (t, cohort, h)):
+            continue
+        ceiling = snap.ceilings.get(t)
+        rows.append(
+            (
+                t,
+                cohort,
+                f"{tr.rps.get(t, 0.0):.0f}",
+                pct(snap.targets.get(t)),
+                "—" if ceiling is None else pct(ceiling),
+                pct(snap.effective.get(t, tr.shares[t])),
+                h,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ArmPlan:
+    tenants: list[str]
+    traffic_rps: float
+    prescale_to: int
+    ready: int
+
+    def describe(self) -> str:
+        names = ", ".join(self.tenants[:8]) + (f" (+{len(self.tenants) - 8} more)" if len(self.tenants) > 8 else "")
+        return (
+            f"Roll back {len(self.tenants)} tenant(s): {names}\n"
+            f"Traffic to move to the old revision: {self.traffic_rps:.0f} rps\n"
+            f"Pre-scale the old tier to {self.prescale_to} replicas first (ready now: {self.ready})\n"
+            "Stages move only as fast as ready old-tier capacity allows."
+        )
+
+
+def regressing(snap: Snapshot | None, threshold: float) -> list[str]:
+    if snap is None or snap.traffic is None:
+        return []
+    return sorted(t for t, h in snap.harm.items() if h >= threshold and t in snap.traffic.shares)
+
+
+def arm_plan(snap: Snapshot | None, scope: Sequence[str], tiers, policy) -> ArmPlan | None:
+    """What arming would do, computed with the same capacity model the scheduler uses."""
+    if snap is None or snap.traffic is None or snap.old_tier is None or not scope:
+        return None
+    tr = snap.traffic
+    moved = sum(tr.rps.get(t, 0.0) * tr.shares.get(t, 0.0) for t in scope)
+    old_hit = next((ns.hit_rate for ns in snap.namespaces if ns.tier == tiers.old), 0.0)
+    o = snap.old_tier
+    tier = Tier(tiers.old, o.ready, o.desired, o.per_replica_rps, tiers.cold_capacity_factor, tiers.warm_hit_rate)
+    old_load = sum(r * (1.0 - tr.shares.get(t, 0.0)) for t, r in tr.rps.items())
+    view = FleetView(snap.now, tr.rps, tr.shares, snap.harm, tier, old_hit, old_load)
+    sched = RollbackScheduler(policy=policy, scope=frozenset(scope))
+    return ArmPlan(sorted(scope), moved, max(sched.replicas_needed(view), o.desired), o.ready)
