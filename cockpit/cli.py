@@ -39,6 +39,38 @@ def _drill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from cockpit.config import load_config
+    from cockpit.engine.journal import Journal
+    from cockpit.engine.session import open_engine
+
+    config = load_config(args.config)
+    # A dry run: observe once, plan, change nothing (the journal is a throw-away one).
+    engine = open_engine(config, journal=Journal(":memory:"), read_only=True)
+    asyncio.run(engine.tick())
+    scope = args.tenants.split(",") if args.tenants else args.scope
+    plan = engine.plan(scope)
+    if args.json:
+        print(json.dumps(_plan_json(plan), indent=2))
+        return 0
+    print(f"scope: {len(plan.scope)} tenant(s): {', '.join(plan.scope)}")
+    print(f"traffic to move off the new revision: {plan.traffic_to_move_rps:,.1f} rps")
+    print(f"pre-scale the old tier to: {plan.prescale_to} replicas (before anything moves)")
+    for st in plan.stages:
+        print(
+            f"  stage {st.number:>3}  T+{st.eta_s:>5.0f} s  {st.moved_rps:>8.1f} rps  "
+            f"old tier {st.old_utilisation_after:>4.0%}  {', '.join(st.tenants)}"
+        )
+    print(f"finishes at T+{plan.eta_s:.0f} s" if plan.finishes else "does not finish within the planning horizon")
+    return 0
+
+
+def _plan_json(plan) -> dict:
+    from dataclasses import asdict
+
+    return asdict(plan)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
     p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
@@ -56,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--state-file", help="persist the simulated world here (crash drills: resume after a kill)")
     d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
     d.set_defaults(func=_drill)
+    pl = sub.add_parser("plan", help="dry-run a rollback now: scope, pre-scale target and stages with ETAs")
+    pl.add_argument("--scope", default="regressing", choices=["regressing", "all"])
+    pl.add_argument("--tenants", help="comma-separated tenants (overrides --scope)")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(func=_plan)
     return p
 
 

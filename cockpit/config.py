@@ -50,6 +50,7 @@ class TiersSection(_Strict, kw_only=True):
     new: str = "new"
     cold_capacity_factor: Share = 0.5
     warm_hit_rate: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+    startup_estimate_s: NonNegative = 120.0  # how long a new old-tier replica takes to be ready (plan ETAs)
 
 
 class RolloutSection(_Strict, kw_only=True):

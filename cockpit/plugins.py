@@ -13,7 +13,7 @@ from typing import Any
 
 import pluggy
 
-from cockpit.errors import PluginError
+from cockpit.errors import CockpitError, PluginError
 from cockpit.hookspecs import (
     ENTRY_POINT_GROUP,
     PROJECT,
@@ -135,7 +135,7 @@ class PluginHost:
             )
         try:
             obj = spec.factory(role, options, context)
-        except PluginError:
+        except CockpitError:  # the backend's own one-sentence error (e.g. its options or files are wrong)
             raise
         except Exception as exc:
             raise PluginError(f"backend {name!r} could not start its {role!r} role: {_describe(exc)}") from exc

@@ -199,6 +199,7 @@ class RollbackScheduler:
         if not self.armed or self.done:
             return Decision()
         scale_to = self._prescale(view)
+        self._pin_idle(view)
         if self._finished(view):
             self.done = True
             self.finished_at = view.now
@@ -222,6 +223,12 @@ class RollbackScheduler:
             return needed
         return None
 
+    def _pin_idle(self, view: FleetView) -> None:
+        """Tenants in scope with no traffic on new are pinned at 0 for free: nothing has to move."""
+        for t in self.scope:
+            if self.ceilings.get(t, 1.0) > EPS and view.shares.get(t, 0.0) <= EPS:
+                self.ceilings[t] = 0.0
+
     def _finished(self, view: FleetView) -> bool:
         for t in self.scope:
             if t in view.shares and (view.shares[t] > EPS or self.ceilings.get(t, 1.0) > EPS):
@@ -243,7 +250,7 @@ class RollbackScheduler:
         if self.last_stage_at is not None and view.now - self.last_stage_at < self.policy.min_stage_interval_s:
             return "settling after the last stage"
         capacity = view.old_tier.capacity(view.old_hit_rate)
-        if capacity <= EPS or view.old_load > capacity * self.policy.headroom + EPS:
+        if view.old_load > capacity * self.policy.headroom + EPS:
             return "old tier over headroom"
         if self.planned_hit is not None and view.old_hit_rate < self.planned_hit * (
             1.0 - self.policy.cache_dip_tolerance
@@ -278,8 +285,6 @@ class RollbackScheduler:
         moved = 0.0
         step = self.policy.min_move
         for t in self._order(view):
-            if budget <= EPS:
-                break
             rps = view.rps.get(t, 0.0)
             share = self.current_share(t, view.shares)
             if rps * share <= budget + EPS:
@@ -287,6 +292,8 @@ class RollbackScheduler:
                 moved += rps * share
                 budget -= rps * share
                 continue
+            if budget <= EPS:
+                break
             # Partial move: round the new ceiling *up* to the step grid so we never exceed the budget.
             new_share = math.ceil((share - budget / rps) / step - 1e-9) * step
             if share - new_share >= step - EPS:

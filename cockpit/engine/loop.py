@@ -15,6 +15,7 @@ from cockpit.domain.baselines import GLOBAL_SCOPE_STRATEGIES, STRATEGIES
 from cockpit.domain.composer import compose, differences
 from cockpit.domain.fleet import Tier
 from cockpit.domain.incident import Incident
+from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import EPS, FleetView, Mode, RollbackScheduler, Stage
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.engine.clock import Clock
@@ -664,6 +665,20 @@ class Engine:
         for f in self.host.incident_released(self.incident.to_dict()):
             self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
         return f"incident {self.incident.id} released: the rollout calendar resumes"
+
+    def plan(self, scope: str | Iterable[str] = "regressing") -> Plan:
+        """A dry run of arming now: tenants, traffic to move, pre-scale target, stage ETAs."""
+        if self._traffic is None or self._old is None:
+            raise CommandError("no observation of the fleet yet: the plan needs the router and the autoscaler")
+        tenants = self._scope(scope)
+        if not tenants:
+            raise CommandError("nothing to roll back: no tenant in scope is regressing")
+        traffic = self._traffic
+        old_load = sum(r * (1.0 - traffic.shares.get(t, 0.0)) for t, r in traffic.rps.items())
+        view = FleetView(
+            self.clock.now(), traffic.rps, traffic.shares, self._harm, self._tier(self._old), self._old_hit(), old_load
+        )
+        return preview(self.rollback, view, tenants, self.config.file.tiers.startup_estimate_s)
 
     # Running ----------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, on_tick: Any = None) -> None:

@@ -111,11 +111,24 @@ class Event(_Strict, kw_only=True):
     count: Count = 1
 
 
+class Tiers(_Strict, kw_only=True):
+    old: TierSpec
+    new: TierSpec
+
+    def items(self) -> list[tuple[str, TierSpec]]:
+        return [("old", self.old), ("new", self.new)]
+
+
+class Caches(_Strict, kw_only=True):
+    old: CacheSpec | None = None
+    new: CacheSpec | None = None
+
+
 class Scenario(_Strict, kw_only=True):
     scenario: Meta_
     models: Models
-    tiers: dict[str, TierSpec]
-    caches: dict[str, CacheSpec] = msgspec.field(default_factory=dict)
+    tiers: Tiers
+    caches: Caches = msgspec.field(default_factory=Caches)
     tenants: list[Tenant] = msgspec.field(default_factory=list)
     cohorts: list[Cohort] = msgspec.field(default_factory=list)
     health: Health = msgspec.field(default_factory=Health)
@@ -161,15 +174,6 @@ def validate(sc: Scenario, where: str) -> None:
     """Cross-field rules the types cannot say."""
     require_pinned(sc.models.old, f"{where}: models.old")
     require_pinned(sc.models.new, f"{where}: models.new")
-    for tier in ("old", "new"):
-        if tier not in sc.tiers:
-            raise ConfigError(f"{where}: tiers.{tier}: missing; a scenario describes both the old and the new tier")
-    for name in sc.tiers:
-        if name not in ("old", "new"):
-            raise ConfigError(f"{where}: tiers.{name}: unknown tier; use 'old' and 'new'")
-    for name in sc.caches:
-        if name not in ("old", "new"):
-            raise ConfigError(f"{where}: caches.{name}: unknown cache namespace; use 'old' and 'new'")
     names: set[str] = set()
     cohorts: set[str] = set()
     for i, t in enumerate(sc.tenants):

@@ -145,8 +145,8 @@ class World:
         revisions = {"old": sc.models.old, "new": sc.models.new}
         self.caches = {}
         for name in ("old", "new"):
-            cs = sc.caches.get(name)
-            spec = sc.tiers[name]
+            cs = getattr(sc.caches, name)
+            spec = getattr(sc.tiers, name)
             hit = cs.hit_rate if cs else spec.warm_hit_rate
             self.caches[name] = CacheSim(
                 name=f"mock:{revisions[name]}:g1",
@@ -165,7 +165,7 @@ class World:
         self.stall_until = -1.0
         self.router_errors_until = -1.0
         self.router_error_rate = 0.0
-        self.initial_old_replicas = sc.tiers["old"].replicas
+        self.initial_old_replicas = sc.tiers.old.replicas
         self.metrics = Metrics()
         self.requests_applied = 0
         self.log: list[tuple[float, str]] = []

@@ -1,0 +1,91 @@
+"""A dry run of the rollback scheduler: the stages it would apply, with their ETAs.
+
+Used by the arm confirmation (which tenants, how much traffic, pre-scale target, stage ETAs) and by
+`cockpit plan`. It runs the real scheduler on a copy against a projected fleet: replicas asked for
+become ready after `startup_estimate_s`, moved traffic lands where the stage says, and the old cache's
+hit rate is taken as the diluted rate each stage plans for (no credit for warming, so ETAs are late
+rather than early).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cockpit.domain.fleet import Tier
+from cockpit.domain.rollback import EPS, FleetView, RollbackScheduler, Stage
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStage:
+    number: int
+    eta_s: float  # seconds from now
+    tenants: tuple[str, ...]
+    moved_rps: float
+    old_utilisation_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    scope: tuple[str, ...]
+    traffic_to_move_rps: float
+    prescale_to: int
+    stages: tuple[PlannedStage, ...]
+    finishes: bool  # within the horizon
+    eta_s: float | None
+
+
+def preview(
+    scheduler: RollbackScheduler,
+    view: FleetView,
+    scope: list[str],
+    startup_estimate_s: float,
+    horizon_s: float = 4 * 3600.0,
+    max_stages: int = 500,
+) -> Plan:
+    sim = type(scheduler)(policy=scheduler.policy)
+    sim.load_snapshot(scheduler.snapshot())
+    sim.arm(scope, view.now)
+    shares = dict(view.shares)
+    rps = view.rps
+    tier = view.old_tier
+    hit = view.old_hit_rate
+    old_load = view.old_load
+    to_move = sum(rps.get(t, 0.0) * shares.get(t, 0.0) for t in sim.scope)
+    prescale = max(tier.desired, sim.replicas_needed(view))
+    ready_at = view.now + startup_estimate_s
+    step = max(sim.policy.min_stage_interval_s, 1.0)
+    stages: list[PlannedStage] = []
+    now = view.now
+    while now - view.now <= horizon_s and len(stages) < max_stages:
+        ready = prescale if now >= ready_at else tier.ready
+        t = Tier(tier.name, ready, prescale, tier.per_replica_rps, tier.cold_capacity_factor, tier.warm_hit_rate)
+        d = sim.step(FleetView(now, rps, shares, view.harm, t, hit, old_load))
+        if d.finished or sim.done:
+            return Plan(tuple(sorted(sim.scope)), to_move, prescale, tuple(stages), True, now - view.now)
+        if d.stage is not None:
+            old_load = _apply(d.stage, shares, rps, old_load)
+            hit = d.stage.hit_rate_after
+            cap = t.capacity(hit)
+            stages.append(
+                PlannedStage(
+                    d.stage.number,
+                    now - view.now,
+                    tuple(sorted(d.stage.ceilings)),
+                    d.stage.moved_rps,
+                    old_load / cap if cap > EPS else float("inf"),
+                )
+            )
+        elif d.hold and "waiting for the operator" in d.hold:
+            sim.advance()
+            continue
+        now = min(now + step, ready_at) if now < ready_at else now + step
+    return Plan(tuple(sorted(sim.scope)), to_move, prescale, tuple(stages), False, None)
+
+
+def _apply(stage: Stage, shares: dict[str, float], rps, old_load: float) -> float:
+    for t, c in stage.ceilings.items():
+        s = shares.get(t, 0.0)
+        if c < s:
+            old_load += rps.get(t, 0.0) * (s - c)
+            shares[t] = c
+    return old_load
