@@ -142,7 +142,7 @@ def test_autoscaler_stall_holds_the_shift_to_ready_capacity(tmp_dir: Path) -> No
     (start,) = d.events("regression_start")
     assert stall.at_s <= start.at_s + sc.health.detection_delay_s  # stalled when the incident starts
     stall_end = stall.at_s + stall.duration_s
-    old = sc.tiers["old"]
+    old = sc.tiers.old
     # the pre-scale was asked for at once, and asked again while the autoscaler ignored it
     scales = [e for e in d.kinds("actuation") if e.data["role"] == "autoscaler"]
     assert scales and scales[0].ts <= d.card.declared_at_s + 2 * sc.scenario.tick_s
@@ -198,7 +198,7 @@ def test_replica_crash_holds_then_finishes(tmp_dir: Path) -> None:
     sc = d.scenario
     (crash,) = d.events("replica_crash")
     assert crash.tier == "old"
-    old_spec = sc.tiers["old"]
+    old_spec = sc.tiers.old
     declared = d.card.declared_at_s
     stages = d.kinds("stage_applied")
     finished = d.kinds("rollback_finished")
@@ -233,15 +233,13 @@ def test_fleet_1000_is_a_thousand_cohort_tenants_with_the_old_tier_at_a_quarter(
     (cohort,) = regressing_cohorts
     assert set(d.card.scope) == {t for t, c in tenants.items() if c == cohort}
     # the old tier is about a quarter of what full failback of the whole fleet needs at its cold cache
-    old = sc.tiers["old"]
+    old = sc.tiers.old
     total = sum(c.tenants * c.rps for c in sc.cohorts)
-    hit = sc.caches["old"].hit_rate
+    hit = sc.caches.old.hit_rate
     factor = old.cold_capacity_factor + (1 - old.cold_capacity_factor) * min(1.0, hit / old.warm_hit_rate)
     need = math.ceil(total / (old.per_replica_rps * factor))
     assert 0.2 <= old.replicas / need <= 0.3
     # the new tier carries its load within its HPA target, so nothing moves before the incident
     new_load = sum(c.tenants * c.rps * c.share for c in sc.cohorts)
-    assert (
-        new_load <= sc.tiers["new"].replicas * sc.tiers["new"].per_replica_rps * sc.tiers["new"].hpa_target_utilisation
-    )
+    assert new_load <= sc.tiers.new.replicas * sc.tiers.new.per_replica_rps * sc.tiers.new.hpa_target_utilisation
     assert len(d.card.disturbed_tenants) == 0 and d.card.dropped_requests == 0
