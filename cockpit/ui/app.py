@@ -108,7 +108,7 @@ class CockpitApp(App[int]):
             yield Static(id="capacity", markup=False)
             yield Static(id="caches", markup=False)
             yield Static(id="rollback", markup=False)
-            yield Input(placeholder="filter tenants (name, cohort, health); escape closes", id="filter")
+            yield Input(placeholder="filter tenants (name, cohort, health); escape closes", id="filter", disabled=True)
             table: DataTable = DataTable(id="tenants", cursor_type="row", zebra_stripes=False)
             table.add_columns(*view.TENANT_COLUMNS)
             yield table
@@ -120,6 +120,7 @@ class CockpitApp(App[int]):
             self.theme = self.cockpit_theme.name
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
+        self.query_one("#tenants", DataTable).focus()
         self.render_snapshot()
         if self.auto_tick:
             self.run_worker(self._engine_loop(), group="engine", exclusive=True)
@@ -168,7 +169,9 @@ class CockpitApp(App[int]):
         m = self.query_one("#models", Static)
         m.update(models)
         m.set_class(drifted, "drift")
-        self.query_one("#capacity", Static).update(view.capacity_line(snap))
+        scope = sorted(self.engine.rollback.scope) or view.regressing(snap, self.threshold)
+        plan = view.arm_plan(snap, scope, cfg.tiers, self.engine.config.rollback)
+        self.query_one("#capacity", Static).update(view.capacity_line(snap, plan.prescale_to if plan else None))
         self.query_one("#caches", Static).update(self._caches_text(snap))
         self.query_one("#rollback", Static).update(view.rollback_line(snap))
         table = self.query_one("#tenants", DataTable)
@@ -181,10 +184,11 @@ class CockpitApp(App[int]):
             return "caches: no reading"
         parts = []
         for ns in snap.namespaces:
-            spark = view.sparkline(self.warmth.get(f"{ns.tier}:{ns.revision}", ()), 10)
-            frozen = " ❄GC-frozen" if ns.frozen else ""
+            spark = view.sparkline(self.warmth.get(f"{ns.tier}:{ns.revision}", ()), 8)
+            frozen = " ❄" if ns.frozen else ""
             parts.append(f"{ns.tier} g{ns.generation} hit {view.pct(ns.hit_rate)} {spark}{frozen}")
-        return "cache  " + "  ·  ".join(parts)
+        gc = "  (❄ = GC frozen)" if any(ns.frozen for ns in snap.namespaces) else ""
+        return "cache  " + " · ".join(parts) + gc
 
     # Read-only: the one place the app refuses a write ----------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -308,6 +312,7 @@ class CockpitApp(App[int]):
     # Views ---------------------------------------------------------------------------------------------------
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        box.disabled = False
         box.add_class("shown")
         box.focus()
 
@@ -315,6 +320,7 @@ class CockpitApp(App[int]):
         box = self.query_one("#filter", Input)
         if box.has_class("shown"):
             box.remove_class("shown")
+            box.disabled = True
             self.query_one("#tenants", DataTable).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:

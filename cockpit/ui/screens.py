@@ -31,8 +31,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(self.title_text, id="dialog-title")
             yield Static(self.body, id="dialog-body")
             with Horizontal(id="dialog-buttons"):
-                yield Button("No [n]", id="no", variant="primary")
-                yield Button(f"{self.yes} [y]", id="yes", variant="error")
+                yield Button("No (n)", id="no", variant="primary")
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

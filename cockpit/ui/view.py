@@ -67,11 +67,13 @@ def models_line(snap: Snapshot | None, old: str, new: str) -> tuple[str, bool]:
     return f"{text}\n  alias: not watched", False
 
 
-def capacity_line(snap: Snapshot | None) -> str:
+def capacity_line(snap: Snapshot | None, needed_if_armed: int | None = None) -> str:
+    """`needed`: replicas for full failback of the rollback scope (or of the regressing tenants)."""
     if snap is None or snap.old_tier is None:
         return "old tier: no reading"
     t = snap.old_tier
-    needed = "—" if snap.replicas_needed is None else str(snap.replicas_needed)
+    n = snap.replicas_needed or snap.rollback.get("scale_requested") or needed_if_armed
+    needed = "—" if not n else str(n)
     util = snap.old_utilisation
     over = "  ▲ OVER HEADROOM" if util is not None and util > 1.0 else ""
     ready = f"{t.ready}/{t.desired}"

@@ -23,7 +23,8 @@ class Drill:
         self.tick_s = self.session.info["tick_s"]
 
     def app(self, **kw) -> CockpitApp:
-        return CockpitApp(self.engine, operator=OPERATOR, auto_tick=False, drill=self.session, scenario="demo", **kw)
+        kw.setdefault("scenario", "demo")
+        return CockpitApp(self.engine, operator=OPERATOR, auto_tick=False, drill=self.session, **kw)
 
     async def run_ticks(self, app: CockpitApp, n: int) -> None:
         for _ in range(n):
