@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
@@ -84,6 +84,7 @@ class CockpitApp(App[int]):
         drill: Any = None,
         scenario: str | None = None,
         theme: Any = None,
+        themes: Sequence[Any] = (),
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -99,6 +100,7 @@ class CockpitApp(App[int]):
         self.scorecard_shown = False
         self.last_message = ""
         self.cockpit_theme = theme
+        self.cockpit_themes = list(themes)
 
     # Layout ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -115,6 +117,8 @@ class CockpitApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        for t in self.cockpit_themes:
+            self.register_theme(t)
         if self.cockpit_theme is not None:
             self.register_theme(self.cockpit_theme)
             self.theme = self.cockpit_theme.name

@@ -41,11 +41,10 @@ def run_tui(args: argparse.Namespace) -> int:
     if not drill or config_path.exists():
         config = load_config(config_path)
     keymap = check_keymap(config) if config is not None else {}
-    theme = None
-    if getattr(args, "theme", None):
-        from cockpit.ui.themes import load_theme
+    from cockpit.ui.themes import DEFAULT, load_all, load_theme
 
-        theme = load_theme(args.theme)
+    theme = load_theme(getattr(args, "theme", None) or DEFAULT)
+    themes = load_all()
     tmp = None
     session = None
     if drill:
@@ -64,7 +63,7 @@ def run_tui(args: argparse.Namespace) -> int:
     else:
         engine = open_engine(config, read_only=read_only, clock=make_clock(config, speed))
     try:
-        app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme)
+        app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes)
         app.run()
         return app.return_code or 0
     finally:

@@ -56,3 +56,40 @@ async def _drive(drill) -> None:
     # Tenants out of scope keep their rollout progress.
     assert any(snap.effective[t] > 0 for t in snap.traffic.shares if t not in regressing)
     assert engine.rollback.stage >= 1
+
+
+def test_keymap_remaps_a_binding(drill) -> None:
+    async def go() -> None:
+        app = drill.app(scenario=None, keymap={"declare": "x"})
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 3)
+            await pilot.press("d", "y")  # the old key no longer declares
+            await pilot.pause()
+            assert drill.engine.incident is None
+            await pilot.press("x", "y")
+            await pilot.pause()
+            assert drill.engine.incident is not None and drill.engine.incident.open
+            assert "x" in app.help_text().split("Declare")[0].splitlines()[-1]
+
+    asyncio.run(go())
+
+
+def test_quit_during_rollback_asks_and_defaults_to_no(drill) -> None:
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 75)
+            await pilot.press("a", "y")
+            await pilot.pause()
+            assert drill.engine.rollback.armed and not drill.engine.rollback.done
+            await pilot.press("q")
+            await pilot.pause()
+            assert "journaled" in str(app.screen.query_one("#dialog-body").render())
+            await pilot.press("enter")  # "No" has the focus
+            await pilot.pause()
+            assert app.is_running and len(app.screen_stack) == 1
+            await pilot.press("q", "y")
+            await pilot.pause()
+            assert not app.is_running
+
+    asyncio.run(go())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cockpit.ui.themes import load_theme, theme_files
+
 
 def _app(drill, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
@@ -46,5 +48,16 @@ def test_arm_modal_shows_the_plan(snap_compare, drill, monkeypatch) -> None:
         await drill.run_ticks(app, 75)
         await pilot.press("a")
         await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+
+
+@pytest.mark.parametrize("theme", sorted(theme_files()))
+def test_main_screen_per_theme(snap_compare, drill, monkeypatch, theme) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    app = drill.app(scenario=None, theme=load_theme(theme))
+
+    async def before(pilot) -> None:
+        await _mid_rollback(drill, app, pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=before)
