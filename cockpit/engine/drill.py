@@ -87,7 +87,10 @@ async def run_drill(
     config_dir: Path | None = None,
     host: PluginHost | None = None,
     speed: float | None = None,
+    to_the_end: bool = False,
 ) -> Scorecard:
+    """Run `scenario` with the autopilot. The drill stops SETTLE_AFTER_RESTORE_S after the rollback
+    finishes, or at the scenario's end (always at the end with `to_the_end`)."""
     if strategy not in STRATEGIES:
         raise CockpitError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
     config_dir = config_dir or Path.cwd()
@@ -122,7 +125,7 @@ async def run_drill(
                 j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
             if finished_at is None and engine.rollback.done:
                 finished_at = clock.now()
-            if finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S:
+            if not to_the_end and finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S:
                 break
             if speed:
                 await asyncio.sleep(tick / speed)

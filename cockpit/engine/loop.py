@@ -29,6 +29,7 @@ T = TypeVar("T")
 SHARE_TOLERANCE = 1e-6
 METRICS_EVERY_S = 10.0
 ALIAS_POLL_S = 60.0
+SCALE_RETRY_S = 15.0  # re-ask an autoscaler that has not taken our floor at most this often
 
 
 class ReadOnlyError(CockpitError):
@@ -154,6 +155,7 @@ class Engine:
         self._new: TierReading | None = None
         self._namespaces: list[NamespaceReading] = []
         self._lock = asyncio.Lock()
+        self._last_scale: tuple[int, float] | None = None
         self._dirty = False
         self.resumed = False
 
@@ -347,6 +349,10 @@ class Engine:
         return FleetView(now, rps, shares, self._harm, self._tier(self._old), old_hit, old_load)
 
     async def _prescale(self, replicas: int, now: float) -> None:
+        last = self._last_scale
+        if last is not None and last[0] == replicas and now - last[1] < SCALE_RETRY_S:
+            return  # asked for this already: give the autoscaler time before asking again
+        self._last_scale = (replicas, now)
         b = self.backends
         self.actuations += 1
         act_id = f"act-{self.actuations}"

@@ -63,6 +63,7 @@ def drill_config(info: dict[str, Any], journal: Path, config_dir: Path, options:
         {
             "models": {"old": models["old"], "new": models["new"], "alias": models.get("alias", "")},
             "cockpit": {"journal": str(journal), "tick_s": info["tick_s"], "operator": "autopilot@drill"},
+            "tiers": dict(info.get("tiers", {})),
             "backends": dict.fromkeys(ROLES, SIMULATOR),
             "plugins": {SIMULATOR: options},
         },

@@ -196,6 +196,12 @@ class MockSimulator:
             "description": s.description,
             "models": {"old": sc.models.old, "new": sc.models.new, "alias": sc.models.alias},
             "tenants": len(self.h.world.rps),
+            # the capacity model the engine should plan with: the simulated old tier's own
+            "tiers": {
+                "cold_capacity_factor": sc.tiers.old.cold_capacity_factor,
+                "warm_hit_rate": sc.tiers.old.warm_hit_rate,
+                "startup_estimate_s": sc.tiers.old.startup_s + sc.tiers.old.startup_jitter_s,
+            },
         }
 
     def close(self) -> None:

@@ -185,6 +185,11 @@ def validate(sc: Scenario, where: str) -> None:
         if c.name in cohorts:
             raise ConfigError(f"{where}: cohorts[{i}].name: cohort {c.name!r} is defined twice")
         cohorts.add(c.name)
+        for n in range(1, c.tenants + 1):
+            generated = f"{c.name}-{n:04d}"
+            if generated in names:
+                raise ConfigError(f"{where}: cohorts[{i}]: generated tenant {generated!r} is also listed in tenants")
+            names.add(generated)
     if not sc.tenants and not sc.cohorts:
         raise ConfigError(f"{where}: tenants: a scenario needs at least one tenant or cohort")
     for i, e in enumerate(sc.events):

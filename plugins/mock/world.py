@@ -249,8 +249,9 @@ class World:
             tier.desired_since = t
 
     def _add_replicas(self, tier: TierSim, n: int, t: float) -> None:
+        start = max(t, self.stall_until)  # a stalled autoscaler accepts the request but starts nothing yet
         for _ in range(n):
-            tier.replicas.append(t + self.startup_of(tier, tier.next_ordinal))
+            tier.replicas.append(start + self.startup_of(tier, tier.next_ordinal))
             tier.next_ordinal += 1
 
     def startup_of(self, tier: TierSim, ordinal: int) -> float:
@@ -260,8 +261,8 @@ class World:
 
     @staticmethod
     def _remove_replicas(tier: TierSim, n: int, t: float) -> None:
-        # not-ready replicas go first, then the newest ready ones
-        tier.replicas.sort(key=lambda r: (r <= t + EPS, r))
+        # not-ready replicas go first (the furthest from ready first), then the newest ready ones
+        tier.replicas.sort(key=lambda r: (r <= t + EPS, -r))
         del tier.replicas[:n]
 
     def _fire(self, e: Event) -> None:
@@ -319,8 +320,13 @@ class World:
         return applied, failed
 
     def scale(self, tier: str, replicas: int) -> None:
-        self.tiers[tier].floor = max(0, replicas)
-        self.tiers[tier].last_hpa = -1e18  # a floor change is acted on at the next tick
+        """Raise the tier's floor. Like patching a Deployment's scale, the desired count changes at once;
+        the new replicas become ready after their start-up (after the stall, if the autoscaler is stalled)."""
+        ts = self.tiers[tier]
+        ts.floor = max(0, min(replicas, ts.spec.hpa_max))
+        if ts.floor > ts.desired:
+            self._add_replicas(ts, ts.floor - ts.desired, self.t)
+            ts.desired_since = self.t
 
     def regressions(self) -> dict[str, float]:
         delay = self.sc.health.detection_delay_s
@@ -351,13 +357,15 @@ class World:
         ready = old.ready(declared_at)
         if ready >= needed:
             return 0.0
-        pending = sorted(r for r in old.replicas if r > declared_at + EPS)
-        waits = [r - declared_at for r in pending]
-        ordinal = old.next_ordinal
-        while len(waits) < needed - ready:
-            waits.append(self.startup_of(old, ordinal))
-            ordinal += 1
+        # The best any strategy could do: ask for every replica the autoscaler allows at the declaration
+        # and use the fastest to start. Replicas already starting count with their own ready times.
+        waits = [r - declared_at for r in old.replicas if r > declared_at + EPS]
+        stalled = max(0.0, self.stall_until - declared_at)
+        for ordinal in range(old.next_ordinal, old.next_ordinal + max(0, old.spec.hpa_max - old.desired)):
+            waits.append(stalled + self.startup_of(old, ordinal))
         waits.sort()
+        if len(waits) < needed - ready:
+            return math.inf
         return waits[needed - ready - 1]
 
     # Persistence (crash drills) -----------------------------------------------------------------
