@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fleet import write_fleet  # noqa: E402
+from _fleet import write_fleet
 
-from cockpit.engine.clock import SimClock  # noqa: E402
-from cockpit.engine.session import open_drill  # noqa: E402
+from cockpit.engine.clock import SimClock
+from cockpit.engine.session import open_drill
 
 
 async def main(tenants: int, ticks: int) -> None:
