@@ -156,6 +156,7 @@ class Engine:
         self._namespaces: list[NamespaceReading] = []
         self._lock = asyncio.Lock()
         self._last_scale: tuple[int, float] | None = None
+        self._write_failures: set[str] = set()
         self._dirty = False
         self.resumed = False
 
@@ -222,7 +223,7 @@ class Engine:
         self._dirty = False
 
     # Backend calls ---------------------------------------------------------------------------------
-    async def _call(self, role: str, what: Awaitable[T]) -> T | None:
+    async def _call(self, role: str, what: Awaitable[T], *, clears: bool = True) -> T | None:
         """Call a backend with the configured timeout. A failure marks the role degraded (journaled
         once, shown on screen) and returns None; it never propagates into the loop."""
         name = self.backends.names[role] if self.backends else role
@@ -235,10 +236,17 @@ class Engine:
         except Exception as exc:
             self._degrade(role, f"{name}: {type(exc).__name__}: {exc}")
             return None
-        if role in self.degraded:
-            del self.degraded[role]
-            self.journal.append("backend_recovered", {"role": role, "backend": name}, self.clock.now())
+        if clears:
+            self._recover(role)
         return result
+
+    def _recover(self, role: str, write: bool = False) -> None:
+        """A successful read clears a read failure; only a confirmed write clears a write failure."""
+        if role in self.degraded and (write or role not in self._write_failures):
+            del self.degraded[role]
+            self._write_failures.discard(role)
+            name = self.backends.names[role] if self.backends else role
+            self.journal.append("backend_recovered", {"role": role, "backend": name}, self.clock.now())
 
     def _degrade(self, role: str, message: str) -> None:
         if self.degraded.get(role) != message:
@@ -389,7 +397,8 @@ class Engine:
         b = self.backends
         diff: dict[str, float] = intent["shares"]
         result = await self._call("router", b.router.apply_shares(diff, intent["id"]))
-        back = await self._call("router", b.router.read_traffic())
+        call_error = None if result is not None else self.degraded.get("router")
+        back = await self._call("router", b.router.read_traffic(), clears=False)
         if back is not None:
             self._traffic = back
         confirmed = {}
@@ -414,7 +423,11 @@ class Engine:
             now,
         )
         if failed:
-            self._degrade("router", f"{self.backends.names['router']}: {len(failed)} of {len(diff)} shares not applied")
+            why = f" ({call_error})" if call_error else ""
+            self._degrade("router", f"{self.backends.names['router']}: {len(failed)} of {len(diff)} shares not applied{why}")
+            self._write_failures.add("router")
+        else:
+            self._recover("router", write=True)
         stage = intent.get("stage")
         if stage and verified:
             self._stage_confirmed(_stage_from(stage), now)
