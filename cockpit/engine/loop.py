@@ -424,7 +424,8 @@ class Engine:
         )
         if failed:
             why = f" ({call_error})" if call_error else ""
-            self._degrade("router", f"{self.backends.names['router']}: {len(failed)} of {len(diff)} shares not applied{why}")
+            name = self.backends.names["router"]
+            self._degrade("router", f"{name}: {len(failed)} of {len(diff)} shares not applied{why}")
             self._write_failures.add("router")
         else:
             self._recover("router", write=True)
