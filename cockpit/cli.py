@@ -17,6 +17,7 @@ def _drill(args: argparse.Namespace) -> int:
     from cockpit.engine.drill import run_drill
     from cockpit.report import scorecard_table
 
+    backends, plugin_options = _drill_backends(args)
     strategies = list(STRATEGIES) if args.compare else [args.strategy]
     cards = []
     for s in strategies:
@@ -28,6 +29,8 @@ def _drill(args: argparse.Namespace) -> int:
                     journal=Path(args.journal) if args.journal else None,
                     state_file=args.state_file,
                     speed=args.speed,
+                    backends=backends,
+                    plugin_options=plugin_options,
                 )
             )
         )
@@ -37,6 +40,28 @@ def _drill(args: argparse.Namespace) -> int:
     else:
         print(scorecard_table(cards))
     return 0
+
+
+def _drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
+    """`--backend cache=redis`: that role goes to a real backend, with options from --config's [plugins]."""
+    from pathlib import Path
+
+    from cockpit.errors import ConfigError
+    from cockpit.schema import read_toml
+
+    backends: dict[str, str] = {}
+    for item in args.backend or []:
+        role, sep, name = item.partition("=")
+        if not sep or not role or not name:
+            raise ConfigError(f"--backend {item!r}: expected ROLE=NAME, e.g. --backend cache=redis")
+        backends[role] = name
+    options: dict = {}
+    if backends and Path(args.config).exists():
+        plugins = read_toml(Path(args.config), "configuration file").get("plugins", {})
+        if not isinstance(plugins, dict):
+            raise ConfigError(f"{args.config}: plugins: expected a table of backend options")
+        options = {k: v for k, v in plugins.items() if k in backends.values()}
+    return backends, options
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -71,6 +96,55 @@ def _plan_json(plan) -> dict:
     return asdict(plan)
 
 
+def _plugins(args: argparse.Namespace) -> int:
+    from cockpit.plugins import installed_plugins
+
+    if args.plugins_command is None:
+        # Metadata only: listing never imports a plugin (a broken or heavy one costs nothing here).
+        plugins = installed_plugins()
+        width = max((len(p.name) for p in plugins), default=4)
+        for p in plugins:
+            print(f"{p.name:<{width}}  {p.distribution} {p.version}  ({p.module})")
+        return 0
+    return _plugins_check(args)
+
+
+def _plugins_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cockpit.config import load_config
+    from cockpit.contract import check_backend
+    from cockpit.engine.session import make_clock
+    from cockpit.errors import PluginError
+    from cockpit.hookspecs import BackendContext
+    from cockpit.plugins import PluginHost
+
+    config = load_config(args.config)
+    host = PluginHost()
+    backends = host.backends()
+    if args.name not in backends:
+        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
+        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
+    spec = backends[args.name]
+    context = BackendContext(
+        clock=make_clock(config),
+        config_dir=str(Path(config.path).parent),
+        tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
+    )
+    results = asyncio.run(
+        check_backend(
+            host, args.name, config.options_for(args.name), context, alias=config.file.models.alias, write=args.write
+        )
+    )
+    print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
+    for r in results:
+        mark = "PASS" if r.ok else "FAIL"
+        print(f"  {mark}  {r.role:<10} {r.name}" + (f": {r.detail}" if r.detail else ""))
+    failed = sum(1 for r in results if not r.ok)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
     p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
@@ -87,12 +161,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--journal", help="keep the drill's journal in this SQLite file")
     d.add_argument("--state-file", help="persist the simulated world here (crash drills: resume after a kill)")
     d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
+    d.add_argument(
+        "--backend",
+        action="append",
+        metavar="ROLE=NAME",
+        help="hand a role to a real backend (options from --config's [plugins.NAME]); repeatable",
+    )
     d.set_defaults(func=_drill)
     pl = sub.add_parser("plan", help="dry-run a rollback now: scope, pre-scale target and stages with ETAs")
     pl.add_argument("--scope", default="regressing", choices=["regressing", "all"])
     pl.add_argument("--tenants", help="comma-separated tenants (overrides --scope)")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=_plan)
+    pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
+    pg.set_defaults(func=_plugins, plugins_command=None)
+    pgs = pg.add_subparsers(dest="plugins_command")
+    pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
+    pc.add_argument("name")
+    pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
     return p
 
 

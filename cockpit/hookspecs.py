@@ -47,7 +47,7 @@ class TrafficReading:
     """Columnar, so 10,000 tenants cost three dicts rather than 10,000 objects."""
 
     shares: Mapping[str, float]  # observed share on the new revision, 0..1
-    rps: Mapping[str, float]  # requests per second per tenant
+    rps: Mapping[str, float]  # requests per second per tenant; empty if the router cannot measure it
     cohorts: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -130,7 +130,13 @@ class Autoscaler(Protocol):
 
 @runtime_checkable
 class CacheStore(Protocol):
-    async def namespaces(self) -> list[NamespaceReading]: ...
+    """Optionally also ``async def record_usage(self, namespace, hits, misses)``: count cache reads
+    reported by the provider (the warmer, and drills that drive a real store from the simulator)."""
+
+    async def namespaces(self) -> list[NamespaceReading]:
+        """Every namespace the store knows; `tier` says which tier's *active* namespace it is ("" if
+        none): the engine reads the old tier's hit rate from it."""
+        ...
 
     async def fork(self, source: str, revision: str) -> str:
         """Make a namespace for `revision` from `source` (copy or re-point); return its name."""
@@ -152,6 +158,9 @@ class ModelProvider(Protocol):
 
 @runtime_checkable
 class HealthSignals(Protocol):
+    """Optionally also ``async def rates(self) -> Mapping[str, float]``: requests per second per
+    tenant, used when the router cannot measure them (its ``TrafficReading.rps`` is empty)."""
+
     async def regressions(self) -> Mapping[str, float]:
         """Regression severity on the new revision per tenant (0 healthy .. 1 all wrong). Tenants
         absent are healthy."""
@@ -176,6 +185,11 @@ class Simulator(Protocol):
 
     def lower_bound(self, declared_at: float, scope: list[str]) -> float:
         """Seconds after `declared_at` before the old tier could hold the failback of `scope`."""
+        ...
+
+    def usage(self) -> Mapping[str, tuple[float, float]]:
+        """Cumulative (hits, misses) served per tier ("old", "new"): relayed into a real cache store
+        when one stands in for the simulator's."""
         ...
 
     def close(self) -> None:
@@ -215,6 +229,11 @@ class CockpitSpec:
     @hookspec
     def cockpit_stage_applied(self, stage: Mapping[str, Any]) -> None:
         """A rollback stage was applied and confirmed by read-back."""
+
+    @hookspec
+    def cockpit_shares_applied(self, shares: Mapping[str, float], request_id: str) -> None:
+        """The router confirmed (by read-back) these tenants' new-revision shares. Simulators that do
+        not serve the router role mirror them; audit plugins record them."""
 
     @hookspec
     def cockpit_alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> None:

@@ -165,5 +165,8 @@ class PluginHost:
     def stage_applied(self, stage: Mapping[str, Any]) -> list[PluginFailure]:
         return self.notify("cockpit_stage_applied", stage=stage)
 
+    def shares_applied(self, shares: Mapping[str, float], request_id: str) -> list[PluginFailure]:
+        return self.notify("cockpit_shares_applied", shares=shares, request_id=request_id)
+
     def alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> list[PluginFailure]:
         return self.notify("cockpit_alias_moved", alias=alias, previous=previous, current=current, seen_at=seen_at)

@@ -88,6 +88,8 @@ async def run_drill(
     host: PluginHost | None = None,
     speed: float | None = None,
     to_the_end: bool = False,
+    backends: dict[str, str] | None = None,
+    plugin_options: dict[str, dict[str, Any]] | None = None,
 ) -> Scorecard:
     """Run `scenario` with the autopilot. The drill stops SETTLE_AFTER_RESTORE_S after the rollback
     finishes, or at the scenario's end (always at the end with `to_the_end`)."""
@@ -107,6 +109,8 @@ async def run_drill(
         state_file=state_file,
         config_dir=config_dir,
         host=host,
+        backends=backends,
+        plugin_options=plugin_options,
     )
     engine, sim, info, j = session.engine, session.simulator, session.info, session.engine.journal
     try:
@@ -116,7 +120,9 @@ async def run_drill(
         duration = info["duration_s"]
         lower_bound = _journaled_lower_bound(j)
         finished_at: float | None = None
+        usage = _UsageRelay(engine, sim)
         while clock.now() <= duration:
+            await usage.relay()
             await engine.tick()
             declared_before = pilot.declared_at
             await pilot.act()
@@ -157,6 +163,35 @@ async def run_drill(
         scope=sorted(pilot.scope),
         history=card["history"],
     )
+
+
+class _UsageRelay:
+    """When a real cache store stands in for the simulator's, the simulated requests' cache reads are
+    counted in it, so the engine reads hit rates from the real store."""
+
+    def __init__(self, engine: Engine, sim: Any) -> None:
+        self.engine = engine
+        self.sim = sim
+        store = engine.backends.cache
+        self.active = engine.backends.names["cache"] != "mock" and hasattr(store, "record_usage")
+        self.last: dict[str, tuple[float, float]] = {}
+
+    async def relay(self) -> None:
+        if not self.active:
+            return
+        store = self.engine.backends.cache
+        usage = self.sim.usage()
+        tiers = self.engine.context.tiers
+        by_tier = {ns.tier: ns.name for ns in await store.namespaces()}
+        for role, (hits, misses) in usage.items():
+            name = by_tier.get(tiers.get(role, role))
+            if name is None:
+                continue
+            h0, m0 = self.last.get(role, (0.0, 0.0))
+            dh, dm = int(hits - h0), int(misses - m0)
+            if dh or dm:
+                await store.record_usage(name, dh, dm)
+                self.last[role] = (h0 + dh, m0 + dm)
 
 
 def _restore_pilot(pilot: Autopilot, engine: Engine) -> None:

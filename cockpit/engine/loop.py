@@ -274,6 +274,9 @@ class Engine:
         new = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.new))
         namespaces = await self._call("cache", b.cache.namespaces())
         harm = await self._call("health", b.health.regressions())
+        if traffic is not None and not traffic.rps and hasattr(b.health, "rates"):
+            rates = await self._call("health", b.health.rates())
+            traffic = None if rates is None else TrafficReading(traffic.shares, rates, traffic.cohorts)
         if traffic is not None:
             self._traffic = traffic
         if old is not None:
@@ -400,6 +403,8 @@ class Engine:
         call_error = None if result is not None else self.degraded.get("router")
         back = await self._call("router", b.router.read_traffic(), clears=False)
         if back is not None:
+            rps = back.rps or (self._traffic.rps if self._traffic else {})
+            back = TrafficReading(back.shares, rps, back.cohorts or (self._traffic.cohorts if self._traffic else {}))
             self._traffic = back
         confirmed = {}
         if back is not None:
@@ -410,6 +415,9 @@ class Engine:
             if t not in confirmed
         }
         verified = not failed
+        if confirmed:
+            for f in self.host.shares_applied(confirmed, intent["id"]):
+                self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
         self.journal.append(
             "actuation_ack",
             {

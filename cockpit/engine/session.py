@@ -13,6 +13,7 @@ from cockpit.config import Config, ConfigFile, build_config
 from cockpit.engine.clock import Clock, RealClock, ScaledClock, SimClock
 from cockpit.engine.journal import Journal
 from cockpit.engine.loop import Engine
+from cockpit.errors import ConfigError
 from cockpit.hookspecs import ROLES, BackendContext
 from cockpit.plugins import PluginHost
 
@@ -56,16 +57,31 @@ class DrillSession:
         self.simulator.close()
 
 
-def drill_config(info: dict[str, Any], journal: Path, config_dir: Path, options: dict[str, Any]) -> Config:
-    """A configuration with every role on the simulator that runs the scenario described by `info`."""
+def drill_config(
+    info: dict[str, Any],
+    journal: Path,
+    config_dir: Path,
+    options: dict[str, Any],
+    backends: dict[str, str] | None = None,
+    plugin_options: dict[str, dict[str, Any]] | None = None,
+) -> Config:
+    """A configuration with every role on the simulator that runs the scenario described by `info`,
+    except the roles `backends` hands to real backends (configured by `plugin_options`)."""
     models = info["models"]
+    roles = dict.fromkeys(ROLES, SIMULATOR)
+    for role, name in (backends or {}).items():
+        if role not in roles:
+            raise ConfigError(f"--backend {role}={name}: unknown role {role!r} (roles: {', '.join(ROLES)})")
+        roles[role] = name
+    plugins = {k: dict(v) for k, v in (plugin_options or {}).items()}
+    plugins[SIMULATOR] = options
     raw = msgspec.convert(
         {
             "models": {"old": models["old"], "new": models["new"], "alias": models.get("alias", "")},
             "cockpit": {"journal": str(journal), "tick_s": info["tick_s"], "operator": "autopilot@drill"},
             "tiers": dict(info.get("tiers", {})),
-            "backends": dict.fromkeys(ROLES, SIMULATOR),
-            "plugins": {SIMULATOR: options},
+            "backends": roles,
+            "plugins": plugins,
         },
         ConfigFile,
     )
@@ -83,6 +99,8 @@ def open_drill(
     host: PluginHost | None = None,
     operator: str | None = None,
     read_only: bool = False,
+    backends: dict[str, str] | None = None,
+    plugin_options: dict[str, dict[str, Any]] | None = None,
 ) -> DrillSession:
     """An engine whose every role is the simulator running `scenario` (a bundled name or a file)."""
     config_dir = config_dir or Path.cwd()
@@ -94,7 +112,11 @@ def open_drill(
     # The simulator describes its scenario; the engine then runs on the same world (same clock).
     sim = host.create("simulator", SIMULATOR, options, BackendContext(clock=clock, config_dir=str(config_dir)))
     info = dict(sim.scenario_info())
-    config = drill_config(info, journal, config_dir, options)
+    try:
+        config = drill_config(info, journal, config_dir, options, backends, plugin_options)
+    except BaseException:
+        sim.close()
+        raise
     j = Journal(journal, durable=state_file is not None)
     engine = Engine(config, host, j, clock, strategy=strategy, operator=operator, read_only=read_only)
     try:

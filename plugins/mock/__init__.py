@@ -42,6 +42,7 @@ class _Handle:
         self.world = world
         self.clock = clock
         self.state_file = state_file
+        self.serves_router = False  # when another backend routes, the world mirrors what it confirms
 
     def sync(self) -> World:
         w = self.world
@@ -93,6 +94,7 @@ def forget(context: BackendContext) -> None:
 class MockRouter:
     def __init__(self, h: _Handle) -> None:
         self.h = h
+        h.serves_router = True
 
     async def read_traffic(self) -> TrafficReading:
         w = self.h.sync()
@@ -178,6 +180,9 @@ class MockHealth:
     async def regressions(self) -> Mapping[str, float]:
         return self.h.sync().regressions()
 
+    async def rates(self) -> Mapping[str, float]:
+        return MappingProxyType(self.h.sync().rps)
+
 
 class MockSimulator:
     def __init__(self, h: _Handle) -> None:
@@ -223,6 +228,11 @@ class MockSimulator:
             "history": list(m.history),
         }
 
+    def usage(self) -> dict[str, tuple[float, float]]:
+        """Cumulative (hits, misses) served per tier ("old", "new")."""
+        w = self.h.sync()
+        return {name: (c.hits, c.misses) for name, c in w.caches.items()}
+
     def lower_bound(self, declared_at: float, scope: list[str]) -> float:
         return self.h.world.failback_lower_bound(declared_at, scope)
 
@@ -239,6 +249,15 @@ _ROLE_CLASSES = {
 
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
     return _ROLE_CLASSES[role](_handle(options, context))
+
+
+@hookimpl
+def cockpit_shares_applied(shares: Mapping[str, float], request_id: str) -> None:
+    """Another backend routes (a real HAProxy in a drill): the simulated fleet follows what it confirmed."""
+    for h in _handles.values():
+        if not h.serves_router:
+            h.sync().apply_shares(shares, request_id, inject_errors=False)
+            h.saved()
 
 
 @hookimpl

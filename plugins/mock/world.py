@@ -295,10 +295,12 @@ class World:
         self.log.append((t, e.kind))
 
     # Roles ------------------------------------------------------------------------------------
-    def apply_shares(self, shares: Mapping[str, float], request_id: str) -> tuple[dict[str, float], dict[str, str]]:
+    def apply_shares(
+        self, shares: Mapping[str, float], request_id: str, *, inject_errors: bool = True
+    ) -> tuple[dict[str, float], dict[str, str]]:
         applied: dict[str, float] = {}
         failed: dict[str, str] = {}
-        erroring = self.t < self.router_errors_until
+        erroring = inject_errors and self.t < self.router_errors_until
         onset = self.metrics.onset
         for x, s in shares.items():
             if x not in self.share:

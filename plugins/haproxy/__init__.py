@@ -1,0 +1,1 @@
+"""cockpit backend plugin: haproxy (being written)."""

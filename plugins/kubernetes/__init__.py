@@ -1,0 +1,1 @@
+"""cockpit backend plugin: kubernetes (being written)."""

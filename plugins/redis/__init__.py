@@ -1,0 +1,1 @@
+"""cockpit backend plugin: redis (being written)."""
