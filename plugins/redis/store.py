@@ -25,7 +25,9 @@ import redis.asyncio as aioredis
 from cockpit.hookspecs import NamespaceReading
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, ConnectionError, RedisError, TimeoutError
+from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 BATCH = 500  # members per round trip when walking a namespace's index
 
@@ -177,7 +179,7 @@ class RedisCacheStore:
                 # one immediate retry: a pooled connection broken by a server restart reconnects, a
                 # server that is down fails at once (the engine marks the role degraded and goes on)
                 retry=Retry(NoBackoff(), 1),
-                retry_on_error=[ConnectionError],
+                retry_on_error=[RedisConnectionError],
             )
             self._loop = loop
             self._scripts = {
@@ -204,7 +206,7 @@ class RedisCacheStore:
             yield r
         except AuthenticationError:
             raise PermissionError(f"redis at {self.o.safe_url} refused the credentials in plugins.redis.url") from None
-        except (ConnectionError, TimeoutError, OSError) as exc:
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise ConnectionError(f"redis at {self.o.safe_url} is unreachable ({type(exc).__name__})") from None
         except RedisError as exc:
             raise RuntimeError(f"redis at {self.o.safe_url} answered an error: {exc}") from None
@@ -466,8 +468,13 @@ class RedisCacheStore:
 
     # Active pointers -----------------------------------------------------------------------------
     async def active(self) -> dict[str, str]:
+        """tier -> its active namespace (configured tiers get one first, as in `namespaces`)."""
         async with self._errors() as r:
-            return {_s(k): _s(v) for k, v in (await r.hgetall(self.k_active)).items()}
+            names, active = await self._registry(r)
+            if any(active.get(tier) not in names for tier, _ in self.o.tiers):
+                await self._init_tiers(r, names, active)
+                names, active = await self._registry(r)
+            return active
 
     async def set_active(self, tier: str, namespace: str) -> str:
         """Point `tier` at `namespace` (a model swap); the namespace it replaces is kept as the tier's
