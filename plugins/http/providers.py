@@ -1,0 +1,172 @@
+"""Providers: resolve a floating alias to the pinned revision it points to right now.
+
+``anthropic``          ``GET {base_url}/v1/models/{alias}`` with ``x-api-key`` and ``anthropic-version``;
+                       the answer's ``id`` is the pinned id (the models API resolves aliases itself).
+``openai-compatible``  ``GET {base_url}/v1/models`` (vLLM, LiteLLM, any OpenAI-shaped proxy). The
+                       listing has no alias field, so the rule is explicit and documented:
+
+                       1. the entry whose ``id`` equals the alias must exist (else: not served);
+                       2. if that ``id`` is itself pinned (dated, ``@rev-…``, ``@sha256:…``), it is the answer;
+                       3. else if the entry's ``root`` is pinned, ``root`` is the answer (vLLM reports the
+                          weights it loaded as ``root`` and the served name as ``id``);
+                       4. else the alias cannot be pinned from the listing: an error says so rather than
+                          guessing (e.g. "the newest dated id" would be a guess).
+
+The engine polls ``resolve`` and journals a change (``cockpit_alias_moved``); a provider only answers.
+API keys come from ``api_key_env`` (a variable's name) or ``api_key_file``; they are sent as headers and
+scrubbed from every error message, so they never reach the screen, the journal or a log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from cockpit_http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
+
+from cockpit.domain.revisions import is_pinned
+from cockpit.errors import BackendError
+from cockpit.hookspecs import BackendContext
+
+PROVIDER_OPTIONS = ("base_url", "timeout_s", "retries", "backoff_s", "api_key_env", "api_key_file")
+
+
+class _Provider:
+    backend = ""
+    default_base_url: str | None = None
+    default_key_env = ""
+    extra_options: tuple[str, ...] = ()
+
+    def __init__(self, options: Mapping[str, Any], context: BackendContext) -> None:
+        o = Options(self.backend, options, PROVIDER_OPTIONS + self.extra_options)
+        self.base_url = o.url("base_url", self.default_base_url)
+        self.timeout_s = o.number("timeout_s", 5.0, minimum=0.05, maximum=120)
+        self.retries = o.integer("retries", 2, minimum=0, maximum=10)
+        self.backoff_s = o.number("backoff_s", 0.2, minimum=0, maximum=10)
+        self._key: Secret | None = o.secret(
+            "api_key_env", "api_key_file", context.config_dir, default_env=self.default_key_env
+        )
+        self._options = o
+        self.resolved: dict[str, str] = {}  # alias -> the last pinned revision seen
+        self.moves: list[tuple[str, str, str]] = []  # (alias, previous, current), oldest first
+        self._client: Any = None
+        self._loop: Any = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        return {"accept": "application/json"}
+
+    def _http(self) -> Any:
+        import asyncio
+
+        import httpx
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._loop = loop
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url, headers=self._headers(), timeout=httpx.Timeout(self.timeout_s)
+            )
+        return self._client
+
+    def _fail(self, message: str) -> BackendError:
+        return BackendError(self.backend, "provider", scrub(message, self._key))
+
+    async def _get(self, path: str) -> Any:
+        client = self._http()
+        try:
+            resp = await request_with_retries(
+                lambda: client.get(path),
+                retries=self.retries,
+                backoff_s=self.backoff_s,
+                what=f"GET {self.base_url}{path}",
+                secrets=(self._key,),
+            )
+        except RequestFailed as exc:
+            raise self._fail(str(exc)) from None
+        if resp.status_code in (401, 403):
+            raise self._fail(f"GET {path} answered {resp.status_code}: the API key was refused; {self._key_hint()}")
+        if resp.status_code != 200:
+            raise self._fail(f"GET {path} answered {resp.status_code}: {error_detail(resp, self._key)}")
+        try:
+            return resp.json()
+        except ValueError:
+            raise self._fail(f"GET {path} did not answer JSON") from None
+
+    def _note(self, alias: str, revision: str) -> str:
+        """Remember the answer and record a move; the engine journals moves from its own polling."""
+        previous = self.resolved.get(alias)
+        if previous is not None and previous != revision:
+            self.moves.append((alias, previous, revision))
+        self.resolved[alias] = revision
+        return revision
+
+    def _key_hint(self) -> str:
+        raw = self._options.raw
+        if "api_key_file" in raw:
+            return f"check the key in the file plugins.{self.backend}.api_key_file names"
+        env = raw.get("api_key_env", self.default_key_env)
+        return f"check ${env}" if env else f"set plugins.{self.backend}.api_key_env"
+
+
+class AnthropicProvider(_Provider):
+    backend = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+    default_key_env = "ANTHROPIC_API_KEY"
+    extra_options = ("anthropic_version",)
+
+    def __init__(self, options: Mapping[str, Any], context: BackendContext) -> None:
+        super().__init__(options, context)
+        self.anthropic_version = self._options.string("anthropic_version", "2023-06-01")
+
+    def _headers(self) -> dict[str, str]:
+        h = super()._headers()
+        h["anthropic-version"] = self.anthropic_version
+        if self._key:
+            h["x-api-key"] = self._key.reveal()
+        return h
+
+    async def resolve(self, alias: str) -> str:
+        body = await self._get(f"/v1/models/{quote(alias, safe='')}")
+        rid = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(rid, str) or not rid:
+            raise self._fail(f"GET /v1/models/{alias} answered without an 'id'")
+        return self._note(alias, rid)
+
+
+class OpenAICompatibleProvider(_Provider):
+    backend = "openai-compatible"
+    default_key_env = ""  # vLLM without --api-key needs none
+
+    def _headers(self) -> dict[str, str]:
+        h = super()._headers()
+        if self._key:
+            h["authorization"] = f"Bearer {self._key.reveal()}"
+        return h
+
+    async def resolve(self, alias: str) -> str:
+        body = await self._get("/v1/models")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise self._fail("GET /v1/models answered without a 'data' list")
+        return self._note(alias, resolve_from_listing(alias, data, self._fail))
+
+
+def resolve_from_listing(alias: str, data: list[Any], fail: Any) -> str:
+    """The documented rule (module docstring): exact id, pinned id, else pinned root, else an error."""
+    entry = next((m for m in data if isinstance(m, dict) and m.get("id") == alias), None)
+    if entry is None:
+        ids = [m.get("id") for m in data if isinstance(m, dict)][:5]
+        raise fail(f"alias {alias!r} is not in GET /v1/models (serves: {', '.join(map(str, ids)) or 'nothing'})")
+    if is_pinned(alias):
+        return alias
+    root = entry.get("root")
+    if isinstance(root, str) and is_pinned(root):
+        return root
+    raise fail(
+        f"alias {alias!r} is served but neither its id nor its root ({root!r}) is a pinned revision; "
+        "serve the model under a dated or '@rev-…' name (vLLM --served-model-name) or load pinned weights"
+    )
