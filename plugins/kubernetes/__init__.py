@@ -1,1 +1,154 @@
-"""cockpit backend plugin: kubernetes (being written)."""
+"""The kubernetes backend: autoscaler (Deployment scale + HPA floor), router (Gateway API HTTPRoute
+weights) and a freeze hook (suspend rollout CronJobs while an incident is open).
+
+This module is imported at every cockpit start-up, so it must stay light: it never imports the
+``kubernetes`` client. The client (and the role modules that use it) are imported by the factory,
+only when a role is actually configured. The client is synchronous: every call runs in a thread.
+
+Options (``[plugins.kubernetes]``; docs/backends/kubernetes.md has a full example):
+    kubeconfig         path to a kubeconfig (relative to cockpit.toml); or in_cluster = true;
+                       neither: the client's default ($KUBECONFIG, ~/.kube/config)
+    context            kubeconfig context (default: its current-context)
+    namespace          default namespace for everything below ("default")
+    request_timeout_s  per API call (5)
+    conflict_retries   re-reads after a 409 Conflict on an HTTPRoute write (5)
+    [tiers.NAME]       deployment, hpa (optional), per_replica_rps (or the Deployment's
+                       cockpit.dev/per-replica-rps annotation, which wins), namespace
+    [route]            names (HTTPRoutes), tenant_header ("x-tenant"), old_backend, new_backend
+                       (Service names in each tenant's rule), weight_total (1000000), namespace
+    [freeze]           cronjob_selector (label selector of the rollout CronJobs), namespace, timeout_s
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit_kubernetes.options import Options, P, parse
+
+from cockpit.errors import ConfigError
+from cockpit.hookspecs import BackendContext, BackendSpec, hookimpl
+
+__version__ = "0.1.0"
+
+ROLES = frozenset({"autoscaler", "router"})
+
+
+class _Handle:
+    """One engine's connection: its options, its ApiClient (built on first use) and its freezer.
+
+    Kept in module state because the event hooks receive no options: the factory registers the
+    handle, the hooks act on every registered one."""
+
+    def __init__(self, raw: Mapping[str, Any], opts: Options) -> None:
+        self.raw = dict(raw)
+        self.opts = opts
+        self._api: Any = None
+        self._freezer: Any = None
+        # one worker: a release never overtakes the declare before it
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="k8s-freeze")
+
+    def api(self) -> Any:
+        if self._api is None:
+            from cockpit_kubernetes.api import new_client
+
+            self._api = new_client(self.opts)
+        return self._api
+
+    def freezer(self) -> Any:
+        if self._freezer is None:
+            from cockpit_kubernetes.freeze import CronJobFreezer
+
+            assert self.opts.freeze is not None
+            self._freezer = CronJobFreezer(self.api(), self.opts.freeze, self.opts.request_timeout_s)
+        return self._freezer
+
+    def run_freeze(self, action: str, incident: Mapping[str, Any]) -> list[str]:
+        """Run on the worker thread and wait at most freeze.timeout_s: a hook runs on the control
+        loop, so a hung API server must not stall it (the work still finishes, in order)."""
+        assert self.opts.freeze is not None
+        fn = getattr(self.freezer(), action)
+        future = self._worker.submit(fn, dict(incident))
+        try:
+            return future.result(timeout=self.opts.freeze.timeout_s)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(
+                f"CronJob {action} not finished after {self.opts.freeze.timeout_s:g} s; it goes on in the background"
+            ) from None
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+
+_handles: dict[int, _Handle] = {}
+
+
+def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
+    key = id(context.clock)
+    h = _handles.get(key)
+    if h is not None and h.raw == dict(options):
+        return h
+    if h is not None:
+        h.close()
+    h = _handles[key] = _Handle(options, parse(options, context.config_dir))
+    return h
+
+
+def forget(context: BackendContext) -> None:
+    """Drop (and close) the connection bound to an engine's clock."""
+    h = _handles.pop(id(context.clock), None)
+    if h is not None:
+        h.close()
+
+
+def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
+    h = _handle(options, context)
+    opts = h.opts
+    if role == "autoscaler":
+        for tier in sorted(set(context.tiers.values()) or {"old", "new"}):
+            if tier not in opts.tiers:
+                raise ConfigError(f"{P}.tiers.{tier}: map the cockpit's tier {tier!r} to a Deployment (deployment = …)")
+        from cockpit_kubernetes.autoscaler import KubernetesAutoscaler
+
+        return KubernetesAutoscaler(h.api(), opts)
+    if role == "router":
+        if opts.route is None:
+            raise ConfigError(f"{P}.route: name the HTTPRoutes and the old/new backends to serve the router role")
+        from cockpit_kubernetes.router import KubernetesRouter
+
+        return KubernetesRouter(h.api(), opts)
+    raise ConfigError(f"{P}: the kubernetes backend does not serve the {role!r} role")
+
+
+@hookimpl
+def cockpit_incident_declared(incident: Mapping[str, Any]) -> None:
+    """Suspend the rollout CronJobs of every configured kubernetes backend that has [freeze]."""
+    for h in list(_handles.values()):
+        if h.opts.freeze is not None:
+            h.run_freeze("freeze", incident)
+
+
+@hookimpl
+def cockpit_incident_released(incident: Mapping[str, Any]) -> None:
+    """Resume the CronJobs the declare suspended (and only those)."""
+    for h in list(_handles.values()):
+        if h.opts.freeze is not None:
+            h.run_freeze("thaw", incident)
+
+
+@hookimpl
+def cockpit_backends() -> list[BackendSpec]:
+    return [
+        BackendSpec(
+            name="kubernetes",
+            roles=ROLES,
+            factory=_factory,
+            description="Deployment scale + HPA floor (autoscaler), Gateway API HTTPRoute weights (router), "
+            "CronJob freeze on incident",
+            version=__version__,
+        )
+    ]

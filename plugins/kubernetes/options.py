@@ -1,0 +1,175 @@
+"""`[plugins.kubernetes]` options, validated strictly. Never imports the kubernetes client."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import ConfigError
+
+P = "plugins.kubernetes"
+PER_REPLICA_ANNOTATION = "cockpit.dev/per-replica-rps"
+SUSPENDED_ANNOTATION = "cockpit.dev/suspended-by"
+REQUEST_ID_ANNOTATION = "cockpit.dev/request-id"
+ORIGINAL_MIN_ANNOTATION = "cockpit.dev/original-min-replicas"
+MAX_WEIGHT = 1_000_000  # the Gateway API's upper bound for a backendRef weight
+
+_TOP = {"kubeconfig", "context", "in_cluster", "namespace", "request_timeout_s", "conflict_retries", "tiers"}
+_TOP |= {"route", "freeze"}
+_TIER = {"deployment", "hpa", "per_replica_rps", "namespace"}
+_ROUTE = {"names", "namespace", "tenant_header", "old_backend", "new_backend", "weight_total"}
+_FREEZE = {"cronjob_selector", "namespace", "timeout_s"}
+
+
+@dataclass(frozen=True, slots=True)
+class TierRef:
+    deployment: str
+    namespace: str
+    hpa: str | None = None
+    per_replica_rps: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRef:
+    names: tuple[str, ...]
+    namespace: str
+    tenant_header: str
+    old_backend: str
+    new_backend: str
+    weight_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeRef:
+    selector: str
+    namespace: str
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    kubeconfig: str | None
+    context: str | None
+    in_cluster: bool
+    namespace: str
+    request_timeout_s: float
+    conflict_retries: int
+    tiers: Mapping[str, TierRef]
+    route: RouteRef | None
+    freeze: FreezeRef | None
+
+
+def _unknown(where: str, given: Mapping[str, Any], known: set[str]) -> None:
+    extra = sorted(set(given) - known)
+    if extra:
+        raise ConfigError(f"{where}: unknown option {extra[0]!r} (known: {', '.join(sorted(known))})")
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
+    return value
+
+
+def _name(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a non-empty name")
+    return value.strip()
+
+
+def _positive(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def parse(options: Mapping[str, Any], config_dir: str) -> Options:
+    _unknown(P, options, _TOP)
+    in_cluster = options.get("in_cluster", False)
+    if not isinstance(in_cluster, bool):
+        raise ConfigError(f"{P}.in_cluster: expected true or false")
+    kubeconfig = options.get("kubeconfig")
+    if kubeconfig is not None:
+        if in_cluster:
+            raise ConfigError(f"{P}: set either kubeconfig or in_cluster = true, not both")
+        path = Path(_name(f"{P}.kubeconfig", kubeconfig)).expanduser()
+        if not path.is_absolute():
+            path = Path(config_dir) / path
+        if not path.is_file():
+            raise ConfigError(f"{P}.kubeconfig: no file at {path}; point it at a kubeconfig or set in_cluster = true")
+        kubeconfig = str(path)
+    context = options.get("context")
+    if context is not None:
+        context = _name(f"{P}.context", context)
+    namespace = _name(f"{P}.namespace", options.get("namespace", "default"))
+    timeout = _positive(f"{P}.request_timeout_s", options.get("request_timeout_s", 5.0))
+    retries = options.get("conflict_retries", 5)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 50:
+        raise ConfigError(f"{P}.conflict_retries: expected a whole number from 0 to 50, got {retries!r}")
+
+    tiers: dict[str, TierRef] = {}
+    for tier, raw in _table(f"{P}.tiers", options.get("tiers", {})).items():
+        where = f"{P}.tiers.{tier}"
+        t = _table(where, raw)
+        _unknown(where, t, _TIER)
+        rps = t.get("per_replica_rps")
+        tiers[tier] = TierRef(
+            deployment=_name(f"{where}.deployment", t.get("deployment")),
+            namespace=_name(f"{where}.namespace", t.get("namespace", namespace)),
+            hpa=None if t.get("hpa") is None else _name(f"{where}.hpa", t.get("hpa")),
+            per_replica_rps=None if rps is None else _positive(f"{where}.per_replica_rps", rps),
+        )
+
+    route = None
+    if "route" in options:
+        where = f"{P}.route"
+        r = _table(where, options["route"])
+        _unknown(where, r, _ROUTE)
+        names = r.get("names")
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not names:
+            raise ConfigError(f"{where}.names: list the HTTPRoute names that hold the per-tenant rules")
+        total = r.get("weight_total", MAX_WEIGHT)
+        if isinstance(total, bool) or not isinstance(total, int) or not 1 <= total <= MAX_WEIGHT:
+            raise ConfigError(f"{where}.weight_total: expected a whole number from 1 to {MAX_WEIGHT}, got {total!r}")
+        old, new = (
+            _name(f"{where}.old_backend", r.get("old_backend")),
+            _name(f"{where}.new_backend", r.get("new_backend")),
+        )
+        if old == new:
+            raise ConfigError(f"{where}: old_backend and new_backend must name different Services")
+        route = RouteRef(
+            names=tuple(_name(f"{where}.names", n) for n in names),
+            namespace=_name(f"{where}.namespace", r.get("namespace", namespace)),
+            tenant_header=_name(f"{where}.tenant_header", r.get("tenant_header", "x-tenant")).lower(),
+            old_backend=old,
+            new_backend=new,
+            weight_total=total,
+        )
+
+    freeze = None
+    if "freeze" in options:
+        where = f"{P}.freeze"
+        f = _table(where, options["freeze"])
+        _unknown(where, f, _FREEZE)
+        freeze = FreezeRef(
+            selector=_name(f"{where}.cronjob_selector", f.get("cronjob_selector")),
+            namespace=_name(f"{where}.namespace", f.get("namespace", namespace)),
+            timeout_s=_positive(f"{where}.timeout_s", f.get("timeout_s", 10.0)),
+        )
+
+    return Options(
+        kubeconfig=kubeconfig,
+        context=context,
+        in_cluster=in_cluster,
+        namespace=namespace,
+        request_timeout_s=timeout,
+        conflict_retries=retries,
+        tiers=tiers,
+        route=route,
+        freeze=freeze,
+    )
