@@ -10,8 +10,8 @@ Options (``[plugins.redis]`` in cockpit.toml):
     provider    the model provider the namespaces belong to (default "anthropic")
     tiers       tier -> pinned revision: the namespace each tier's active pointer starts at, created
                 when the tier has none ({old = "claude-opus-4-20250514", new = "..."}); optional
-    window_s    the sliding window hit rates are computed over, in seconds of the engine's clock (60)
-    buckets     how many buckets the window is cut into (6)
+    window_s    the sliding window hit rates are computed over, in seconds of the engine's clock (5)
+    buckets     how many buckets the window is cut into (5)
     ttl_s       the default expiry of an entry put without one (3600)
     timeout_s   socket connect and read timeout (2)
 
@@ -42,8 +42,8 @@ class Options:
     prefix: str = "cockpit:cache:"
     provider: str = "anthropic"
     tiers: tuple[tuple[str, str], ...] = ()  # (tier name as the autoscaler knows it, revision)
-    window_s: float = 60.0
-    buckets: int = 6
+    window_s: float = 5.0
+    buckets: int = 5
     ttl_s: float = 3600.0
     timeout_s: float = 2.0
 
