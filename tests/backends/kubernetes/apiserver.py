@@ -95,6 +95,10 @@ class ApiServer:
         with self._lock:
             self._faults.append(_Fault(status, n, frozenset(methods), path_contains))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def before_next(self, method: str, path_contains: str, action: Any) -> None:
         """Run `action(server)` once, just before the next matching request is handled: a concurrent
         writer that gets in between a client's read and its write."""
