@@ -376,7 +376,8 @@ class RedisCacheStore:
                 if frozen and live:
                     pipe = r.pipeline(transaction=False)
                     for m, ms in zip(live, results[-1], strict=True):
-                        pipe.pexpire(self.k_entry(ns, m), max(1, int(ms)) if ms is not None else self._ttl_ms(None))
+                        if ms is not None:  # an entry that never had a TTL keeps none
+                            pipe.pexpire(self.k_entry(ns, m), max(1, int(ms)))
                     await pipe.execute()
             return ns
 
