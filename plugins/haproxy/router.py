@@ -67,9 +67,10 @@ class HAProxyRouter:
     """`TrafficRouter` over the Runtime API. Every call opens one interactive session, so a dead or
     restarted HAProxy is noticed on the next call and never leaves a half-open connection behind."""
 
-    def __init__(self, options: RouterOptions, tenants: Sequence[str] = ()) -> None:
+    def __init__(self, options: RouterOptions, tenants: Sequence[str] = (), atomic_batch: int = ATOMIC_BATCH) -> None:
         self.o = options
         self.tenants = tuple(tenants)
+        self.atomic_batch = atomic_batch  # benchmarks force one path or the other
 
     # Reading -------------------------------------------------------------------------------------
     async def read_traffic(self) -> TrafficReading:
@@ -149,7 +150,7 @@ class HAProxyRouter:
         if not changes:
             return {}
         m = self.o.map
-        if len(changes) <= ATOMIC_BATCH:
+        if len(changes) <= self.atomic_batch:
             tenants = list(changes)
             cmds = [f"{'set' if t in current else 'add'} map {m} {t} {changes[t]}" for t in tenants]
             answers = await s.run(cmds)
