@@ -145,6 +145,94 @@ def _plugins_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _provider(config):
+    """The configured provider role, or None (and why) when it cannot be reached or built."""
+    from cockpit.engine.session import make_clock
+    from cockpit.hookspecs import BackendContext
+    from cockpit.plugins import PluginHost
+
+    name = config.backend_for("provider")
+    context = BackendContext(clock=make_clock(config), config_dir=str(config.dir))
+    try:
+        return PluginHost().create("provider", name, config.options_for(name), context), None
+    except CockpitError as exc:
+        return None, str(exc)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cockpit.config import load_config
+    from cockpit.pinning import lint, references
+
+    config = load_config(args.config, require_pins=False)
+    refs = references(Path(config.path))
+    provider, why = _provider(config)
+    findings = asyncio.run(lint(refs, provider.resolve if provider else None))
+    for f in findings:
+        where = f"{config.path}:{f.ref.line}" if f.ref.line else str(config.path)
+        now = f"it resolves to {f.resolves_to} now" if f.resolves_to else f"could not resolve it ({f.error or why})"
+        print(f"{where}: {f.ref.key} = {f.ref.value!r} is an alias, not a pinned revision; {now}")
+    if findings:
+        print(f"{len(findings)} alias(es) where a pinned revision is required; `cockpit pin` resolves and locks them")
+        return 1
+    print(f"{config.path}: {len(refs)} model reference(s), all pinned")
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    from cockpit.config import load_config
+    from cockpit.domain.revisions import is_pinned
+    from cockpit.errors import ConfigError
+    from cockpit.pinning import now_utc, read_lock, record, rollback, write_lock
+
+    config = load_config(args.config, require_pins=False)
+    lock_path = config.lock_path
+    pins = read_lock(lock_path)
+    at = now_utc()
+    if args.rollback:
+        entry, line = rollback(pins, args.rollback, at)
+        write_lock(lock_path, pins)
+        print(f"# {args.rollback}: back to {entry['revision']} (from {entry['previous']}); paste into [pins]:")
+        print(line)
+        return 0
+    if args.set:
+        name, sep, revision = args.set.partition("=")
+        if not sep or not name or not revision:
+            raise ConfigError(f"--set {args.set!r}: expected NAME=REVISION")
+        entry, changed = record(pins, name, revision, "", at)
+        write_lock(lock_path, pins)
+        prev = f" (previous: {entry.get('previous')})" if changed and entry.get("previous") else ""
+        print(f"{name}: {revision}{prev} -> {lock_path}")
+        return 0
+    if not config.file.pins:
+        print(f"{config.path}: no [pins] to resolve")
+        return 0
+    provider, why = _provider(config)
+    failures = 0
+    for name, value in sorted(config.file.pins.items()):
+        if is_pinned(value):
+            revision, alias = value, ""
+        else:
+            if provider is None:
+                print(f"{name}: {value!r} not resolved: {why}")
+                failures += 1
+                continue
+            try:
+                revision, alias = asyncio.run(provider.resolve(value)), value
+            except Exception as exc:
+                print(f"{name}: {value!r} not resolved: {type(exc).__name__}: {exc}")
+                failures += 1
+                continue
+        entry, changed = record(pins, name, revision, alias, at)
+        note = f"upgrade recorded (previous: {entry['previous']})" if changed and entry.get("previous") else ""
+        src = f"{alias} -> " if alias else ""
+        print(f"{name}: {src}{revision} {note}".rstrip())
+    write_lock(lock_path, pins)
+    print(f"lock file: {lock_path}")
+    return 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
     p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
@@ -173,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--tenants", help="comma-separated tenants (overrides --scope)")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=_plan)
+    li = sub.add_parser("lint", help="every model reference must be a pinned revision (exit 1 on aliases)")
+    li.set_defaults(func=_lint)
+    pn = sub.add_parser("pin", help="resolve [pins] aliases into the lock file; record upgrades; roll a pin back")
+    pn.add_argument("--rollback", metavar="NAME", help="make NAME's previous revision current; print the line")
+    pn.add_argument("--set", metavar="NAME=REVISION", help="record an explicit upgrade of NAME")
+    pn.set_defaults(func=_pin)
     pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
     pg.set_defaults(func=_plugins, plugins_command=None)
     pgs = pg.add_subparsers(dest="plugins_command")

@@ -28,6 +28,8 @@ from cockpit.ui.screens import ConfirmScreen, ScopeScreen, TextScreen
 # Actions that change the world. Read-only mode refuses exactly these, in check_action.
 MUTATING = frozenset({"declare", "release", "arm", "arm_scope", "advance", "auto", "hold", "resume", "prescale"})
 
+MAX_ROWS = 200  # rows drawn in the tenant table; more than a screenful, few enough to redraw per key
+
 # Everything the main screen's keys do; while a modal is open these wait.
 MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help"}
 
@@ -100,6 +102,7 @@ class CockpitApp(App[int]):
         self.scorecard_shown = False
         self.last_message = ""
         self.cockpit_theme = theme
+        self._shown_rows: list[tuple[str, ...]] = []
         self.cockpit_themes = list(themes)
 
     # Layout ------------------------------------------------------------------------------------------
@@ -136,6 +139,7 @@ class CockpitApp(App[int]):
         while True:
             await self.step()
             await self.engine.clock.sleep(tick_s)
+            await asyncio.sleep(0)  # a SimClock's sleep returns at once: still let the screen breathe
 
     async def step(self) -> Snapshot:
         """One engine tick, then redraw (tests call this directly with a SimClock)."""
@@ -178,10 +182,15 @@ class CockpitApp(App[int]):
         self.query_one("#capacity", Static).update(view.capacity_line(snap, plan.prescale_to if plan else None))
         self.query_one("#caches", Static).update(self._caches_text(snap))
         self.query_one("#rollback", Static).update(view.rollback_line(snap))
+        # Regressing tenants first; at fleet scale only the first MAX_ROWS are drawn (the filter narrows).
+        shown, total = view.tenant_rows(snap, self.threshold, self.filter_text, MAX_ROWS)
         table = self.query_one("#tenants", DataTable)
-        table.clear()
-        for row in view.tenant_rows(snap, self.threshold, self.filter_text):
-            table.add_row(*row, key=row[0])
+        if shown != self._shown_rows:
+            self._shown_rows = shown
+            table.clear()
+            table.add_rows(shown)
+        more = f"showing {len(shown):,} of {total:,} tenants: / filters" if total > len(shown) else ""
+        table.border_subtitle = more
 
     def _caches_text(self, snap: Snapshot | None) -> str:
         if snap is None or not snap.namespaces:

@@ -113,30 +113,39 @@ def health(harm: float, threshold: float) -> str:
 TENANT_COLUMNS = ("tenant", "cohort", "rps", "target", "ceiling", "effective", "health")
 
 
-def tenant_rows(snap: Snapshot | None, threshold: float, filter_text: str = "") -> list[tuple[str, ...]]:
+def tenant_rows(
+    snap: Snapshot | None, threshold: float, filter_text: str = "", limit: int | None = None
+) -> tuple[list[tuple[str, ...]], int]:
+    """(rows, matching): regressing tenants first; only the first `limit` rows are formatted, so a
+    keystroke at 10,000 tenants costs a scan, not 10,000 formatted rows."""
     if snap is None or snap.traffic is None:
-        return []
-    tr = snap.traffic
+        return [], 0
+    tr, harm = snap.traffic, snap.harm
     needle = filter_text.strip().lower()
-    rows = []
+    matching = []
     for t in tr.shares:
-        cohort = tr.cohorts.get(t, "")
-        h = health(snap.harm.get(t, 0.0), threshold)
-        if needle and not any(needle in x.lower() for x in (t, cohort, h)):
-            continue
+        if needle:
+            h = harm.get(t, 0.0)
+            word = "✗ regr" if h >= threshold else ("~ warn" if h > 0 else "✓ ok")
+            if not (needle in t.lower() or needle in tr.cohorts.get(t, "").lower() or needle in word):
+                continue
+        matching.append(t)
+    matching.sort(key=lambda t: harm.get(t, 0.0) < threshold)
+    rows = []
+    for t in matching[:limit] if limit is not None else matching:
         ceiling = snap.ceilings.get(t)
         rows.append(
             (
                 t,
-                cohort,
+                tr.cohorts.get(t, ""),
                 f"{tr.rps.get(t, 0.0):.0f}",
                 pct(snap.targets.get(t)),
                 "—" if ceiling is None else pct(ceiling),
                 pct(snap.effective.get(t, tr.shares[t])),
-                h,
+                health(harm.get(t, 0.0), threshold),
             )
         )
-    return rows
+    return rows, len(matching)
 
 
 @dataclass(frozen=True)

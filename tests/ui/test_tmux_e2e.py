@@ -1,0 +1,63 @@
+"""End to end: the real `cockpit` command in tmux, driven by send-keys, read back with capture-pane."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COCKPIT = Path(sys.executable).with_name("cockpit")
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _wait_for(session: str, text: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _tmux("capture-pane", "-p", "-t", session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; last screen:\n{screen}")
+
+
+def test_drill_in_tmux_completes_the_rollback() -> None:
+    assert shutil.which("tmux"), "tmux is required for the end-to-end test"
+    assert COCKPIT.exists(), f"the cockpit entry point is not installed next to {sys.executable}"
+    session = f"cockpit-e2e-{uuid.uuid4().hex[:8]}"
+    cmd = f"{COCKPIT} --config {ROOT / 'cockpit.toml'} --drill demo --speed 60"
+    _tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd)
+    try:
+        _wait_for(session, "NORMAL")
+        _wait_for(session, "REGR")  # the enterprise cohort regresses ~45 simulated seconds in
+        _tmux("send-keys", "-t", session, "d")
+        _wait_for(session, "Declare an incident?")
+        _tmux("send-keys", "-t", session, "y")
+        _wait_for(session, "FROZEN")
+        _tmux("send-keys", "-t", session, "a")
+        _wait_for(session, "Arm the rollback?")
+        _tmux("send-keys", "-t", session, "y")
+        screen = _wait_for(session, "Drill finished: scorecard", timeout=60)
+        assert "you (TUI)" in screen
+        screen = _wait_for(session, "fixed-stages", timeout=30)
+        assert "restored" in screen
+        _tmux("send-keys", "-t", session, "Escape")
+        screen = _wait_for(session, "DONE")
+        assert "4/4 at 0 %" in screen
+        _tmux("send-keys", "-t", session, "q")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if subprocess.run(["tmux", "has-session", "-t", session], capture_output=True).returncode != 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("cockpit did not exit on q after the rollback finished")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
