@@ -2,8 +2,8 @@
 weights) and a freeze hook (suspend rollout CronJobs while an incident is open).
 
 This module is imported at every cockpit start-up, so it must stay light: it never imports the
-``kubernetes`` client. The client (and the role modules that use it) are imported by the factory,
-only when a role is actually configured. The client is synchronous: every call runs in a thread.
+``kubernetes`` client, nor even its own option parser. Those (and the role modules) are imported by
+the factory, only when a role is actually configured. The client is synchronous: every call runs in a thread.
 
 Options (``[plugins.kubernetes]``; docs/backends/kubernetes.md has a full example):
     kubeconfig         path to a kubeconfig (relative to cockpit.toml); or in_cluster = true;
@@ -21,14 +21,14 @@ Options (``[plugins.kubernetes]``; docs/backends/kubernetes.md has a full exampl
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections.abc import Mapping
-from typing import Any
-
-from cockpit_kubernetes.options import Options, P, parse
+from typing import TYPE_CHECKING, Any
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, BackendSpec, hookimpl
+
+if TYPE_CHECKING:
+    from cockpit_kubernetes.options import Options
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,8 @@ class _Handle:
     handle, the hooks act on every registered one."""
 
     def __init__(self, raw: Mapping[str, Any], opts: Options) -> None:
+        import concurrent.futures
+
         self.raw = dict(raw)
         self.opts = opts
         self._api: Any = None
@@ -68,6 +70,8 @@ class _Handle:
         """Run on the worker thread and wait at most freeze.timeout_s: a hook runs on the control
         loop, so a hung API server must not stall it (the work still finishes, in order)."""
         assert self.opts.freeze is not None
+        import concurrent.futures
+
         fn = getattr(self.freezer(), action)
         future = self._worker.submit(fn, dict(incident))
         try:
@@ -94,6 +98,8 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
         return h
     if h is not None:
         h.close()
+    from cockpit_kubernetes.options import parse  # only when configured: start-up stays light
+
     h = _handles[key] = _Handle(options, parse(options, context.config_dir))
     return h
 
@@ -106,6 +112,8 @@ def forget(context: BackendContext) -> None:
 
 
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
+    from cockpit_kubernetes.options import P
+
     h = _handle(options, context)
     opts = h.opts
     if role == "autoscaler":
