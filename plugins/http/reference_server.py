@@ -65,6 +65,7 @@ class RouterState:
 
 class RouterHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection carries many requests
+    disable_nagle_algorithm = True  # headers and body are two writes: don't wait on a delayed ACK
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -126,12 +127,16 @@ class RouterHandler(BaseHTTPRequestHandler):
         self.send_json(status, result)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 resets connections when a client opens many at once
+
+
 def serve(
     state: RouterState, host: str = "127.0.0.1", port: int = 0, handler: type[RouterHandler] = RouterHandler
 ) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; ``server.server_address`` has the port; ``shutdown()`` stops it."""
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+    server = _Server((host, port), handler)
     server.state = state  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name="router-reference", daemon=True).start()
     return server

@@ -21,6 +21,7 @@ class Director:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:

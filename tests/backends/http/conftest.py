@@ -130,6 +130,7 @@ class ProviderHandler(BaseHTTPRequestHandler):
     """Speaks the Anthropic models API (GET /v1/models/{id}) and an OpenAI-compatible GET /v1/models."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:
