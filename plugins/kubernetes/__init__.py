@@ -77,9 +77,9 @@ class _Handle:
         try:
             return future.result(timeout=self.opts.freeze.timeout_s)
         except concurrent.futures.TimeoutError:
-            raise TimeoutError(
-                f"CronJob {action} not finished after {self.opts.freeze.timeout_s:g} s; it goes on in the background"
-            ) from None
+            verb = "suspend" if action == "freeze" else "resume"
+            limit = self.opts.freeze.timeout_s
+            raise TimeoutError(f"CronJob {verb} not finished after {limit:g} s; it goes on in the background") from None
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)

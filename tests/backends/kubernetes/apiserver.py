@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,6 +59,7 @@ class ApiServer:
     _rv: int = 100
     _faults: list[_Fault] = field(default_factory=list)
     _before: list[tuple[str, str, Any]] = field(default_factory=list)
+    _delays: list[list[Any]] = field(default_factory=list)
     _held_ready: dict[tuple[str, str], int] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _httpd: ThreadingHTTPServer | None = None
@@ -94,6 +96,11 @@ class ApiServer:
     ) -> None:
         with self._lock:
             self._faults.append(_Fault(status, n, frozenset(methods), path_contains))
+
+    def delay_next(self, n: int, seconds: float, *, path_contains: str = "") -> None:
+        """Answer the next N matching requests only after `seconds` (a slow or hung API server)."""
+        with self._lock:
+            self._delays.append([n, seconds, path_contains])
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -149,6 +156,15 @@ class ApiServer:
         parts = urlsplit(raw_path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        pause = 0.0
+        with self._lock:
+            for d in self._delays:
+                if d[0] > 0 and d[2] in path:
+                    d[0] -= 1
+                    pause = d[1]
+                    break
+        if pause:
+            time.sleep(pause)  # outside the lock: other requests go on meanwhile
         try:
             payload = json.loads(body) if body else None
         except ValueError:

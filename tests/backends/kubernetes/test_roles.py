@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 
 import cockpit_kubernetes
 import pytest
@@ -212,3 +213,32 @@ def test_bad_options_are_one_sentence_config_errors(make, change, message):
     with pytest.raises(ConfigError) as err:
         make("autoscaler", **change)
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_a_slow_api_server_does_not_stall_the_freeze_hook_and_the_freeze_still_lands(apiserver, make):
+    seed(apiserver, {"acme": 1.0})
+    make("router", freeze={"cronjob_selector": "cockpit.dev/rollout=scheduled", "timeout_s": 0.2})
+    apiserver.delay_next(1, 1.0, path_contains="/cronjobs")
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"^CronJob suspend not finished after 0.2 s; it goes on in the background$"):
+        cockpit_kubernetes.cockpit_incident_declared(incident={"id": "INC-9"})
+    assert time.perf_counter() - t0 < 0.8  # the control loop got its turn back
+    with pytest.raises(TimeoutError, match=r"^CronJob resume not finished"):  # queued behind the freeze
+        cockpit_kubernetes.cockpit_incident_released(incident={"id": "INC-9"})
+    deadline = time.monotonic() + 10
+    while len([q for q in apiserver.requests if q.method == "PATCH"]) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs = {k[3]: o["spec"]["suspend"] for k, o in apiserver.objects.items() if k[1] == "cronjobs"}
+    assert jobs == {
+        "rollout-step": False,
+        "rollout-bake-check": False,
+        "rollout-paused-by-hand": True,
+        "nightly-report": False,
+    }
+    patches = [(q.path.rsplit("/", 1)[1], q.body["spec"]["suspend"]) for q in apiserver.requests if q.method == "PATCH"]
+    assert patches == [
+        ("rollout-bake-check", True),
+        ("rollout-step", True),
+        ("rollout-bake-check", False),
+        ("rollout-step", False),
+    ]  # the release ran after the declare it followed, never before
