@@ -200,7 +200,7 @@ def _pin(args: argparse.Namespace) -> int:
         name, sep, revision = args.set.partition("=")
         if not sep or not name or not revision:
             raise ConfigError(f"--set {args.set!r}: expected NAME=REVISION")
-        entry, changed = record(pins, name, revision, "", at)
+        entry, changed = record(pins, name, revision, pins.get(name, {}).get("alias", ""), at)
         write_lock(lock_path, pins)
         prev = f" (previous: {entry.get('previous')})" if changed and entry.get("previous") else ""
         print(f"{name}: {revision}{prev} -> {lock_path}")

@@ -131,7 +131,9 @@ class Autoscaler(Protocol):
 @runtime_checkable
 class CacheStore(Protocol):
     """Optionally also ``async def record_usage(self, namespace, hits, misses)``: count cache reads
-    reported by the provider (the warmer, and drills that drive a real store from the simulator)."""
+    reported by the provider (the warmer, and drills that drive a real store from the simulator); and
+    ``async def gc(self)``: collect namespaces that are neither active, the rollback target nor frozen
+    (the engine calls it periodically, never while an incident is open)."""
 
     async def namespaces(self) -> list[NamespaceReading]:
         """Every namespace the store knows; `tier` says which tier's *active* namespace it is ("" if
@@ -187,6 +189,10 @@ class Simulator(Protocol):
         """Seconds after `declared_at` before the old tier could hold the failback of `scope`."""
         ...
 
+    def starting_shares(self) -> Mapping[str, float]:
+        """The scenario's starting vector: a drill seeds a real router that stands in with it."""
+        ...
+
     def usage(self) -> Mapping[str, tuple[float, float]]:
         """Cumulative (hits, misses) served per tier ("old", "new"): relayed into a real cache store
         when one stands in for the simulator's."""
@@ -216,6 +222,12 @@ class CockpitSpec:
     @hookspec
     def cockpit_backends(self) -> list[BackendSpec]:
         """The backends this plugin provides. Lists from all plugins are concatenated."""
+
+    @hookspec
+    def cockpit_configure(self, plugins: Mapping[str, Mapping[str, Any]], context: BackendContext) -> None:
+        """The engine starts: every plugin sees cockpit.toml's ``[plugins]`` tables and picks its own,
+        whether or not it serves a role (freeze-only plugins: deploy-pipeline webhooks, CronJobs). Raise
+        ``cockpit.errors.ConfigError`` for bad options: the cockpit refuses to start with that sentence."""
 
     @hookspec
     def cockpit_incident_declared(self, incident: Mapping[str, Any]) -> None:

@@ -80,7 +80,7 @@ def test_a_plugin_that_fails_to_import_is_reported(tmp_path):
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    assert "['mock']" in out
+    assert "'mock'" in out  # the others still load
     assert "plugin 'broken' failed in import: ImportError: needs a library that is not installed" in out
 
 

@@ -39,6 +39,7 @@ class SimClock:
 
     async def sleep(self, seconds: float) -> None:
         self._now += seconds
+        await asyncio.sleep(0)  # still a suspension point: other tasks on the loop get their turn
 
 
 class ScaledClock:

@@ -121,6 +121,7 @@ async def run_drill(
         lower_bound = _journaled_lower_bound(j)
         finished_at: float | None = None
         usage = _UsageRelay(engine, sim)
+        await _seed_router(engine, sim)
         while clock.now() <= duration:
             await usage.relay()
             await engine.tick()
@@ -165,6 +166,20 @@ async def run_drill(
     )
 
 
+async def _seed_router(engine: Engine, sim: Any) -> None:
+    """A real router standing in for the simulator's starts from the scenario's vector, so the engine
+    adopts the same fleet the simulator models (a fresh HAProxy map is empty, i.e. all on old)."""
+    if engine.backends.names["router"] == "mock" or engine.journal.last("fleet_adopted") is not None:
+        return
+    shares = sim.starting_shares()
+    result = await engine.backends.router.apply_shares(shares, "drill-seed")
+    if result.failed:
+        raise CockpitError(
+            f"router {engine.backends.names['router']!r} refused the scenario's starting shares for "
+            f"{len(result.failed)} tenant(s), e.g. {next(iter(result.failed.items()))}"
+        )
+
+
 class _UsageRelay:
     """When a real cache store stands in for the simulator's, the simulated requests' cache reads are
     counted in it, so the engine reads hit rates from the real store."""
@@ -179,6 +194,12 @@ class _UsageRelay:
     async def relay(self) -> None:
         if not self.active:
             return
+        try:
+            await self._relay()
+        except Exception:  # the store is down: the engine's own calls mark the cache role degraded
+            return
+
+    async def _relay(self) -> None:
         store = self.engine.backends.cache
         usage = self.sim.usage()
         tiers = self.engine.context.tiers

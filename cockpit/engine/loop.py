@@ -20,7 +20,7 @@ from cockpit.domain.rollback import EPS, FleetView, Mode, RollbackScheduler, Sta
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.engine.clock import Clock
 from cockpit.engine.journal import Journal
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, ConfigError
 from cockpit.hookspecs import ROLES, BackendContext, NamespaceReading, TierReading, TrafficReading
 from cockpit.plugins import PluginHost
 
@@ -29,6 +29,7 @@ T = TypeVar("T")
 SHARE_TOLERANCE = 1e-6
 METRICS_EVERY_S = 10.0
 ALIAS_POLL_S = 60.0
+CACHE_GC_EVERY_S = 600.0
 SCALE_RETRY_S = 15.0  # re-ask an autoscaler that has not taken our floor at most this often
 
 
@@ -144,6 +145,7 @@ class Engine:
         self.alias_seen: dict[str, Any] = {}
         self.last_alias_poll = -1e18
         self.last_metrics = -1e18
+        self.last_gc = -1e18
         self.last_harm_set: frozenset[str] = frozenset()
         self.last_tiers: dict[str, tuple[int, int]] = {}
         self.last_stage: dict[str, Any] | None = None
@@ -164,6 +166,9 @@ class Engine:
     def start(self) -> None:
         """Create the backends and restore state from the journal. Raises CockpitError on bad input."""
         self.backends = Backends.create(self.config, self.host, self.context)
+        for f in self.host.notify("cockpit_configure", plugins=self.config.file.plugins, context=self.context):
+            if f.error.startswith("ConfigError: "):
+                raise ConfigError(f.error.removeprefix("ConfigError: "))
         self._restore()
 
     def _restore(self) -> None:
@@ -288,6 +293,7 @@ class Engine:
         if harm is not None:
             self._harm = harm
         await self._poll_alias(now)
+        await self._collect_garbage(now)
         self._journal_observations(now)
         if traffic is None:  # nothing can move without knowing where traffic is
             return self._snap(now, hold="router unreachable: holding")
@@ -297,6 +303,17 @@ class Engine:
         # Rollout (calendar): adopt the fleet on first sight, then step unless frozen.
         if self.rollout is None:
             self.rollout = RolloutScheduler.from_observed(self.config.rollout, traffic.shares, now)
+            self.journal.append(
+                "fleet_adopted",
+                {
+                    "shares": dict(traffic.shares),
+                    "rps": dict(traffic.rps),
+                    "cohorts": dict(traffic.cohorts),
+                    "old": self.config.file.models.old,
+                    "new": self.config.file.models.new,
+                },
+                now,
+            )
             if self.incident and self.incident.open:
                 self.rollout.freeze(now)
             self._dirty = True
@@ -424,6 +441,7 @@ class Engine:
                 "id": intent["id"],
                 "verified": verified,
                 "confirmed": len(confirmed),
+                "shares": confirmed,
                 "failed": dict(list(failed.items())[:50]),
                 "failed_count": len(failed),
                 "recovered": recovered,
@@ -479,6 +497,7 @@ class Engine:
                         "id": intent["id"],
                         "verified": True,
                         "confirmed": len(diff),
+                        "shares": diff,
                         "failed": {},
                         "failed_count": 0,
                         "recovered": True,
@@ -490,6 +509,18 @@ class Engine:
             else:
                 await self._apply(intent, now, recovered=True)
         self.pending_intents = []
+
+    async def _collect_garbage(self, now: float) -> None:
+        """Cache GC on its own schedule, and never while an incident is open (the evidence stays)."""
+        store = self.backends.cache
+        if not hasattr(store, "gc") or (self.incident is not None and self.incident.open):
+            return
+        if now - self.last_gc < CACHE_GC_EVERY_S:
+            return
+        self.last_gc = now
+        result = await self._call("cache", store.gc())
+        if result:
+            self.journal.append("cache_gc", {"collected": _jsonable({"n": result})["n"]}, now)
 
     async def _poll_alias(self, now: float) -> None:
         alias = self.config.file.models.alias
@@ -539,17 +570,17 @@ class Engine:
             hit = self._old_hit()
             cap = self._tier(self._old).capacity(hit)
             load = self._old.load_rps
-            self.journal.append(
-                "metrics",
-                {
-                    "old_ready": self._old.ready,
-                    "old_desired": self._old.desired,
-                    "old_hit": round(hit, 4),
-                    "old_capacity": round(cap, 2),
-                    "old_load": None if load is None else round(load, 2),
-                },
-                now,
-            )
+            sample: dict[str, Any] = {
+                "old_ready": self._old.ready,
+                "old_desired": self._old.desired,
+                "old_hit": round(hit, 4),
+                "old_capacity": round(cap, 2),
+                "old_load": None if load is None else round(load, 2),
+                "namespaces": {ns.name: round(ns.hit_rate, 4) for ns in self._namespaces},
+            }
+            if self.incident is not None and self.incident.open:
+                sample["harm"] = {t: round(h, 4) for t, h in self._harm.items() if h > 0}
+            self.journal.append("metrics", sample, now)
 
     def _snap(self, now: float, hold: str | None, effective: Mapping[str, float] | None = None) -> Snapshot:
         targets = self.rollout.targets if self.rollout else {}
@@ -676,8 +707,18 @@ class Engine:
             self.rollout.freeze(now)
         for ns in self._namespaces:
             await self._call("cache", self.backends.cache.freeze(ns.name))
-        self.journal.append("incident_declared", self.incident.to_dict(), now, who)
-        for f in self.host.incident_declared(self.incident.to_dict()):
+        freeze = self.config.file.freeze
+        payload = self.incident.to_dict() | {
+            "freeze": {
+                "rollout": True,
+                "cache_namespaces": [ns.name for ns in self._namespaces],
+                "system_prompt_revision": freeze.system_prompt_revision,
+                "flags": list(freeze.flags),
+                "models": {"old": self.config.file.models.old, "new": self.config.file.models.new},
+            }
+        }
+        self.journal.append("incident_declared", payload, now, who)
+        for f in self.host.incident_declared(payload):
             self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
         return f"incident {self.incident.id} declared: rollout, flags and cache GC frozen"
 

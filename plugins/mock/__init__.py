@@ -43,11 +43,14 @@ class _Handle:
         self.clock = clock
         self.state_file = state_file
         self.serves_router = False  # when another backend routes, the world mirrors what it confirms
+        # Simulated time starts where the world is: on a real clock (epoch seconds) the world must not
+        # try to catch up on fifty years of ticks.
+        self.origin = clock.now() - world.t
 
     def sync(self) -> World:
         w = self.world
         before = w.t
-        w.advance_to(self.clock.now())
+        w.advance_to(self.clock.now() - self.origin)
         if self.state_file is not None and w.t != before:
             w.save(self.state_file)
         return w
@@ -227,6 +230,10 @@ class MockSimulator:
             "regressed_tenants": sorted(w.regressed_since),
             "history": list(m.history),
         }
+
+    def starting_shares(self) -> dict[str, float]:
+        """The scenario's starting vector (to seed a real router that stands in for the simulator's)."""
+        return dict(self.h.world.initial_share)
 
     def usage(self) -> dict[str, tuple[float, float]]:
         """Cumulative (hits, misses) served per tier ("old", "new")."""

@@ -136,6 +136,7 @@ class World:
                 self.rps[name] = c.rps
                 self.cohort[name] = c.name
                 self.share[name] = c.share
+        self.initial_share = dict(self.share)
         self.total_rps = sum(self.rps.values())
         self.new_load = sum(self.rps[t] * self.share[t] for t in self.rps)
         self.severity: dict[str, float] = {}  # true regression on the new revision
