@@ -233,6 +233,76 @@ def _pin(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _journal_for(args: argparse.Namespace):
+    from pathlib import Path
+
+    from cockpit.engine.journal import Journal
+    from cockpit.errors import ConfigError
+
+    if args.journal:
+        path = Path(args.journal)
+    else:
+        from cockpit.config import load_config
+
+        path = load_config(args.config, require_pins=False).journal_path
+    if not path.exists():
+        raise ConfigError(f"{path}: journal not found (pass --journal FILE)")
+    return Journal(path, durable=False)
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    from cockpit import timeline as tl
+
+    j = _journal_for(args)
+    real = tl.is_real(j)
+    window = args.window
+    if args.at is None and args.since is None:
+        last = j.last("fleet_adopted")
+        args.since = "T+0" if not real else None
+        if real and last is not None:
+            args.since = tl.fmt_time(last.ts, True).rsplit(" ", 1)[0].replace(" ", "T")
+    if args.at is not None:
+        t = tl.parse_time(args.at, real)
+        fleet = tl.fleet_at(j, t)
+        if fleet is None:
+            print(f"the journal has no fleet before {tl.fmt_time(t, real)}")
+            return 1
+        print(f"at {tl.fmt_time(t, real)}: old = {fleet.old}, new = {fleet.new}")
+        if fleet.alias:
+            since = tl.fmt_time(fleet.alias["since"], real)
+            print(f"  alias {fleet.alias['alias']} -> {fleet.alias['revision']} (since {since})")
+        print(f"  incident: {fleet.incident['id'] + ' open (frozen)' if fleet.incident else 'none'}")
+        tenants = [args.tenant] if args.tenant else sorted(fleet.shares)
+        print(f"  {'tenant':<16}{'cohort':<12}{'serving':<0}")
+        for name in tenants:
+            if name not in fleet.shares:
+                print(f"  {name:<16}unknown tenant")
+                continue
+            s = fleet.shares[name]
+            serving = fleet.new if s >= 1 else fleet.old if s <= 0 else f"{fleet.new} {s:.0%} / {fleet.old} {1 - s:.0%}"
+            print(f"  {name:<16}{fleet.cohorts.get(name, ''):<12}{serving}")
+        since, until = t - window, t + window
+        print(f"changes from {tl.fmt_time(since, real)} to {tl.fmt_time(until, real)}:")
+    else:
+        since, until = tl.parse_time(args.since, real), float("inf")
+        print(f"changes since {tl.fmt_time(since, real)}:")
+    for e in tl.changes(j, since, until):
+        print(f"  {tl.fmt_time(e.ts, real):>12}  {tl.describe(e)}")
+    return 0
+
+
+def _evidence(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cockpit.evidence import write_report
+
+    j = _journal_for(args)
+    out = Path(args.out)
+    write_report(j, args.incident, out)
+    print(f"{out}: evidence for {args.incident}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
     p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
@@ -267,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("--rollback", metavar="NAME", help="make NAME's previous revision current; print the line")
     pn.add_argument("--set", metavar="NAME=REVISION", help="record an explicit upgrade of NAME")
     pn.set_defaults(func=_pin)
+    tl = sub.add_parser("timeline", help="what served each tenant at a time, and what changed around it")
+    tl.add_argument("--at", help="a time: T+SECONDS in a drill journal; HH:MM or ISO on a real clock")
+    tl.add_argument("--since", help="list every change since this time")
+    tl.add_argument("--tenant", help="only this tenant in the --at table")
+    tl.add_argument("--window", type=float, default=600.0, help="seconds either side of --at (default 600)")
+    tl.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
+    tl.set_defaults(func=_timeline)
+    ev = sub.add_parser("evidence", help="write an incident's frozen-window record (markdown)")
+    ev.add_argument("incident", help="the incident id, e.g. INC-1")
+    ev.add_argument("--out", required=True, help="the report file, e.g. report.md")
+    ev.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
+    ev.set_defaults(func=_evidence)
     pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
     pg.set_defaults(func=_plugins, plugins_command=None)
     pgs = pg.add_subparsers(dest="plugins_command")
@@ -290,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `cockpit timeline | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

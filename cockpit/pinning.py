@@ -74,7 +74,7 @@ def references(path: Path, text: str | None = None) -> list[Reference]:
             refs.append(Reference(f"models.{key}", models[key], lines.get(f"models.{key}", 0)))
     pins = data.get("pins", {})
     if not isinstance(pins, dict):
-        raise ConfigError(f"{path}: pins: expected a table of NAME = \"revision or alias\"")
+        raise ConfigError(f'{path}: pins: expected a table of NAME = "revision or alias"')
     for name, value in pins.items():
         if not isinstance(value, str):
             raise ConfigError(f"{path}: pins.{name}: expected a string, got {type(value).__name__}")

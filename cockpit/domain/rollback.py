@@ -35,6 +35,7 @@ class RollbackPolicy:
     min_stage_interval_s: float = 5.0  # let observations catch up with the last stage
     cache_dip_tolerance: float = 0.15  # hold while the hit rate is this far below what was planned
     min_move: float = 0.01  # the smallest share change worth a stage
+    min_stage_fraction: float = 0.02  # a stage moves at least this much of what is left (or all of it)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.headroom <= 1.0:
@@ -302,6 +303,9 @@ class RollbackScheduler:
             break  # most-harmed first: a lesser-harmed tenant never jumps the queue
         if not moves:
             return None
+        remaining = sum(view.rps.get(t, 0.0) * self.current_share(t, view.shares) for t in self.scope)
+        if moved + EPS < remaining * self.policy.min_stage_fraction and moved + EPS < remaining:
+            return None  # a trickle: wait for capacity to make a stage worth an operator's attention
         after = load + moved
         hit_after = diluted_hit_rate(view.old_hit_rate, load, moved)
         return Stage(

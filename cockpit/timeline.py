@@ -1,0 +1,164 @@
+"""Answers from the journal: "what revision was serving each tenant at 13:00?", and what changed around it.
+
+The journal holds the fleet as first adopted and every actuation the router confirmed by read-back, so
+the vector at any moment is the adopted one with the confirmed changes up to that moment applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from cockpit.engine.journal import Entry, Journal
+from cockpit.errors import ConfigError
+
+# Kinds worth listing as "what changed" (observations that only sample metrics are left out).
+CHANGE_KINDS = (
+    "engine_started",
+    "engine_resumed",
+    "fleet_adopted",
+    "rollout_step",
+    "alias_resolved",
+    "alias_moved",
+    "health_changed",
+    "incident_declared",
+    "incident_released",
+    "command",
+    "stage_applied",
+    "stage_incomplete",
+    "rollback_finished",
+    "backend_degraded",
+    "backend_recovered",
+    "tier_changed",
+    "plugin_error",
+    "cache_gc",
+)
+
+REAL_CLOCK_AFTER = 1e9  # engine timestamps above this are epoch seconds; below, simulated seconds
+
+
+@dataclass
+class FleetAt:
+    t: float
+    old: str
+    new: str
+    shares: dict[str, float]
+    cohorts: dict[str, str]
+    alias: dict[str, Any] = field(default_factory=dict)
+    incident: dict[str, Any] | None = None
+
+
+def is_real(journal: Journal) -> bool:
+    first = journal.last("fleet_adopted") or journal.last("engine_started")
+    return first is not None and first.ts > REAL_CLOCK_AFTER
+
+
+def parse_time(text: str, real: bool, now: dt.datetime | None = None) -> float:
+    """`T+630` or `630` (simulated seconds); on a real clock also `13:00`, `13:00:05` (today, local time)
+    and ISO dates (`2026-11-28T13:00`, with or without an offset)."""
+    s = text.strip()
+    m = re.fullmatch(r"T?\+?(\d+(?:\.\d+)?)", s)
+    if m and not real:
+        return float(m.group(1))
+    if real:
+        local = (now or dt.datetime.now()).astimezone()
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", s)
+        if m:
+            h, mi, se = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+            return local.replace(hour=h, minute=mi, second=se, microsecond=0).timestamp()
+        try:
+            when = dt.datetime.fromisoformat(s)
+        except ValueError:
+            pass
+        else:
+            return (when if when.tzinfo else when.astimezone()).timestamp()
+        if m := re.fullmatch(r"\d+(?:\.\d+)?", s):
+            return float(s)
+    hint = "T+SECONDS" if not real else "HH:MM, HH:MM:SS or an ISO date-time"
+    raise ConfigError(f"time {text!r}: expected {hint}")
+
+
+def fmt_time(t: float, real: bool) -> str:
+    if real:
+        return dt.datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"T+{t:,.0f}s"
+
+
+def fleet_at(journal: Journal, t: float) -> FleetAt | None:
+    adopted: Entry | None = None
+    for e in journal.entries(kinds=("fleet_adopted",)):
+        if e.ts <= t:
+            adopted = e
+    if adopted is None:
+        return None
+    shares = dict(adopted.data["shares"])
+    alias: dict[str, Any] = {}
+    incident = None
+    kinds = ("actuation_ack", "alias_resolved", "alias_moved", "incident_declared", "incident_released")
+    for e in journal.entries(kinds=kinds, since_seq=adopted.seq):
+        if e.ts > t:
+            break
+        if e.kind == "actuation_ack":
+            shares.update(e.data.get("shares") or {})
+        elif e.kind == "alias_resolved":
+            alias = {"alias": e.data["alias"], "revision": e.data["revision"], "since": e.ts}
+        elif e.kind == "alias_moved":
+            alias = {
+                "alias": e.data["alias"],
+                "revision": e.data["current"],
+                "previous": e.data["previous"],
+                "since": e.ts,
+            }
+        elif e.kind == "incident_declared":
+            incident = e.data
+        elif e.kind == "incident_released":
+            incident = None
+    return FleetAt(
+        t, adopted.data["old"], adopted.data["new"], shares, dict(adopted.data.get("cohorts", {})), alias, incident
+    )
+
+
+def changes(journal: Journal, since: float, until: float) -> list[Entry]:
+    return [e for e in journal.entries(kinds=CHANGE_KINDS) if since <= e.ts <= until]
+
+
+def describe(e: Entry) -> str:
+    d = e.data
+    who = f" by {e.actor}" if e.actor else ""
+    match e.kind:
+        case "rollout_step":
+            steps = d["tenants"]
+            sample = ", ".join(f"{t} → {s:.0%}" for t, s in list(steps.items())[:4])
+            more = f" (+{len(steps) - 4} more)" if len(steps) > 4 else ""
+            return f"deploy: rollout step {sample}{more}"
+        case "alias_moved":
+            return f"ALIAS ROTATED: {d['alias']} {d['previous']} → {d['current']}"
+        case "alias_resolved":
+            return f"alias {d['alias']} resolves to {d['revision']}"
+        case "health_changed":
+            reg = d["regressing"]
+            return f"health: {len(reg)} tenant(s) regressing" + (f" ({', '.join(reg[:5])})" if reg else "")
+        case "incident_declared":
+            return f"INCIDENT {d['id']} declared{who}: freeze on"
+        case "incident_released":
+            return f"incident {d['id']} released{who}: freeze off"
+        case "command":
+            return f"command {d['command']}{who}: {d.get('result', '')}"
+        case "stage_applied":
+            return f"stage {d['stage']} applied: {d['tenants']} tenant(s), {d['moved_rps']:.1f} rps to old"
+        case "stage_incomplete":
+            return f"stage {d['stage']} INCOMPLETE: {d['failed_count']} tenant(s) not confirmed"
+        case "rollback_finished":
+            return f"rollback finished at stage {d['stage']} ({len(d['scope'])} tenants at 0 % new)"
+        case "backend_degraded":
+            return f"backend DEGRADED ({d['role']}): {d['error']}"
+        case "backend_recovered":
+            return f"backend recovered ({d['role']})"
+        case "tier_changed":
+            return f"tier {d['tier']}: {d['ready']} ready / {d['desired']} desired"
+        case "fleet_adopted":
+            return f"fleet adopted: {len(d['shares'])} tenants, old {d['old']}, new {d['new']}"
+        case _:
+            return e.kind.replace("_", " ")
