@@ -1,0 +1,281 @@
+"""`cockpit engine`: the control loop as a headless service that screens attach to.
+
+With the default SQLite journal it is the only engine and actuates at once. With a shared journal
+(`[cockpit] journal = "redis://host:port/db?stream=name"`) several can run: the one holding the lease
+in Redis actuates, the others stand by, serve their screens read-only, and take over when the lease
+lapses (new fencing epoch, state restored from the shared journal, reconciled against the backends on
+the first tick before anything moves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import CockpitError
+
+DEFAULT_LISTEN = "127.0.0.1:7781"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("engine", help="run the control loop headless; screens attach to it (--listen)")
+    p.add_argument("--config", dest="engine_config", help="configuration file (default: the global --config)")
+    p.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        help=f"HOST:PORT or unix:/path.sock to serve screens (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument("--lease-ttl", type=float, default=3.0, help="seconds an actuation lease lasts (Redis journal)")
+    p.add_argument("--strategy", default="cockpit", choices=["cockpit", "abort", "fixed-stages"])
+    p.add_argument("--operator", help="the engine's own identity in the journal (default: user@host)")
+    p.add_argument(
+        "--autopilot",
+        action="store_true",
+        help="game days: declare and arm as the drill's autopilot does; journal the scorecard at the end",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from cockpit.config import load_config
+    from cockpit.engine.server import parse_address
+
+    if args.lease_ttl <= 0:
+        raise CockpitError(f"--lease-ttl {args.lease_ttl:g}: must be a positive number of seconds")
+    path = args.engine_config or getattr(args, "config", None) or "cockpit.toml"
+    if not Path(path).exists():
+        raise CockpitError(f"configuration file {path!r} not found (pass --config FILE)")
+    config = load_config(path)
+    address = parse_address(args.listen)
+    try:
+        return asyncio.run(_Service(config, args).serve(address))
+    except KeyboardInterrupt:
+        return 0
+
+
+def journal_ref(config: Any) -> str:
+    """The journal the configuration names: a redis:// URL as written, else the resolved SQLite path."""
+    raw = config.file.cockpit.journal
+    if raw.startswith(("redis://", "rediss://", "unix://")):
+        return raw
+    return str(config.journal_path)
+
+
+def say(text: str) -> None:
+    print(f"cockpit engine: {text}", flush=True)
+
+
+class _Service:
+    def __init__(self, config: Any, args: argparse.Namespace) -> None:
+        from cockpit.engine.server import EngineServer
+
+        self.config = config
+        self.args = args
+        self.stop = asyncio.Event()
+        self.lost = asyncio.Event()
+        self.server = EngineServer(config, on_fenced=self._fenced)
+        self._retired: list[Any] = []  # old clocks stay referenced: plugins key their state by id(clock)
+        self.fenced_reason = ""
+
+    def _fenced(self, exc: BaseException) -> None:
+        self.fenced_reason = str(exc)
+        self.lost.set()
+
+    async def serve(self, address: Any) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        bound = await self.server.start(address)
+        say(f"listening on {bound}")
+        try:
+            ref = journal_ref(self.config)
+            if ref.startswith(("redis://", "rediss://", "unix://")):
+                await self._high_availability(ref)
+            else:
+                await self._single(ref)
+        finally:
+            await self.server.close()
+        return 0
+
+    # One engine (SQLite) ------------------------------------------------------------------------------
+    async def _single(self, ref: str) -> None:
+        from cockpit.engine.journal import Journal
+
+        engine, extra = self._build(Journal(ref), epoch=None)
+        self.server.attach(engine, "leader")
+        say(f"leader (journal {ref})")
+        try:
+            await self._lead(engine, extra)
+        finally:
+            engine.journal.close()
+
+    # Several engines (Redis) --------------------------------------------------------------------------
+    async def _high_availability(self, url: str) -> None:
+        import redis
+        import redis.asyncio as aredis
+
+        from cockpit.engine.journal_redis import FencedError, RedisJournal, parse_redis_url
+        from cockpit.engine.lease import Lease
+
+        conn, stream = parse_redis_url(url)
+        client = aredis.Redis.from_url(conn, socket_connect_timeout=2.0, socket_timeout=5.0, decode_responses=True)
+        ttl_ms = int(self.args.lease_ttl * 1000)
+        lease = Lease(client, stream, ttl_ms)
+        self.server.journal_reader = RedisJournal(url)
+        said_standby = False
+        try:
+            while not self.stop.is_set():
+                try:
+                    epoch = await lease.try_acquire()
+                except redis.RedisError as exc:
+                    say(f"Redis unreachable ({exc}); retrying")
+                    await self._wait(self.stop, ttl_ms / 4000)
+                    continue
+                if epoch is None:
+                    if not said_standby:
+                        say(f"standby (lease held by {await lease.holder()})")
+                        said_standby = True
+                    self.server.standby()
+                    await self._wait(self.stop, ttl_ms / 4000)
+                    continue
+                said_standby = False
+                say(f"leader, epoch {epoch} (lease {lease.key}, {ttl_ms} ms)")
+                self.lost.clear()
+                self.fenced_reason = ""
+                renewing = asyncio.create_task(self._renew(lease))
+                engine = None
+                try:
+                    journal = RedisJournal(url, epoch=epoch, token=lease.token)
+                    engine, extra = self._build(journal, epoch=epoch)
+                    self.server.attach(engine, "leader", epoch)
+                    await self._lead(engine, extra)
+                except FencedError as exc:
+                    self.fenced_reason = str(exc)
+                finally:
+                    renewing.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await renewing
+                    if engine is not None:
+                        self._retired.append(engine.clock)
+                        with contextlib.suppress(Exception):
+                            engine.journal.close()
+                if self.stop.is_set():
+                    with contextlib.suppress(Exception):
+                        await lease.release()
+                    break
+                reason = self.fenced_reason or "the lease lapsed"
+                say(f"demoted to standby: {reason}")
+                self.server.demote(reason)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async def _renew(self, lease: Any) -> None:
+        """Extend the lease every third of its time; give up leadership before it can lapse unnoticed."""
+        interval = lease.ttl_ms / 3000
+        last_ok = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await lease.renew():
+                    self.fenced_reason = "another engine holds the lease"
+                    self.lost.set()
+                    return
+                last_ok = time.monotonic()
+            except Exception as exc:
+                if time.monotonic() - last_ok > lease.ttl_ms / 1000 * 0.8:
+                    self.fenced_reason = f"cannot renew the lease ({exc})"
+                    self.lost.set()
+                    return
+
+    # The loop --------------------------------------------------------------------------------------------
+    def _build(self, journal: Any, epoch: int | None) -> tuple[Any, dict[str, Any]]:
+        from cockpit.engine.loop import Engine
+        from cockpit.engine.session import make_clock
+        from cockpit.plugins import PluginHost
+
+        host = PluginHost()
+        clock = make_clock(self.config)
+        engine = Engine(
+            self.config, host, journal, clock, operator=self.args.operator or None, strategy=self.args.strategy
+        )
+        try:
+            engine.start()
+        except BaseException:
+            journal.close()
+            raise
+        extra: dict[str, Any] = {"pilot": None, "simulator": None, "finished": engine.journal.last("drill_scorecard")}
+        if self.args.autopilot:
+            from cockpit.engine.drill import Autopilot, _restore_pilot
+
+            pilot = Autopilot(engine)
+            _restore_pilot(pilot, engine)
+            extra["pilot"] = pilot
+            if engine.backends.names["router"] == "mock":
+                name = "mock"
+                extra["simulator"] = host.create("simulator", name, self.config.options_for(name), engine.context)
+        return engine, extra
+
+    async def _lead(self, engine: Any, extra: dict[str, Any]) -> None:
+        tick_s = self.config.file.cockpit.tick_s
+        pilot = extra["pilot"]
+        while not self.stop.is_set() and not self.lost.is_set():
+            snap = await engine.tick()
+            self.server.publish(snap)
+            if pilot is not None:
+                async with self.server._mutate:
+                    await pilot.act()
+                self._score(engine, extra)
+            sleeping = asyncio.ensure_future(engine.clock.sleep(tick_s))
+            await self._wait_any(sleeping)
+
+    def _score(self, engine: Any, extra: dict[str, Any]) -> None:
+        """A drill on the simulator: the scorecard goes to the journal once the rollback is done."""
+        sim = extra["simulator"]
+        if sim is None or extra["finished"] is not None or not engine.rollback.done:
+            return
+        declared = engine.incident.declared_at if engine.incident else None
+        card = sim.scorecard(declared, sorted(engine.rollback.scope))
+        data = {k: v for k, v in card.items() if k != "history"} | {"stages": engine.rollback.stage}
+        engine.journal.append("drill_scorecard", data, engine.clock.now())
+        extra["finished"] = data
+        say(f"rollback finished at stage {engine.rollback.stage}; scorecard journaled")
+
+    async def _wait_any(self, fut: asyncio.Future[Any]) -> None:
+        stop = asyncio.ensure_future(self.stop.wait())
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            await asyncio.wait({fut, stop, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (fut, stop, lost):
+                f.cancel()
+
+    @staticmethod
+    async def _wait(event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m cockpit.cli_engine engine ...`: the same subcommand before it is wired into cockpit.cli."""
+    parser = argparse.ArgumentParser(prog="cockpit")
+    parser.add_argument("--config", default="cockpit.toml")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CockpitError as exc:
+        print(f"cockpit: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

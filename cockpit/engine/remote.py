@@ -1,0 +1,309 @@
+"""A screen's handle on an engine running elsewhere (`cockpit engine`), with the surface the TUI uses.
+
+`RemoteEngine` looks like an `Engine` to a screen: `snapshot`, `await tick()` (the next snapshot the
+server pushes), `await command(...)`, `read_only`, `config`, `clock.now()`, `rollback` and `incident`
+(views of the snapshot), and `journal.entries(...)` over a local mirror that each tick() tops up with one
+request. Differences from a local Engine: `plan()` is a coroutine (it is a request), and `read_only` is
+True until this operator takes control (`await take_control(confirm=...)`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from cockpit.config import Config, ConfigFile, build_config, default_operator
+from cockpit.domain.incident import Incident
+from cockpit.domain.planner import Plan
+from cockpit.engine.journal import Entry
+from cockpit.engine.loop import CommandError, ReadOnlyError, Snapshot
+from cockpit.engine.server import LINE_LIMIT, Address, encode, parse_address
+from cockpit.errors import CockpitError
+
+JOURNAL_MIRROR_MAX = 200_000  # entries kept locally for the timeline; older ones are dropped
+
+
+class EngineUnreachable(CockpitError):
+    """No engine answers at the address, or it went away."""
+
+
+class RemoteClock:
+    """The engine's clock as seen from here: the last snapshot's time, run forward at the engine's speed."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._at = 0.0
+        self._wall = time.monotonic()
+
+    def observe(self, now: float) -> None:
+        self._at, self._wall = now, time.monotonic()
+
+    def now(self) -> float:
+        return self._at + (time.monotonic() - self._wall) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)
+
+
+class RemoteRollback:
+    """Read-only view of the engine's rollback scheduler, from the snapshot."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._state = state
+
+    def snapshot(self) -> dict[str, Any]:
+        return {k: v for k, v in self._state.items() if k != "hold"}
+
+    @property
+    def last_hold(self) -> str | None:
+        return self._state.get("hold")
+
+    @property
+    def scope(self) -> frozenset[str]:
+        return frozenset(self._state.get("scope", ()))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._state[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class RemoteJournal:
+    """A local mirror of the engine's journal, read synchronously like a Journal."""
+
+    def __init__(self, remote: RemoteEngine) -> None:
+        self.remote = remote
+        self.path = remote.address_text
+        self._entries: list[Entry] = []
+
+    @property
+    def last_seq(self) -> int:
+        return self._entries[-1].seq if self._entries else 0
+
+    def extend(self, rows: list[list[Any]]) -> None:
+        self._entries.extend(Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows if int(r[0]) > self.last_seq)
+        if len(self._entries) > JOURNAL_MIRROR_MAX:
+            del self._entries[: len(self._entries) - JOURNAL_MIRROR_MAX]
+
+    def entries(self, *, kinds: tuple[str, ...] = (), since_seq: int = 0) -> Iterator[Entry]:
+        for e in list(self._entries):
+            if e.seq > since_seq and (not kinds or e.kind in kinds):
+                yield e
+
+    def last(self, kind: str) -> Entry | None:
+        return next((e for e in reversed(self._entries) if e.kind == kind), None)
+
+    def count(self, kind: str | None = None) -> int:
+        return sum(1 for e in self._entries if kind is None or e.kind == kind)
+
+    def begin(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def append(self, *_: Any, **__: Any) -> int:
+        raise ReadOnlyError("an attached screen does not write the journal: the engine does")
+
+
+class RemoteEngine:
+    def __init__(self, address: str, operator: str | None = None) -> None:
+        self.address_text = address
+        self.address: Address = parse_address(address)
+        self.operator = operator or default_operator()
+        self.snapshot: Snapshot | None = None
+        self.role = "unknown"
+        self.controller: str | None = None
+        self.epoch: int | None = None
+        self.config: Config | None = None
+        self.clock = RemoteClock(1.0)
+        self.journal = RemoteJournal(self)
+        self.statuses: list[dict[str, Any]] = []
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._next_id = 0
+        self._new_snapshot = asyncio.Event()
+        self._first_snapshot = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # Connecting ------------------------------------------------------------------------------------
+    @classmethod
+    async def connect(cls, address: str, operator: str | None = None, timeout_s: float = 5.0) -> RemoteEngine:
+        remote = cls(address, operator)
+        await remote._open(timeout_s)
+        return remote
+
+    async def _open(self, timeout_s: float) -> None:
+        a = self.address
+        try:
+            async with asyncio.timeout(timeout_s):
+                if a.path:
+                    self._reader, self._writer = await asyncio.open_unix_connection(a.path, limit=LINE_LIMIT)
+                else:
+                    self._reader, self._writer = await asyncio.open_connection(a.host, a.port, limit=LINE_LIMIT)
+                self._writer.write(encode({"op": "hello", "operator": self.operator}))
+                await self._writer.drain()
+                welcome = msgspec.json.decode(await self._reader.readline())
+        except (OSError, TimeoutError, msgspec.DecodeError) as exc:
+            raise EngineUnreachable(f"no engine answers at {self.address}: {exc}") from None
+        if welcome.get("t") != "welcome":
+            raise EngineUnreachable(f"the engine at {self.address} refused to attach: {welcome.get('error')}")
+        self._status(welcome)
+        raw = msgspec.convert(welcome["config"], ConfigFile)
+        self.config = build_config(Path(welcome["config_path"]), raw)
+        self.clock = RemoteClock(float(welcome.get("speed") or 1.0) if welcome.get("clock") == "simulated" else 1.0)
+        self._task = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    @property
+    def connected(self) -> bool:
+        return not self._closed.is_set()
+
+    # The engine surface ------------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.role != "leader" or self.controller != self.operator
+
+    @property
+    def rollback(self) -> RemoteRollback:
+        return RemoteRollback(self.snapshot.rollback if self.snapshot else {})
+
+    @property
+    def incident(self) -> Incident | None:
+        return self.snapshot.incident if self.snapshot else None
+
+    async def first_snapshot(self, timeout_s: float = 10.0) -> Snapshot:
+        async with asyncio.timeout(timeout_s):
+            await self._first_snapshot.wait()
+        assert self.snapshot is not None
+        return self.snapshot
+
+    async def tick(self) -> Snapshot:
+        """The next snapshot the engine pushes (the current one at once if it arrived since the last call)."""
+        closed = asyncio.ensure_future(self._closed.wait())
+        fresh = asyncio.ensure_future(self._new_snapshot.wait())
+        try:
+            await asyncio.wait({closed, fresh}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            fresh.cancel()
+        if not self._new_snapshot.is_set():
+            raise EngineUnreachable(f"the engine at {self.address} went away")
+        self._new_snapshot.clear()
+        with contextlib.suppress(CockpitError):
+            await self.refresh_journal()
+        assert self.snapshot is not None
+        return self.snapshot
+
+    async def command(self, name: str, *, operator: str | None = None, **args: Any) -> str:
+        if operator is not None and operator != self.operator:
+            raise CommandError(f"this screen is attached as {self.operator}, not {operator}")
+        return await self.request("command", name=name, args=args)
+
+    async def take_control(self, confirm: bool = False) -> str:
+        return await self.request("take-control", confirm=confirm)
+
+    async def release_control(self) -> str:
+        return await self.request("release-control")
+
+    async def plan(self, scope: Any = "regressing") -> Plan:
+        raw = await self.request("plan", scope=sorted(scope) if isinstance(scope, (set, frozenset)) else scope)
+        return msgspec.convert(raw, Plan)
+
+    async def refresh_journal(self, limit: int = 5000) -> int:
+        rows = await self.request("journal", since_seq=self.journal.last_seq, limit=limit)
+        self.journal.extend(rows)
+        return len(rows)
+
+    async def journal_entries(self, kinds: tuple[str, ...] = (), since_seq: int = 0, limit: int = 5000) -> list[Entry]:
+        rows = await self.request("journal", kinds=list(kinds), since_seq=since_seq, limit=limit)
+        return [Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    # Wire --------------------------------------------------------------------------------------------
+    async def request(self, op: str, **fields: Any) -> Any:
+        if self._writer is None or self._closed.is_set():
+            raise EngineUnreachable(f"not attached to the engine at {self.address}")
+        self._next_id += 1
+        rid = self._next_id
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        self._writer.write(encode({"op": op, "id": rid, **fields}))
+        await self._writer.drain()
+        return await fut
+
+    async def _read(self) -> None:
+        assert self._reader is not None
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    break
+                msg = msgspec.json.decode(line)
+                t = msg.get("t")
+                if t == "snapshot":
+                    self._status(msg)
+                    snap = msgspec.convert(msg["snapshot"], Snapshot)
+                    self.snapshot = dataclasses.replace(snap, read_only=self.read_only)
+                    self.clock.observe(snap.now)
+                    self._new_snapshot.set()
+                    self._first_snapshot.set()
+                elif t == "status":
+                    self._status(msg)
+                    self.statuses.append(msg)
+                    if self.snapshot is not None:
+                        self.snapshot = dataclasses.replace(self.snapshot, read_only=self.read_only)
+                elif t == "reply":
+                    fut = self._pending.pop(msg.get("id"), None)
+                    if fut is not None and not fut.done():
+                        if msg.get("ok"):
+                            fut.set_result(msg.get("result"))
+                        else:
+                            fut.set_exception(_error(msg))
+        except (OSError, asyncio.IncompleteReadError, ValueError, msgspec.DecodeError):
+            pass
+        finally:
+            self._closed.set()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(EngineUnreachable(f"the engine at {self.address} went away"))
+            self._pending.clear()
+
+    def _status(self, msg: dict[str, Any]) -> None:
+        self.role = msg.get("role", self.role)
+        self.controller = msg.get("controller")
+        self.epoch = msg.get("epoch")
+
+
+def _error(msg: dict[str, Any]) -> CockpitError:
+    kind = msg.get("kind")
+    text = msg.get("error", "the engine refused the request")
+    if kind == "ReadOnlyError":
+        return ReadOnlyError(text)
+    if kind == "FencedError":
+        from cockpit.engine.journal_redis import FencedError
+
+        return FencedError(text)
+    if kind == "CommandError":
+        return CommandError(text)
+    return CockpitError(text)
