@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--autopilot",
         action="store_true",
-        help="game days: declare and arm as the drill's autopilot does; journal the scorecard at the end",
+        help="game days: declare and arm as the drill's autopilot does (the simulator's scorecard is journaled)",
     )
     p.set_defaults(func=run)
     return p
@@ -219,9 +219,9 @@ class _Service:
             pilot = Autopilot(engine)
             _restore_pilot(pilot, engine)
             extra["pilot"] = pilot
-            if engine.backends.names["router"] == "mock":
-                name = "mock"
-                extra["simulator"] = host.create("simulator", name, self.config.options_for(name), engine.context)
+        if engine.backends.names["router"] == "mock":  # a game day on the simulator: it keeps the score
+            name = "mock"
+            extra["simulator"] = host.create("simulator", name, self.config.options_for(name), engine.context)
         return engine, extra
 
     async def _lead(self, engine: Any, extra: dict[str, Any]) -> None:
@@ -233,7 +233,7 @@ class _Service:
             if pilot is not None:
                 async with self.server._mutate:
                     await pilot.act()
-                self._score(engine, extra)
+            self._score(engine, extra)
             sleeping = asyncio.ensure_future(engine.clock.sleep(tick_s))
             await self._wait_any(sleeping)
 

@@ -200,7 +200,8 @@ class RemoteEngine:
         return self.snapshot
 
     async def tick(self) -> Snapshot:
-        """The next snapshot the engine pushes (the current one at once if it arrived since the last call)."""
+        """The next snapshot the engine pushes after this call (`snapshot` holds the latest at any time)."""
+        self._new_snapshot.clear()
         closed = asyncio.ensure_future(self._closed.wait())
         fresh = asyncio.ensure_future(self._new_snapshot.wait())
         try:

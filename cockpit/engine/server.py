@@ -99,11 +99,13 @@ class _Client:
             while not self.closed:
                 await self.wake.wait()
                 self.wake.clear()
-                while self.replies:
-                    self.writer.write(self.replies.pop(0))
+                # The pending snapshot first: a status or reply queued after it is never older than it,
+                # so the last word on role and control a screen reads is always the newest.
                 if self.frame is not None:
                     frame, self.frame = self.frame, None
                     self.writer.write(frame)
+                while self.replies:
+                    self.writer.write(self.replies.pop(0))
                 await self.writer.drain()
         except (ConnectionError, RuntimeError):
             self.closed = True
