@@ -31,6 +31,7 @@ def _drill(args: argparse.Namespace) -> int:
                     speed=args.speed,
                     backends=backends,
                     plugin_options=plugin_options,
+                    warmer=args.warmer,
                 )
             )
         )
@@ -319,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--journal", help="keep the drill's journal in this SQLite file")
     d.add_argument("--state-file", help="persist the simulated world here (crash drills: resume after a kill)")
     d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
+    d.add_argument("--warmer", action="store_true", help="run the cache warmer on the old revision from the start")
     d.add_argument(
         "--backend",
         action="append",

@@ -78,6 +78,13 @@ class FreezeSection(_Strict, kw_only=True):
     flags: list[str] = msgspec.field(default_factory=list)  # per-tenant flags a flag-service plugin freezes
 
 
+class WarmerSection(_Strict, kw_only=True):
+    enabled: bool = False  # start with the warmer on (toggle it from the TUI or `cockpit` commands)
+    rate_per_s: Positive = 1.0  # warming requests per second against the old (rollback target) revision
+    sample_size: Annotated[int, Meta(ge=1, le=100_000)] = 50  # prefixes sampled from recent traffic
+    prefixes_file: str = ""  # JSON lines of recorded prefixes; else the cache store's sample_prefixes
+
+
 class BackendsSection(_Strict, kw_only=True):
     router: str = "mock"
     autoscaler: str = "mock"
@@ -95,6 +102,7 @@ class ConfigFile(_Strict, kw_only=True):
     incident: IncidentSection = msgspec.field(default_factory=IncidentSection)
     backends: BackendsSection = msgspec.field(default_factory=BackendsSection)
     freeze: FreezeSection = msgspec.field(default_factory=FreezeSection)
+    warmer: WarmerSection = msgspec.field(default_factory=WarmerSection)
     pins: dict[str, str] = msgspec.field(default_factory=dict)  # named model references (aliases allowed)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     keymap: dict[str, str] = msgspec.field(default_factory=dict)

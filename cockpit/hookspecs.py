@@ -78,6 +78,28 @@ class NamespaceReading:
 
 
 @dataclass(frozen=True, slots=True)
+class PromptPrefix:
+    """A recorded request prefix the warmer replays exactly: same system prompt, tools and settings,
+    so the provider's cache key is the one live traffic will hit."""
+
+    key: str  # stable identity (e.g. tenant + prompt revision + hash)
+    system: str
+    tools: tuple[Mapping[str, Any], ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)  # e.g. temperature, top_p: as live traffic sends
+    tenant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WarmResult:
+    """What the provider reported for one warming request. Success is a cache *read* it reports."""
+
+    cache_read_tokens: int
+    cache_write_tokens: int
+    input_tokens: int
+    cost: float  # in the currency the cost model uses
+
+
+@dataclass(frozen=True, slots=True)
 class BackendContext:
     """What a backend factory gets besides its options.
 
@@ -132,6 +154,8 @@ class Autoscaler(Protocol):
 class CacheStore(Protocol):
     """Optionally also ``async def record_usage(self, namespace, hits, misses)``: count cache reads
     reported by the provider (the warmer, and drills that drive a real store from the simulator); and
+    ``async def sample_prefixes(self, tier, n) -> list[PromptPrefix]``: a representative sample of recent
+    prompt prefixes served by a tier (what the warmer replays); and
     ``async def gc(self)``: collect namespaces that are neither active, the rollback target nor frozen
     (the engine calls it periodically, never while an incident is open)."""
 
@@ -153,6 +177,9 @@ class CacheStore(Protocol):
 
 @runtime_checkable
 class ModelProvider(Protocol):
+    """Optionally also ``async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult``: send
+    one request with exactly that prefix to `revision` (the cache warmer)."""
+
     async def resolve(self, alias: str) -> str:
         """The pinned revision an alias points to right now."""
         ...

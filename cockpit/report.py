@@ -24,6 +24,7 @@ ROWS: list[tuple[str, Any]] = [
     ("extra cost", lambda c: f"${c.extra_cost:,.2f}"),
     ("out-of-scope tenants disturbed", lambda c: str(len(c.disturbed_tenants))),
     ("stages", lambda c: str(c.stages)),
+    ("cache warmer", lambda c: "off" if not c.warmer.get("sent") else f"{c.warmer['reads']}/{c.warmer['sent']} reads"),
 ]
 
 

@@ -41,10 +41,13 @@ class Scorecard:
     onset_s: float | None
     stages: int
     scope: list[str]
+    warmer: dict[str, Any]
     history: list[tuple[float, float, float, float, float]]
 
     def to_json(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "history"}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "warmer")}
+        w = self.warmer
+        d["warmer"] = {k: w[k] for k in ("enabled", "sent", "reads", "cost")} if w.get("sent") else None
         d["wrong_answers"] = round(self.wrong_answers)
         d["dropped_requests"] = round(self.dropped_requests)
         d["peak_old_utilisation"] = round(self.peak_old_utilisation, 4)
@@ -90,6 +93,7 @@ async def run_drill(
     to_the_end: bool = False,
     backends: dict[str, str] | None = None,
     plugin_options: dict[str, dict[str, Any]] | None = None,
+    warmer: bool = False,
 ) -> Scorecard:
     """Run `scenario` with the autopilot. The drill stops SETTLE_AFTER_RESTORE_S after the rollback
     finishes, or at the scenario's end (always at the end with `to_the_end`)."""
@@ -111,6 +115,7 @@ async def run_drill(
         host=host,
         backends=backends,
         plugin_options=plugin_options,
+        warmer=warmer,
     )
     engine, sim, info, j = session.engine, session.simulator, session.info, session.engine.journal
     try:
@@ -156,12 +161,13 @@ async def run_drill(
         dropped_requests=card["dropped_requests"],
         peak_old_utilisation=card["peak_old_utilisation"],
         min_old_hit_rate=card["min_old_hit_rate"],
-        extra_cost=card["extra_cost"],
+        extra_cost=card["extra_cost"] + engine.warmer.cost,  # the warmer is not free: its cost counts
         disturbed_tenants=card["disturbed_tenants"],
         declared_at_s=declared,
         onset_s=card["onset_s"],
         stages=engine.rollback.stage,
         scope=sorted(pilot.scope),
+        warmer=engine.warmer.snapshot(),
         history=card["history"],
     )
 

@@ -6,8 +6,10 @@ report rather than trusting memory.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from cockpit.config import Config
@@ -18,10 +20,18 @@ from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import EPS, FleetView, Mode, RollbackScheduler, Stage
 from cockpit.domain.rollout import RolloutScheduler
+from cockpit.domain.warmer import Warmer, WarmerPolicy
 from cockpit.engine.clock import Clock
 from cockpit.engine.journal import Journal
 from cockpit.errors import CockpitError, ConfigError
-from cockpit.hookspecs import ROLES, BackendContext, NamespaceReading, TierReading, TrafficReading
+from cockpit.hookspecs import (
+    ROLES,
+    BackendContext,
+    NamespaceReading,
+    PromptPrefix,
+    TierReading,
+    TrafficReading,
+)
 from cockpit.plugins import PluginHost
 
 T = TypeVar("T")
@@ -43,6 +53,7 @@ class CommandError(CockpitError):
 
 # Every command the engine accepts; all of them mutate. Read-only mode refuses each one, here.
 COMMANDS = (
+    "warmer",
     "declare",
     "release",
     "arm",
@@ -98,6 +109,7 @@ class Snapshot:
     old_utilisation: float | None
     replicas_needed: int | None
     read_only: bool
+    warmer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +150,9 @@ class Engine:
         self.rollback: RollbackScheduler = STRATEGIES[strategy](policy=config.rollback, mode=config.mode)
         self.rollback.strategy = strategy
         self.incident: Incident | None = None
+        w = config.file.warmer
+        self.warmer = Warmer(WarmerPolicy(w.rate_per_s, w.sample_size), enabled=w.enabled)
+        self._prefixes: list[PromptPrefix] = []
         self.incident_count = 0
         self.actuations = 0
         self.ticks = 0
@@ -192,6 +207,8 @@ class Engine:
         self.actuations = d.get("actuations", 0)
         self.alias_seen = d.get("alias_seen", {})
         self.last_stage = d.get("last_stage")
+        if d.get("warmer"):
+            self.warmer.load(d["warmer"])
         acked = {e.data["id"] for e in self.journal.entries(kinds=("actuation_ack",))}
         self.pending_intents = [
             e.data for e in self.journal.entries(kinds=("actuation",), since_seq=0) if e.data["id"] not in acked
@@ -222,6 +239,7 @@ class Engine:
                 "actuations": self.actuations,
                 "alias_seen": self.alias_seen,
                 "last_stage": self.last_stage,
+                "warmer": self.warmer.snapshot(),
             },
             self.clock.now(),
         )
@@ -294,6 +312,7 @@ class Engine:
             self._harm = harm
         await self._poll_alias(now)
         await self._collect_garbage(now)
+        await self._warm(now)
         self._journal_observations(now)
         if traffic is None:  # nothing can move without knowing where traffic is
             return self._snap(now, hold="router unreachable: holding")
@@ -510,6 +529,48 @@ class Engine:
                 await self._apply(intent, now, recovered=True)
         self.pending_intents = []
 
+    async def _warm(self, now: float) -> None:
+        """Replay sampled prompt prefixes against the rollback target at the warmer's rate."""
+        n = self.warmer.due(now)
+        if n == 0:
+            return
+        provider = self.backends.provider
+        if not hasattr(provider, "warm"):
+            self.warmer.enabled = False
+            self.journal.append("warmer_stopped", {"reason": f"{self.backends.names['provider']} cannot warm"}, now)
+            return
+        if not self._prefixes:
+            self._prefixes = await self._load_prefixes(now)
+            if not self._prefixes:
+                return
+        revision = self.config.file.models.old
+        for _ in range(n):
+            prefix = self._prefixes[self.warmer.pick(len(self._prefixes))]
+            r = await self._call("provider", provider.warm(revision, prefix), clears=False)
+            if r is None:
+                self.warmer.record(None)
+            else:
+                self.warmer.record(r.cache_read_tokens, r.cache_write_tokens, r.cost)
+
+    async def _load_prefixes(self, now: float) -> list[PromptPrefix]:
+        w = self.config.file.warmer
+        try:
+            if w.prefixes_file:
+                path = Path(w.prefixes_file)
+                path = path if path.is_absolute() else self.config.dir / path
+                return load_prefixes(path)[: w.sample_size]
+            store = self.backends.cache
+            if hasattr(store, "sample_prefixes"):
+                got = await self._call("cache", store.sample_prefixes(self.config.file.tiers.old, w.sample_size))
+                return list(got or [])
+        except CockpitError as exc:
+            self.journal.append("warmer_stopped", {"reason": str(exc)}, now)
+            self.warmer.enabled = False
+            return []
+        self.journal.append("warmer_stopped", {"reason": "no prefixes: set warmer.prefixes_file"}, now)
+        self.warmer.enabled = False
+        return []
+
     async def _collect_garbage(self, now: float) -> None:
         """Cache GC on its own schedule, and never while an incident is open (the evidence stays)."""
         store = self.backends.cache
@@ -578,6 +639,8 @@ class Engine:
                 "old_load": None if load is None else round(load, 2),
                 "namespaces": {ns.name: round(ns.hit_rate, 4) for ns in self._namespaces},
             }
+            if self.warmer.sent:
+                sample["warmer"] = self.warmer.snapshot()
             if self.incident is not None and self.incident.open:
                 sample["harm"] = {t: round(h, 4) for t, h in self._harm.items() if h > 0}
             self.journal.append("metrics", sample, now)
@@ -617,6 +680,7 @@ class Engine:
             old_utilisation=util,
             replicas_needed=needed,
             read_only=self.read_only,
+            warmer=self.warmer.snapshot(),
         )
 
     # Commands ---------------------------------------------------------------------------------------
@@ -642,6 +706,10 @@ class Engine:
         rb = self.rollback
         if name == "declare":
             return await self._declare(who, now, args.get("reason", ""))
+        if name == "warmer":
+            on = args.get("on")
+            self.warmer.enabled = (not self.warmer.enabled) if on is None else bool(on)
+            return f"cache warmer {'on' if self.warmer.enabled else 'off'} ({self.warmer.policy.rate_per_s:g}/s)"
         if name == "release":
             if not args.get("confirm"):
                 raise CommandError("releasing the incident needs confirmation (confirm=True)")
@@ -775,4 +843,30 @@ def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in args.items():
         out[k] = sorted(v) if isinstance(v, (set, frozenset, list, tuple)) else v
+    return out
+
+
+def load_prefixes(path: Path) -> list[PromptPrefix]:
+    """Recorded prefixes, one JSON object a line: key, system, tools (list), settings (object), tenant."""
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the warmer's prefixes ({exc.strerror})") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(
+                PromptPrefix(
+                    key=str(d["key"]),
+                    system=str(d["system"]),
+                    tools=tuple(d.get("tools", ())),
+                    settings=dict(d.get("settings", {})),
+                    tenant=str(d.get("tenant", "")),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{n}: not a prefix record ({type(exc).__name__}: {exc})") from None
     return out

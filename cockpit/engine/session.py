@@ -64,6 +64,7 @@ def drill_config(
     options: dict[str, Any],
     backends: dict[str, str] | None = None,
     plugin_options: dict[str, dict[str, Any]] | None = None,
+    warmer: bool = False,
 ) -> Config:
     """A configuration with every role on the simulator that runs the scenario described by `info`,
     except the roles `backends` hands to real backends (configured by `plugin_options`)."""
@@ -82,6 +83,7 @@ def drill_config(
             "tiers": dict(info.get("tiers", {})),
             "backends": roles,
             "plugins": plugins,
+            "warmer": {"enabled": warmer},
         },
         ConfigFile,
     )
@@ -101,6 +103,7 @@ def open_drill(
     read_only: bool = False,
     backends: dict[str, str] | None = None,
     plugin_options: dict[str, dict[str, Any]] | None = None,
+    warmer: bool = False,
 ) -> DrillSession:
     """An engine whose every role is the simulator running `scenario` (a bundled name or a file)."""
     config_dir = config_dir or Path.cwd()
@@ -113,7 +116,7 @@ def open_drill(
     sim = host.create("simulator", SIMULATOR, options, BackendContext(clock=clock, config_dir=str(config_dir)))
     info = dict(sim.scenario_info())
     try:
-        config = drill_config(info, journal, config_dir, options, backends, plugin_options)
+        config = drill_config(info, journal, config_dir, options, backends, plugin_options, warmer)
     except BaseException:
         sim.close()
         raise

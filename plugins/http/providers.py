@@ -27,7 +27,7 @@ from cockpit_http._common import Options, RequestFailed, Secret, error_detail, r
 
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError
-from cockpit.hookspecs import BackendContext
+from cockpit.hookspecs import BackendContext, PromptPrefix, WarmResult
 
 PROVIDER_OPTIONS = ("base_url", "timeout_s", "retries", "backoff_s", "api_key_env", "api_key_file")
 
@@ -116,11 +116,14 @@ class AnthropicProvider(_Provider):
     backend = "anthropic"
     default_base_url = "https://api.anthropic.com"
     default_key_env = "ANTHROPIC_API_KEY"
-    extra_options = ("anthropic_version",)
+    extra_options = ("anthropic_version", "input_price_per_mtok", "output_price_per_mtok")
 
     def __init__(self, options: Mapping[str, Any], context: BackendContext) -> None:
         super().__init__(options, context)
         self.anthropic_version = self._options.string("anthropic_version", "2023-06-01")
+        # Prices for the warmer's cost figure (a cache write costs 1.25x input, a cache read 0.1x).
+        self.input_price = self._options.number("input_price_per_mtok", 3.0, minimum=0, maximum=1000)
+        self.output_price = self._options.number("output_price_per_mtok", 15.0, minimum=0, maximum=1000)
 
     def _headers(self) -> dict[str, str]:
         h = super()._headers()
@@ -135,6 +138,49 @@ class AnthropicProvider(_Provider):
         if not isinstance(rid, str) or not rid:
             raise self._fail(f"GET /v1/models/{alias} answered without an 'id'")
         return self._note(alias, rid)
+
+
+    async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult:
+        """One request with exactly the live prefix (tools, system prompt, settings) and a cache
+        breakpoint at its end, to `revision`, for one output token. The provider's `usage` says whether
+        it was a cache read; that, not a 200, is what counts."""
+        body: dict[str, Any] = dict(prefix.settings)
+        body.update(
+            {
+                "model": revision,
+                "max_tokens": 1,
+                "system": [{"type": "text", "text": prefix.system, "cache_control": {"type": "ephemeral"}}],
+                "messages": [{"role": "user", "content": "."}],
+            }
+        )
+        if prefix.tools:
+            body["tools"] = [dict(t) for t in prefix.tools]
+        client = self._http()
+        try:
+            resp = await request_with_retries(
+                lambda: client.post("/v1/messages", json=body),
+                retries=self.retries,
+                backoff_s=self.backoff_s,
+                what=f"POST {self.base_url}/v1/messages",
+                secrets=(self._key,),
+            )
+        except RequestFailed as exc:
+            raise self._fail(str(exc)) from None
+        if resp.status_code in (401, 403):
+            hint = self._key_hint()
+            raise self._fail(f"POST /v1/messages answered {resp.status_code}: the API key was refused; {hint}")
+        if resp.status_code != 200:
+            raise self._fail(f"POST /v1/messages answered {resp.status_code}: {error_detail(resp, self._key)}")
+        try:
+            usage = resp.json().get("usage") or {}
+            read = int(usage.get("cache_read_input_tokens") or 0)
+            write = int(usage.get("cache_creation_input_tokens") or 0)
+            plain = int(usage.get("input_tokens") or 0)
+            out = int(usage.get("output_tokens") or 0)
+        except (ValueError, AttributeError, TypeError):
+            raise self._fail("POST /v1/messages answered without a usable 'usage'") from None
+        cost = (plain + 1.25 * write + 0.1 * read) * self.input_price / 1e6 + out * self.output_price / 1e6
+        return WarmResult(cache_read_tokens=read, cache_write_tokens=write, input_tokens=plain, cost=cost)
 
 
 class OpenAICompatibleProvider(_Provider):

@@ -25,8 +25,10 @@ from cockpit.hookspecs import (
     BackendContext,
     BackendSpec,
     NamespaceReading,
+    PromptPrefix,
     TierReading,
     TrafficReading,
+    WarmResult,
     hookimpl,
 )
 
@@ -145,6 +147,17 @@ class MockCache:
                 return c
         raise KeyError(f"no cache namespace {namespace!r}")
 
+    async def sample_prefixes(self, tier: str, n: int) -> list[PromptPrefix]:
+        """The busiest tenants' prefixes (one per tenant: its system prompt at its prompt revision)."""
+        w = self.h.sync()
+        top = sorted(w.rps, key=lambda t: (-w.rps[t], t))[:n]
+        return [
+            PromptPrefix(
+                key=f"{t}:prompt-v1", system=f"You are the assistant of {t}.", settings={"temperature": 0}, tenant=t
+            )
+            for t in top
+        ]
+
     async def fork(self, source: str, revision: str) -> str:
         self.h.sync()
         c = self._find(source)
@@ -168,6 +181,14 @@ class MockCache:
 class MockProvider:
     def __init__(self, h: _Handle) -> None:
         self.h = h
+
+    async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult:
+        w = self.h.sync()
+        read, cost = w.warm(revision)
+        tokens = 2000 + len(prefix.system)
+        return WarmResult(
+            cache_read_tokens=tokens if read else 0, cache_write_tokens=0 if read else tokens, input_tokens=1, cost=cost
+        )
 
     async def resolve(self, alias: str) -> str:
         w = self.h.sync()

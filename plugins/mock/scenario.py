@@ -70,6 +70,7 @@ class CacheSpec(_Strict, kw_only=True):
     hit_rate: Share = 0.7  # the namespace's starting hit rate
     warm_requests: Positive = 20000.0  # requests served to close 63 % of the gap to warm
     ttl_s: Positive = 1800.0  # warmth of unused prefixes decays with this time constant
+    prefixes: Annotated[int, Meta(ge=1)] = 200  # distinct hot prefixes: one warming request refreshes one
 
 
 class Tenant(_Strict, kw_only=True):

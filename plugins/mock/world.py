@@ -79,6 +79,8 @@ class CacheSim:
     frozen: bool = False
     hits: float = 0.0
     misses: float = 0.0
+    prefixes: int = 200
+    warmed: int = 0
 
     @property
     def hit_rate(self) -> float:
@@ -159,6 +161,7 @@ class World:
                 ttl_s=cs.ttl_s if cs else 1800.0,
                 active=hit,
                 idle=hit,
+                prefixes=cs.prefixes if cs else 200,
             )
         self.alias_target = sc.models.new
         self.events = sorted(sc.events, key=lambda e: e.at_s)
@@ -342,6 +345,19 @@ class World:
                 sev = min(1.0, max(0.0, sev + (2 * _unit(self.seed, "noise", x, int(self.t // 10)) - 1) * noise))
             out[x] = sev
         return out
+
+    def warm(self, revision: str) -> tuple[bool, float]:
+        """One warming request to `revision`: a cache read if the prefix it touches was still warm
+        (probability: the namespace's idle warmth), and it refreshes one of the namespace's hot prefixes."""
+        cache = next((c for c in self.caches.values() if c.revision == revision), None)
+        cost = self.sc.cost.request_cost
+        if cache is None:
+            return False, cost
+        cache.warmed += 1
+        read = _unit(self.seed, "warm", cache.name, cache.warmed) < cache.idle
+        cache.idle += (cache.warm_hit - cache.idle) / cache.prefixes
+        cost = cost * (1.0 - self.sc.cost.cached_discount) if read else cost * 1.25  # a cache write costs more
+        return read, cost
 
     # Scorecard support ----------------------------------------------------------------------------
     def failback_lower_bound(self, declared_at: float, scope: list[str]) -> float:
