@@ -110,6 +110,7 @@ class Snapshot:
     replicas_needed: int | None
     read_only: bool
     warmer: dict[str, Any] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +158,7 @@ class Engine:
         self.actuations = 0
         self.ticks = 0
         self.degraded: dict[str, str] = {}
+        self.alerts: list[str] = []  # recent plugin failures, for the screen
         self.alias_seen: dict[str, Any] = {}
         self.last_alias_poll = -1e18
         self.last_metrics = -1e18
@@ -270,6 +272,10 @@ class Engine:
             self._write_failures.discard(role)
             name = self.backends.names[role] if self.backends else role
             self.journal.append("backend_recovered", {"role": role, "backend": name}, self.clock.now())
+
+    def _plugin_error(self, f: Any, now: float) -> None:
+        self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+        self.alerts = [*self.alerts[-4:], f"{f.plugin} ({f.where}): {f.error}"]
 
     def _degrade(self, role: str, message: str) -> None:
         if self.degraded.get(role) != message:
@@ -453,7 +459,7 @@ class Engine:
         verified = not failed
         if confirmed:
             for f in self.host.shares_applied(confirmed, intent["id"]):
-                self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+                self._plugin_error(f, now)
         self.journal.append(
             "actuation_ack",
             {
@@ -489,7 +495,7 @@ class Engine:
             now,
         )
         for f in self.host.stage_applied(info):
-            self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+            self._plugin_error(f, now)
 
     async def _reconcile_pending(self, traffic: TrafficReading) -> None:
         """Intents written before a crash without an ack: confirm them from what the router reports, or
@@ -608,7 +614,7 @@ class Engine:
                 "alias_moved", {"alias": alias, "previous": previous, "current": current, "seen_at": now}, now
             )
             for f in self.host.alias_moved(alias, previous, current, now):
-                self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+                self._plugin_error(f, now)
             self._dirty = True
 
     def _journal_observations(self, now: float) -> None:
@@ -681,6 +687,7 @@ class Engine:
             replicas_needed=needed,
             read_only=self.read_only,
             warmer=self.warmer.snapshot(),
+            alerts=list(self.alerts),
         )
 
     # Commands ---------------------------------------------------------------------------------------
@@ -787,7 +794,7 @@ class Engine:
         }
         self.journal.append("incident_declared", payload, now, who)
         for f in self.host.incident_declared(payload):
-            self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+            self._plugin_error(f, now)
         return f"incident {self.incident.id} declared: rollout, flags and cache GC frozen"
 
     async def _release(self, who: str, now: float) -> str:
@@ -800,7 +807,7 @@ class Engine:
             await self._call("cache", self.backends.cache.thaw(ns.name))
         self.journal.append("incident_released", self.incident.to_dict(), now, who)
         for f in self.host.incident_released(self.incident.to_dict()):
-            self.journal.append("plugin_error", {"plugin": f.plugin, "hook": f.where, "error": f.error}, now)
+            self._plugin_error(f, now)
         return f"incident {self.incident.id} released: the rollout calendar resumes"
 
     def plan(self, scope: str | Iterable[str] = "regressing") -> Plan:
