@@ -76,25 +76,30 @@ class _Provider:
         return BackendError(self.backend, "provider", scrub(message, self._key))
 
     async def _get(self, path: str) -> Any:
+        return await self._request("GET", path)
+
+    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        """One call with retries; 401/403 and other errors become one scrubbed sentence; JSON back."""
         client = self._http()
+        what = f"{method} {path}"
         try:
             resp = await request_with_retries(
-                lambda: client.get(path),
+                lambda: client.request(method, path, json=body),
                 retries=self.retries,
                 backoff_s=self.backoff_s,
-                what=f"GET {self.base_url}{path}",
+                what=f"{method} {self.base_url}{path}",
                 secrets=(self._key,),
             )
         except RequestFailed as exc:
             raise self._fail(str(exc)) from None
         if resp.status_code in (401, 403):
-            raise self._fail(f"GET {path} answered {resp.status_code}: the API key was refused; {self._key_hint()}")
+            raise self._fail(f"{what} answered {resp.status_code}: the API key was refused; {self._key_hint()}")
         if resp.status_code != 200:
-            raise self._fail(f"GET {path} answered {resp.status_code}: {error_detail(resp, self._key)}")
+            raise self._fail(f"{what} answered {resp.status_code}: {error_detail(resp, self._key)}")
         try:
             return resp.json()
         except ValueError:
-            raise self._fail(f"GET {path} did not answer JSON") from None
+            raise self._fail(f"{what} did not answer JSON") from None
 
     def _note(self, alias: str, revision: str) -> str:
         """Remember the answer and record a move; the engine journals moves from its own polling."""
@@ -139,7 +144,6 @@ class AnthropicProvider(_Provider):
             raise self._fail(f"GET /v1/models/{alias} answered without an 'id'")
         return self._note(alias, rid)
 
-
     async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult:
         """One request with exactly the live prefix (tools, system prompt, settings) and a cache
         breakpoint at its end, to `revision`, for one output token. The provider's `usage` says whether
@@ -155,24 +159,9 @@ class AnthropicProvider(_Provider):
         )
         if prefix.tools:
             body["tools"] = [dict(t) for t in prefix.tools]
-        client = self._http()
+        answer = await self._request("POST", "/v1/messages", body)
         try:
-            resp = await request_with_retries(
-                lambda: client.post("/v1/messages", json=body),
-                retries=self.retries,
-                backoff_s=self.backoff_s,
-                what=f"POST {self.base_url}/v1/messages",
-                secrets=(self._key,),
-            )
-        except RequestFailed as exc:
-            raise self._fail(str(exc)) from None
-        if resp.status_code in (401, 403):
-            hint = self._key_hint()
-            raise self._fail(f"POST /v1/messages answered {resp.status_code}: the API key was refused; {hint}")
-        if resp.status_code != 200:
-            raise self._fail(f"POST /v1/messages answered {resp.status_code}: {error_detail(resp, self._key)}")
-        try:
-            usage = resp.json().get("usage") or {}
+            usage = answer.get("usage") or {}
             read = int(usage.get("cache_read_input_tokens") or 0)
             write = int(usage.get("cache_creation_input_tokens") or 0)
             plain = int(usage.get("input_tokens") or 0)
