@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -17,18 +18,17 @@ from typing import Any, ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Input, Static
 
 from cockpit.engine.clock import RealClock
 from cockpit.engine.loop import Engine, Snapshot
 from cockpit.errors import CockpitError
 from cockpit.ui import view
 from cockpit.ui.screens import ConfirmScreen, ScopeScreen, TextScreen
+from cockpit.ui.table import KeyBar, TenantTable
 
 # Actions that change the world. Read-only mode refuses exactly these, in check_action.
 MUTATING = frozenset({"declare", "release", "arm", "arm_scope", "advance", "auto", "hold", "resume", "prescale"})
-
-MAX_ROWS = 200  # rows drawn in the tenant table; more than a screenful, few enough to redraw per key
 
 # Everything the main screen's keys do; while a modal is open these wait.
 MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help"}
@@ -41,7 +41,8 @@ Screen { layout: vertical; }
 #banner.waiting { background: $warning-darken-2; }
 #models, #capacity, #caches, #rollback { padding: 0 1; height: auto; }
 #models.drift { background: $warning; color: $text; text-style: bold; }
-#tenants { height: 1fr; }
+#tenants { height: 1fr; padding: 0 0 0 1; }
+#tablebar { height: 1; padding: 0 1; color: $text-muted; }
 #filter { display: none; height: 3; }
 #filter.shown { display: block; }
 ConfirmScreen, ScopeScreen, TextScreen { align: center middle; }
@@ -53,6 +54,20 @@ ConfirmScreen, ScopeScreen, TextScreen { align: center middle; }
 #dialog-buttons Button { margin: 0 1; }
 #scope { height: auto; max-height: 16; }
 """
+
+
+class FilterInput(Input):
+    """The tenant filter. It tells the app in its value watcher rather than by a Changed message, which
+    would arrive a frame later: the box and the table it filters change in one frame."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(disabled=True, **kw)
+        self.cursor_blink = False  # SSH-friendly: nothing on screen moves unless the fleet does
+
+    def watch_value(self, value: str) -> None:
+        app = self.app
+        if isinstance(app, CockpitApp):
+            app.filter_changed(value)
 
 
 class CockpitApp(App[int]):
@@ -100,9 +115,11 @@ class CockpitApp(App[int]):
         self.warmth: dict[str, deque[float]] = {}
         self.baselines: list[Any] | None = None
         self.scorecard_shown = False
+        self.finished_at: float | None = None
         self.last_message = ""
         self.cockpit_theme = theme
-        self._shown_rows: list[tuple[str, ...]] = []
+        self.index = view.TenantIndex()
+        self._regr_count = 0
         self.cockpit_themes = list(themes)
 
     # Layout ------------------------------------------------------------------------------------------
@@ -113,11 +130,10 @@ class CockpitApp(App[int]):
             yield Static(id="capacity", markup=False)
             yield Static(id="caches", markup=False)
             yield Static(id="rollback", markup=False)
-            yield Input(placeholder="filter tenants (name, cohort, health); escape closes", id="filter", disabled=True)
-            table: DataTable = DataTable(id="tenants", cursor_type="row", zebra_stripes=False)
-            table.add_columns(*view.TENANT_COLUMNS)
-            yield table
-        yield Footer()
+            yield FilterInput(placeholder="filter tenants (name, cohort, health); escape closes", id="filter")
+            yield Static(id="tablebar", markup=False)
+            yield TenantTable(view.TENANT_COLUMNS, (6, 6, *view.FIXED_WIDTHS), id="tenants")
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         for t in self.cockpit_themes:
@@ -127,7 +143,7 @@ class CockpitApp(App[int]):
             self.theme = self.cockpit_theme.name
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        self.query_one("#tenants", DataTable).focus()
+        self.query_one("#tenants", TenantTable).focus()
         self.render_snapshot()
         if self.auto_tick:
             self.run_worker(self._engine_loop(), group="engine", exclusive=True)
@@ -181,16 +197,29 @@ class CockpitApp(App[int]):
         plan = view.arm_plan(snap, scope, cfg.tiers, self.engine.config.rollback)
         self.query_one("#capacity", Static).update(view.capacity_line(snap, plan.prescale_to if plan else None))
         self.query_one("#caches", Static).update(self._caches_text(snap))
-        self.query_one("#rollback", Static).update(view.rollback_line(snap))
-        # Regressing tenants first; at fleet scale only the first MAX_ROWS are drawn (the filter narrows).
-        shown, total = view.tenant_rows(snap, self.threshold, self.filter_text, MAX_ROWS)
-        table = self.query_one("#tenants", DataTable)
-        if shown != self._shown_rows:
-            self._shown_rows = shown
-            table.clear()
-            table.add_rows(shown)
-        more = f"showing {len(shown):,} of {total:,} tenants: / filters" if total > len(shown) else ""
-        table.border_subtitle = more
+        self.query_one("#rollback", Static).update(view.rollback_line(snap, self.settle_left()))
+        self.render_table(snap, fresh=True)
+
+    def render_table(self, snap: Snapshot | None, *, fresh: bool) -> None:
+        """Regressing tenants first. The table formats only the rows on screen; a filter keystroke
+        (fresh=False) re-filters the cached order and redraws only the lines that changed."""
+        index = self.index
+        index.update(snap, self.threshold)
+        order = index.matching(self.filter_text)
+        table = self.query_one("#tenants", TenantTable)
+        table.widths = [*index.widths, *view.FIXED_WIDTHS]
+        if snap is None or snap.traffic is None:
+            table.set_rows(order, lambda t: (t,), fresh=fresh)
+        else:
+            harm, th = snap.harm, self.threshold
+            cfg = self.engine.config.file.tiers
+            fmt = view.row_formatter(snap, th, view.tier_hits(snap, cfg.old, cfg.new))
+            table.set_rows(order, fmt, lambda t: harm.get(t, 0.0) >= th, fresh=fresh)
+        total = len(index.ordered)
+        regr = len(view.regressing(snap, self.threshold)) if fresh else self._regr_count
+        self._regr_count = regr
+        count = f"{len(order):,} of {total:,} tenants match" if self.filter_text.strip() else f"{total:,} tenants"
+        self.query_one("#tablebar", Static).update(f"{count} · {regr} regressing · / filter · hit o·n = tier cache")
 
     def _caches_text(self, snap: Snapshot | None) -> str:
         if snap is None or not snap.namespaces:
@@ -334,14 +363,16 @@ class CockpitApp(App[int]):
         if box.has_class("shown"):
             box.remove_class("shown")
             box.disabled = True
-            self.query_one("#tenants", DataTable).focus()
+            self.query_one("#tenants", TenantTable).focus()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value
-        self.render_snapshot()
+    def filter_changed(self, value: str) -> None:
+        """Called as the filter's value changes, so the table is redrawn in the same frame as the box."""
+        if value != self.filter_text:
+            self.filter_text = value
+            self.render_table(self.current(), fresh=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#tenants", DataTable).focus()
+        self.query_one("#tenants", TenantTable).focus()
 
     def help_text(self) -> str:
         """Built from the live bindings, so a remapped key shows as remapped."""
@@ -361,10 +392,10 @@ class CockpitApp(App[int]):
 
     def action_timeline(self) -> None:
         entries = list(self.engine.journal.entries(kinds=_TIMELINE_KINDS))[-300:]
-        lines = [
-            f"{view.sim_clock(e.ts) if e.ts < 1e8 else e.ts:>12}  {e.kind:<20} {e.actor:<18} {_brief(e.data)}"
-            for e in entries
-        ]
+        real = isinstance(self.engine.clock, RealClock)
+        lines = [f"{view.stamp(e.ts, real)}  {e.kind:<20} {e.actor:<18} {_brief(e.data)}" for e in entries]
+        if real and entries:
+            lines.insert(0, f"(wall-clock, local time {time.strftime('%Z %z')})")
         self.push_screen(TextScreen("Timeline (journal)", "\n".join(lines) or "(empty)", "timeline"))
 
     async def action_quit(self) -> None:
@@ -409,7 +440,12 @@ class CockpitApp(App[int]):
         scope = sorted(e.rollback.scope)
         card = sim.scorecard(declared, scope)
         restored = card["restored_at_s"]
+        extra: dict[str, Any] = {}
+        warmer = getattr(e, "warmer", None)
+        if "warmer" in Scorecard.__dataclass_fields__:  # the engine's cache warmer, when it has one
+            extra["warmer"] = warmer.snapshot() if warmer is not None else {}
         return Scorecard(
+            **extra,
             scenario=self.drill.info["name"],
             strategy="you (TUI)",
             restored=restored is not None,
@@ -419,7 +455,7 @@ class CockpitApp(App[int]):
             dropped_requests=card["dropped_requests"],
             peak_old_utilisation=card["peak_old_utilisation"],
             min_old_hit_rate=card["min_old_hit_rate"],
-            extra_cost=card["extra_cost"],
+            extra_cost=card["extra_cost"] + (getattr(warmer, "cost", 0.0) or 0.0),
             disturbed_tenants=card["disturbed_tenants"],
             declared_at_s=declared,
             onset_s=card["onset_s"],
@@ -435,8 +471,23 @@ class CockpitApp(App[int]):
         note = "" if self.baselines is not None else "\n\n(baselines abort and fixed-stages: computing…)"
         return scorecard_table(cards) + note
 
+    def settle_left(self) -> float | None:
+        """Simulated seconds left before a finished drill is scored (None: the rollback is not done).
+
+        The baselines (run_drill) keep simulating SETTLE_AFTER_RESTORE_S after the rollback finishes, so
+        overload or a cold cache after the last stage still counts; the TUI's own card waits as long."""
+        if self.drill is None or not self.engine.rollback.done:
+            return None
+        now = self.engine.clock.now()
+        if self.finished_at is None:
+            self.finished_at = now
+        return max(0.0, view.SETTLE_S - (now - self.finished_at))
+
     def _maybe_scorecard(self) -> None:
-        if self.drill is None or self.scorecard_shown or not self.engine.rollback.done:
+        if self.scorecard_shown:
+            return
+        left = self.settle_left()
+        if left is None or left > 0:
             return
         self.scorecard_shown = True
         self.push_screen(TextScreen("Drill finished: scorecard", self.scorecard_text(), "scorecard"))

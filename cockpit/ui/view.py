@@ -6,6 +6,7 @@ NO_COLOR, on an ANSI-16 terminal and for colour-blind operators.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from cockpit.engine.loop import Snapshot
 SPARK = "▁▂▃▄▅▆▇█"
 FROZEN_GLYPH = "❄"
 OK_GLYPH = "●"
+SETTLE_S = 300.0  # cockpit.engine.drill.SETTLE_AFTER_RESTORE_S (a test keeps the two equal)
 
 
 def pct(v: float | None) -> str:
@@ -25,6 +27,13 @@ def pct(v: float | None) -> str:
 def sim_clock(seconds: float) -> str:
     s = int(seconds)
     return f"T+{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def stamp(ts: float, real: bool) -> str:
+    """A journal time: wall-clock on a real clock, T+h:mm:ss of simulated time on a simulated one."""
+    if real:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return f"{sim_clock(ts):>12}"
 
 
 def sparkline(values: Iterable[float], width: int = 12) -> str:
@@ -81,7 +90,7 @@ def capacity_line(snap: Snapshot | None, needed_if_armed: int | None = None) -> 
     return f"old tier  ready/desired {ready}{starting}  needed {needed}  util {pct(util)} {bar(util or 0.0)}{over}"
 
 
-def rollback_line(snap: Snapshot | None) -> str:
+def rollback_line(snap: Snapshot | None, settle_left: float | None = None) -> str:
     if snap is None:
         return "rollback: —"
     rb = snap.rollback
@@ -99,6 +108,10 @@ def rollback_line(snap: Snapshot | None) -> str:
     )
     if hold and not rb.get("done"):
         line += f"\n  hold: {hold}"
+    if rb.get("done") and settle_left:
+        line += (
+            f"\n  drill: scored in {settle_left:.0f} s (settling {SETTLE_S:.0f} s after restore, as the baselines do)"
+        )
     return line
 
 
@@ -110,42 +123,103 @@ def health(harm: float, threshold: float) -> str:
     return "✓ ok"
 
 
-TENANT_COLUMNS = ("tenant", "cohort", "rps", "target", "ceiling", "effective", "health")
+TENANT_COLUMNS = ("tenant", "cohort", "rps", "target", "ceiling", "on new", "health", "hit o·n")
+FIXED_WIDTHS = (5, 6, 7, 6, 11, 9)  # every column after tenant and cohort
+HIT_NOTE = "hit o·n: hit rate of the old·new tier's cache namespace serving the tenant (no per-tenant reading)"
+
+Row = tuple[str, ...]
 
 
-def tenant_rows(
-    snap: Snapshot | None, threshold: float, filter_text: str = "", limit: int | None = None
-) -> tuple[list[tuple[str, ...]], int]:
-    """(rows, matching): regressing tenants first; only the first `limit` rows are formatted, so a
-    keystroke at 10,000 tenants costs a scan, not 10,000 formatted rows."""
-    if snap is None or snap.traffic is None:
-        return [], 0
-    tr, harm = snap.traffic, snap.harm
-    needle = filter_text.strip().lower()
-    matching = []
-    for t in tr.shares:
-        if needle:
-            h = harm.get(t, 0.0)
-            word = "✗ regr" if h >= threshold else ("~ warn" if h > 0 else "✓ ok")
-            if not (needle in t.lower() or needle in tr.cohorts.get(t, "").lower() or needle in word):
-                continue
-        matching.append(t)
-    matching.sort(key=lambda t: harm.get(t, 0.0) < threshold)
-    rows = []
-    for t in matching[:limit] if limit is not None else matching:
-        ceiling = snap.ceilings.get(t)
-        rows.append(
-            (
-                t,
-                tr.cohorts.get(t, ""),
-                f"{tr.rps.get(t, 0.0):.0f}",
-                pct(snap.targets.get(t)),
-                "—" if ceiling is None else pct(ceiling),
-                pct(snap.effective.get(t, tr.shares[t])),
-                health(harm.get(t, 0.0), threshold),
-            )
+def health_word(harm: float, threshold: float) -> str:
+    return "✗ regr" if harm >= threshold else ("~ warn" if harm > 0 else "✓ ok")
+
+
+def tier_hits(snap: Snapshot | None, old_tier: str, new_tier: str) -> tuple[float | None, float | None]:
+    """The old and new tiers' namespace hit rates: the only cache reading there is (per tier, not tenant)."""
+    old = new = None
+    for ns in snap.namespaces if snap is not None else ():
+        if ns.tier == old_tier and old is None:
+            old = ns.hit_rate
+        elif ns.tier == new_tier and new is None:
+            new = ns.hit_rate
+    return old, new
+
+
+def row_formatter(snap: Snapshot, threshold: float, hits: tuple[float | None, float | None]):
+    """A function formatting one tenant's cells from `snap`; the table calls it only for rows on screen."""
+    tr, harm, ceilings, targets, effective = snap.traffic, snap.harm, snap.ceilings, snap.targets, snap.effective
+    old_hit, new_hit = hits
+
+    def fmt(t: str) -> Row:
+        ceiling = ceilings.get(t)
+        share = effective.get(t, tr.shares.get(t, 0.0))
+        o = pct(old_hit) if share < 1.0 - 1e-9 else "—"
+        n = pct(new_hit) if share > 1e-9 else "—"
+        return (
+            t,
+            tr.cohorts.get(t, ""),
+            f"{tr.rps.get(t, 0.0):.0f}",
+            pct(targets.get(t)),
+            "—" if ceiling is None else pct(ceiling),
+            pct(share),
+            health(harm.get(t, 0.0), threshold),
+            f"{o}·{n}",
         )
-    return rows, len(matching)
+
+    return fmt
+
+
+class TenantIndex:
+    """The table's order (regressing first) and filter, cached: a new tick costs one scan, a keystroke
+    in the filter at most one scan of the tenants still matching, and nothing else costs a scan."""
+
+    def __init__(self) -> None:
+        self._traffic: object = None
+        self._harm: object = None
+        self._threshold = 0.0
+        self.ordered: list[str] = []
+        self.widths = (6, 6)
+        self._search: dict[str, str] | None = None
+        self._last: tuple[str, list[str]] | None = None
+
+    def update(self, snap: Snapshot | None, threshold: float) -> bool:
+        """Re-derive the order if the snapshot's traffic or health changed; True if it did."""
+        traffic = snap.traffic if snap is not None else None
+        harm = snap.harm if snap is not None else None
+        if traffic is self._traffic and harm is self._harm and threshold == self._threshold:
+            return False
+        self._traffic, self._harm, self._threshold = traffic, harm, threshold
+        self._search = None
+        self._last = None
+        if traffic is None or harm is None:
+            self.ordered = []
+            return True
+        shares = traffic.shares
+        regr = [t for t in shares if harm.get(t, 0.0) >= threshold]
+        rest = [t for t in shares if harm.get(t, 0.0) < threshold] if regr else list(shares)
+        self.ordered = regr + rest
+        longest = max(map(len, shares), default=6)
+        cohort = max(map(len, traffic.cohorts.values()), default=6)
+        self.widths = (max(6, min(16, longest)), max(6, min(10, cohort)))
+        return True
+
+    def matching(self, filter_text: str) -> list[str]:
+        needle = filter_text.strip().lower()
+        if not needle:
+            return self.ordered
+        if self._last is not None and self._last[0] == needle:
+            return self._last[1]
+        if self._search is None:
+            tr, harm, th = self._traffic, self._harm, self._threshold
+            self._search = {
+                t: f"{t.lower()}\0{tr.cohorts.get(t, '').lower()}\0{health_word(harm.get(t, 0.0), th)}"
+                for t in self.ordered
+            }
+        base = self._last[1] if self._last is not None and needle.startswith(self._last[0]) else self.ordered
+        search = self._search
+        found = [t for t in base if needle in search[t]]
+        self._last = (needle, found)
+        return found
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
+
+from cockpit.engine.clock import RealClock
+from cockpit.engine.drill import SETTLE_AFTER_RESTORE_S
+from cockpit.ui import view
 
 
 def test_whole_drill_by_keystrokes(drill) -> None:
@@ -42,7 +47,15 @@ async def _drive(drill) -> None:
             await drill.run_ticks(app, 5)
         assert engine.rollback.done
         await pilot.pause()
-        assert app.screen.id == "scorecard"
+        # Scored only after the same 300 simulated seconds of settling the baselines get.
+        assert app.screen.id != "scorecard"
+        assert "scored in" in str(app.query_one("#rollback").render())
+        finished = app.finished_at
+        while app.screen.id != "scorecard":
+            assert engine.clock.now() - finished <= SETTLE_AFTER_RESTORE_S + 2 * drill.tick_s
+            await drill.run_ticks(app, 10)
+            await pilot.pause()
+        assert engine.clock.now() - finished >= SETTLE_AFTER_RESTORE_S
         await app.workers.wait_for_complete()
         await pilot.pause()
         body = str(app.screen.query_one("#text-body").render())
@@ -91,5 +104,36 @@ def test_quit_during_rollback_asks_and_defaults_to_no(drill) -> None:
             await pilot.press("q", "y")
             await pilot.pause()
             assert not app.is_running
+
+    asyncio.run(go())
+
+
+def test_settle_time_matches_the_baselines() -> None:
+    assert view.SETTLE_S == SETTLE_AFTER_RESTORE_S
+
+
+def test_timeline_is_wall_clock_on_a_real_clock_and_t_plus_on_a_simulated_one(drill) -> None:
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 75)
+            await pilot.press("t")
+            await pilot.pause()
+            body = str(app.screen.query_one("#text-body").render())
+            assert "T+00:00:" in body and "wall-clock" not in body
+            await pilot.press("escape")
+            await pilot.pause()
+            # The same journal read as if by an engine on a real clock: dates and times of day.
+            now = time.time()
+            for e in drill.engine.journal.entries():
+                assert e.ts < 1e8
+            assert view.stamp(now, True) == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+            assert view.stamp(75.0, False).strip() == "T+00:01:15"
+            drill.engine.clock = RealClock()
+            await pilot.press("t")
+            await pilot.pause()
+            body = str(app.screen.query_one("#text-body").render())
+            assert "wall-clock" in body
+            assert time.strftime("%Y-", time.localtime(0)) in body and "T+" not in body
 
     asyncio.run(go())
