@@ -357,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
+    from cockpit import cli_engine
+
+    cli_engine.add_parser(sub)
     return p
 
 

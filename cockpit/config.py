@@ -124,6 +124,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         return self.path.parent
 
     @property
+    def journal_url(self) -> str:
+        """[cockpit] journal as written when it is a redis:// URL (shared by engines), else the SQLite path."""
+        raw = self.file.cockpit.journal
+        return raw if raw.startswith(("redis://", "rediss://", "unix://")) else str(self.journal_path)
+
+    @property
     def lock_path(self) -> Path:
         lock = Path(self.file.cockpit.lock)
         return lock if lock.is_absolute() else self.dir / lock

@@ -179,6 +179,11 @@ class Engine:
         self._dirty = False
         self.resumed = False
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held by every tick and command: a server that journals around them takes it too."""
+        return self._lock
+
     # Start-up ------------------------------------------------------------------------------------
     def start(self) -> None:
         """Create the backends and restore state from the journal. Raises CockpitError on bad input."""

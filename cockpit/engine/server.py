@@ -309,7 +309,7 @@ class EngineServer:
         return self.engine
 
     async def _journal_refusal(self, engine: Engine, who: str, name: str, why: str) -> None:
-        async with engine._lock:
+        async with engine.lock:
             engine.journal.begin()
             try:
                 engine.journal.append("command_refused", {"command": name, "reason": why}, engine.clock.now(), who)
@@ -333,7 +333,7 @@ class EngineServer:
                 if held != me:
                     raise CommandError(f"{me} is not in control ({held or 'nobody'} is)")
                 result, new = f"{me} released control", None
-            async with engine._lock:
+            async with engine.lock:
                 now = engine.clock.now()
                 engine.journal.begin()
                 try:

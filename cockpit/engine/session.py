@@ -38,7 +38,13 @@ def open_engine(
 ) -> Engine:
     """A started engine (backends created, journal replayed). Raises CockpitError on bad input."""
     host = host or PluginHost()
-    journal = journal or Journal(config.journal_path)
+    if journal is None:
+        if config.journal_url.startswith(("redis://", "rediss://", "unix://")):
+            from cockpit.engine.journal_redis import open_journal  # redis-py only for a shared journal
+
+            journal = open_journal(config.journal_url)
+        else:
+            journal = Journal(config.journal_path)
     engine = Engine(
         config, host, journal, clock or make_clock(config), operator=operator, read_only=read_only, strategy=strategy
     )
