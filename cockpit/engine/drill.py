@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,8 @@ class Scorecard:
     onset_s: float | None
     stages: int
     scope: list[str]
-    warmer: dict[str, Any]
-    history: list[tuple[float, float, float, float, float]]
+    history: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    warmer: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "warmer")}
