@@ -31,6 +31,9 @@ from cockpit.ui.table import KeyBar, TenantTable
 MUTATING = frozenset({"declare", "release", "arm", "arm_scope", "advance", "auto", "hold", "resume", "prescale"})
 
 # Everything the main screen's keys do; while a modal is open these wait.
+HISTORY = 600  # samples kept for the trend plots (ten minutes at one tick a second)
+PLAN_EVERY_S = 2.0  # wall seconds between dry-run plans (more if a plan is slow)
+
 MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help"}
 
 CSS = """
@@ -39,7 +42,7 @@ Screen { layout: vertical; }
 #banner.frozen { background: $error; color: $text; }
 #banner.normal { background: $success-darken-2; color: $text; }
 #banner.waiting { background: $warning-darken-2; }
-#models, #capacity, #caches, #rollback { padding: 0 1; height: auto; }
+#models, #capacity, #caches, #rollback, #trends, #plan { padding: 0 1; height: auto; }
 #models.drift { background: $warning; color: $text; text-style: bold; }
 #tenants { height: 1fr; padding: 0 0 0 1; }
 #tablebar { height: 1; padding: 0 1; color: $text-muted; }
@@ -113,6 +116,13 @@ class CockpitApp(App[int]):
         self.filter_text = ""
         self.threshold = engine.config.file.incident.regression_threshold
         self.warmth: dict[str, deque[float]] = {}
+        self.history: deque[view.Sample] = deque(maxlen=HISTORY)  # ring buffer for the trend plots
+        self.wrong_estimate = 0.0
+        self._plan: Any = None
+        self._plan_key: tuple[Any, ...] | None = None
+        self._plan_at = -1e18
+        self._plan_every = PLAN_EVERY_S
+        self._plan_running = False
         self.baselines: list[Any] | None = None
         self.scorecard_shown = False
         self.finished_at: float | None = None
@@ -129,7 +139,9 @@ class CockpitApp(App[int]):
             yield Static(id="models", markup=False)
             yield Static(id="capacity", markup=False)
             yield Static(id="caches", markup=False)
+            yield Static(id="trends", markup=False)
             yield Static(id="rollback", markup=False)
+            yield Static(id="plan", markup=False)
             yield FilterInput(placeholder="filter tenants (name, cohort, health); escape closes", id="filter")
             yield Static(id="tablebar", markup=False)
             yield TenantTable(view.TENANT_COLUMNS, (6, 6, *view.FIXED_WIDTHS), id="tenants")
@@ -162,6 +174,7 @@ class CockpitApp(App[int]):
         snap = await self.engine.tick()
         for ns in snap.namespaces:
             self.warmth.setdefault(f"{ns.tier}:{ns.revision}", deque(maxlen=60)).append(ns.hit_rate)
+        self._record(snap)
         self.render_snapshot()
         self._maybe_scorecard()
         return snap
@@ -195,9 +208,21 @@ class CockpitApp(App[int]):
         m.set_class(drifted, "drift")
         scope = sorted(self.engine.rollback.scope) or view.regressing(snap, self.threshold)
         plan = view.arm_plan(snap, scope, cfg.tiers, self.engine.config.rollback)
-        self.query_one("#capacity", Static).update(view.capacity_line(snap, plan.prescale_to if plan else None))
+        needed = plan.prescale_to if plan else None
+        eta = view.capacity_eta(
+            self.history,
+            (snap.replicas_needed or snap.rollback.get("scale_requested") or needed) if snap else None,
+            cfg.tiers.startup_estimate_s,
+        )
+        self.query_one("#capacity", Static).update(view.capacity_line(snap, needed) + eta)
         self.query_one("#caches", Static).update(self._caches_text(snap))
         self.query_one("#rollback", Static).update(view.rollback_line(snap, self.settle_left()))
+        self.query_one("#trends", Static).update(view.trends_line(self.history, estimated=self.drill is None))
+        rb = self.engine.rollback
+        held = bool(rb.paused) or bool(snap is not None and (snap.hold or "").startswith("waiting"))
+        self.query_one("#plan", Static).update(
+            view.plan_line(self.current_plan(snap), rb.stage, rb.armed, rb.done, held, snap.now if snap else 0.0)
+        )
         self.render_table(snap, fresh=True)
 
     def render_table(self, snap: Snapshot | None, *, fresh: bool) -> None:
@@ -220,6 +245,74 @@ class CockpitApp(App[int]):
         self._regr_count = regr
         count = f"{len(order):,} of {total:,} tenants match" if self.filter_text.strip() else f"{total:,} tenants"
         self.query_one("#tablebar", Static).update(f"{count} · {regr} regressing · / filter · hit o·n = tier cache")
+
+    def _record(self, snap: Snapshot) -> None:
+        """Append one sample to the ring buffer. Wrong answers: the simulator's own count in a drill;
+        otherwise an estimate, harm × rps × share on new of each regressing tenant, integrated over time."""
+        prev = self.history[-1] if self.history else None
+        if self.drill is not None:
+            e = self.engine
+            declared = e.incident.declared_at if e.incident else None
+            wrong = float(self.drill.simulator.scorecard(declared, sorted(e.rollback.scope))["wrong_answers"])
+        else:
+            if prev is not None and snap.traffic is not None:
+                dt = max(0.0, snap.now - prev.now)
+                tr, eff = snap.traffic, snap.effective
+                self.wrong_estimate += dt * sum(
+                    h * tr.rps.get(t, 0.0) * eff.get(t, tr.shares.get(t, 0.0))
+                    for t, h in snap.harm.items()
+                    if h >= self.threshold
+                )
+            wrong = self.wrong_estimate
+        tiers = self.engine.config.file.tiers
+        old_hit, _ = view.tier_hits(snap, tiers.old, tiers.new)
+        o = snap.old_tier
+        self.history.append(
+            view.Sample(snap.now, snap.old_utilisation, o.ready if o else 0, o.desired if o else 0, old_hit, wrong)
+        )
+
+    def current_plan(self, snap: Snapshot | None) -> Any:
+        """The engine's dry-run plan for the rollback scope (or the regressing tenants). It costs
+        O(tenants × stages) (half a second at 10,000 tenants), so it is recomputed when the scope or stage
+        changes, at most every few wall seconds (longer if it is slow), never per keystroke, and on a
+        thread while the engine runs live (tests, with auto_tick off, compute it inline: deterministic)."""
+        if snap is None:
+            return None
+        rb = self.engine.rollback
+        key = (rb.armed, rb.done, rb.stage, tuple(sorted(rb.scope)), frozenset(view.regressing(snap, self.threshold)))
+        # Live: wall time. Driven by hand (tests, benchmarks): engine time, so pictures are deterministic.
+        now = time.monotonic() if self.auto_tick else snap.now
+        due = key != self._plan_key or now - self._plan_at >= (self._plan_every if self.auto_tick else 5.0)
+        if due and not self._plan_running:
+            self._plan_key, self._plan_at = key, now
+            scope = sorted(rb.scope) if rb.armed else "regressing"
+            if self.auto_tick:
+                self._plan_running = True
+                self.run_worker(lambda: self._compute_plan(scope, threaded=True), thread=True, group="plan")
+            else:
+                self._compute_plan(scope, threaded=False)
+        return self._plan
+
+    def _compute_plan(self, scope: Any, *, threaded: bool) -> None:
+        t0 = time.perf_counter()
+        try:
+            plan = None if self.engine.rollback.done else self.engine.plan(scope)
+        except CockpitError:
+            plan = None
+        except RuntimeError:  # the engine's state moved under the thread: keep the last plan, retry later
+            plan = self._plan
+        took = time.perf_counter() - t0
+        if threaded:
+            with contextlib.suppress(RuntimeError):  # the app may have closed meanwhile
+                self.call_from_thread(self._plan_ready, plan, took)
+        else:
+            self._plan_ready(plan, took, render=False)
+
+    def _plan_ready(self, plan: Any, took: float, render: bool = True) -> None:
+        self._plan, self._plan_running = plan, False
+        self._plan_every = max(PLAN_EVERY_S, 10 * took)  # at most a tenth of the CPU on planning
+        if render and self.is_running:
+            self.render_snapshot()
 
     def _caches_text(self, snap: Snapshot | None) -> str:
         if snap is None or not snap.namespaces:

@@ -85,9 +85,8 @@ def capacity_line(snap: Snapshot | None, needed_if_armed: int | None = None) -> 
     needed = "—" if not n else str(n)
     util = snap.old_utilisation
     over = "  ▲ OVER HEADROOM" if util is not None and util > 1.0 else ""
-    ready = f"{t.ready}/{t.desired}"
-    starting = f" ({t.desired - t.ready} starting)" if t.desired > t.ready else ""
-    return f"old tier  ready/desired {ready}{starting}  needed {needed}  util {pct(util)} {bar(util or 0.0)}{over}"
+    starting = f" (+{t.desired - t.ready} starting)" if t.desired > t.ready else ""
+    return f"old tier ready {t.ready}/{t.desired}{starting} need {needed} util {pct(util)} {bar(util or 0.0, 6)}{over}"
 
 
 def rollback_line(snap: Snapshot | None, settle_left: float | None = None) -> str:
@@ -258,3 +257,100 @@ def arm_plan(snap: Snapshot | None, scope: Sequence[str], tiers, policy) -> ArmP
     view = FleetView(snap.now, tr.rps, tr.shares, snap.harm, tier, old_hit, old_load)
     sched = RollbackScheduler(policy=policy, scope=frozenset(scope))
     return ArmPlan(sorted(scope), moved, max(sched.replicas_needed(view), o.desired), o.ready)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One tick's worth of what the trend plots show (the app keeps a ring buffer of these)."""
+
+    now: float
+    util: float | None
+    ready: int
+    desired: int
+    old_hit: float | None
+    wrong: float  # wrong answers served so far (the simulator's count in a drill, else an estimate)
+
+
+def scaled(values: Sequence[float], top: float | None = None) -> list[float]:
+    hi = top if top is not None else max(values, default=0.0)
+    return [min(1.0, v / hi) if hi > 0 else 0.0 for v in values]
+
+
+def buckets(values: Sequence[float], width: int) -> list[float]:
+    """`values` averaged into at most `width` buckets, oldest first: a sparkline of the whole window."""
+    n = len(values)
+    if n <= width:
+        return list(values)
+    return [
+        sum(values[i * n // width : (i + 1) * n // width]) / max(1, (i + 1) * n // width - i * n // width)
+        for i in range(width)
+    ]
+
+
+def compact(n: float) -> str:
+    return f"{n:.0f}" if n < 1000 else (f"{n / 1000:.1f}k" if n < 1e6 else f"{n / 1e6:.1f}M")
+
+
+def trends_line(history: Sequence[Sample], width: int = 5, estimated: bool = True) -> str:
+    """Old-tier utilisation and ready replicas, old-cache hit rate and wrong answers served so far, over
+    the buffered window. `wrong≈` marks an estimate (outside a drill there is no ground truth)."""
+    if not history:
+        return "trends: no reading yet"
+    last = history[-1]
+    span = last.now - history[0].now
+    util = buckets([s.util or 0.0 for s in history], width)
+    ready = buckets([float(s.ready) for s in history], width)
+    hit = buckets([s.old_hit or 0.0 for s in history], width)
+    wrong = buckets([s.wrong for s in history], width)
+    top = max(1.0, *(float(s.desired) for s in history))
+    label = f"{span / 60:.0f}m:" if span >= 60 else f"{span:.0f}s:"
+    return (
+        f"{label} util {sparkline(scaled(util, max(1.0, *util)), width)} {pct(last.util)}"
+        f"  ready {sparkline(scaled(ready, top), width)} {last.ready}/{last.desired}"
+        f"  old hit {sparkline(hit, width)} {pct(last.old_hit)}"
+        f"  wrong{'≈' if estimated else ''} {sparkline(scaled(wrong), width)} {compact(last.wrong)}"
+    )
+
+
+def capacity_eta(history: Sequence[Sample], needed: int | None, startup_s: float) -> str:
+    """ETA to capacity: old tier ready versus needed for full failback, from when the replicas were asked."""
+    if not history or not needed:
+        return ""
+    last = history[-1]
+    if last.ready >= needed:
+        return "  ✔ ready"
+    if last.desired < needed:
+        return f"  ETA {startup_s:.0f}s after s"
+    asked = last.now
+    for s in reversed(history):  # when the desired count last reached `needed`
+        if s.desired < needed:
+            break
+        asked = s.now
+    left = asked + startup_s - last.now
+    return f"  ETA {left:.0f}s" if left > 0 else "  ETA late"
+
+
+def plan_line(plan, stage: int, armed: bool, done: bool, held: bool, now_s: float) -> str:
+    """The rollback plan as stages with status and ETA: ✔ applied, ▶/⏸ next, · planned."""
+    if done:
+        return f"plan  ✔ {stage} stage(s) applied: every tenant in scope is at 0 % new"
+    if plan is None:
+        return "plan  — (no regressing tenant: nothing to plan)" if not armed else "plan  — (no reading)"
+    parts = [f"✔{i}" for i in range(max(1, stage - 2), stage + 1)] if armed and stage else []
+    if armed and stage > 3:
+        parts.insert(0, "…")
+    for i, st in enumerate(plan.stages[:6]):
+        glyph = ("⏸" if held else "▶") if i == 0 else "·"
+        parts.append(f"{glyph}{stage + i + 1} {_dur(st.eta_s)}")
+    if len(plan.stages) > 6:
+        parts.append(f"… +{len(plan.stages) - 6}")
+    end = f"done ≈ {_dur(plan.eta_s)}" if plan.finishes and plan.eta_s is not None else "not within 4 h"
+    head = "plan " if armed else f"plan if armed now ({len(plan.scope)} tenants, pre-scale {plan.prescale_to}):"
+    return f"{head} {' '.join(parts)}  {end}"
+
+
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    s = max(0, int(seconds))
+    return f"+{s}s" if s < 120 else f"+{s // 60}m"
