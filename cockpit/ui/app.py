@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
@@ -73,10 +75,49 @@ class FilterInput(Input):
             app.filter_changed(value)
 
 
+# The command palette's namespaced titles, by binding id: the palette is built from the same registry as
+# the keys, and runs the same actions, so read-only refusal (check_action) applies to it unchanged.
+PALETTE_TITLES = {
+    "declare": "incident: declare (freeze)",
+    "release": "incident: release (thaw)",
+    "arm": "rollback: arm for regressing tenants",
+    "arm_scope": "rollback: arm for a chosen scope",
+    "advance": "rollback: advance one stage",
+    "auto": "rollback: automatic / manual mode",
+    "hold": "rollback: hold",
+    "resume": "rollback: resume",
+    "prescale": "capacity: pre-scale the old tier now",
+    "timeline": "view: timeline of journal events",
+    "filter": "view: filter tenants",
+    "help": "view: help (live key bindings)",
+    "quit": "app: quit",
+}
+
+
+class CockpitCommands(Provider):
+    """ctrl+p: every binding in the registry under a namespaced title, plus `theme: NAME`."""
+
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        app = self.app
+        return app.palette_commands() if isinstance(app, CockpitApp) else []
+
+    async def discover(self) -> Hits:
+        for title, run, help_text in self._commands():
+            yield DiscoveryHit(title, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, run, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), run, help=help_text)
+
+
 class CockpitApp(App[int]):
     TITLE = "cockpit"
     CSS = CSS
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS: ClassVar[set[Any]] = {CockpitCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "declare", "Declare", id="declare"),
         Binding("D", "release", "Release", id="release"),
@@ -467,6 +508,30 @@ class CockpitApp(App[int]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#tenants", TenantTable).focus()
 
+    def palette_commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        """(title, callback, help) for the palette, from the binding registry and the loaded themes."""
+        out = []
+        for b in self.BINDINGS:
+            if not isinstance(b, Binding) or not b.id or (b.id not in PALETTE_TITLES and not b.show):
+                continue  # escape-to-close and the like are keys, not commands
+            key = self.keymap_overrides.get(b.id, b.key).split(",")[0]
+            refused = self.engine.read_only and b.action in MUTATING
+            help_text = f"key {key}" + ("  (refused: read-only)" if refused else "")
+            title = PALETTE_TITLES.get(b.id, f"app: {b.description.lower()}")
+            out.append((title, functools.partial(self._palette_action, b.action), help_text))
+        for t in self.cockpit_themes:
+            name = t.name.removeprefix("cockpit-")
+            out.append((f"theme: {name}", functools.partial(self._set_theme, t.name), f"switch to the {name} theme"))
+        return out
+
+    async def _palette_action(self, action: str) -> None:
+        """Runs after the palette closed; the app's check_action decides, exactly as for a key."""
+        if not await self.run_action(action):
+            self.notify(f"{action}: refused" + (" (read-only)" if self.engine.read_only else ""), severity="warning")
+
+    def _set_theme(self, name: str) -> None:
+        self.theme = name
+
     def help_text(self) -> str:
         """Built from the live bindings, so a remapped key shows as remapped."""
         lines = []
@@ -476,8 +541,15 @@ class CockpitApp(App[int]):
                 continue
             state = "" if active.enabled else "  (refused: read-only)"
             lines.append(f"{self.get_key_display(b):>10}  {b.description}{state}  [{b.id or b.action}]")
+        if not any("palette" in line for line in lines):
+            lines.append(f"{'ctrl+p':>10}  Command palette: the keys above as namespaced commands, and themes")
         if self.engine.read_only:
             lines.append("\nRead-only: declare, arm, advance, hold, resume, pre-scale and release are refused.")
+        lines.append(
+            "\nhit o·n: hit rate of the old / new tier's cache namespace serving the tenant (the backends give no"
+            " per-tenant rate); — where the tier carries none of its traffic. wrong≈: an estimate (harm × rps ×"
+            " share on new, summed over time); in a drill the simulator's own count, without ≈."
+        )
         return "\n".join(lines)
 
     def action_help(self) -> None:
