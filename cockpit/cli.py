@@ -310,6 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drill", metavar="SCENARIO", help="run a scenario in the simulator inside the TUI, clock shown")
     p.add_argument("--speed", type=float, help="simulated seconds per wall second (default 60 with --drill)")
     p.add_argument("--read-only", action="store_true", help="observe only: every mutating key is refused")
+    p.add_argument(
+        "--attach",
+        metavar="ADDR",
+        help="attach to a running `cockpit engine` (HOST:PORT or unix:PATH); by default the cockpit attaches "
+        "to one listening on 127.0.0.1:7781 and runs its own engine only when none answers",
+    )
+    p.add_argument("--local", action="store_true", help="run an engine here even if one is listening")
+    p.add_argument(
+        "--operator",
+        help="who you are in the journal (default: user@host); for shared accounts such as a bastion's 'oncall'",
+    )
     p.add_argument("--theme", help="a theme name from themes/ or a theme file")
     sub = p.add_subparsers(dest="command")
     d = sub.add_parser("drill", help="run a scenario headless with an autopilot on-call and print the scorecard")

@@ -15,6 +15,8 @@ class Clock(Protocol):
 
 
 class RealClock:
+    real = True  # screens show wall-clock time, not T+seconds
+
     def now(self) -> float:
         return time.time()
 
@@ -24,6 +26,8 @@ class RealClock:
 
 class SimClock:
     """Simulated seconds that move only when told: `sleep` advances instantly."""
+
+    real = False
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
@@ -44,6 +48,8 @@ class SimClock:
 
 class ScaledClock:
     """Simulated seconds that run `speed` times faster than the wall clock (x60 for a watched drill)."""
+
+    real = False
 
     def __init__(self, speed: float = 60.0, start: float = 0.0) -> None:
         if speed <= 0:

@@ -37,8 +37,9 @@ class EngineUnreachable(CockpitError):
 class RemoteClock:
     """The engine's clock as seen from here: the last snapshot's time, run forward at the engine's speed."""
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, real: bool = False) -> None:
         self.speed = speed
+        self.real = real  # the engine runs on wall-clock time
         self._at = 0.0
         self._wall = time.monotonic()
 
@@ -164,7 +165,8 @@ class RemoteEngine:
         self._status(welcome)
         raw = msgspec.convert(welcome["config"], ConfigFile)
         self.config = build_config(Path(welcome["config_path"]), raw)
-        self.clock = RemoteClock(float(welcome.get("speed") or 1.0) if welcome.get("clock") == "simulated" else 1.0)
+        simulated = welcome.get("clock") == "simulated"
+        self.clock = RemoteClock(float(welcome.get("speed") or 1.0) if simulated else 1.0, real=not simulated)
         self._task = asyncio.create_task(self._read())
 
     async def close(self) -> None:

@@ -30,17 +30,20 @@ from cockpit.ui.screens import ConfirmScreen, ScopeScreen, TextScreen
 from cockpit.ui.table import KeyBar, TenantTable
 
 # Actions that change the world. Read-only mode refuses exactly these, in check_action.
-MUTATING = frozenset({"declare", "release", "arm", "arm_scope", "advance", "auto", "hold", "resume", "prescale"})
+MUTATING = frozenset(
+    {"declare", "release", "arm", "arm_scope", "advance", "auto", "hold", "resume", "prescale", "warmer"}
+)
 
 # Everything the main screen's keys do; while a modal is open these wait.
 HISTORY = 600  # samples kept for the trend plots (ten minutes at one tick a second)
 PLAN_EVERY_S = 2.0  # wall seconds between dry-run plans (more if a plan is slow)
 
-MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help"}
+MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help", "take_control"}
 
 CSS = """
 Screen { layout: vertical; }
 #banner { height: 1; text-style: bold; padding: 0 1; }
+#attach { height: 1; padding: 0 1; text-style: italic; }
 #banner.frozen { background: $error; color: $text; }
 #banner.normal { background: $success-darken-2; color: $text; }
 #banner.waiting { background: $warning-darken-2; }
@@ -87,6 +90,8 @@ PALETTE_TITLES = {
     "hold": "rollback: hold",
     "resume": "rollback: resume",
     "prescale": "capacity: pre-scale the old tier now",
+    "warmer": "cache: warmer on / off",
+    "take_control": "operators: take control of the engine",
     "timeline": "view: timeline of journal events",
     "filter": "view: filter tenants",
     "help": "view: help (live key bindings)",
@@ -128,6 +133,8 @@ class CockpitApp(App[int]):
         Binding("h", "hold", "Hold", id="hold"),
         Binding("r", "resume", "Resume", id="resume"),
         Binding("s", "prescale", "Pre-scale", id="prescale"),
+        Binding("w", "warmer", "Warmer", id="warmer"),
+        Binding("c", "take_control", "Take control", id="take_control"),
         Binding("t", "timeline", "Timeline", id="timeline"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "close_filter", "Close filter", show=False, id="close_filter"),
@@ -172,11 +179,23 @@ class CockpitApp(App[int]):
         self.index = view.TenantIndex()
         self._regr_count = 0
         self.cockpit_themes = list(themes)
+        self._was_read_only = engine.read_only
+
+    @property
+    def remote(self) -> bool:
+        """Attached to an engine that runs elsewhere (`cockpit engine`), rather than running one here."""
+        return hasattr(self.engine, "take_control")
+
+    @property
+    def real_clock(self) -> bool:
+        return bool(getattr(self.engine.clock, "real", isinstance(self.engine.clock, RealClock)))
 
     # Layout ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(id="banner", markup=False)
+            if self.remote:
+                yield Static(id="attach", markup=False)
             yield Static(id="models", markup=False)
             yield Static(id="capacity", markup=False)
             yield Static(id="caches", markup=False)
@@ -218,7 +237,22 @@ class CockpitApp(App[int]):
         self._record(snap)
         self.render_snapshot()
         self._maybe_scorecard()
+        if self.remote and not self.scorecard_shown and self.engine.rollback.done:
+            await self._remote_scorecard()
         return snap
+
+    async def _remote_scorecard(self) -> None:
+        """Attached to an engine running a game day: its scorecard is in the journal once it is done."""
+        try:
+            found = await self.engine.journal_entries(kinds=("drill_scorecard",))
+        except CockpitError:
+            return
+        if not found or self.scorecard_shown:
+            return
+        self.scorecard_shown = True
+        card = found[-1].data
+        lines = [f"{k.replace('_', ' '):<28} {v}" for k, v in card.items() if not isinstance(v, list) or len(v) < 20]
+        self.push_screen(TextScreen("Rollback finished: scorecard", "\n".join(lines), "scorecard"))
 
     # Rendering ---------------------------------------------------------------------------------------
     def current(self) -> Snapshot | None:
@@ -236,10 +270,20 @@ class CockpitApp(App[int]):
         extras = []
         if self.engine.read_only:
             extras.append("READ-ONLY")
-        if snap is not None and not isinstance(self.engine.clock, RealClock):
+        if snap is not None and not self.real_clock:
             extras.append(view.sim_clock(snap.now))
         if snap is not None and snap.degraded:
             extras.append(f"⚠ DEGRADED: {', '.join(sorted(snap.degraded))}")
+        if self.remote:
+            who = getattr(self.engine, "controller", None)
+            role = getattr(self.engine, "role", "")
+            me = "(you)" if who == self.operator else "· read-only: c takes control"
+            self.query_one("#attach", Static).update(
+                f"attached to {self.engine.address} ({role}) · control: {who or 'nobody'} {me}"
+            )
+            if self.engine.read_only != self._was_read_only:  # control changed hands: keys change with it
+                self._was_read_only = self.engine.read_only
+                self.refresh_bindings()
         banner = self.query_one("#banner", Static)
         banner.update(text + ("  │ " + " · ".join(extras) if extras else ""))
         banner.set_classes(cls)
@@ -327,7 +371,10 @@ class CockpitApp(App[int]):
         if due and not self._plan_running:
             self._plan_key, self._plan_at = key, now
             scope = sorted(rb.scope) if rb.armed else "regressing"
-            if self.auto_tick:
+            if self.remote:
+                self._plan_running = True
+                self.run_worker(self._compute_plan_remote(scope), group="plan")
+            elif self.auto_tick:
                 self._plan_running = True
                 self.run_worker(lambda: self._compute_plan(scope, threaded=True), thread=True, group="plan")
             else:
@@ -348,6 +395,14 @@ class CockpitApp(App[int]):
                 self.call_from_thread(self._plan_ready, plan, took)
         else:
             self._plan_ready(plan, took, render=False)
+
+    async def _compute_plan_remote(self, scope: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            plan = None if self.engine.rollback.done else await self.engine.plan(scope)
+        except CockpitError:
+            plan = None
+        self._plan_ready(plan, time.perf_counter() - t0)
 
     def _plan_ready(self, plan: Any, took: float, render: bool = True) -> None:
         self._plan, self._plan_running = plan, False
@@ -485,6 +540,44 @@ class CockpitApp(App[int]):
             yes="Pre-scale",
         )
 
+    def action_warmer(self) -> None:
+        w = self.engine.config.file.warmer
+        on = bool((self.current().warmer if self.current() else {}).get("enabled"))
+        if on:
+            self.run_worker(self.run_command("warmer", on=False), group="command")
+            return
+        self.confirm(
+            "Turn the cache warmer on?",
+            f"Replays sampled prompt prefixes against the old revision {self.engine.config.file.models.old} "
+            f"at {w.rate_per_s:g} request(s)/s to keep its cache warm (this costs tokens).",
+            lambda: self.run_command("warmer", on=True),
+            yes="Warm",
+        )
+
+    def action_take_control(self) -> None:
+        if not self.remote:
+            self.notify("this screen runs its own engine: it is in control", timeout=4)
+            return
+        holder = getattr(self.engine, "controller", None)
+        if holder in (None, self.operator):
+            self.run_worker(self._take_control(False), group="command")
+            return
+        self.confirm(
+            "Take control?",
+            f"{holder} is in control. Taking it makes their screen read-only; it is journaled with both names.",
+            lambda: self._take_control(True),
+            yes="Take control",
+        )
+
+    async def _take_control(self, confirm: bool) -> None:
+        try:
+            msg = await self.engine.take_control(confirm=confirm)
+        except CockpitError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return
+        self.notify(msg, timeout=4)
+        self.render_snapshot()
+
     # Views ---------------------------------------------------------------------------------------------------
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -557,7 +650,7 @@ class CockpitApp(App[int]):
 
     def action_timeline(self) -> None:
         entries = list(self.engine.journal.entries(kinds=_TIMELINE_KINDS))[-300:]
-        real = isinstance(self.engine.clock, RealClock)
+        real = self.real_clock
         lines = [f"{view.stamp(e.ts, real)}  {e.kind:<20} {e.actor:<18} {_brief(e.data)}" for e in entries]
         if real and entries:
             lines.insert(0, f"(wall-clock, local time {time.strftime('%Z %z')})")

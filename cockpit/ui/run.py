@@ -28,6 +28,53 @@ def check_keymap(config: Config) -> dict[str, str]:
     return dict(config.file.keymap)
 
 
+def _engine_listening(address: str) -> bool:
+    """Is a `cockpit engine` answering there? A quick TCP/Unix connect, nothing more."""
+    import socket
+
+    from cockpit.engine.server import parse_address
+
+    a = parse_address(address)
+    try:
+        if a.path:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(0.3)
+                s.connect(a.path)
+        else:
+            with socket.create_connection((a.host, a.port), timeout=0.3):
+                pass
+    except OSError:
+        return False
+    return True
+
+
+def attach_tui(args: argparse.Namespace, address: str) -> int:
+    """A screen on an engine that runs elsewhere: state flows in, commands flow out, journaled with this
+    operator's identity. Read-only until the operator takes control (c)."""
+    import asyncio
+
+    from cockpit.engine.remote import RemoteEngine
+    from cockpit.ui.app import CockpitApp
+    from cockpit.ui.themes import DEFAULT, load_all, load_theme
+
+    theme = load_theme(getattr(args, "theme", None) or DEFAULT)
+    themes = load_all()
+    config_path = Path(args.config)
+    keymap = check_keymap(load_config(config_path)) if config_path.exists() else {}
+
+    async def main() -> int:
+        engine = await RemoteEngine.connect(address, getattr(args, "operator", None) or default_operator())
+        try:
+            await engine.first_snapshot()
+            app = CockpitApp(engine, keymap=keymap, theme=theme, themes=themes)
+            await app.run_async()
+            return app.return_code or 0
+        finally:
+            await engine.close()
+
+    return asyncio.run(main())
+
+
 def run_tui(args: argparse.Namespace) -> int:
     from cockpit.engine.clock import ScaledClock
     from cockpit.engine.session import make_clock, open_drill, open_engine
@@ -35,6 +82,14 @@ def run_tui(args: argparse.Namespace) -> int:
 
     drill = getattr(args, "drill", None)
     speed = getattr(args, "speed", None)
+    attach = getattr(args, "attach", None)
+    if attach:
+        return attach_tui(args, attach)
+    if not drill and not getattr(args, "local", False):
+        from cockpit.cli_engine import DEFAULT_LISTEN
+
+        if _engine_listening(DEFAULT_LISTEN):
+            return attach_tui(args, DEFAULT_LISTEN)
     read_only = bool(getattr(args, "read_only", False))
     config_path = Path(args.config)
     config = None
@@ -51,7 +106,7 @@ def run_tui(args: argparse.Namespace) -> int:
         if speed is not None and speed <= 0:
             raise ConfigError(f"--speed: expected a positive number, got {speed:g}")
         tmp = tempfile.TemporaryDirectory(prefix="cockpit-tui-drill-")
-        operator = config.operator if config else default_operator()
+        operator = getattr(args, "operator", None) or (config.operator if config else default_operator())
         session = open_drill(
             drill,
             journal=Path(tmp.name) / "journal.db",
@@ -61,7 +116,9 @@ def run_tui(args: argparse.Namespace) -> int:
         )
         engine = session.engine
     else:
-        engine = open_engine(config, read_only=read_only, clock=make_clock(config, speed))
+        engine = open_engine(
+            config, read_only=read_only, clock=make_clock(config, speed), operator=getattr(args, "operator", None)
+        )
     try:
         app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes)
         app.run()
