@@ -24,9 +24,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from cockpit_haproxy.router import HAProxyRouter, RouterOptions
-from cockpit_haproxy.runtime import Address
-
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, BackendSpec, hookimpl
 
@@ -40,7 +37,11 @@ def config_path() -> Path:
     return Path(str(files(__name__) / "haproxy.cfg"))
 
 
-def parse_options(options: Mapping[str, Any], config_dir: str) -> RouterOptions:
+def parse_options(options: Mapping[str, Any], config_dir: str) -> Any:
+    """The router's options, checked (the router modules load only when the backend is configured)."""
+    from cockpit_haproxy.router import RouterOptions
+    from cockpit_haproxy.runtime import Address
+
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise ConfigError(f"plugins.haproxy: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
@@ -70,6 +71,8 @@ def parse_options(options: Mapping[str, Any], config_dir: str) -> RouterOptions:
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
     if role != "router":
         raise ConfigError(f"backends.{role}: the haproxy backend serves only the router role")
+    from cockpit_haproxy.router import HAProxyRouter
+
     return HAProxyRouter(parse_options(options, context.config_dir), context.tenants)
 
 
