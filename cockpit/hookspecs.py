@@ -25,7 +25,7 @@ Writing a plugin for an in-house router takes one class with two async methods (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -123,6 +123,19 @@ class BackendSpec:
     factory: Callable[[str, Mapping[str, Any], BackendContext], Any]
     description: str = ""
     version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginAction:
+    """A keystroke a plugin adds to the cockpit (shown in help and the palette). `run()` returns one
+    sentence for the screen. It goes through the engine's command entry, so it is journaled with the
+    operator's identity and refused in read-only mode when `mutating`."""
+
+    id: str  # namespaced: "<plugin>.<action>"
+    key: str  # a Textual key name, e.g. "x" or "ctrl+k"
+    description: str
+    run: Callable[[], Awaitable[str]]
+    mutating: bool = True
 
 
 # Roles -----------------------------------------------------------------------------------------
@@ -249,6 +262,11 @@ class CockpitSpec:
     @hookspec
     def cockpit_backends(self) -> list[BackendSpec]:
         """The backends this plugin provides. Lists from all plugins are concatenated."""
+
+    @hookspec
+    def cockpit_actions(self, context: BackendContext) -> list[PluginAction]:
+        """Keystrokes this plugin adds to the cockpit for the engine bound to `context`. Lists from all
+        plugins are concatenated; an id claimed twice is reported and the first one wins."""
 
     @hookspec
     def cockpit_configure(self, plugins: Mapping[str, Mapping[str, Any]], context: BackendContext) -> None:

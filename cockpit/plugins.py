@@ -21,6 +21,7 @@ from cockpit.hookspecs import (
     BackendContext,
     BackendSpec,
     CockpitSpec,
+    PluginAction,
 )
 
 
@@ -143,6 +144,24 @@ class PluginHost:
         if not isinstance(obj, protocol):
             raise PluginError(f"backend {name!r} returned an object that does not implement the {role!r} role")
         return obj
+
+    def actions(self, context: BackendContext) -> list[PluginAction]:
+        """Every plugin's actions for this engine, each plugin in isolation."""
+        found: dict[str, PluginAction] = {}
+        for impl in self.pm.hook.cockpit_actions.get_hookimpls():
+            try:
+                got = impl.function(context=context)
+            except Exception as exc:
+                self.failures.append(PluginFailure(impl.plugin_name, "cockpit_actions", _describe(exc)))
+                continue
+            for a in got or ():
+                if a.id in found:
+                    self.failures.append(
+                        PluginFailure(impl.plugin_name, "cockpit_actions", f"action {a.id!r} is already provided")
+                    )
+                    continue
+                found[a.id] = a
+        return list(found.values())
 
     # Events ------------------------------------------------------------------------------------
     def notify(self, hook: str, **kwargs: Any) -> list[PluginFailure]:

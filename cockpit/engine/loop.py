@@ -53,6 +53,7 @@ class CommandError(CockpitError):
 
 # Every command the engine accepts; all of them mutate. Read-only mode refuses each one, here.
 COMMANDS = (
+    "plugin-action",
     "warmer",
     "declare",
     "release",
@@ -147,6 +148,7 @@ class Engine:
             tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
         )
         self.backends: Backends | None = None
+        self.actions: dict[str, Any] = {}  # plugin actions (PluginAction) by id
         self.rollout: RolloutScheduler | None = None
         self.rollback: RollbackScheduler = STRATEGIES[strategy](policy=config.rollback, mode=config.mode)
         self.rollback.strategy = strategy
@@ -191,6 +193,7 @@ class Engine:
         for f in self.host.notify("cockpit_configure", plugins=self.config.file.plugins, context=self.context):
             if f.error.startswith("ConfigError: "):
                 raise ConfigError(f.error.removeprefix("ConfigError: "))
+        self.actions = {a.id: a for a in self.host.actions(self.context)}
         self._restore()
 
     def _restore(self) -> None:
@@ -700,7 +703,10 @@ class Engine:
         """The one entry for every change an operator asks for. Read-only is enforced here."""
         if name not in COMMANDS:
             raise CommandError(f"unknown command {name!r}")
-        if self.read_only:
+        action = self.actions.get(args.get("id", "")) if name == "plugin-action" else None
+        if name == "plugin-action" and action is None:
+            raise CommandError(f"unknown plugin action {args.get('id')!r}")
+        if self.read_only and (action is None or action.mutating):
             raise ReadOnlyError(f"read-only: the {name!r} command is refused")
         who = operator or self.operator
         async with self._lock:
@@ -718,6 +724,13 @@ class Engine:
         rb = self.rollback
         if name == "declare":
             return await self._declare(who, now, args.get("reason", ""))
+        if name == "plugin-action":
+            try:
+                return str(await self.actions[args["id"]].run())
+            except CockpitError:
+                raise
+            except Exception as exc:
+                raise CommandError(f"plugin action {args['id']!r} failed: {type(exc).__name__}: {exc}") from None
         if name == "warmer":
             on = args.get("on")
             self.warmer.enabled = (not self.warmer.enabled) if on is None else bool(on)

@@ -38,7 +38,7 @@ MUTATING = frozenset(
 HISTORY = 600  # samples kept for the trend plots (ten minutes at one tick a second)
 PLAN_EVERY_S = 2.0  # wall seconds between dry-run plans (more if a plan is slow)
 
-MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help", "take_control"}
+MAIN_ACTIONS = MUTATING | {"timeline", "filter", "close_filter", "help", "take_control", "plugin"}
 
 CSS = """
 Screen { layout: vertical; }
@@ -213,6 +213,8 @@ class CockpitApp(App[int]):
         if self.cockpit_theme is not None:
             self.register_theme(self.cockpit_theme)
             self.theme = self.cockpit_theme.name
+        for a in self.plugin_actions():
+            self.bind(a.key, f"plugin({a.id!r})", description=a.description)
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
         self.query_one("#tenants", TenantTable).focus()
@@ -425,6 +427,10 @@ class CockpitApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.engine.read_only and action in MUTATING:
             return False
+        if action == "plugin" and self.engine.read_only:
+            a = self.engine.actions.get(str(parameters[0])) if parameters else None
+            if a is None or a.mutating:
+                return False
         # While a modal is open, keys answer it; they do not start another main-screen action.
         return not (len(self.screen_stack) > 1 and action in MAIN_ACTIONS)
 
@@ -612,6 +618,11 @@ class CockpitApp(App[int]):
             help_text = f"key {key}" + ("  (refused: read-only)" if refused else "")
             title = PALETTE_TITLES.get(b.id, f"app: {b.description.lower()}")
             out.append((title, functools.partial(self._palette_action, b.action), help_text))
+        for a in self.plugin_actions():
+            refused = self.engine.read_only and a.mutating
+            help_text = f"key {a.key}" + ("  (refused: read-only)" if refused else "")
+            title = f"plugin {a.id.split('.')[0]}: {a.description[:1].lower()}{a.description[1:]}"
+            out.append((title, functools.partial(self._palette_action, f"plugin({a.id!r})"), help_text))
         for t in self.cockpit_themes:
             name = t.name.removeprefix("cockpit-")
             out.append((f"theme: {name}", functools.partial(self._set_theme, t.name), f"switch to the {name} theme"))
@@ -636,6 +647,12 @@ class CockpitApp(App[int]):
             lines.append(f"{self.get_key_display(b):>10}  {b.description}{state}  [{b.id or b.action}]")
         if not any("palette" in line for line in lines):
             lines.append(f"{'ctrl+p':>10}  Command palette: the keys above as namespaced commands, and themes")
+        actions = self.plugin_actions()
+        if actions:
+            lines.append("\nPlugin actions:")
+            for a in actions:
+                state = "  (refused: read-only)" if self.engine.read_only and a.mutating else ""
+                lines.append(f"{a.key:>10}  {a.description}{state}  [{a.id}]")
         if self.engine.read_only:
             lines.append("\nRead-only: declare, arm, advance, hold, resume, pre-scale and release are refused.")
         lines.append(
@@ -644,6 +661,20 @@ class CockpitApp(App[int]):
             " share on new, summed over time); in a drill the simulator's own count, without ≈."
         )
         return "\n".join(lines)
+
+    def plugin_actions(self) -> list[Any]:
+        """Keystrokes plugins add (PluginAction), for an engine running here."""
+        return list(getattr(self.engine, "actions", {}).values())
+
+    def action_plugin(self, action_id: str) -> None:
+        a = self.engine.actions.get(action_id)
+        if a is None:
+            return
+        run = lambda: self.run_command("plugin-action", id=action_id)  # noqa: E731
+        if not a.mutating:
+            self.run_worker(run(), group="command")
+            return
+        self.confirm(f"{a.description}?", f"Plugin action {a.id}: it is journaled with your name.", run, yes="Run")
 
     def action_help(self) -> None:
         self.push_screen(TextScreen("Keys (live bindings)", self.help_text(), "help"))

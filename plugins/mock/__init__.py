@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from cockpit_mock.scenario import load_scenario
+from cockpit_mock.scenario import Event, load_scenario
 from cockpit_mock.world import World
 
 from cockpit.errors import ConfigError
@@ -25,6 +25,7 @@ from cockpit.hookspecs import (
     BackendContext,
     BackendSpec,
     NamespaceReading,
+    PluginAction,
     PromptPrefix,
     TierReading,
     TrafficReading,
@@ -277,6 +278,31 @@ _ROLE_CLASSES = {
 
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
     return _ROLE_CLASSES[role](_handle(options, context))
+
+
+@hookimpl
+def cockpit_actions(context: BackendContext) -> list[PluginAction]:
+    """Game-day keystrokes on the simulated fleet (only where the mock runs the engine's fleet)."""
+    h = _handles.get(id(context.clock))
+    if h is None:
+        return []
+
+    async def crash() -> str:
+        w = h.sync()
+        w._fire(Event(at_s=w.t, kind="replica_crash", tier="old", count=2))
+        h.saved()
+        return f"game day: 2 old-tier replicas crashed at T+{w.t:.0f}s (the autoscaler replaces them)"
+
+    async def stall() -> str:
+        w = h.sync()
+        w._fire(Event(at_s=w.t, kind="autoscaler_stall", duration_s=120.0))
+        h.saved()
+        return f"game day: the autoscaler stalls for 120 s from T+{w.t:.0f}s"
+
+    return [
+        PluginAction("mock.crash", "x", "Game day: crash 2 old replicas", crash),
+        PluginAction("mock.stall", "X", "Game day: stall the autoscaler", stall),
+    ]
 
 
 @hookimpl
