@@ -93,3 +93,97 @@ def test_router_lies_errors_and_hangs_then_recovers(tmp_path):
     assert "ConnectionError: connection refused" in deg_err["router"]
     assert hung.hold == "router unreachable: holding" and "timed out" in hung.degraded["router"]
     assert done and "router" not in deg_end
+
+
+class FlakyAutoscaler:
+    def __init__(self, inner):
+        self.inner = inner
+        self.read_fails = False
+        self.write_fails = False
+
+    async def read_tier(self, tier):
+        if self.read_fails:
+            raise ConnectionError("metrics API unreachable")
+        return await self.inner.read_tier(tier)
+
+    async def scale_tier(self, tier, replicas, request_id):
+        if self.write_fails:
+            raise PermissionError("forbidden: cannot patch deployments/scale")
+        return await self.inner.scale_tier(tier, replicas, request_id)
+
+
+def test_no_stage_on_a_stale_capacity_reading_and_write_failures_stay_visible(tmp_path):
+    from cockpit.engine.loop import CommandError
+
+    async def go():
+        clock = SimClock()
+        s = open_drill("classic", journal=tmp_path / "j.db", clock=clock)
+        e = s.engine
+        flaky = FlakyAutoscaler(e.backends.autoscaler)
+        e.backends.autoscaler = flaky
+        try:
+            clock.set(640)
+            await e.tick()
+            flaky.write_fails = True
+            await e.command("arm", scope="regressing")
+            clock.advance(1)
+            await e.tick()
+            write_degraded = dict(e.degraded)
+            try:
+                await e.command("prescale")
+                prescale_error = None
+            except CommandError as exc:
+                prescale_error = str(exc)
+            flaky.write_fails = False
+            flaky.read_fails = True
+            stages_before = e.rollback.stage
+            holds = []
+            for _ in range(10):
+                clock.advance(1)
+                holds.append((await e.tick()).hold)
+            stages_blind = e.rollback.stage - stages_before
+            flaky.read_fails = False
+            for _ in range(300):
+                clock.advance(1)
+                await e.tick()
+                if e.rollback.done:
+                    break
+            failed = [x.data for x in e.journal.entries(kinds=("command_failed",))]
+            return write_degraded, prescale_error, holds, stages_blind, e.rollback.done, failed
+        finally:
+            s.close()
+
+    degraded, prescale_error, holds, stages_blind, done, failed = asyncio.run(go())
+    assert "pre-scale not confirmed" in degraded["autoscaler"] and "forbidden" in degraded["autoscaler"]
+    assert prescale_error and "not confirmed" in prescale_error
+    assert [f["command"] for f in failed] == ["prescale"]  # the refusal is journaled too
+    assert stages_blind == 0 and set(holds) == {"autoscaler unreachable: holding"}
+    assert done
+
+
+def test_a_bad_mode_changes_nothing_and_is_journaled(tmp_path):
+    from cockpit.engine.loop import CommandError
+
+    async def go():
+        clock = SimClock()
+        s = open_drill("classic", journal=tmp_path / "j.db", clock=clock)
+        e = s.engine
+        try:
+            clock.set(640)
+            await e.tick()
+            try:
+                await e.command("arm", scope="regressing", mode="turbo")
+            except CommandError as exc:
+                err = str(exc)
+            return (
+                err,
+                e.rollback.armed,
+                e.incident,
+                [x.data["command"] for x in e.journal.entries(kinds=("command_failed",))],
+            )
+        finally:
+            s.close()
+
+    err, armed, incident, failed = asyncio.run(go())
+    assert err == "mode 'turbo': expected 'auto' or 'manual'"
+    assert not armed and incident is None and failed == ["arm"]

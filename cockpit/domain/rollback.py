@@ -138,6 +138,7 @@ class RollbackScheduler:
         new_scope = frozenset(scope)
         if not new_scope:
             raise ValueError("a rollback needs at least one tenant in scope")
+        new_mode = None if mode is None else Mode(mode)  # a bad mode fails before anything changes
         if self.armed:
             if not new_scope <= self.scope:
                 self.done = False
@@ -150,8 +151,8 @@ class RollbackScheduler:
             self.done = False
             self.finished_at = None
             self.paused = False
-        if mode is not None:
-            self.mode = Mode(mode)
+        if new_mode is not None:
+            self.mode = new_mode
 
     def advance(self) -> None:
         """Manual mode: allow one more stage (still only within capacity)."""
@@ -179,6 +180,7 @@ class RollbackScheduler:
         self.planned_hit = None
         self.last_hold = None
         self.scale_requested = 0
+        self.last_stage_at = None
         return lifted
 
     # The plan ----------------------------------------------------------------------------------

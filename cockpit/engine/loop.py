@@ -360,12 +360,12 @@ class Engine:
         hold = None
         decision = None
         old_hit = self._old_hit()
-        if old is not None or self._old is not None:
+        if old is not None and namespaces is not None:
             view = self._view(now, traffic, old_hit)
             decision = self.rollback.step(view)
             hold = decision.hold
-        elif self.rollback.armed:
-            hold = "autoscaler unreachable: holding"
+        elif self.rollback.armed:  # never plan on a stale picture of capacity or cache warmth
+            hold = f"{'autoscaler' if old is None else 'cache store'} unreachable: holding"
         if decision is not None and decision.scale_to is not None:
             await self._prescale(decision.scale_to, now)
         if decision is not None and decision.stage is not None:
@@ -409,10 +409,11 @@ class Engine:
         old_load = sum(r * (1.0 - shares.get(t, 0.0)) for t, r in rps.items()) if self.rollback.armed else 0.0
         return FleetView(now, rps, shares, self._harm, self._tier(self._old), old_hit, old_load)
 
-    async def _prescale(self, replicas: int, now: float) -> None:
+    async def _prescale(self, replicas: int, now: float) -> bool | None:
+        """Raise the old tier's floor; True when the read-back confirms it (None: asked recently)."""
         last = self._last_scale
         if last is not None and last[0] == replicas and now - last[1] < SCALE_RETRY_S:
-            return  # asked for this already: give the autoscaler time before asking again
+            return None  # asked for this already: give the autoscaler time before asking again
         self._last_scale = (replicas, now)
         b = self.backends
         self.actuations += 1
@@ -421,12 +422,20 @@ class Engine:
         self._checkpoint()
         self.journal.commit()
         self.journal.begin()
-        ok = await self._call("autoscaler", b.autoscaler.scale_tier(self.config.file.tiers.old, replicas, act_id))
-        back = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.old))
-        verified = ok is not None or self.degraded.get("autoscaler") is None
-        verified = verified and back is not None and back.desired >= replicas
+        ok = await self._call(
+            "autoscaler", _done(b.autoscaler.scale_tier(self.config.file.tiers.old, replicas, act_id))
+        )
+        call_error = None if ok else self.degraded.get("autoscaler")
+        back = await self._call("autoscaler", b.autoscaler.read_tier(self.config.file.tiers.old), clears=False)
+        verified = bool(ok) and back is not None and back.desired >= replicas
         if back is not None:
             self._old = back
+        if verified:
+            self._recover("autoscaler", write=True)
+        else:
+            why = call_error or f"desired {back.desired if back else '?'} after asking for {replicas}"
+            self._degrade("autoscaler", f"{self.backends.names['autoscaler']}: pre-scale not confirmed ({why})")
+            self._write_failures.add("autoscaler")
         self.journal.append(
             "actuation_ack",
             {"id": act_id, "verified": verified, "desired": back.desired if back else None},
@@ -434,6 +443,7 @@ class Engine:
         )
         if not verified:
             self.rollback.scale_requested = 0  # ask again next tick
+        return verified
 
     async def _actuate(self, diff: dict[str, float], stage: Stage | None, now: float) -> None:
         """Write the intent (and the committed state) first, then call the router, then read back."""
@@ -713,7 +723,14 @@ class Engine:
             now = self.clock.now()
             self.journal.begin()
             try:
-                message = await self._command(name, who, now, args)
+                try:
+                    message = await self._command(name, who, now, args)
+                except CockpitError as exc:  # refused or failed: said, and journaled all the same
+                    self.journal.append(
+                        "command_failed", {"command": name, "args": _jsonable(args), "error": str(exc)}, now, who
+                    )
+                    self._checkpoint()
+                    raise
                 self.journal.append("command", {"command": name, "args": _jsonable(args), "result": message}, now, who)
                 self._checkpoint()
             finally:
@@ -739,6 +756,8 @@ class Engine:
             if not args.get("confirm"):
                 raise CommandError("releasing the incident needs confirmation (confirm=True)")
             return await self._release(who, now)
+        if "mode" in args and args["mode"] is not None and args["mode"] not in ("auto", "manual"):
+            raise CommandError(f"mode {args['mode']!r}: expected 'auto' or 'manual'")
         if name == "arm":
             scope = self._scope(args.get("scope", "regressing"))
             if not scope:
@@ -768,9 +787,14 @@ class Engine:
                 raise CommandError("cannot pre-scale: no observation of the fleet yet")
             view = self._view(now, self._traffic, self._old_hit())
             needed = rb.replicas_needed(view)
-            await self._prescale(max(needed, self._old.desired), now)
+            target = max(needed, self._old.desired)
+            self._last_scale = None  # the operator asked: ask now
+            if not await self._prescale(target, now):
+                raise CommandError(
+                    f"pre-scale to {target} replicas not confirmed: {self.degraded.get('autoscaler', '')}"
+                )
             rb.scale_requested = max(rb.scale_requested, needed)
-            return f"old tier floor raised to {needed} replicas"
+            return f"old tier floor raised to {target} replicas (confirmed by read-back)"
         if name == "release-ceilings":
             if not args.get("confirm"):
                 raise CommandError("releasing the ceilings needs confirmation (confirm=True)")
@@ -850,6 +874,12 @@ class Engine:
             if on_tick is not None:
                 on_tick(snap)
             await self.clock.sleep(tick_s)
+
+
+async def _done(aw: Awaitable[Any]) -> bool:
+    """True once `aw` completes: for backend calls whose success returns nothing."""
+    await aw
+    return True
 
 
 def _stage_from(d: dict[str, Any]) -> Stage:
