@@ -11,12 +11,18 @@ from pathlib import Path
 
 from cockpit.errors import CockpitError
 
+STRATEGY_NAMES = ("cockpit", "abort", "fixed-stages")  # cockpit.domain.baselines.STRATEGIES, without importing it
+
 
 def _drill(args: argparse.Namespace) -> int:
     from cockpit.domain.baselines import STRATEGIES
     from cockpit.engine.drill import run_drill
     from cockpit.report import scorecard_table
 
+    if args.speed is not None and args.speed <= 0:
+        from cockpit.errors import ConfigError
+
+        raise ConfigError(f"--speed {args.speed:g}: expected a positive number of simulated seconds per second")
     backends, plugin_options = _drill_backends(args)
     strategies = list(STRATEGIES) if args.compare else [args.strategy]
     cards = []
@@ -74,7 +80,11 @@ def _plan(args: argparse.Namespace) -> int:
     # A dry run: observe once, plan, change nothing (the journal is a throw-away one).
     engine = open_engine(config, journal=Journal(":memory:"), read_only=True)
     asyncio.run(engine.tick())
-    scope = args.tenants.split(",") if args.tenants else args.scope
+    if args.tenants is not None and not [t for t in args.tenants.split(",") if t.strip()]:
+        from cockpit.errors import ConfigError
+
+        raise ConfigError("--tenants: expected comma-separated tenant names, e.g. --tenants acme,globex")
+    scope = [t.strip() for t in args.tenants.split(",") if t.strip()] if args.tenants else args.scope
     plan = engine.plan(scope)
     if args.json:
         print(json.dumps(_plan_json(plan), indent=2))
@@ -241,19 +251,27 @@ def _journal_for(args: argparse.Namespace):
     from cockpit.errors import ConfigError
 
     if args.journal:
-        path = Path(args.journal)
+        ref = args.journal
     else:
         from cockpit.config import load_config
 
-        path = load_config(args.config, require_pins=False).journal_path
-    if not path.exists():
+        ref = load_config(args.config, require_pins=False).journal_url
+    if ref.startswith(("redis://", "rediss://", "unix://")):
+        from cockpit.engine.journal_redis import open_journal
+
+        return open_journal(ref)
+    path = Path(ref)
+    if not path.is_file():
         raise ConfigError(f"{path}: journal not found (pass --journal FILE)")
     return Journal(path, durable=False)
 
 
 def _timeline(args: argparse.Namespace) -> int:
     from cockpit import timeline as tl
+    from cockpit.errors import ConfigError
 
+    if args.window < 0:
+        raise ConfigError(f"--window {args.window:g}: expected a number of seconds, 0 or more")
     j = _journal_for(args)
     real = tl.is_real(j)
     window = args.window
@@ -325,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     d = sub.add_parser("drill", help="run a scenario headless with an autopilot on-call and print the scorecard")
     d.add_argument("scenario", help="a bundled scenario name or a scenario file")
-    d.add_argument("--strategy", default="cockpit", choices=["cockpit", "abort", "fixed-stages"])
+    d.add_argument("--strategy", default="cockpit", choices=list(STRATEGY_NAMES))
     d.add_argument("--compare", action="store_true", help="run all three strategies side by side")
     d.add_argument("--json", action="store_true", help="print JSON (a list with --compare)")
     d.add_argument("--journal", help="keep the drill's journal in this SQLite file")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cockpit.cli import STRATEGY_NAMES
 from cockpit.errors import CockpitError
 
 DEFAULT_LISTEN = "127.0.0.1:7781"
@@ -33,7 +34,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"HOST:PORT or unix:/path.sock to serve screens (default {DEFAULT_LISTEN})",
     )
     p.add_argument("--lease-ttl", type=float, default=3.0, help="seconds an actuation lease lasts (Redis journal)")
-    p.add_argument("--strategy", default="cockpit", choices=["cockpit", "abort", "fixed-stages"])
+    p.add_argument("--strategy", default="cockpit", choices=list(STRATEGY_NAMES))
     p.add_argument("--operator", help="the engine's own identity in the journal (default: user@host)")
     p.add_argument(
         "--autopilot",

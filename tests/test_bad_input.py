@@ -58,3 +58,21 @@ def test_every_case_file_is_used():
     files = {p.name for p in DATA.glob("*.toml")}
     # the negative-capacity scenario is used both directly and through a config that names it
     assert files <= used | {"negative_capacity_scenario.toml"}
+
+
+def test_more_bad_arguments_are_one_sentence(tmp_path):
+    not_a_journal = tmp_path / "notes.toml"
+    not_a_journal.write_text("hello")
+    cases = [
+        (["timeline", "--journal", str(not_a_journal)], "cannot open it as a cockpit journal"),
+        (["evidence", "INC-1", "--out", str(tmp_path / "r.md"), "--journal", str(not_a_journal)], "cockpit journal"),
+        (["--attach", "127.0.0.1:99999"], "--attach '127.0.0.1:99999': expected HOST:PORT"),
+        (["drill", "demo", "--speed", "-3"], "--speed -3: expected a positive number"),
+        (["drill", "demo", "--backend", "cache"], "expected ROLE=NAME"),
+        (["timeline", "--journal", str(not_a_journal), "--window", "-5"], "--window -5"),
+    ]
+    for argv, words in cases:
+        r = run(*argv)
+        assert r.returncode == 2, (argv, r.stderr)
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, (argv, r.stderr)
+        assert words in r.stderr, (argv, r.stderr)

@@ -23,7 +23,7 @@ from cockpit.domain.rollout import RolloutScheduler
 from cockpit.domain.warmer import Warmer, WarmerPolicy
 from cockpit.engine.clock import Clock
 from cockpit.engine.journal import Journal
-from cockpit.errors import CockpitError, ConfigError
+from cockpit.errors import CockpitError, ConfigError, PluginError
 from cockpit.hookspecs import (
     ROLES,
     BackendContext,
@@ -83,7 +83,10 @@ class Backends:
         for role in ROLES:
             name = config.backend_for(role)
             names[role] = name
-            objs[role] = host.create(role, name, config.options_for(name), context)
+            try:
+                objs[role] = host.create(role, name, config.options_for(name), context)
+            except PluginError as exc:
+                raise PluginError(f"{config.path}: backends.{role}: {exc}") from None
         return cls(names=names, **objs)
 
 

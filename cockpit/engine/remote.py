@@ -121,7 +121,7 @@ class RemoteJournal:
 class RemoteEngine:
     def __init__(self, address: str, operator: str | None = None) -> None:
         self.address_text = address
-        self.address: Address = parse_address(address)
+        self.address: Address = parse_address(address, "--attach")
         self.operator = operator or default_operator()
         self.snapshot: Snapshot | None = None
         self.role = "unknown"

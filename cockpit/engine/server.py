@@ -65,15 +65,15 @@ class Address:
         return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
 
 
-def parse_address(text: str) -> Address:
+def parse_address(text: str, flag: str = "--listen") -> Address:
     """`host:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
     if text.startswith("unix:"):
         return Address(path=text.removeprefix("unix:"))
     if "/" in text:
         return Address(path=text)
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise CockpitError(f"--listen {text!r}: expected HOST:PORT or unix:/path/to.sock")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CockpitError(f"{flag} {text!r}: expected HOST:PORT (port 1-65535) or unix:/path/to.sock")
     return Address(host=host or "127.0.0.1", port=int(port))
 
 

@@ -34,7 +34,7 @@ def _engine_listening(address: str) -> bool:
 
     from cockpit.engine.server import parse_address
 
-    a = parse_address(address)
+    a = parse_address(address, "--attach")
     try:
         if a.path:
             with socket.socket(socket.AF_UNIX) as s:

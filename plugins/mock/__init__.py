@@ -76,12 +76,18 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
         raise ConfigError(f"plugins.mock: unknown option {sorted(unknown)[0]!r} (known: scenario, state_file)")
     ref = options.get("scenario")
     if not isinstance(ref, str) or not ref:
-        raise ConfigError("plugins.mock.scenario: a scenario name or path is required")
+        got = "nothing" if ref is None else repr(ref)
+        raise ConfigError(f"plugins.mock.scenario: expected a bundled scenario name or a file path, got {got}")
     base = Path(context.config_dir)
     state_file = options.get("state_file")
     state_path = (base / state_file) if state_file else None
     if state_path is not None and state_path.exists():
-        world = World.load(state_path)
+        try:
+            world = World.load(state_path)
+        except Exception as exc:  # a truncated or foreign file: say which, never a traceback
+            raise ConfigError(
+                f"{state_path}: not a simulated-fleet state file ({type(exc).__name__}); delete it to start afresh"
+            ) from None
     else:
         _, sc = load_scenario(ref, base)
         world = World(sc)
