@@ -86,6 +86,13 @@ class CacheSim:
     def hit_rate(self) -> float:
         return self.active if self.served_load > EPS else self.idle
 
+    def arriving(self, load: float) -> float:
+        """The active hit rate if `load` were served now (arriving traffic dilutes it), without changing it."""
+        prev = self.served_load
+        if load > prev + EPS:
+            return (self.active * prev + self.idle * (load - prev)) / load
+        return self.active
+
     def step(self, load: float, total: float, dt: float) -> None:
         prev = self.served_load
         if load > prev + EPS:  # arriving traffic brings the idle warmth
@@ -171,6 +178,7 @@ class World:
         self.router_error_rate = 0.0
         self.initial_old_replicas = sc.tiers.old.replicas
         self.metrics = Metrics()
+        self.next_sample = 0.0
         self.requests_applied = 0
         self.log: list[tuple[float, str]] = []
         # prime the caches with the starting loads so the first tick does not look like a shift
@@ -202,11 +210,12 @@ class World:
         for name, tier in self.tiers.items():
             cache = self.caches[name]
             load = loads[name]
-            cache.step(load, self.total_rps, dt)
-            capacity = tier.ready(t) * tier.spec.per_replica_rps * tier.cache_factor(cache.active)
+            # capacity at the hit rate the arriving traffic brings; only what is served warms the cache
+            capacity = tier.ready(t) * tier.spec.per_replica_rps * tier.cache_factor(cache.arriving(load))
             tier.load = load
             tier.served = min(load, capacity)
             over = max(0.0, load - capacity)
+            cache.step(tier.served, self.total_rps, dt)
             if name == "old":
                 util_old = load / capacity if capacity > EPS else (math.inf if load > EPS else 0.0)
             if m.onset is not None:
@@ -228,7 +237,8 @@ class World:
                 and all(self.share[x] <= EPS for x in self.regressed_since)
             ):
                 m.restored_at = t
-            if int(t) % 10 == 0:
+            if t >= self.next_sample - EPS:
+                self.next_sample = t + 10.0
                 m.history.append((t, util_old, self.caches["old"].hit_rate, float(old.ready(t)), m.wrong_answers))
 
     def _autoscale(self, tier: TierSim, load: float, t: float) -> None:
@@ -292,10 +302,12 @@ class World:
             self.router_errors_until = t + e.duration_s
             self.router_error_rate = e.rate
         elif e.kind == "replica_crash":
+            # The pods die; their ReplicaSet keeps the desired count and starts replacements at once.
             tier = self.tiers[e.tier]
             ready = sorted((r for r in tier.replicas if r <= t + EPS), reverse=True)[: e.count]
             for r in ready:
                 tier.replicas.remove(r)
+            self._add_replicas(tier, len(ready), t)
         self.log.append((t, e.kind))
 
     # Roles ------------------------------------------------------------------------------------
