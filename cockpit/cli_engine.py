@@ -127,8 +127,12 @@ class _Service:
         from cockpit.engine.lease import Lease
 
         conn, stream = parse_redis_url(url)
-        client = aredis.Redis.from_url(conn, socket_connect_timeout=2.0, socket_timeout=5.0, decode_responses=True)
         ttl_ms = int(self.args.lease_ttl * 1000)
+        # A renewal that hangs must give up well inside the lease, not after it.
+        timeout = min(5.0, ttl_ms / 1000 / 3)
+        client = aredis.Redis.from_url(
+            conn, socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True
+        )
         lease = Lease(client, stream, ttl_ms)
         self.server.journal_reader = RedisJournal(url)
         said_standby = False
@@ -156,6 +160,12 @@ class _Service:
                 try:
                     journal = RedisJournal(url, epoch=epoch, token=lease.token)
                     engine, extra = self._build(journal, epoch=epoch)
+                    engine.actuation_guard = lease.check
+                    engine.request_prefix = f"e{epoch}-"
+                    # Restoring from the shared journal took time: renew before the first actuation, and
+                    # step down at once if the lease went meanwhile.
+                    if not await lease.renew():
+                        raise FencedError(f"lease {lease.key}: lost while restoring from the journal")
                     self.server.attach(engine, "leader", epoch)
                     await self._lead(engine, extra)
                 except FencedError as exc:
@@ -192,7 +202,7 @@ class _Service:
                     return
                 last_ok = time.monotonic()
             except Exception as exc:
-                if time.monotonic() - last_ok > lease.ttl_ms / 1000 * 0.8:
+                if time.monotonic() > lease.valid_until or time.monotonic() - last_ok > lease.ttl_ms / 1000 * 0.8:
                     self.fenced_reason = f"cannot renew the lease ({exc})"
                     self.lost.set()
                     return

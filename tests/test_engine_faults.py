@@ -187,3 +187,49 @@ def test_a_bad_mode_changes_nothing_and_is_journaled(tmp_path):
     err, armed, incident, failed = asyncio.run(go())
     assert err == "mode 'turbo': expected 'auto' or 'manual'"
     assert not armed and incident is None and failed == ["arm"]
+
+
+def test_the_actuation_guard_stops_a_write_after_its_intent(tmp_path):
+    """A leader whose lease may have lapsed between journaling an intent and calling the router does not
+    touch the fleet; the intent stays unacknowledged for the next leader to reconcile."""
+    from cockpit.engine.journal_redis import FencedError
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.applies = inner, 0
+
+        async def read_traffic(self):
+            return await self.inner.read_traffic()
+
+        async def apply_shares(self, shares, request_id):
+            self.applies += 1
+            return await self.inner.apply_shares(shares, request_id)
+
+    def lapsed():
+        raise FencedError("lease cockpit:lease: not renewed within its time; not actuating")
+
+    async def go():
+        clock = SimClock()
+        s = open_drill("classic", journal=tmp_path / "j.db", clock=clock)
+        e = s.engine
+        router = e.backends.router = Counting(e.backends.router)
+        try:
+            clock.set(640)
+            await e.tick()
+            await e.command("arm", scope="regressing")
+            e.actuation_guard = lapsed
+            clock.advance(1)
+            try:
+                await e.tick()
+            except FencedError as exc:
+                fenced = str(exc)
+            intents = [x.data["id"] for x in e.journal.entries(kinds=("actuation",))]
+            acks = [x.data["id"] for x in e.journal.entries(kinds=("actuation_ack",))]
+            return fenced, router.applies, intents, acks
+        finally:
+            s.close()
+
+    fenced, applies, intents, acks = asyncio.run(go())
+    assert "not actuating" in fenced
+    assert applies == 0
+    assert intents and set(intents) - set(acks)  # journaled, not acknowledged: the next leader reconciles it

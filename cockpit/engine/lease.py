@@ -11,8 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 
 import redis.asyncio as aredis
+
+from cockpit.engine.journal_redis import FencedError
+
+SAFETY = 0.8  # trust a lease for this share of its time: calls take time, and a pause is not noticed at once
 
 # KEYS: lease, epoch. ARGV: token, ttl_ms. Returns the new epoch, or 0 when the lease is held.
 _ACQUIRE = """
@@ -38,6 +43,9 @@ return 0
 """
 
 
+SAFETY = 0.8  # trust a lease for this share of its time: clocks drift, calls take time
+
+
 def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
 
@@ -52,22 +60,36 @@ class Lease:
         self.ttl_ms = int(ttl_ms)
         self.token = token or holder_id()
         self.epoch: int | None = None
+        self.valid_until = 0.0  # monotonic: past this, act as if the lease were lost (safety margin kept)
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     async def try_acquire(self) -> int | None:
         """The new fencing epoch when this call took the lease, else None."""
+        asked = time.monotonic()
         epoch = int(await self._acquire(keys=[self.key, self.epoch_key], args=[self.token, self.ttl_ms]))
         self.epoch = epoch or None
+        if self.epoch:
+            self.valid_until = asked + self.ttl_ms / 1000 * SAFETY
         return self.epoch
 
     async def renew(self) -> bool:
         """Extend the lease; False when it lapsed or another engine holds it (we are no longer leader)."""
+        asked = time.monotonic()
         ok = int(await self._renew(keys=[self.key], args=[self.token, self.ttl_ms]))
         if not ok:
             self.epoch = None
+            self.valid_until = 0.0
+        else:
+            self.valid_until = asked + self.ttl_ms / 1000 * SAFETY
         return bool(ok)
+
+    def check(self) -> None:
+        """Called right before every backend write: a leader whose lease may have lapsed (it was paused,
+        or could not renew) does not touch the fleet, even with its intent already journaled."""
+        if self.epoch is None or time.monotonic() > self.valid_until:
+            raise FencedError(f"lease {self.key}: not renewed within its time; not actuating")
 
     async def release(self) -> None:
         """Give the lease up at once (clean shutdown), so a standby need not wait for it to lapse."""

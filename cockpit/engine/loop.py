@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -152,6 +152,9 @@ class Engine:
         )
         self.backends: Backends | None = None
         self.actions: dict[str, Any] = {}  # plugin actions (PluginAction) by id
+        # Called right before every backend write; raises (e.g. FencedError) when this engine must not act.
+        self.actuation_guard: Callable[[], None] | None = None
+        self.request_prefix = ""  # e.g. "e3-": the fencing epoch in every request id sent to a backend
         self.rollout: RolloutScheduler | None = None
         self.rollback: RollbackScheduler = STRATEGIES[strategy](policy=config.rollback, mode=config.mode)
         self.rollback.strategy = strategy
@@ -420,11 +423,12 @@ class Engine:
         self._last_scale = (replicas, now)
         b = self.backends
         self.actuations += 1
-        act_id = f"act-{self.actuations}"
+        act_id = f"{self.request_prefix}act-{self.actuations}"
         self.journal.append("actuation", {"id": act_id, "role": "autoscaler", "scale_to": replicas}, now)
         self._checkpoint()
         self.journal.commit()
         self.journal.begin()
+        self._guard()
         ok = await self._call(
             "autoscaler", _done(b.autoscaler.scale_tier(self.config.file.tiers.old, replicas, act_id))
         )
@@ -451,7 +455,7 @@ class Engine:
     async def _actuate(self, diff: dict[str, float], stage: Stage | None, now: float) -> None:
         """Write the intent (and the committed state) first, then call the router, then read back."""
         self.actuations += 1
-        act_id = f"act-{self.actuations}"
+        act_id = f"{self.request_prefix}act-{self.actuations}"
         intent = {"id": act_id, "role": "router", "shares": diff, "stage": stage.to_dict() if stage else None}
         self.journal.append("actuation", intent, now)
         self._checkpoint()
@@ -462,6 +466,7 @@ class Engine:
     async def _apply(self, intent: dict[str, Any], now: float, recovered: bool = False) -> bool:
         b = self.backends
         diff: dict[str, float] = intent["shares"]
+        self._guard()
         result = await self._call("router", b.router.apply_shares(diff, intent["id"]))
         call_error = None if result is not None else self.degraded.get("router")
         back = await self._call("router", b.router.read_traffic(), clears=False)
@@ -517,6 +522,10 @@ class Engine:
         )
         for f in self.host.stage_applied(info):
             self._plugin_error(f, now)
+
+    def _guard(self) -> None:
+        if self.actuation_guard is not None:
+            self.actuation_guard()
 
     async def _reconcile_pending(self, traffic: TrafficReading) -> None:
         """Intents written before a crash without an ack: confirm them from what the router reports, or

@@ -65,6 +65,28 @@ class Address:
         return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
 
 
+def verified_operator(writer: asyncio.StreamWriter, declared: str) -> str:
+    """On a Unix socket the kernel says which user connected (SO_PEERCRED): that user replaces the user
+    part the client declared, so an operator cannot act under someone else's name. Over TCP the declared
+    identity stands (listen on loopback and reach it over SSH)."""
+    import socket as _socket
+
+    sock = writer.get_extra_info("socket")
+    if sock is None or sock.family != _socket.AF_UNIX or not hasattr(_socket, "SO_PEERCRED"):
+        return declared
+    import pwd
+    import struct
+
+    try:
+        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        user = pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):
+        return declared
+    host = declared.partition("@")[2] or _socket.gethostname()
+    return f"{user}@{host}"
+
+
 def parse_address(text: str, flag: str = "--listen") -> Address:
     """`host:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
     if text.startswith("unix:"):
@@ -216,7 +238,7 @@ class EngineServer:
             if not isinstance(hello, dict) or hello.get("op") != "hello" or not hello.get("operator"):
                 client.send(encode({"t": "error", "error": "expected a hello with the operator's user@host first"}))
                 return
-            client.operator = str(hello["operator"])
+            client.operator = verified_operator(writer, str(hello["operator"]))
             self.clients.add(client)
             client.send(encode(self._welcome(client)))
             if self.frame is not None:
