@@ -144,6 +144,7 @@ class EngineServer:
         self.controller: str | None = None
         self.clients: set[_Client] = set()
         self.frame: bytes | None = None
+        self._snap: Snapshot | None = None
         self.on_fenced = on_fenced
         self._mutate = asyncio.Lock()
         self._server: asyncio.AbstractServer | None = None
@@ -208,6 +209,11 @@ class EngineServer:
         self._broadcast_status()
 
     def publish(self, snap: Snapshot) -> None:
+        """Encoding a 10,000-tenant snapshot costs megabytes: only when a screen is attached."""
+        self._snap = snap
+        self.frame = None
+        if not self.clients:
+            return
         self.frame = encode(self._frame(snap))
         for c in self.clients:
             c.send_frame(self.frame)
@@ -241,6 +247,8 @@ class EngineServer:
             client.operator = verified_operator(writer, str(hello["operator"]))
             self.clients.add(client)
             client.send(encode(self._welcome(client)))
+            if self.frame is None and self._snap is not None:
+                self.frame = encode(self._frame(self._snap))
             if self.frame is not None:
                 client.send(self.frame)  # the current state at once, before the next tick
             while True:
@@ -320,6 +328,7 @@ class EngineServer:
                     held = f"{self.controller} is in control" if self.controller else "nobody is in control"
                     await self._journal_refusal(engine, client.operator, name, held)
                     raise ReadOnlyError(f"read-only: {held}; take control first to run {name!r}")
+                args = {k: v for k, v in args.items() if k not in ("operator", "name")}  # identity is ours
                 return await engine.command(name, operator=client.operator, **args)
         raise CockpitError(f"unknown request {op!r}")
 
