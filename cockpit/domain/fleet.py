@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+
+def old_tier_load(rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
+    """Requests per second on the old revision: each tenant's traffic not on the new one."""
+    return sum(r * (1.0 - shares.get(t, 0.0)) for t, r in rps.items())
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from cockpit.config import Config
 from cockpit.domain.baselines import GLOBAL_SCOPE_STRATEGIES, STRATEGIES
 from cockpit.domain.composer import compose, differences
-from cockpit.domain.fleet import Tier
+from cockpit.domain.fleet import Tier, old_tier_load
 from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import EPS, FleetView, Mode, RollbackScheduler, Stage
@@ -410,9 +410,11 @@ class Engine:
             t.warm_hit_rate,
         )
 
-    def _view(self, now: float, traffic: TrafficReading, old_hit: float) -> FleetView:
+    def _view(self, now: float, traffic: TrafficReading, old_hit: float, with_load: bool = False) -> FleetView:
+        """One observation for the scheduler. The O(tenants) old-tier load is summed only when something
+        will read it (an armed rollback, a plan)."""
         rps, shares = traffic.rps, traffic.shares
-        old_load = sum(r * (1.0 - shares.get(t, 0.0)) for t, r in rps.items()) if self.rollback.armed else 0.0
+        old_load = old_tier_load(rps, shares) if with_load or self.rollback.armed else 0.0
         return FleetView(now, rps, shares, self._harm, self._tier(self._old), old_hit, old_load)
 
     async def _prescale(self, replicas: int, now: float) -> bool | None:
@@ -474,9 +476,7 @@ class Engine:
             rps = back.rps or (self._traffic.rps if self._traffic else {})
             back = TrafficReading(back.shares, rps, back.cohorts or (self._traffic.cohorts if self._traffic else {}))
             self._traffic = back
-        confirmed = {}
-        if back is not None:
-            confirmed = {t: s for t, s in diff.items() if abs(back.shares.get(t, -1.0) - s) <= SHARE_TOLERANCE}
+        confirmed = _confirmed(diff, back.shares) if back is not None else {}
         failed = {
             t: (result.failed.get(t, "not confirmed by read-back") if result else "router call failed")
             for t in diff
@@ -486,19 +486,7 @@ class Engine:
         if confirmed:
             for f in self.host.shares_applied(confirmed, intent["id"]):
                 self._plugin_error(f, now)
-        self.journal.append(
-            "actuation_ack",
-            {
-                "id": intent["id"],
-                "verified": verified,
-                "confirmed": len(confirmed),
-                "shares": confirmed,
-                "failed": dict(list(failed.items())[:50]),
-                "failed_count": len(failed),
-                "recovered": recovered,
-            },
-            now,
-        )
+        self._ack_router(intent["id"], confirmed, failed, recovered, now)
         if failed:
             why = f" ({call_error})" if call_error else ""
             name = self.backends.names["router"]
@@ -512,6 +500,24 @@ class Engine:
         elif stage:
             self.journal.append("stage_incomplete", {"stage": stage["number"], "failed_count": len(failed)}, now)
         return verified
+
+    def _ack_router(
+        self, act_id: str, confirmed: dict[str, float], failed: dict[str, str], recovered: bool, now: float
+    ) -> None:
+        """The one shape of a router actuation's ack: what the read-back confirmed, and what it did not."""
+        self.journal.append(
+            "actuation_ack",
+            {
+                "id": act_id,
+                "verified": not failed,
+                "confirmed": len(confirmed),
+                "shares": confirmed,
+                "failed": dict(list(failed.items())[:50]),
+                "failed_count": len(failed),
+                "recovered": recovered,
+            },
+            now,
+        )
 
     def _stage_confirmed(self, stage: Stage, now: float) -> None:
         info = stage.to_dict()
@@ -545,20 +551,8 @@ class Engine:
                 )
                 continue
             diff = intent["shares"]
-            if all(abs(traffic.shares.get(t, -1.0) - s) <= SHARE_TOLERANCE for t, s in diff.items()):
-                self.journal.append(
-                    "actuation_ack",
-                    {
-                        "id": intent["id"],
-                        "verified": True,
-                        "confirmed": len(diff),
-                        "shares": diff,
-                        "failed": {},
-                        "failed_count": 0,
-                        "recovered": True,
-                    },
-                    now,
-                )
+            if len(_confirmed(diff, traffic.shares)) == len(diff):
+                self._ack_router(intent["id"], diff, {}, True, now)
                 if intent.get("stage"):
                     self._stage_confirmed(_stage_from(intent["stage"]), now)
             else:
@@ -692,7 +686,7 @@ class Engine:
             cap = self._tier(self._old).capacity(hit)
             load = self._old.load_rps
             if load is None:
-                load = sum(r * (1 - self._traffic.shares.get(t, 0.0)) for t, r in self._traffic.rps.items())
+                load = old_tier_load(self._traffic.rps, self._traffic.shares)
             util = load / cap if cap > EPS else None
             if self.rollback.armed:
                 needed = self.rollback.scale_requested or None
@@ -871,11 +865,7 @@ class Engine:
         tenants = self._scope(scope)
         if not tenants:
             raise CommandError("nothing to roll back: no tenant in scope is regressing")
-        traffic = self._traffic
-        old_load = sum(r * (1.0 - traffic.shares.get(t, 0.0)) for t, r in traffic.rps.items())
-        view = FleetView(
-            self.clock.now(), traffic.rps, traffic.shares, self._harm, self._tier(self._old), self._old_hit(), old_load
-        )
+        view = self._view(self.clock.now(), self._traffic, self._old_hit(), with_load=True)
         return preview(self.rollback, view, tenants, self.config.file.tiers.startup_estimate_s)
 
     # Running ----------------------------------------------------------------------------------------
@@ -886,6 +876,11 @@ class Engine:
             if on_tick is not None:
                 on_tick(snap)
             await self.clock.sleep(tick_s)
+
+
+def _confirmed(wanted: Mapping[str, float], seen: Mapping[str, float]) -> dict[str, float]:
+    """The wanted shares the router reports back (within tolerance): only these count as applied."""
+    return {t: s for t, s in wanted.items() if abs(seen.get(t, -1.0) - s) <= SHARE_TOLERANCE}
 
 
 async def _done(aw: Awaitable[Any]) -> bool:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from cockpit.domain.fleet import Tier
+from cockpit.domain.fleet import Tier, old_tier_load
 from cockpit.domain.rollback import FleetView, RollbackScheduler
 from cockpit.engine.loop import Snapshot
 
@@ -253,7 +253,7 @@ def arm_plan(snap: Snapshot | None, scope: Sequence[str], tiers, policy) -> ArmP
     old_hit = next((ns.hit_rate for ns in snap.namespaces if ns.tier == tiers.old), 0.0)
     o = snap.old_tier
     tier = Tier(tiers.old, o.ready, o.desired, o.per_replica_rps, tiers.cold_capacity_factor, tiers.warm_hit_rate)
-    old_load = sum(r * (1.0 - tr.shares.get(t, 0.0)) for t, r in tr.rps.items())
+    old_load = old_tier_load(tr.rps, tr.shares)
     view = FleetView(snap.now, tr.rps, tr.shares, snap.harm, tier, old_hit, old_load)
     sched = RollbackScheduler(policy=policy, scope=frozenset(scope))
     return ArmPlan(sorted(scope), moved, max(sched.replicas_needed(view), o.desired), o.ready)

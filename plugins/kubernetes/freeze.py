@@ -49,35 +49,27 @@ class CronJobFreezer:
     def freeze(self, incident: Mapping[str, Any]) -> list[str]:
         """Suspend every matching CronJob not already suspended; the names suspended."""
         mark = str(incident.get("id") or "incident")
-        done, errors = [], []
-        for job in self._list():
-            name = job["metadata"]["name"]
-            if (job.get("spec") or {}).get("suspend"):
-                continue  # suspended by someone else: leave it, and leave it suspended on release
-            patch = {"metadata": {"annotations": {SUSPENDED_ANNOTATION: mark}}, "spec": {"suspend": True}}
-            try:
-                self._patch(name, patch, "suspend")
-                done.append(name)
-            except KubernetesError as exc:
-                errors.append(str(exc))
-        if errors:
-            raise KubernetesError(f"{len(errors)} CronJob(s) not suspended; first: {errors[0]}")
-        return done
+        patch = {"metadata": {"annotations": {SUSPENDED_ANNOTATION: mark}}, "spec": {"suspend": True}}
+        # a job suspended by someone else is left alone, and left suspended on release
+        jobs = [j for j in self._list() if not (j.get("spec") or {}).get("suspend")]
+        return self._patch_each(jobs, patch, "suspend", "suspended")
 
     def thaw(self, incident: Mapping[str, Any]) -> list[str]:
         """Un-suspend the CronJobs this cockpit suspended (those carrying its mark)."""
+        patch = {"metadata": {"annotations": {SUSPENDED_ANNOTATION: None}}, "spec": {"suspend": False}}
+        jobs = [j for j in self._list() if SUSPENDED_ANNOTATION in (j["metadata"].get("annotations") or {})]
+        return self._patch_each(jobs, patch, "resume", "resumed")
+
+    def _patch_each(self, jobs: list[Mapping[str, Any]], patch: dict[str, Any], verb: str, done_word: str) -> list[str]:
+        """Patch every job, going on past failures; raise one sentence if any failed. The names patched."""
         done, errors = [], []
-        for job in self._list():
+        for job in jobs:
             name = job["metadata"]["name"]
-            annotations = job["metadata"].get("annotations") or {}
-            if SUSPENDED_ANNOTATION not in annotations:
-                continue
-            patch = {"metadata": {"annotations": {SUSPENDED_ANNOTATION: None}}, "spec": {"suspend": False}}
             try:
-                self._patch(name, patch, "resume")
+                self._patch(name, patch, verb)
                 done.append(name)
             except KubernetesError as exc:
                 errors.append(str(exc))
         if errors:
-            raise KubernetesError(f"{len(errors)} CronJob(s) not resumed; first: {errors[0]}")
+            raise KubernetesError(f"{len(errors)} CronJob(s) not {done_word}; first: {errors[0]}")
         return done
