@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cockpit_haproxy import config_path, parse_options
-from cockpit_haproxy.router import WEIGHT_SCALE, HAProxyRouter
-from cockpit_haproxy.runtime import Address, Session, parse_map
+from cockpit_backends.haproxy import config_path, parse_options
+from cockpit_backends.haproxy.router import WEIGHT_SCALE, HAProxyRouter
+from cockpit_backends.haproxy.runtime import Address, Session, parse_map
 
 GOAL_S = 2.0
 

@@ -14,8 +14,8 @@ import asyncio
 import time
 
 import httpx
-from cockpit_http.reference_server import RouterState, serve
-from cockpit_http.router import HttpRouter
+from cockpit_backends.http.reference_server import RouterState, serve
+from cockpit_backends.http.router import HttpRouter
 
 from cockpit.hookspecs import BackendContext
 

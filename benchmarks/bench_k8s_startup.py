@@ -67,7 +67,7 @@ MODULE = """
 import sys, time
 import cockpit.plugins
 t0 = time.perf_counter()
-import cockpit_kubernetes
+import cockpit_backends.kubernetes
 print(f"{time.perf_counter() - t0:.6f} {int('kubernetes' in sys.modules)}")
 """
 
@@ -147,7 +147,7 @@ def main() -> None:
         f"only with: {', '.join(extra) or 'none'}"
     )
     print(
-        f"import cockpit_kubernetes alone: {module_s * 1e3:.2f} ms "
+        f"import cockpit_backends.kubernetes alone: {module_s * 1e3:.2f} ms "
         f"(kubernetes client imported: {'YES' if module_k8s else 'no'})"
     )
     print(f"reference: an eager 'import kubernetes.client, kubernetes.config' would add {ref * 1e3:.0f} ms")

@@ -22,8 +22,8 @@ import time
 
 import redis
 import redis.asyncio as aioredis
-from cockpit_redis import parse_options
-from cockpit_redis.store import RedisCacheStore
+from cockpit_backends.redis import parse_options
+from cockpit_backends.redis.store import RedisCacheStore
 
 
 def free_port() -> int:

@@ -20,7 +20,7 @@ How results combine
                               ignored. They run on the control loop, so they must return quickly.
 
 Writing a plugin for an in-house router takes one class with two async methods (see
-``TrafficRouter``) and a ``cockpit_backends`` hook; ``plugins/mock`` is a complete example.
+``TrafficRouter``) and a ``cockpit_backends`` hook; ``cockpit_backends/mock`` is a complete example.
 """
 
 from __future__ import annotations

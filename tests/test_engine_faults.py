@@ -38,7 +38,7 @@ class FlakyPlugin:
     @hookimpl
     def cockpit_backends(self):
         def factory(role, options, ctx):
-            from cockpit_mock import _factory
+            from cockpit_backends.mock import _factory
 
             self.router = FlakyRouter(_factory("router", {"scenario": "classic"}, ctx))
             return self.router

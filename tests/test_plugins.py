@@ -19,7 +19,7 @@ from cockpit.plugins import PluginHost, installed_plugins
 
 def test_bundled_mock_is_found_through_the_entry_point_group():
     found = {p.name: p for p in installed_plugins()}
-    assert found["mock"].module == "cockpit_mock"
+    assert found["mock"].module == "cockpit_backends.mock"
     host = PluginHost()
     spec = host.backends()["mock"]
     assert {"router", "autoscaler", "cache", "provider", "health", "simulator"} <= spec.roles

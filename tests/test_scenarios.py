@@ -1,6 +1,6 @@
 """Every bundled drill scenario, run headless with the cockpit strategy and checked against the physics.
 
-The scenarios are discovered (a new file in plugins/mock/scenarios/ is picked up without editing this
+The scenarios are discovered (a new file in cockpit_backends/mock/scenarios/ is picked up without editing this
 module); the facts each fault scenario drills are checked on top of the common guarantees.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cockpit_mock.scenario import Scenario, builtin_names, load_scenario
+from cockpit_backends.mock.scenario import Scenario, builtin_names, load_scenario
 
 from cockpit.engine.drill import Scorecard, run_drill
 from cockpit.engine.journal import Entry, Journal

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,39 @@ class Entry:
     data: dict[str, Any]
 
 
-class Journal:
+class Transactions:
+    """The begin/commit bracket every journal shares: `transaction()` and `flush()` over the
+    journal's own `begin()` / `commit()` and its `_in_tx` flag."""
+
+    _in_tx: bool
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Appends inside are written together: a crash loses the block in flight, never half of it.
+        Nested use joins the outer transaction."""
+        if self._in_tx:
+            yield
+            return
+        self.begin()
+        try:
+            yield
+        finally:
+            self.commit()
+
+    def flush(self) -> None:
+        """Make what is appended so far durable now and carry on in a new transaction (an intent is
+        flushed before the backend call it announces)."""
+        self.commit()
+        self.begin()
+
+
+class Journal(Transactions):
     def __init__(self, path: Path | str, *, durable: bool = True) -> None:
         self.path = str(path)
         try:

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis
 
-from cockpit.engine.journal import Entry, Journal
+from cockpit.engine.journal import Entry, Journal, Transactions
 from cockpit.errors import CockpitError, ConfigError
 
 FENCED_KINDS = frozenset({"actuation", "actuation_ack", "checkpoint", "command"})
@@ -96,7 +96,7 @@ def open_journal(url_or_path: str | Path, *, durable: bool = True, **redis_optio
     return Journal(text, durable=durable)
 
 
-class RedisJournal:
+class RedisJournal(Transactions):
     def __init__(
         self,
         url: str,

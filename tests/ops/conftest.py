@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "plugins" / "mock" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "cockpit_backends" / "mock" / "scenarios"
 
 
 def free_port() -> int:

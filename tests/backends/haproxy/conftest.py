@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cockpit_haproxy import config_path
-from cockpit_haproxy.router import WEIGHT_SCALE
+from cockpit_backends.haproxy import config_path
+from cockpit_backends.haproxy.router import WEIGHT_SCALE
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 HERE = Path(__file__).parent
@@ -185,7 +185,7 @@ def make_haproxy(tiers: Tiers) -> Iterator:
 def classic_seed() -> dict[str, float]:
     """The classic scenario's tenants at their starting shares: what the real router holds when the
     drill's simulated fleet starts."""
-    from cockpit_mock.scenario import load_scenario
+    from cockpit_backends.mock.scenario import load_scenario
 
     _, sc = load_scenario("classic")
     return {t.name: t.share for t in sc.tenants}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cockpit_haproxy.router import WEIGHT_SCALE
+from cockpit_backends.haproxy.router import WEIGHT_SCALE
 
 from cockpit.domain.composer import compose
 from cockpit.domain.rollout import RolloutScheduler

@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from cockpit_haproxy import config_path, parse_options
-from cockpit_haproxy.router import ATOMIC_BATCH, HAProxyRouter
-from cockpit_haproxy.runtime import RuntimeAPIError, Session
+from cockpit_backends.haproxy import config_path, parse_options
+from cockpit_backends.haproxy.router import ATOMIC_BATCH, HAProxyRouter
+from cockpit_backends.haproxy.runtime import RuntimeAPIError, Session
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, TrafficRouter
@@ -25,7 +25,7 @@ def router(h, **extra) -> HAProxyRouter:
 
 
 async def raw_map(h) -> dict[str, str]:
-    from cockpit_haproxy.runtime import Address, parse_map
+    from cockpit_backends.haproxy.runtime import Address, parse_map
 
     async with Session(Address.parse(h.socket, Path("/"))) as s:
         (answer,) = await s.run([f"show map {h.map_path}"])

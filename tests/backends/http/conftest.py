@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cockpit_http.reference_server import RouterHandler, RouterState, serve
+from cockpit_backends.http.reference_server import RouterHandler, RouterState, serve
 
 from cockpit.hookspecs import BackendContext
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from cockpit_http.reference_server import RouterState
-from cockpit_mock.scenario import load_scenario
-from cockpit_mock.world import World
+from cockpit_backends.http.reference_server import RouterState
+from cockpit_backends.mock.scenario import load_scenario
+from cockpit_backends.mock.world import World
 
 from .conftest import NEW, SECRET_KEY, run_cli, start_router, write_config
 
@@ -15,7 +15,7 @@ from .conftest import NEW, SECRET_KEY, run_cli, start_router, write_config
 def test_plugins_lists_the_http_entry_point_without_error():
     out = run_cli("plugins")
     assert out.returncode == 0, out.stderr
-    assert any(line.split()[0] == "http" and "cockpit_http" in line for line in out.stdout.splitlines())
+    assert any(line.split()[0] == "http" and "cockpit_backends.http" in line for line in out.stdout.splitlines())
 
 
 def test_plugins_check_http_write_passes(router_server, tmp_path):

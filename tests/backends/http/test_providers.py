@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 import pytest
-from cockpit_http.providers import AnthropicProvider, OpenAICompatibleProvider
+from cockpit_backends.http.providers import AnthropicProvider, OpenAICompatibleProvider
 
 from cockpit.errors import BackendError, ConfigError
 from cockpit.hookspecs import ModelProvider

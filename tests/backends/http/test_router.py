@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from cockpit_http.router import HttpRouter
+from cockpit_backends.http.router import HttpRouter
 
 from cockpit.errors import BackendError, ConfigError
 from cockpit.hookspecs import TrafficRouter

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cockpit_kubernetes
+import cockpit_backends.kubernetes
 import pytest
 import tomli_w
 
@@ -44,7 +44,7 @@ def drill(apiserver, tmp_path):
 
     yield make
     for s in sessions:
-        cockpit_kubernetes.forget(s.engine.context)
+        cockpit_backends.kubernetes.forget(s.engine.context)
         s.close()
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-import cockpit_kubernetes
+import cockpit_backends.kubernetes
 import pytest
 
 from cockpit.engine.clock import SimClock
@@ -29,16 +29,16 @@ def make(apiserver, tmp_path):
     def make(role: str, **overrides):
         ctx = BackendContext(clock=SimClock(), config_dir=str(tmp_path), tiers={"old": "old", "new": "new"})
         contexts.append(ctx)
-        return cockpit_kubernetes._factory(role, options(apiserver.kubeconfig) | overrides, ctx)
+        return cockpit_backends.kubernetes._factory(role, options(apiserver.kubeconfig) | overrides, ctx)
 
     yield make
     for ctx in contexts:
-        cockpit_kubernetes.forget(ctx)
+        cockpit_backends.kubernetes.forget(ctx)
 
 
 def test_importing_the_plugin_does_not_import_the_kubernetes_client():
     code = (
-        "import sys, cockpit_kubernetes; from cockpit.plugins import PluginHost; "
+        "import sys, cockpit_backends.kubernetes; from cockpit.plugins import PluginHost; "
         "h = PluginHost(); assert 'kubernetes' in h.backends(); "
         "print(sorted(m for m in sys.modules if m == 'kubernetes' or m.startswith('kubernetes.')))"
     )
@@ -221,10 +221,10 @@ def test_a_slow_api_server_does_not_stall_the_freeze_hook_and_the_freeze_still_l
     apiserver.delay_next(1, 1.0, path_contains="/cronjobs")
     t0 = time.perf_counter()
     with pytest.raises(TimeoutError, match=r"^CronJob suspend not finished after 0.2 s; it goes on in the background$"):
-        cockpit_kubernetes.cockpit_incident_declared(incident={"id": "INC-9"})
+        cockpit_backends.kubernetes.cockpit_incident_declared(incident={"id": "INC-9"})
     assert time.perf_counter() - t0 < 0.8  # the control loop got its turn back
     with pytest.raises(TimeoutError, match=r"^CronJob resume not finished"):  # queued behind the freeze
-        cockpit_kubernetes.cockpit_incident_released(incident={"id": "INC-9"})
+        cockpit_backends.kubernetes.cockpit_incident_released(incident={"id": "INC-9"})
     deadline = time.monotonic() + 10
     while len([q for q in apiserver.requests if q.method == "PATCH"]) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)

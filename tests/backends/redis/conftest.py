@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from cockpit_redis import parse_options
-from cockpit_redis.store import RedisCacheStore
+from cockpit_backends.redis import parse_options
+from cockpit_backends.redis.store import RedisCacheStore
 
 from cockpit.engine.clock import SimClock
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from cockpit_redis import parse_options
-from cockpit_redis.store import RedisCacheStore
+from cockpit_backends.redis import parse_options
+from cockpit_backends.redis.store import RedisCacheStore
 
 from cockpit.engine.clock import SimClock
 from cockpit.engine.drill import _UsageRelay

@@ -1,7 +1,7 @@
 """A reference in-memory implementation of the router contract (``router-openapi.yaml``), stdlib only.
 
 It is what the tests and the benchmark run against, and a readable statement of the server side of
-the contract for a platform team implementing it: ``python -m cockpit_http.reference_server --port 8080
+the contract for a platform team implementing it: ``python -m cockpit_backends.http.reference_server --port 8080
 --tenants 100``. Not for production: state lives in memory.
 """
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from cockpit_mock.scenario import Event, load_scenario
-from cockpit_mock.world import World
+from cockpit_backends.mock.scenario import Event, load_scenario
+from cockpit_backends.mock.world import World
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import urllib3
-from cockpit_kubernetes.options import Options, P
+from cockpit_backends.kubernetes.options import Options, P
 
 from cockpit.errors import ConfigError
 from kubernetes import client, config

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from cockpit_redis import Options
+from cockpit_backends.redis import Options
 
 import redis.asyncio as aioredis
 from cockpit.hookspecs import NamespaceReading

@@ -32,19 +32,19 @@ def openapi_document() -> str:
 
 
 def _router(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
-    from cockpit_http.router import HttpRouter
+    from cockpit_backends.http.router import HttpRouter
 
     return HttpRouter(options, context)
 
 
 def _anthropic(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
-    from cockpit_http.providers import AnthropicProvider
+    from cockpit_backends.http.providers import AnthropicProvider
 
     return AnthropicProvider(options, context)
 
 
 def _openai(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
-    from cockpit_http.providers import OpenAICompatibleProvider
+    from cockpit_backends.http.providers import OpenAICompatibleProvider
 
     return OpenAICompatibleProvider(options, context)
 

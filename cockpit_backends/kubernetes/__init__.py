@@ -28,7 +28,7 @@ from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, BackendSpec, hookimpl
 
 if TYPE_CHECKING:
-    from cockpit_kubernetes.options import Options
+    from cockpit_backends.kubernetes.options import Options
 
 __version__ = "0.1.0"
 
@@ -53,14 +53,14 @@ class _Handle:
 
     def api(self) -> Any:
         if self._api is None:
-            from cockpit_kubernetes.api import new_client
+            from cockpit_backends.kubernetes.api import new_client
 
             self._api = new_client(self.opts)
         return self._api
 
     def freezer(self) -> Any:
         if self._freezer is None:
-            from cockpit_kubernetes.freeze import CronJobFreezer
+            from cockpit_backends.kubernetes.freeze import CronJobFreezer
 
             assert self.opts.freeze is not None
             self._freezer = CronJobFreezer(self.api(), self.opts.freeze, self.opts.request_timeout_s)
@@ -98,7 +98,7 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
         return h
     if h is not None:
         h.close()
-    from cockpit_kubernetes.options import parse  # only when configured: start-up stays light
+    from cockpit_backends.kubernetes.options import parse  # only when configured: start-up stays light
 
     h = _handles[key] = _Handle(options, parse(options, context.config_dir))
     return h
@@ -112,7 +112,7 @@ def forget(context: BackendContext) -> None:
 
 
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
-    from cockpit_kubernetes.options import P
+    from cockpit_backends.kubernetes.options import P
 
     h = _handle(options, context)
     opts = h.opts
@@ -120,13 +120,13 @@ def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> 
         for tier in sorted(set(context.tiers.values()) or {"old", "new"}):
             if tier not in opts.tiers:
                 raise ConfigError(f"{P}.tiers.{tier}: map the cockpit's tier {tier!r} to a Deployment (deployment = …)")
-        from cockpit_kubernetes.autoscaler import KubernetesAutoscaler
+        from cockpit_backends.kubernetes.autoscaler import KubernetesAutoscaler
 
         return KubernetesAutoscaler(h.api(), opts)
     if role == "router":
         if opts.route is None:
             raise ConfigError(f"{P}.route: name the HTTPRoutes and the old/new backends to serve the router role")
-        from cockpit_kubernetes.router import KubernetesRouter
+        from cockpit_backends.kubernetes.router import KubernetesRouter
 
         return KubernetesRouter(h.api(), opts)
     raise ConfigError(f"{P}: the kubernetes backend does not serve the {role!r} role")

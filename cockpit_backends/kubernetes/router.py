@@ -19,8 +19,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit_kubernetes.api import KubernetesError, call
-from cockpit_kubernetes.options import REQUEST_ID_ANNOTATION, Options, RouteRef
+from cockpit_backends.kubernetes.api import KubernetesError, call
+from cockpit_backends.kubernetes.options import REQUEST_ID_ANNOTATION, Options, RouteRef
 
 from cockpit.hookspecs import ApplyResult, TrafficReading
 from kubernetes import client

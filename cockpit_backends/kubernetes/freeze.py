@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit_kubernetes.api import MERGE_PATCH, KubernetesError, call_sync
-from cockpit_kubernetes.options import SUSPENDED_ANNOTATION, FreezeRef
+from cockpit_backends.kubernetes.api import MERGE_PATCH, KubernetesError, call_sync
+from cockpit_backends.kubernetes.options import SUSPENDED_ANNOTATION, FreezeRef
 
 from kubernetes import client
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cockpit_kubernetes.api import MERGE_PATCH, KubernetesError, call
-from cockpit_kubernetes.options import ORIGINAL_MIN_ANNOTATION, PER_REPLICA_ANNOTATION, Options, P, TierRef
+from cockpit_backends.kubernetes.api import MERGE_PATCH, KubernetesError, call
+from cockpit_backends.kubernetes.options import ORIGINAL_MIN_ANNOTATION, PER_REPLICA_ANNOTATION, Options, P, TierRef
 
 from cockpit.hookspecs import TierReading
 from kubernetes import client

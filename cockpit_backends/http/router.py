@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit_http._common import (
+from cockpit_backends.http._common import (
     Options,
     RequestFailed,
     Secret,

@@ -127,7 +127,7 @@ def parse_options(options: Mapping[str, Any], context: BackendContext | None = N
 
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
     opts = parse_options(options, context)
-    from cockpit_redis.store import RedisCacheStore  # redis-py only when the backend is configured
+    from cockpit_backends.redis.store import RedisCacheStore  # redis-py only when the backend is configured
 
     return RedisCacheStore(opts, clock=context.clock)
 

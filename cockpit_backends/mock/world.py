@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cockpit_mock.scenario import Event, Scenario, TierSpec
+from cockpit_backends.mock.scenario import Event, Scenario, TierSpec
 
 EPS = 1e-9
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from cockpit_http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
+from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
 
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cockpit_haproxy.runtime import (
+from cockpit_backends.haproxy.runtime import (
     Address,
     RuntimeAPIError,
     Session,

@@ -39,8 +39,8 @@ def config_path() -> Path:
 
 def parse_options(options: Mapping[str, Any], config_dir: str) -> Any:
     """The router's options, checked (the router modules load only when the backend is configured)."""
-    from cockpit_haproxy.router import RouterOptions
-    from cockpit_haproxy.runtime import Address
+    from cockpit_backends.haproxy.router import RouterOptions
+    from cockpit_backends.haproxy.runtime import Address
 
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
@@ -71,7 +71,7 @@ def parse_options(options: Mapping[str, Any], config_dir: str) -> Any:
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
     if role != "router":
         raise ConfigError(f"backends.{role}: the haproxy backend serves only the router role")
-    from cockpit_haproxy.router import HAProxyRouter
+    from cockpit_backends.haproxy.router import HAProxyRouter
 
     return HAProxyRouter(parse_options(options, context.config_dir), context.tenants)
 

@@ -137,7 +137,7 @@ class Scenario(_Strict, kw_only=True):
     events: list[Event] = msgspec.field(default_factory=list)
 
 
-BUILTIN = "cockpit_mock"
+BUILTIN = "cockpit_backends.mock"
 
 
 def builtin_names() -> list[str]:

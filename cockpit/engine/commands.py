@@ -1,0 +1,235 @@
+"""Every command an operator can give the engine: one typed table, the single source of truth for
+which commands exist, which of them change anything, and what they need.
+
+The engine's `command()` looks the name up here, refuses mutating commands on a read-only engine,
+runs the handler under the engine lock inside one journal transaction, and journals the result. The
+screen reads the same table to decide which keys a read-only screen refuses (`mutates()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cockpit.domain.baselines import GLOBAL_SCOPE_STRATEGIES
+from cockpit.domain.incident import Incident
+from cockpit.domain.rollback import Mode
+from cockpit.errors import CockpitError
+
+if TYPE_CHECKING:
+    from cockpit.engine.loop import Engine
+
+
+class ReadOnlyError(CockpitError):
+    """A mutating command reached an engine (or screen) that is read-only."""
+
+
+class CommandError(CockpitError):
+    """A command that cannot run in the current state (said in one sentence)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One command as the handler sees it: who asked, when (engine clock), and the arguments."""
+
+    who: str
+    now: float
+    args: dict[str, Any]
+
+
+Handler = Callable[["Engine", Call], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    summary: str
+    handler: Handler
+    mutating: bool = True  # refused by a read-only engine and a screen not in control
+    needs_armed: bool = False  # refused with one sentence when no rollback is armed
+    needs_confirm: bool = False  # refused unless the caller passes confirm=True (a real bool)
+
+
+def _confirmed(call: Call, what: str) -> None:
+    if call.args.get("confirm") is not True:
+        raise CommandError(f"{what} needs confirmation (confirm=true)")
+
+
+def _mode_arg(call: Call) -> str | None:
+    mode = call.args.get("mode")
+    if mode is not None and mode not in ("auto", "manual"):
+        raise CommandError(f"mode {mode!r}: expected 'auto' or 'manual'")
+    return mode
+
+
+async def declare(engine: Engine, call: Call) -> str:
+    return await declare_incident(engine, call.who, call.now, str(call.args.get("reason", "")))
+
+
+async def declare_incident(engine: Engine, who: str, now: float, reason: str) -> str:
+    if engine.incident and engine.incident.open:
+        return f"incident {engine.incident.id} is already open"
+    engine.incident_count += 1
+    engine.incident = Incident(f"INC-{engine.incident_count}", now, who, reason)
+    if engine.rollout is not None:
+        engine.rollout.freeze(now)
+    await engine.housekeeping.freeze_caches(True)
+    freeze = engine.config.file.freeze
+    models = engine.config.file.models
+    payload = engine.incident.to_dict() | {
+        "freeze": {
+            "rollout": True,
+            "cache_namespaces": [ns.name for ns in engine.observed.namespaces],
+            "system_prompt_revision": freeze.system_prompt_revision,
+            "flags": list(freeze.flags),
+            "models": {"old": models.old, "new": models.new},
+        }
+    }
+    engine.journal.append("incident_declared", payload, now, who)
+    for f in engine.host.incident_declared(payload):
+        engine.backends.plugin_error(f, now)
+    return f"incident {engine.incident.id} declared: rollout, flags and cache GC frozen"
+
+
+async def release(engine: Engine, call: Call) -> str:
+    if not (engine.incident and engine.incident.open):
+        raise CommandError("no incident is open")
+    engine.incident = engine.incident.release(call.now, call.who)
+    if engine.rollout is not None:
+        engine.rollout.thaw(call.now)
+    await engine.housekeeping.freeze_caches(False)
+    engine.journal.append("incident_released", engine.incident.to_dict(), call.now, call.who)
+    for f in engine.host.incident_released(engine.incident.to_dict()):
+        engine.backends.plugin_error(f, call.now)
+    return f"incident {engine.incident.id} released: the rollout calendar resumes"
+
+
+async def arm(engine: Engine, call: Call) -> str:
+    mode = _mode_arg(call)
+    scope = engine.scope(call.args.get("scope", "regressing"))
+    if not scope:
+        raise CommandError("nothing to roll back: no tenant in scope is regressing")
+    declared = ""
+    if not (engine.incident and engine.incident.open):
+        await declare_incident(engine, call.who, call.now, "declared by arming a rollback")
+        declared = f"; incident {engine.incident.id if engine.incident else '?'} declared"
+    engine.rollback.arm(scope, call.now, mode)
+    return f"rollback armed for {len(scope)} tenant(s), {engine.rollback.mode} mode{declared}"
+
+
+async def advance(engine: Engine, call: Call) -> str:
+    rb = engine.rollback
+    if rb.mode is Mode.AUTO:
+        rb.set_mode(Mode.MANUAL)
+    rb.advance()
+    return f"advance requested (stage {rb.stage + 1})"
+
+
+async def pause(engine: Engine, call: Call) -> str:
+    engine.rollback.pause()
+    return "rollback held"
+
+
+async def resume(engine: Engine, call: Call) -> str:
+    engine.rollback.resume()
+    return "rollback resumed"
+
+
+async def mode(engine: Engine, call: Call) -> str:
+    engine.rollback.set_mode(_mode_arg(call) or "auto")
+    return f"rollback mode: {engine.rollback.mode}"
+
+
+async def prescale(engine: Engine, call: Call) -> str:
+    obs = engine.observed
+    if obs.traffic is None or obs.old is None:
+        raise CommandError("cannot pre-scale: no observation of the fleet yet")
+    view = engine.view(call.now, obs.traffic)
+    needed = engine.rollback.replicas_needed(view)
+    target = max(needed, obs.old.desired)
+    engine.actuator.forget_scale_request()  # the operator asked: ask now
+    if not await engine.actuator.prescale(target, call.now):
+        raise CommandError(
+            f"pre-scale to {target} replicas not confirmed: {engine.backends.degraded.get('autoscaler', '')}"
+        )
+    engine.rollback.scale_requested = max(engine.rollback.scale_requested, needed)
+    return f"old tier floor raised to {target} replicas (confirmed by read-back)"
+
+
+async def release_ceilings(engine: Engine, call: Call) -> str:
+    lifted = engine.rollback.release()
+    return f"ceilings released for {len(lifted)} tenant(s); the rollout resumes from its targets"
+
+
+async def warmer(engine: Engine, call: Call) -> str:
+    on = call.args.get("on")
+    w = engine.warmer
+    w.enabled = (not w.enabled) if on is None else bool(on)
+    return f"cache warmer {'on' if w.enabled else 'off'} ({w.policy.rate_per_s:g}/s)"
+
+
+async def plugin_action(engine: Engine, call: Call) -> str:
+    action_id = call.args["id"]
+    try:
+        return str(await engine.actions[action_id].run())
+    except CockpitError:
+        raise
+    except Exception as exc:
+        raise CommandError(f"plugin action {action_id!r} failed: {type(exc).__name__}: {exc}") from None
+
+
+_SPECS = (
+    CommandSpec("declare", "declare an incident: freeze the rollout, flags and cache GC", declare),
+    CommandSpec("release", "release the incident: the freeze lifts", release, needs_confirm=True),
+    CommandSpec("arm", "arm the rollback for a scope (declares an incident if none is open)", arm),
+    CommandSpec("advance", "allow one more stage (switches to manual mode)", advance, needs_armed=True),
+    CommandSpec("pause", "hold the rollback at its current stage", pause, needs_armed=True),
+    CommandSpec("resume", "resume a held rollback", resume, needs_armed=True),
+    CommandSpec("mode", "set the rollback mode: auto or manual", mode),
+    CommandSpec("prescale", "raise the old tier's floor to what full failback needs, now", prescale, needs_armed=True),
+    CommandSpec(
+        "release-ceilings",
+        "end the rollback and lift every ceiling",
+        release_ceilings,
+        needs_confirm=True,
+    ),
+    CommandSpec("warmer", "turn the cache warmer on or off", warmer),
+    CommandSpec("plugin-action", "run a key a plugin added", plugin_action),
+)
+
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def mutates(name: str, engine_actions: Any = None, action_id: str | None = None) -> bool:
+    """Whether a command changes anything. A plugin action says so itself."""
+    if name == "plugin-action" and engine_actions is not None and action_id is not None:
+        action = engine_actions.get(action_id)
+        return True if action is None else bool(action.mutating)
+    spec = COMMANDS.get(name)
+    return True if spec is None else spec.mutating
+
+
+def lookup(name: str) -> CommandSpec:
+    spec = COMMANDS.get(name)
+    if spec is None:
+        raise CommandError(f"unknown command {name!r}")
+    return spec
+
+
+def scope_of(engine: Engine, scope: str | Iterable[str]) -> list[str]:
+    """The tenants a scope names: "regressing", "all", or a list of tenant names (each must exist)."""
+    traffic = engine.observed.traffic
+    known = traffic.shares if traffic else {}
+    if engine.strategy in GLOBAL_SCOPE_STRATEGIES or scope == "all":
+        return sorted(known)
+    if scope == "regressing":
+        threshold = engine.config.file.incident.regression_threshold
+        return sorted(t for t, h in engine.observed.harm.items() if h >= threshold and t in known)
+    if isinstance(scope, str):
+        raise CommandError(f"scope {scope!r}: expected 'regressing', 'all' or a list of tenants")
+    chosen = sorted(scope)
+    unknown = [t for t in chosen if t not in known]
+    if unknown:
+        raise CommandError(f"unknown tenant {unknown[0]!r} in the rollback scope")
+    return chosen
