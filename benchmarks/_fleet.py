@@ -21,8 +21,12 @@ def write_fleet(path: Path, tenants: int, duration_s: float = 3600.0) -> Path:
         "scenario": {"name": f"fleet-{tenants}", "seed": 3, "duration_s": duration_s, "tick_s": 1.0},
         "models": {"old": "claude-opus-4-20250514", "new": "claude-opus-4-1-20250805", "alias": "claude-opus-latest"},
         "tiers": {
-            "old": {"replicas": max(1, failback_replicas // 4), "per_replica_rps": 20.0, "startup_s": 120.0,
-                    "startup_jitter_s": 15.0},
+            "old": {
+                "replicas": max(1, failback_replicas // 4),
+                "per_replica_rps": 20.0,
+                "startup_s": 120.0,
+                "startup_jitter_s": 15.0,
+            },
             "new": {"replicas": failback_replicas, "per_replica_rps": 20.0, "startup_s": 120.0},
         },
         "caches": {"old": {"hit_rate": 0.1}, "new": {"hit_rate": 0.75}},

@@ -61,8 +61,10 @@ def main() -> None:
     print(f"{'baseline (imports only)':28}{'—':>10}{base['peak_rss_mb']:>9.1f} MB")
     print(f"{'drill':28}{drill['wall_s']:>8.2f} s{drill['peak_rss_mb']:>9.1f} MB")
     print(f"restored: {drill['restored']}, dropped: {drill['dropped']:.0f}")
-    print(f"goal: wall under 5 s -> {'met' if drill['wall_s'] < 5 else 'NOT met'}; "
-          f"peak memory under 200 MB -> {'met' if drill['peak_rss_mb'] < 200 else 'NOT met'}")
+    print(
+        f"goal: wall under 5 s -> {'met' if drill['wall_s'] < 5 else 'NOT met'}; "
+        f"peak memory under 200 MB -> {'met' if drill['peak_rss_mb'] < 200 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import asyncio
 import time
 
 import httpx
-from cockpit_backends.http.reference_server import RouterState, serve
-from cockpit_backends.http.router import HttpRouter
 
 from cockpit.hookspecs import BackendContext
+from cockpit_backends.http.reference_server import RouterState, serve
+from cockpit_backends.http.router import HttpRouter
 
 
 async def batch(url: str, shares: dict[str, float], rid: str) -> tuple[float, int]:

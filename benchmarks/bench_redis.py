@@ -22,6 +22,7 @@ import time
 
 import redis
 import redis.asyncio as aioredis
+
 from cockpit_backends.redis import parse_options
 from cockpit_backends.redis.store import RedisCacheStore
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cockpit_backends.mock.scenario import Scenario, builtin_names, load_scenario
 
 from cockpit.engine.drill import Scorecard, run_drill
 from cockpit.engine.journal import Entry, Journal
 from cockpit.engine.loop import ALIAS_POLL_S
+from cockpit_backends.mock.scenario import Scenario, builtin_names, load_scenario
 
 HEADROOM = 0.8  # the default [rollback] headroom the drill configuration runs with
 FAULT_SCENARIOS = {"alias-rotation", "autoscaler-stall", "router-errors", "replica-crash", "fleet-1000"}

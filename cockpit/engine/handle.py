@@ -60,9 +60,7 @@ class EngineHandle(Protocol):
         """Attached screens: ask for control. In-process engines have it already."""
         ...
 
-    async def journal_entries(
-        self, kinds: tuple[str, ...] = (), since_seq: int = 0, limit: int = 5000
-    ) -> list[Entry]:
+    async def journal_entries(self, kinds: tuple[str, ...] = (), since_seq: int = 0, limit: int = 5000) -> list[Entry]:
         """Journal entries after `since_seq` (oldest first), at most `limit`."""
         ...
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cockpit.hookspecs import ApplyResult, TrafficReading
 from cockpit_backends.haproxy.runtime import (
     Address,
     RuntimeAPIError,
@@ -22,8 +23,6 @@ from cockpit_backends.haproxy.runtime import (
     parse_table_rates,
     payload_chunks,
 )
-
-from cockpit.hookspecs import ApplyResult, TrafficReading
 
 WEIGHT_SCALE = 1_000_000_000
 # Above this many changed tenants, a batch goes in as one new map version (prepare / add / commit):

@@ -23,11 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
-
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError
 from cockpit.hookspecs import BackendContext, PromptPrefix, WarmResult
+from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
 
 PROVIDER_OPTIONS = ("base_url", "timeout_s", "retries", "backoff_s", "api_key_env", "api_key_file")
 

@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from cockpit.errors import BackendError
+from cockpit.hookspecs import ApplyResult, BackendContext, TrafficReading
 from cockpit_backends.http._common import (
     Options,
     RequestFailed,
@@ -20,9 +22,6 @@ from cockpit_backends.http._common import (
     request_with_retries,
     scrub,
 )
-
-from cockpit.errors import BackendError
-from cockpit.hookspecs import ApplyResult, BackendContext, TrafficReading
 
 ROUTER_OPTIONS = ("base_url", "timeout_s", "retries", "backoff_s", "token_env", "batch_size")
 TOLERANCE = 1e-6

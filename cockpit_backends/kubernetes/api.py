@@ -12,12 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import urllib3
-from cockpit_backends.kubernetes.options import Options, P
-
-from cockpit.errors import ConfigError
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+
+from cockpit.errors import ConfigError
+from cockpit_backends.kubernetes.options import Options, P
 
 MERGE_PATCH = "application/merge-patch+json"
 

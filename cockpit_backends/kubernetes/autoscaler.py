@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cockpit_backends.kubernetes.api import MERGE_PATCH, KubernetesError, call
-from cockpit_backends.kubernetes.options import ORIGINAL_MIN_ANNOTATION, PER_REPLICA_ANNOTATION, Options, P, TierRef
+from kubernetes import client
 
 from cockpit.hookspecs import TierReading
-from kubernetes import client
+from cockpit_backends.kubernetes.api import MERGE_PATCH, KubernetesError, call
+from cockpit_backends.kubernetes.options import ORIGINAL_MIN_ANNOTATION, PER_REPLICA_ANNOTATION, Options, P, TierRef
 
 
 class KubernetesAutoscaler:

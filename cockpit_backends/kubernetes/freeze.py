@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubernetes import client
+
 from cockpit_backends.kubernetes.api import MERGE_PATCH, KubernetesError, call_sync
 from cockpit_backends.kubernetes.options import SUSPENDED_ANNOTATION, FreezeRef
-
-from kubernetes import client
 
 
 class CronJobFreezer:

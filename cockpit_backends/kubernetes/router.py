@@ -19,11 +19,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit_backends.kubernetes.api import KubernetesError, call
-from cockpit_backends.kubernetes.options import REQUEST_ID_ANNOTATION, Options, RouteRef
+from kubernetes import client
 
 from cockpit.hookspecs import ApplyResult, TrafficReading
-from kubernetes import client
+from cockpit_backends.kubernetes.api import KubernetesError, call
+from cockpit_backends.kubernetes.options import REQUEST_ID_ANNOTATION, Options, RouteRef
 
 GROUP, VERSION, PLURAL = "gateway.networking.k8s.io", "v1", "httproutes"
 TOLERANCE = 1e-6

@@ -16,9 +16,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from cockpit_backends.mock.scenario import Event, load_scenario
-from cockpit_backends.mock.world import World
-
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import (
     ApplyResult,
@@ -32,6 +29,8 @@ from cockpit.hookspecs import (
     WarmResult,
     hookimpl,
 )
+from cockpit_backends.mock.scenario import Event, load_scenario
+from cockpit_backends.mock.world import World
 
 __version__ = "0.1.0"
 

@@ -19,15 +19,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from cockpit_backends.redis import Options
-
 import redis.asyncio as aioredis
-from cockpit.hookspecs import NamespaceReading
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from cockpit.hookspecs import NamespaceReading
+from cockpit_backends.redis import Options
 
 BATCH = 500  # members per round trip when walking a namespace's index
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from cockpit_backends.haproxy import config_path
 from cockpit_backends.haproxy.router import WEIGHT_SCALE
 

@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cockpit_backends.haproxy.router import WEIGHT_SCALE
-
 from cockpit.domain.composer import compose
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.engine.clock import SimClock
 from cockpit.engine.journal import Journal
 from cockpit.engine.session import open_drill
+from cockpit_backends.haproxy.router import WEIGHT_SCALE
 
 from .conftest import classic_seed, free_port
 from .test_router import raw_map

@@ -6,13 +6,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from cockpit_backends.haproxy import config_path, parse_options
-from cockpit_backends.haproxy.router import ATOMIC_BATCH, HAProxyRouter
-from cockpit_backends.haproxy.runtime import RuntimeAPIError, Session
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, TrafficRouter
 from cockpit.plugins import PluginHost
+from cockpit_backends.haproxy import config_path, parse_options
+from cockpit_backends.haproxy.router import ATOMIC_BATCH, HAProxyRouter
+from cockpit_backends.haproxy.runtime import RuntimeAPIError, Session
 
 from .conftest import measure_split
 

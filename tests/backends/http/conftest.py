@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cockpit_backends.http.reference_server import RouterHandler, RouterState, serve
 
 from cockpit.hookspecs import BackendContext
+from cockpit_backends.http.reference_server import RouterHandler, RouterState, serve
 
 REPO = Path(__file__).resolve().parents[3]
 OLD = "claude-opus-4-20250514"

@@ -7,10 +7,10 @@ import asyncio
 import logging
 
 import pytest
-from cockpit_backends.http.providers import AnthropicProvider, OpenAICompatibleProvider
 
 from cockpit.errors import BackendError, ConfigError
 from cockpit.hookspecs import ModelProvider
+from cockpit_backends.http.providers import AnthropicProvider, OpenAICompatibleProvider
 
 from .conftest import NEW, SECRET_KEY
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from cockpit_backends.http.router import HttpRouter
 
 from cockpit.errors import BackendError, ConfigError
 from cockpit.hookspecs import TrafficRouter
+from cockpit_backends.http.router import HttpRouter
 
 from .conftest import RouterServer
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cockpit_backends.kubernetes
 import pytest
 import tomli_w
 
+import cockpit_backends.kubernetes
 from cockpit.engine.clock import SimClock
 from cockpit.engine.session import open_drill
 from tests.backends.kubernetes.conftest import GATEWAY, NS, options, seed

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
-import cockpit_backends.kubernetes
 import pytest
 
+import cockpit_backends.kubernetes
 from cockpit.engine.clock import SimClock
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from cockpit_backends.redis import parse_options
-from cockpit_backends.redis.store import RedisCacheStore
 
 from cockpit.engine.clock import SimClock
+from cockpit_backends.redis import parse_options
+from cockpit_backends.redis.store import RedisCacheStore
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 

@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from cockpit_backends.redis import parse_options
-from cockpit_backends.redis.store import RedisCacheStore
 
 from cockpit.engine.clock import SimClock
 from cockpit.engine.drill import _UsageRelay
 from cockpit.engine.session import open_drill
+from cockpit_backends.redis import parse_options
+from cockpit_backends.redis.store import RedisCacheStore
 
 from .conftest import RedisServer, free_port, run
 
