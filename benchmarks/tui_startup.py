@@ -3,7 +3,7 @@
     python benchmarks/tui_startup.py --runs 5
 
 Two fresh interpreters per run, imports included, each exiting on its first refresh:
-  cli  the real entry point, `cockpit --config cockpit.toml --drill demo` (config, keymap check, every
+  cli  the real entry point, `cockpit --config cockpit/data/cockpit.toml --drill demo` (config, keymap check, every
        theme file, plugin host, journal, engine start, first tick), with App.run made headless;
   app  the app alone on the demo drill (what the entry point adds is the difference).
 Keystroke latency at 10,000 tenants is benchmarks/tui_latency.py.
@@ -31,7 +31,7 @@ def on_mount(self):
 CockpitApp.on_mount = on_mount
 run = CockpitApp.run
 CockpitApp.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
-raise SystemExit(main(["--config", {str(ROOT / "cockpit.toml")!r}, "--drill", "demo"]))
+raise SystemExit(main(["--config", {str(ROOT / "cockpit" / "data" / "cockpit.toml")!r}, "--drill", "demo"]))
 """
 
 CHILD = """

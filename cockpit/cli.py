@@ -51,9 +51,8 @@ def _drill(args: argparse.Namespace) -> int:
 
 def _drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
     """`--backend cache=redis`: that role goes to a real backend, with options from --config's [plugins]."""
-    from pathlib import Path
-
     from cockpit.errors import ConfigError
+    from cockpit.paths import find_config
     from cockpit.schema import read_toml
 
     backends: dict[str, str] = {}
@@ -63,20 +62,21 @@ def _drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
             raise ConfigError(f"--backend {item!r}: expected ROLE=NAME, e.g. --backend cache=redis")
         backends[role] = name
     options: dict = {}
-    if backends and Path(args.config).exists():
-        plugins = read_toml(Path(args.config), "configuration file").get("plugins", {})
+    source = find_config(args.config) if backends else None
+    if source is not None and not source.embedded:
+        plugins = read_toml(source.path, "configuration file").get("plugins", {})
         if not isinstance(plugins, dict):
-            raise ConfigError(f"{args.config}: plugins: expected a table of backend options")
+            raise ConfigError(f"{source.path}: plugins: expected a table of backend options")
         options = {k: v for k, v in plugins.items() if k in backends.values()}
     return backends, options
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from cockpit.config import load_config
     from cockpit.engine.journal import Journal
     from cockpit.engine.session import open_engine
+    from cockpit.paths import discover
 
-    config = load_config(args.config)
+    config = discover(args.config)
     # A dry run: observe once, plan, change nothing (the journal is a throw-away one).
     engine = open_engine(config, journal=Journal(":memory:"), read_only=True)
     asyncio.run(engine.tick())
@@ -85,10 +85,11 @@ def _plan(args: argparse.Namespace) -> int:
 
         raise ConfigError("--tenants: expected comma-separated tenant names, e.g. --tenants acme,globex")
     scope = [t.strip() for t in args.tenants.split(",") if t.strip()] if args.tenants else args.scope
-    plan = engine.plan(scope)
+    plan = engine.plan_now(scope)
     if args.json:
         print(json.dumps(_plan_json(plan), indent=2))
         return 0
+    print(f"config: {config.source}")
     print(f"scope: {len(plan.scope)} tenant(s): {', '.join(plan.scope)}")
     print(f"traffic to move off the new revision: {plan.traffic_to_move_rps:,.1f} rps")
     print(f"pre-scale the old tier to: {plan.prescale_to} replicas (before anything moves)")
@@ -123,14 +124,14 @@ def _plugins(args: argparse.Namespace) -> int:
 def _plugins_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cockpit.config import load_config
     from cockpit.contract import check_backend
     from cockpit.engine.session import make_clock
     from cockpit.errors import PluginError
     from cockpit.hookspecs import BackendContext
+    from cockpit.paths import discover
     from cockpit.plugins import PluginHost
 
-    config = load_config(args.config)
+    config = discover(args.config)
     host = PluginHost()
     backends = host.backends()
     if args.name not in backends:
@@ -171,33 +172,33 @@ def _provider(config):
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from cockpit.config import load_config
+    from cockpit.paths import find_config, load_found
     from cockpit.pinning import lint, references
 
-    config = load_config(args.config, require_pins=False)
-    refs = references(Path(config.path))
+    source = find_config(args.config)
+    config = load_found(source, require_pins=False)
+    refs = references(source.path, source.text)
+    name = "embedded default cockpit.toml" if source.embedded else str(config.path)
     provider, why = _provider(config)
     findings = asyncio.run(lint(refs, provider.resolve if provider else None))
     for f in findings:
-        where = f"{config.path}:{f.ref.line}" if f.ref.line else str(config.path)
+        where = f"{name}:{f.ref.line}" if f.ref.line else name
         now = f"it resolves to {f.resolves_to} now" if f.resolves_to else f"could not resolve it ({f.error or why})"
         print(f"{where}: {f.ref.key} = {f.ref.value!r} is an alias, not a pinned revision; {now}")
     if findings:
         print(f"{len(findings)} alias(es) where a pinned revision is required; `cockpit pin` resolves and locks them")
         return 1
-    print(f"{config.path}: {len(refs)} model reference(s), all pinned")
+    print(f"{name}: {len(refs)} model reference(s), all pinned")
     return 0
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from cockpit.config import load_config
     from cockpit.domain.revisions import is_pinned
     from cockpit.errors import ConfigError
+    from cockpit.paths import discover
     from cockpit.pinning import now_utc, read_lock, record, rollback, write_lock
 
-    config = load_config(args.config, require_pins=False)
+    config = discover(args.config, require_pins=False)
     lock_path = config.lock_path
     pins = read_lock(lock_path)
     at = now_utc()
@@ -253,9 +254,9 @@ def _journal_for(args: argparse.Namespace):
     if args.journal:
         ref = args.journal
     else:
-        from cockpit.config import load_config
+        from cockpit.paths import discover
 
-        ref = load_config(args.config, require_pins=False).journal_url
+        ref = discover(args.config, require_pins=False).journal_url
     if ref.startswith(("redis://", "rediss://", "unix://")):
         from cockpit.engine.journal_redis import open_journal
 
@@ -322,9 +323,76 @@ def _evidence(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_CODES = """\
+configuration (first found): --config FILE, $COCKPIT_CONFIG, ./cockpit.toml, the user's config
+directory (~/.config/cockpit/cockpit.toml on Linux), else the embedded default: the demo on the fleet
+simulator, its journal and world in the user's state directory (~/.local/state/cockpit on Linux).
+--config is accepted before or after the subcommand.
+
+exit codes:
+  0    success
+  1    a check found problems (lint: aliases; plugins check: failed checks; pin: unresolved aliases;
+       timeline: nothing at that time)
+  2    bad input or environment: a malformed file, an unknown option, scenario or backend, a missing
+       extra, an unreachable backend (one sentence on stderr naming what and where)
+  130  interrupted (Ctrl-C)
+
+shell completion: eval "$(cockpit completion bash)"  (or zsh, tcsh)
+"""
+
+CONFIG_HELP = "configuration file (default: $COCKPIT_CONFIG, ./cockpit.toml, the user's, else the embedded default)"
+# Where shtab's completion scripts complete a file name (shtab.FILE, without importing shtab at start-up).
+_COMPLETE_FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cockpit")
+    except PackageNotFoundError:  # a checkout on sys.path without an install
+        from cockpit import __version__
+
+        return __version__
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options that mean the same for every command. On subcommands their default is SUPPRESS, so a value
+    given before the subcommand is not overwritten: `cockpit --config X lint` == `cockpit lint --config X`."""
+    a = parser.add_argument("--config", default=None if top else argparse.SUPPRESS, metavar="FILE", help=CONFIG_HELP)
+    a.complete = _COMPLETE_FILE  # type: ignore[attr-defined]
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                out.append(child)
+                out.extend(_subparsers(child))
+    return out
+
+
+def _completion(args: argparse.Namespace) -> int:
+    try:
+        import shtab
+    except ImportError:
+        from cockpit.errors import PluginError
+
+        raise PluginError("completion: the 'shtab' package is missing; pip install shtab") from None
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cockpit", description="Roll back a bad LLM model upgrade in minutes.")
-    p.add_argument("--config", default="cockpit.toml", help="configuration file (default: ./cockpit.toml)")
+    p = argparse.ArgumentParser(
+        prog="cockpit",
+        description="Roll back a bad LLM model upgrade in minutes.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"cockpit {_version()}")
+    _add_global_options(p, top=True)
     p.add_argument("--drill", metavar="SCENARIO", help="run a scenario in the simulator inside the TUI, clock shown")
     p.add_argument("--speed", type=float, help="simulated seconds per wall second (default 60 with --drill)")
     p.add_argument("--read-only", action="store_true", help="observe only: every mutating key is refused")
@@ -339,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--operator",
         help="who you are in the journal (default: user@host); for shared accounts such as a bastion's 'oncall'",
     )
-    p.add_argument("--theme", help="a theme name from themes/ or a theme file")
+    p.add_argument(
+        "--theme", help="a bundled theme (dark, light, high-contrast, colour-blind, ansi-16) or a theme file"
+    )
     sub = p.add_subparsers(dest="command")
     d = sub.add_parser("drill", help="run a scenario headless with an autopilot on-call and print the scorecard")
     d.add_argument("scenario", help="a bundled scenario name or a scenario file")
@@ -389,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     from cockpit import cli_engine
 
     cli_engine.add_parser(sub)
+    co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
+    co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    co.set_defaults(func=_completion)
+    for child in _subparsers(p):
+        _add_global_options(child, top=False)
     return p
 
 

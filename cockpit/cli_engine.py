@@ -16,22 +16,26 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from cockpit.cli import STRATEGY_NAMES
 from cockpit.errors import CockpitError
+from cockpit.redact import redact_text
 
 DEFAULT_LISTEN = "127.0.0.1:7781"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("engine", help="run the control loop headless; screens attach to it (--listen)")
-    p.add_argument("--config", dest="engine_config", help="configuration file (default: the global --config)")
     p.add_argument(
         "--listen",
         default=DEFAULT_LISTEN,
         help=f"HOST:PORT or unix:/path.sock to serve screens (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument(
+        "--http-listen",
+        metavar="HOST:PORT",
+        help="serve /metrics (Prometheus), /healthz and leader-aware /readyz on this address (off by default)",
     )
     p.add_argument("--lease-ttl", type=float, default=3.0, help="seconds an actuation lease lasts (Redis journal)")
     p.add_argument("--strategy", default="cockpit", choices=list(STRATEGY_NAMES))
@@ -46,16 +50,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cockpit.config import load_config
     from cockpit.engine.server import parse_address
+    from cockpit.paths import discover
 
     if args.lease_ttl <= 0:
         raise CockpitError(f"--lease-ttl {args.lease_ttl:g}: must be a positive number of seconds")
-    path = args.engine_config or getattr(args, "config", None) or "cockpit.toml"
-    if not Path(path).exists():
-        raise CockpitError(f"configuration file {path!r} not found (pass --config FILE)")
-    config = load_config(path)
     address = parse_address(args.listen)
+    http = parse_address(args.http_listen, "--http-listen") if args.http_listen else None
+    if http is not None and http.path:
+        raise CockpitError(f"--http-listen {args.http_listen!r}: expected HOST:PORT (metrics are served over TCP)")
+    config = discover(getattr(args, "config", None))
     try:
         return asyncio.run(_Service(config, args).serve(address))
     except KeyboardInterrupt:
@@ -85,6 +89,12 @@ class _Service:
         self.server = EngineServer(config, on_fenced=self._fenced)
         self._retired: list[Any] = []  # old clocks stay referenced: plugins key their state by id(clock)
         self.fenced_reason = ""
+        self.metrics: Any = None  # cockpit.engine.metrics.EngineMetrics with --http-listen
+        self.http: Any = None
+
+    def _beat(self) -> None:
+        if self.metrics is not None:
+            self.metrics.heartbeat()
 
     def _fenced(self, exc: BaseException) -> None:
         self.fenced_reason = str(exc)
@@ -95,22 +105,45 @@ class _Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop.set)
         bound = await self.server.start(address)
+        say(f"config: {self.config.source or self.config.path}")
         say(f"listening on {bound}")
         try:
+            http = getattr(self.args, "http_listen", None)
+            if http:
+                await self._start_http(http)
             ref = journal_ref(self.config)
             if ref.startswith(("redis://", "rediss://", "unix://")):
                 await self._high_availability(ref)
             else:
                 await self._single(ref)
         finally:
+            if self.http is not None:
+                await self.http.close()
             await self.server.close()
         return 0
+
+    async def _start_http(self, text: str) -> None:
+        from cockpit.engine.metrics import EngineMetrics, MetricsServer
+        from cockpit.engine.server import parse_address
+
+        a = parse_address(text, "--http-listen")
+        tick_s = self.config.file.cockpit.tick_s
+        self.metrics = EngineMetrics(self, stall_after_s=max(30.0, 10 * tick_s + self.args.lease_ttl))
+        self.http = MetricsServer(self.metrics)
+        try:
+            host, port = await self.http.start(a.host, a.port)
+        except OSError as exc:
+            raise CockpitError(f"--http-listen {text}: cannot listen on {a.host}:{a.port} ({exc.strerror})") from None
+        say(f"metrics and health on http://{host}:{port}/metrics (/healthz, /readyz)")
 
     # One engine (SQLite) ------------------------------------------------------------------------------
     async def _single(self, ref: str) -> None:
         from cockpit.engine.journal import Journal
 
-        engine, extra = self._build(Journal(ref), epoch=None)
+        journal = Journal(ref)
+        if self.metrics is not None:
+            self.metrics.watch_journal(journal)
+        engine, extra = self._build(journal, epoch=None)
         self.server.attach(engine, "leader")
         say(f"leader (journal {ref})")
         try:
@@ -138,10 +171,11 @@ class _Service:
         said_standby = False
         try:
             while not self.stop.is_set():
+                self._beat()
                 try:
                     epoch = await lease.try_acquire()
                 except redis.RedisError as exc:
-                    say(f"Redis unreachable ({exc}); retrying")
+                    say(f"Redis unreachable ({redact_text(str(exc))}); retrying")
                     await self._wait(self.stop, ttl_ms / 4000)
                     continue
                 if epoch is None:
@@ -159,6 +193,8 @@ class _Service:
                 engine = None
                 try:
                     journal = RedisJournal(url, epoch=epoch, token=lease.token)
+                    if self.metrics is not None:
+                        self.metrics.watch_journal(journal)
                     engine, extra = self._build(journal, epoch=epoch)
                     engine.actuation_guard = lease.check
                     engine.request_prefix = f"e{epoch}-"
@@ -203,7 +239,7 @@ class _Service:
                 last_ok = time.monotonic()
             except Exception as exc:
                 if time.monotonic() > lease.valid_until or time.monotonic() - last_ok > lease.ttl_ms / 1000 * 0.8:
-                    self.fenced_reason = f"cannot renew the lease ({exc})"
+                    self.fenced_reason = f"cannot renew the lease ({redact_text(str(exc))})"
                     self.lost.set()
                     return
 
@@ -239,7 +275,10 @@ class _Service:
         tick_s = self.config.file.cockpit.tick_s
         pilot = extra["pilot"]
         while not self.stop.is_set() and not self.lost.is_set():
+            t0 = time.perf_counter()
             snap = await engine.tick()
+            if self.metrics is not None:
+                self.metrics.observe_tick(time.perf_counter() - t0)
             self.server.publish(snap)
             if pilot is not None:
                 async with self.server._mutate:
@@ -276,16 +315,10 @@ class _Service:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m cockpit.cli_engine engine ...`: the same subcommand before it is wired into cockpit.cli."""
-    parser = argparse.ArgumentParser(prog="cockpit")
-    parser.add_argument("--config", default="cockpit.toml")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except CockpitError as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
-        return exc.exit_code
+    """`python -m cockpit.cli_engine engine ...`: the same as `cockpit engine ...`."""
+    from cockpit.cli import main as cli_main
+
+    return cli_main(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     mode: Mode
     journal_path: Path
     operator: str
+    source: str = ""  # which configuration this is and why (cockpit.paths.find_config), shown on screen
 
     @property
     def dir(self) -> Path:

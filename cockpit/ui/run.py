@@ -7,11 +7,13 @@ Every error a user can cause (config, keymap, scenario, theme) is raised as a Co
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
-from cockpit.config import Config, default_operator, load_config
+from cockpit.config import Config, default_operator
 from cockpit.errors import ConfigError
+from cockpit.paths import discover, find_config, load_found
 
 
 def binding_ids() -> set[str]:
@@ -59,8 +61,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
 
     theme = load_theme(getattr(args, "theme", None) or DEFAULT)
     themes = load_all()
-    config_path = Path(args.config)
-    keymap = check_keymap(load_config(config_path)) if config_path.exists() else {}
+    keymap = check_keymap(discover(getattr(args, "config", None)))
 
     async def main() -> int:
         engine = await RemoteEngine.connect(address, getattr(args, "operator", None) or default_operator())
@@ -91,10 +92,9 @@ def run_tui(args: argparse.Namespace) -> int:
         if _engine_listening(DEFAULT_LISTEN):
             return attach_tui(args, DEFAULT_LISTEN)
     read_only = bool(getattr(args, "read_only", False))
-    config_path = Path(args.config)
-    config = None
-    if not drill or config_path.exists():
-        config = load_config(config_path)
+    # A drill runs on its scenario; a configuration found on disk still gives it the keymap and operator.
+    source = find_config(getattr(args, "config", None))
+    config = load_found(source) if not drill or not source.embedded else None
     keymap = check_keymap(config) if config is not None else {}
     from cockpit.ui.themes import DEFAULT, load_all, load_theme
 
@@ -121,6 +121,8 @@ def run_tui(args: argparse.Namespace) -> int:
         )
     try:
         app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes)
+        # Which configuration this is (visible once the screen closes; config.source is on the engine too).
+        print(f"cockpit: config: {config.source if config else 'none (drill ' + drill + ')'}", file=sys.stderr)
         app.run()
         return app.return_code or 0
     finally:

@@ -1,4 +1,5 @@
-"""Theme files (themes/*.toml at the repository root, or any file given to --theme), loaded at start-up.
+"""Theme files (the bundled ones, package data in cockpit/data/themes/, or any file given to --theme),
+loaded at start-up.
 
 A bad theme is a user error: one sentence naming the file and field, exit 2, before the app starts.
 """
@@ -6,24 +7,26 @@ A bad theme is a user error: one sentence naming the file and field, exit 2, bef
 from __future__ import annotations
 
 import tomllib
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from cockpit.errors import ConfigError
+from cockpit.paths import theme_resources
 
-THEMES_DIR = Path(__file__).resolve().parents[2] / "themes"
 DEFAULT = "dark"
 COLOURS = ("primary", "secondary", "accent", "warning", "error", "success", "background", "surface", "panel")
 FIELDS = {"name", "dark", "foreground", *COLOURS}
 
 
-def theme_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(THEMES_DIR.glob("*.toml"))} if THEMES_DIR.is_dir() else {}
+def theme_files() -> dict[str, Traversable]:
+    """The bundled themes by name, read through importlib.resources (a wheel has them too)."""
+    return theme_resources()
 
 
-def _read(path: Path) -> Theme:
+def _read(path: Traversable | Path) -> Theme:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_unknown_keymap_id_is_a_config_error(tmp_path, capsys) -> None:
     cfg = tmp_path / "cockpit.toml"
-    cfg.write_text((ROOT / "cockpit.toml").read_text() + '\n[keymap]\nlaunch_missiles = "x"\n')
+    cfg.write_text((ROOT / "cockpit" / "data" / "cockpit.toml").read_text() + '\n[keymap]\nlaunch_missiles = "x"\n')
     assert main(["--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "keymap.launch_missiles" in err and "unknown binding id" in err
@@ -28,7 +28,7 @@ def test_missing_config_exits_2(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("bad", [["--theme", "no-such-theme"], ["--drill", "demo", "--speed", "0"]])
 def test_bad_flags_exit_2(bad, capsys) -> None:
-    assert main(["--config", str(ROOT / "cockpit.toml"), *bad]) == 2
+    assert main(["--config", str(ROOT / "cockpit" / "data" / "cockpit.toml"), *bad]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
 

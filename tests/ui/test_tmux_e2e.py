@@ -32,7 +32,7 @@ def test_drill_in_tmux_completes_the_rollback() -> None:
     assert shutil.which("tmux"), "tmux is required for the end-to-end test"
     assert COCKPIT.exists(), f"the cockpit entry point is not installed next to {sys.executable}"
     session = f"cockpit-e2e-{uuid.uuid4().hex[:8]}"
-    cmd = f"{COCKPIT} --config {ROOT / 'cockpit.toml'} --drill demo --speed 60"
+    cmd = f"{COCKPIT} --config {ROOT / 'cockpit' / 'data' / 'cockpit.toml'} --drill demo --speed 60"
     _tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", cmd)
     try:
         _wait_for(session, "NORMAL")

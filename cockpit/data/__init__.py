@@ -1,0 +1,1 @@
+"""Package data: the embedded default configuration (cockpit.toml) and the bundled themes."""
