@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from cockpit.domain.fleet import Tier
 
@@ -67,7 +68,7 @@ class Stage:
     capacity_after: float  # old-tier capacity at the diluted hit rate the stage plans for
     hit_rate_after: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,
             "at": self.at,
@@ -77,6 +78,19 @@ class Stage:
             "capacity_after": self.capacity_after,
             "hit_rate_after": self.hit_rate_after,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Stage:
+        """The inverse of `to_dict` (a stage read back from the journal)."""
+        return cls(
+            number=int(d["number"]),
+            at=float(d["at"]),
+            ceilings={str(t): float(c) for t, c in d["ceilings"].items()},
+            moved_rps=float(d["moved_rps"]),
+            old_load_after=float(d["old_load_after"]),
+            capacity_after=float(d["capacity_after"]),
+            hit_rate_after=float(d["hit_rate_after"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,7 @@ class RollbackScheduler:
     pending_advances: int = 0
     scale_requested: int = 0
     last_hold: str | None = None
+    version: int = 0  # bumped by every change of scope or ceilings (the traffic layer recomposes then)
 
     # Commands ----------------------------------------------------------------------------------
     def arm(self, scope: Iterable[str], now: float, mode: Mode | str | None = None) -> None:
@@ -144,6 +159,7 @@ class RollbackScheduler:
                 self.done = False
                 self.finished_at = None
             self.scope = self.scope | new_scope
+            self.version += 1
         else:
             self.armed = True
             self.scope = new_scope
@@ -151,6 +167,7 @@ class RollbackScheduler:
             self.done = False
             self.finished_at = None
             self.paused = False
+            self.version += 1
         if new_mode is not None:
             self.mode = new_mode
 
@@ -181,6 +198,7 @@ class RollbackScheduler:
         self.last_hold = None
         self.scale_requested = 0
         self.last_stage_at = None
+        self.version += 1
         return lifted
 
     # The plan ----------------------------------------------------------------------------------
@@ -231,6 +249,7 @@ class RollbackScheduler:
         for t in self.scope:
             if self.ceilings.get(t, 1.0) > EPS and view.shares.get(t, 0.0) <= EPS:
                 self.ceilings[t] = 0.0
+                self.version += 1
 
     def _finished(self, view: FleetView) -> bool:
         for t in self.scope:
@@ -323,6 +342,7 @@ class RollbackScheduler:
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
         for t, c in stage.ceilings.items():
             self.ceilings[t] = min(c, self.ceilings.get(t, 1.0))
+        self.version += 1
         self.stage = stage.number
         self.last_stage_at = stage.at
         self.planned_hit = stage.hit_rate_after
@@ -368,3 +388,4 @@ class RollbackScheduler:
         self.finished_at = snap["finished_at"]
         self.pending_advances = snap["pending_advances"]
         self.scale_requested = snap["scale_requested"]
+        self.version += 1

@@ -46,6 +46,9 @@ class RolloutScheduler:
         self.frozen_since: float | None = None
         self.targets: dict[str, float] = {t: self._share(i) for t, i in self.step.items()}
         self._next_due = self._compute_next_due()
+        # Bumped by every change, so the traffic layer and the checkpoint know when to look again
+        # (comparing 100,000 targets every tick to find that nothing changed is what it saves).
+        self.version = 0
 
     def _share(self, index: int) -> float:
         return 0.0 if index < 0 else self.plan.steps[min(index, len(self.plan.steps) - 1)]
@@ -62,6 +65,7 @@ class RolloutScheduler:
     def freeze(self, now: float) -> None:
         if self.frozen_since is None:
             self.frozen_since = now
+            self.version += 1
 
     def thaw(self, now: float) -> None:
         """Resume; the frozen interval is not counted as bake time."""
@@ -69,6 +73,7 @@ class RolloutScheduler:
             return
         paused = max(0.0, now - self.frozen_since)
         self.frozen_since = None
+        self.version += 1
         for t in self.entered_at:
             self.entered_at[t] += paused
         self._next_due = self._compute_next_due()
@@ -91,6 +96,8 @@ class RolloutScheduler:
                 self.targets[t] = share
                 changed[t] = share
         self._next_due = self._compute_next_due()
+        if changed:
+            self.version += 1
         return changed
 
     @classmethod
@@ -120,6 +127,7 @@ class RolloutScheduler:
                 added = True
         if added:
             self._next_due = self._compute_next_due()
+            self.version += 1
 
     # Journal checkpoints ---------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -129,6 +137,7 @@ class RolloutScheduler:
             "step": self.step,
             "entered_at": self.entered_at,
             "frozen_since": self.frozen_since,
+            "targets": self.targets,
         }
 
     @classmethod
@@ -136,4 +145,9 @@ class RolloutScheduler:
         plan = RolloutPlan(tuple(snap["steps"]), float(snap["bake_s"]))
         r = cls(plan, snap["step"], snap["entered_at"])
         r.frozen_since = snap["frozen_since"]
+        # Exact targets where the checkpoint has them: a hand-set 30 % stays 30 % across a restart
+        # rather than snapping to its step's 25 % (older checkpoints lack them: step shares).
+        for t, share in snap.get("targets", {}).items():
+            if t in r.targets:
+                r.targets[t] = float(share)
         return r

@@ -11,10 +11,10 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cockpit.errors import ConfigError
 
@@ -40,6 +40,22 @@ class Entry:
     kind: str
     actor: str
     data: dict[str, Any]
+
+
+class JournalLike(Protocol):
+    """What the engine needs of a journal (SQLite here, Redis Streams in journal_redis)."""
+
+    path: str
+
+    def begin(self) -> None: ...
+    def commit(self) -> None: ...
+    def flush(self) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def close(self) -> None: ...
+    def append(self, kind: str, data: dict[str, Any], ts: float, actor: str = "", wall: float | None = None) -> int: ...
+    def entries(self, *, kinds: tuple[str, ...] = (), since_seq: int = 0) -> Iterator[Entry]: ...
+    def last(self, kind: str) -> Entry | None: ...
+    def count(self, kind: str | None = None) -> int: ...
 
 
 class Transactions:

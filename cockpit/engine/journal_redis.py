@@ -32,6 +32,7 @@ import redis
 
 from cockpit.engine.journal import Entry, Journal, Transactions
 from cockpit.errors import CockpitError, ConfigError
+from cockpit.redact import redact_text, redact_url
 
 FENCED_KINDS = frozenset({"actuation", "actuation_ack", "checkpoint", "command"})
 DEFAULT_STREAM = "cockpit:journal"
@@ -78,11 +79,11 @@ def parse_redis_url(url: str) -> tuple[str, str]:
     """`redis://host:port/db?stream=name` -> (connection URL without the stream, stream name)."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"journal {url!r}: expected redis://host:port/db?stream=name")
+        raise ConfigError(f"journal {redact_url(url)!r}: expected redis://host:port/db?stream=name")
     query = parse_qs(parts.query)
     stream = query.pop("stream", [DEFAULT_STREAM])[-1]
     if not stream:
-        raise ConfigError(f"journal {url!r}: stream= must name a stream")
+        raise ConfigError(f"journal {redact_url(url)!r}: stream= must name a stream")
     rest = "&".join(f"{k}={v[-1]}" for k, v in query.items())
     conn = parts._replace(query=rest).geturl()
     return conn, stream
@@ -108,7 +109,7 @@ class RedisJournal(Transactions):
     ) -> None:
         conn, stream = parse_redis_url(url)
         self.url = url
-        self.path = url  # what screens print as "the journal"
+        self.path = redact_url(url)  # what screens print as "the journal": never its password
         self.stream = stream
         self.keys = [stream, f"{stream}:seq", f"{stream}:last", f"{stream}:count", f"{stream}:epoch", f"{stream}:lease"]
         self.epoch = epoch
@@ -119,7 +120,7 @@ class RedisJournal(Transactions):
         try:
             self.db.ping()
         except redis.RedisError as exc:
-            raise ConfigError(f"journal {url!r}: cannot reach Redis ({exc})") from None
+            raise ConfigError(f"journal {redact_url(url)!r}: cannot reach Redis ({redact_text(str(exc))})") from None
         self._append = self.db.register_script(_APPEND)
         self._buffer: list[tuple[float, float, str, str, str]] = []
         self._in_tx = False

@@ -1,0 +1,181 @@
+"""The control loop at fleet scale: 10,000 and 100,000 tenants.
+
+Figures (issue 9's goals in brackets):
+- armed tick: a tick while a rollback is armed that applies no stage (median) [100k: <= 20 ms]
+- stage tick: a tick that applies a stage: plan, journal the intent, call the router, read back (p99)
+  [10k: <= 10 ms, 100k: <= 60 ms]
+- quiet tick: no incident, nothing to move (median)
+- a one-hour headless drill of 10,000 tenants, whole run [<= 3 s]
+- `cockpit plan` at 10,000 tenants, the whole process [<= 150 ms]
+- whether the 100,000-tenant fleet restores, and with how many dropped requests [restores, 0 dropped]
+
+The simulator's own time to advance the fleet is not counted (a real router does not simulate a fleet):
+each tick is timed around `engine.tick()` only. Every figure comes from its own subprocess.
+
+    python benchmarks/bench_scale.py [--sizes 10000,100000] [--ticks 300] [--skip-drill]
+
+Run it with another checkout's interpreter to get a baseline side by side, e.g.
+    /path/to/old-venv/bin/python benchmarks/bench_scale.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+TICKS = r"""
+import asyncio, json, sys, time
+sys.path.insert(0, {here!r})
+from pathlib import Path
+from _fleet import write_fleet
+from cockpit.engine.clock import SimClock
+from cockpit.engine.session import open_drill
+
+async def main(tenants, ticks, d):
+    scenario = write_fleet(Path(d) / "fleet.toml", tenants)
+    clock = SimClock()
+    s = open_drill(str(scenario), journal=Path(d) / "j.db", clock=clock)
+    e = s.engine
+    world = s.simulator.h.world
+    quiet, armed, stage = [], [], []
+    await e.tick()
+    for _ in range(min(ticks, 60)):
+        clock.advance(1.0)
+        world.advance_to(clock.now())
+        t = time.perf_counter(); await e.tick(); quiet.append(time.perf_counter() - t)
+    clock.set(640.0)
+    world.advance_to(clock.now())
+    await e.tick()
+    await e.command("declare")
+    await e.command("arm", scope="regressing", mode="auto")
+    for _ in range(ticks):
+        clock.advance(1.0)
+        world.advance_to(clock.now())
+        before = e.rollback.stage
+        t = time.perf_counter(); await e.tick(); dt = time.perf_counter() - t
+        (stage if e.rollback.stage != before else armed).append(dt)
+    s.close()
+    print(json.dumps({{"quiet": quiet, "armed": armed, "stage": stage}}))
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]))
+"""
+
+DRILL = r"""
+import asyncio, json, sys, time
+sys.path.insert(0, {here!r})
+from pathlib import Path
+from _fleet import write_fleet
+from cockpit.engine.drill import run_drill
+tenants, d = int(sys.argv[1]), sys.argv[2]
+scenario = write_fleet(Path(d) / "fleet.toml", tenants)
+t0 = time.perf_counter()
+card = asyncio.run(run_drill(str(scenario), "cockpit", to_the_end=True))
+print(json.dumps({{"wall_s": time.perf_counter() - t0, "restored": card.restored,
+                   "dropped": card.dropped_requests, "time_to_restore_s": card.time_to_restore_s}}))
+"""
+
+PLAN_CONFIG = """
+[cockpit]
+journal = "j.db"
+clock = "simulated"
+[models]
+old = "claude-opus-4-20250514"
+new = "claude-opus-4-1-20250805"
+[backends]
+router = "mock"
+autoscaler = "mock"
+cache = "mock"
+provider = "mock"
+health = "mock"
+[plugins.mock]
+scenario = "fleet.toml"
+"""
+
+
+def _run(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark child failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ticks(tenants: int, n: int) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        return _run(TICKS.format(here=str(HERE)), str(tenants), str(n), d)
+
+
+def drill(tenants: int) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        return _run(DRILL.format(here=str(HERE)), str(tenants), d)
+
+
+def plan_process(tenants: int, runs: int = 5) -> tuple[float, int]:
+    """Median wall time of `cockpit plan --scope all --json` at `tenants` (the whole process)."""
+    sys.path.insert(0, str(HERE))
+    from _fleet import write_fleet
+
+    exe = str(Path(sys.executable).with_name("cockpit"))
+    times = []
+    stages = -1
+    with tempfile.TemporaryDirectory() as d:
+        write_fleet(Path(d) / "fleet.toml", tenants)
+        (Path(d) / "cockpit.toml").write_text(PLAN_CONFIG)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            out = subprocess.run(
+                [exe, "--config", str(Path(d) / "cockpit.toml"), "plan", "--scope", "all", "--json"],
+                capture_output=True,
+                text=True,
+                cwd=d,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+            times.append(time.perf_counter() - t0)
+            if out.returncode != 0:
+                raise SystemExit(f"cockpit plan failed: {out.stderr.strip()[-500:]}")
+            stages = len(json.loads(out.stdout)["stages"])
+    return statistics.median(times), stages
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * q))] if xs else float("nan")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", default="10000,100000")
+    p.add_argument("--ticks", type=int, default=300)
+    p.add_argument("--skip-drill", action="store_true")
+    a = p.parse_args()
+    print(f"python: {sys.executable}")
+    for n in (int(s) for s in a.sizes.split(",")):
+        r = ticks(n, a.ticks)
+        ms = 1e3
+        print(
+            f"{n:>7} tenants  quiet median {statistics.median(r['quiet']) * ms:7.2f} ms   "
+            f"armed median {statistics.median(r['armed']) * ms:7.2f} ms   "
+            f"stage p99 {pct(r['stage'], 0.99) * ms:7.2f} ms (median {statistics.median(r['stage'] or [0]) * ms:.2f}, "
+            f"{len(r['stage'])} stage ticks)"
+        )
+    wall, stages = plan_process(10_000)
+    print(f"cockpit plan, 10000 tenants, whole process: {wall * 1e3:.0f} ms median of 5 ({stages} stages)")
+    if not a.skip_drill:
+        for n in (10_000, 100_000):
+            r = drill(n)
+            print(
+                f"one-hour drill, {n} tenants: wall {r['wall_s']:.2f} s, restored {r['restored']} "
+                f"in {r['time_to_restore_s']} s, dropped {r['dropped']:.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""What the engine last saw of the fleet: the latest successful reading per role.
+
+A failed read leaves the previous reading in place (shown as such); the tick decides whether that is
+good enough to act on (it never plans on a stale picture of capacity or cache warmth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cockpit.hookspecs import NamespaceReading, TierReading, TrafficReading
+
+
+@dataclass
+class Observed:
+    old_tier: str  # the configured names of the two tiers
+    new_tier: str
+    traffic: TrafficReading | None = None
+    old: TierReading | None = None
+    new: TierReading | None = None
+    namespaces: list[NamespaceReading] = field(default_factory=list)
+    harm: Mapping[str, float] = field(default_factory=dict)
+
+    def old_hit(self) -> float:
+        """The old tier's cache hit rate (0 when no namespace reports it: cold is the safe guess)."""
+        for ns in self.namespaces:
+            if ns.tier == self.old_tier:
+                return ns.hit_rate
+        return 0.0
