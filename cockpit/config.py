@@ -93,6 +93,18 @@ class BackendsSection(_Strict, kw_only=True):
     health: str = "mock"
 
 
+class ServerSection(_Strict, kw_only=True):
+    """Who may attach to `cockpit engine` and how they prove who they are (see docs/operations.md)."""
+
+    tokens_file: str = ""  # lines "OPERATOR TOKEN": over TCP a screen proves its operator with the token
+    tls_cert: str = ""  # mutual TLS over TCP: the engine's certificate and key,
+    tls_key: str = ""
+    tls_client_ca: str = ""  # and the CA that signs operators' certificates (their CN is the operator)
+    observers: list[str] = msgspec.field(default_factory=lambda: ["*"])  # who may attach (user@host patterns)
+    controllers: list[str] = msgspec.field(default_factory=lambda: ["*"])  # who may take control
+    max_connections: Annotated[int, Meta(ge=1, le=1000)] = 64
+
+
 class ConfigFile(_Strict, kw_only=True):
     models: ModelsSection
     cockpit: CockpitSection = msgspec.field(default_factory=CockpitSection)
@@ -103,6 +115,7 @@ class ConfigFile(_Strict, kw_only=True):
     backends: BackendsSection = msgspec.field(default_factory=BackendsSection)
     freeze: FreezeSection = msgspec.field(default_factory=FreezeSection)
     warmer: WarmerSection = msgspec.field(default_factory=WarmerSection)
+    server: ServerSection = msgspec.field(default_factory=ServerSection)
     pins: dict[str, str] = msgspec.field(default_factory=dict)  # named model references (aliases allowed)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     keymap: dict[str, str] = msgspec.field(default_factory=dict)

@@ -61,7 +61,12 @@ def installed_plugins() -> list[InstalledPlugin]:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """One bounded line for the journal and the screen; URL credentials (a webhook token, a Redis
+    password) never pass through it."""
+    from cockpit.redact import redact_text
+
+    text = redact_text(f"{type(exc).__name__}: {exc}")
+    return text if len(text) <= 500 else text[:499] + "…"
 
 
 class PluginHost:

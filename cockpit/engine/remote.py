@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import msgspec
 from cockpit.config import Config, ConfigFile, build_config, default_operator
 from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan
+from cockpit.engine.auth import PROTOCOL_VERSION
 from cockpit.engine.journal import Entry
 from cockpit.engine.loop import CommandError, ReadOnlyError, Snapshot
 from cockpit.engine.server import LINE_LIMIT, Address, encode, parse_address
@@ -119,8 +121,12 @@ class RemoteJournal:
 
 
 class RemoteEngine:
-    def __init__(self, address: str, operator: str | None = None) -> None:
+    def __init__(
+        self, address: str, operator: str | None = None, *, token: str | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.address_text = address
+        self.token = token  # over TCP to an engine with a token file: names this operator
+        self.tls = tls  # mutual TLS: a context holding this operator's certificate
         self.address: Address = parse_address(address, "--attach")
         self.operator = operator or default_operator()
         self.snapshot: Snapshot | None = None
@@ -142,8 +148,16 @@ class RemoteEngine:
 
     # Connecting ------------------------------------------------------------------------------------
     @classmethod
-    async def connect(cls, address: str, operator: str | None = None, timeout_s: float = 5.0) -> RemoteEngine:
-        remote = cls(address, operator)
+    async def connect(
+        cls,
+        address: str,
+        operator: str | None = None,
+        timeout_s: float = 5.0,
+        *,
+        token: str | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> RemoteEngine:
+        remote = cls(address, operator, token=token, tls=tls)
         await remote._open(timeout_s)
         return remote
 
@@ -154,14 +168,22 @@ class RemoteEngine:
                 if a.path:
                     self._reader, self._writer = await asyncio.open_unix_connection(a.path, limit=LINE_LIMIT)
                 else:
-                    self._reader, self._writer = await asyncio.open_connection(a.host, a.port, limit=LINE_LIMIT)
-                self._writer.write(encode({"op": "hello", "operator": self.operator}))
+                    self._reader, self._writer = await asyncio.open_connection(
+                        a.host, a.port, limit=LINE_LIMIT, ssl=self.tls, server_hostname=a.host if self.tls else None
+                    )
+                hello: dict[str, Any] = {"op": "hello", "version": PROTOCOL_VERSION, "operator": self.operator}
+                if self.token:
+                    hello["token"] = self.token
+                self._writer.write(encode(hello))
                 await self._writer.drain()
-                welcome = msgspec.json.decode(await self._reader.readline())
+                line = await self._reader.readline()
+                welcome = msgspec.json.decode(line) if line else {"error": "it closed the connection"}
         except (OSError, TimeoutError, msgspec.DecodeError) as exc:
             raise EngineUnreachable(f"no engine answers at {self.address}: {exc}") from None
-        if welcome.get("t") != "welcome":
+        if not isinstance(welcome, dict) or welcome.get("t") != "welcome":
+            welcome = welcome if isinstance(welcome, dict) else {}
             raise EngineUnreachable(f"the engine at {self.address} refused to attach: {welcome.get('error')}")
+        self.operator = str(welcome.get("operator") or self.operator)  # who the engine verified we are
         self._status(welcome)
         raw = msgspec.convert(welcome["config"], ConfigFile)
         self.config = build_config(Path(welcome["config_path"]), raw)

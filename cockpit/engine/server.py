@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import time
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,11 +33,20 @@ from typing import Any
 import msgspec
 
 from cockpit.config import Config
+from cockpit.engine.auth import PROTOCOL_VERSION, Access, RefusalLimiter, abbreviate
 from cockpit.engine.loop import Engine, Snapshot
 from cockpit.errors import CockpitError
 
-LINE_LIMIT = 256 * 1024 * 1024  # a 10,000-tenant snapshot is a few MB; never cut a frame
+LINE_LIMIT = 256 * 1024 * 1024  # what a screen reads: a 10,000-tenant snapshot is a few MB; never cut a frame
+REQUEST_LIMIT = 64 * 1024  # what the engine reads from a client, hello included: requests are small
+HELLO_DEADLINE_S = 5.0  # a connection that has not said hello by then is closed
+PENDING_MAX = 16  # connections that have not said hello yet, at once
+PENDING_GRACE_S = 0.5  # a connection this young is not evicted for a newer one
+IN_FLIGHT_MAX = 8  # requests one client may have in flight: past it the engine stops reading from it
+QUEUED_MAX = 256  # replies queued for one client that does not read them: past it the client is dropped
+SLOW_READER_S = 30.0  # a client whose socket takes longer than this to drain is dropped
 CONTROL = ("take-control", "release-control")
+log = logging.getLogger("cockpit.engine.server")
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -65,28 +76,6 @@ class Address:
         return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
 
 
-def verified_operator(writer: asyncio.StreamWriter, declared: str) -> str:
-    """On a Unix socket the kernel says which user connected (SO_PEERCRED): that user replaces the user
-    part the client declared, so an operator cannot act under someone else's name. Over TCP the declared
-    identity stands (listen on loopback and reach it over SSH)."""
-    import socket as _socket
-
-    sock = writer.get_extra_info("socket")
-    if sock is None or sock.family != _socket.AF_UNIX or not hasattr(_socket, "SO_PEERCRED"):
-        return declared
-    import pwd
-    import struct
-
-    try:
-        creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        user = pwd.getpwuid(uid).pw_name
-    except (OSError, KeyError):
-        return declared
-    host = declared.partition("@")[2] or _socket.gethostname()
-    return f"{user}@{host}"
-
-
 def parse_address(text: str, flag: str = "--listen") -> Address:
     """`host:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
     if text.startswith("unix:"):
@@ -107,14 +96,31 @@ class _Client:
     frame: bytes | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT_MAX))
 
     def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if len(self.replies) >= QUEUED_MAX:
+            self.drop("it does not read its replies")
+            return
         self.replies.append(data)
         self.wake.set()
 
     def send_frame(self, data: bytes) -> None:
         self.frame = data  # a slow screen skips to the newest snapshot instead of queueing old ones
         self.wake.set()
+
+    def drop(self, why: str) -> None:
+        """Bounded memory: a client that does not keep up is disconnected, not buffered for."""
+        if not self.closed:
+            log.warning("dropping screen %s: %s", self.operator or "(no hello)", why)
+        self.closed = True
+        self.replies.clear()
+        self.frame = None
+        self.wake.set()
+        with contextlib.suppress(Exception):
+            self.writer.transport.abort()
 
     async def pump(self) -> None:
         try:
@@ -128,8 +134,11 @@ class _Client:
                     self.writer.write(frame)
                 while self.replies:
                     self.writer.write(self.replies.pop(0))
-                await self.writer.drain()
-        except (ConnectionError, RuntimeError):
+                try:
+                    await asyncio.wait_for(self.writer.drain(), SLOW_READER_S)
+                except TimeoutError:
+                    self.drop(f"its socket did not drain within {SLOW_READER_S:g} s")
+        except (ConnectionError, RuntimeError, OSError):
             self.closed = True
 
 
@@ -151,6 +160,11 @@ class EngineServer:
         self.address: Address | None = None
         self.journal_reader: Any = None  # a standby reads the shared journal through this
         self._tasks: set[asyncio.Task[None]] = set()
+        self.access = Access.from_config(config)
+        self.refusals = RefusalLimiter()
+        self._pending: dict[
+            _Client, tuple[asyncio.BaseTransport, float]
+        ] = {}  # connections yet to say hello, oldest first
 
     # Lifecycle ------------------------------------------------------------------------------------
     async def start(self, address: Address) -> Address:
@@ -158,12 +172,19 @@ class EngineServer:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(address.path)
             Path(address.path).parent.mkdir(parents=True, exist_ok=True)
-            self._server = await asyncio.start_unix_server(self._serve, path=address.path, limit=LINE_LIMIT)
+            self._server = await asyncio.start_unix_server(self._serve, path=address.path, limit=REQUEST_LIMIT)
             self.address = address
         else:
+            self.access.check_bind(address.host, str(address))
             try:
                 self._server = await asyncio.start_server(
-                    self._serve, address.host, address.port, limit=LINE_LIMIT, reuse_address=True
+                    self._serve,
+                    address.host,
+                    address.port,
+                    limit=REQUEST_LIMIT,
+                    reuse_address=True,
+                    ssl=self.access.tls,
+                    ssl_handshake_timeout=HELLO_DEADLINE_S if self.access.tls else None,
                 )
             except OSError as exc:
                 raise CockpitError(f"cannot listen on {address}: {exc.strerror or exc}") from None
@@ -237,35 +258,67 @@ class EngineServer:
 
     # One connection ---------------------------------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.clients) >= self.access.max_connections:
+            with contextlib.suppress(Exception):
+                writer.transport.abort()  # over the cap: no buffer, no file descriptor kept
+            return
+        if len(self._pending) >= PENDING_MAX:
+            # Silent connections are evicted oldest first, once they had time to say hello: a pile of
+            # idle ones cannot lock out a screen that says hello at once (the on-call's own).
+            oldest = next(iter(self._pending))
+            transport, since = self._pending[oldest]
+            if time.monotonic() - since < PENDING_GRACE_S:
+                with contextlib.suppress(Exception):
+                    writer.transport.abort()
+                return
+            del self._pending[oldest]
+            transport.abort()
         client = _Client(writer)
+        self._pending[client] = (writer.transport, time.monotonic())
         pump = asyncio.create_task(client.pump())
         try:
-            hello = msgspec.json.decode(await reader.readline()) if not reader.at_eof() else None
-            if not isinstance(hello, dict) or hello.get("op") != "hello" or not hello.get("operator"):
-                client.send(encode({"t": "error", "error": "expected a hello with the operator's user@host first"}))
+            try:
+                async with asyncio.timeout(HELLO_DEADLINE_S):
+                    line = await reader.readline()
+            except TimeoutError:
                 return
-            client.operator = verified_operator(writer, str(hello["operator"]))
+            hello = msgspec.json.decode(line) if line else None
+            refusal = self._hello_refusal(hello, writer, client)
+            if refusal:
+                client.send(encode({"t": "error", "error": refusal}))
+                return
+            self._pending.pop(client, None)
             self.clients.add(client)
             client.send(encode(self._welcome(client)))
             if self.frame is None and self._snap is not None:
                 self.frame = encode(self._frame(self._snap))
             if self.frame is not None:
                 client.send(self.frame)  # the current state at once, before the next tick
-            while True:
+            while not client.closed:
+                await client.slots.acquire()  # back-pressure: a flood waits in the client's own socket
                 line = await reader.readline()
                 if not line:
                     break
                 try:
                     req = msgspec.json.decode(line)
                 except msgspec.DecodeError:
+                    client.slots.release()
                     client.send(encode({"t": "reply", "id": None, "ok": False, "error": "malformed request"}))
                     continue
                 task = asyncio.create_task(self._answer(client, req))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError, msgspec.DecodeError):
+                task.add_done_callback(lambda _t: client.slots.release())
+        except (ConnectionError, asyncio.IncompleteReadError, msgspec.DecodeError, OSError):
             pass
+        except ValueError:  # a line over REQUEST_LIMIT
+            log.warning("dropping %s: a line longer than %d bytes", client.operator or "a connection", REQUEST_LIMIT)
+        except Exception as exc:  # one line, never a traceback per connection
+            log.warning(
+                "connection %s closed: %s: %s", client.operator or "?", type(exc).__name__, abbreviate(exc, 200)
+            )
         finally:
+            self._pending.pop(client, None)
             self.clients.discard(client)
             await asyncio.sleep(0)
             client.closed = True
@@ -274,6 +327,24 @@ class EngineServer:
                 await asyncio.wait_for(pump, 2)
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _hello_refusal(self, hello: Any, writer: asyncio.StreamWriter, client: _Client) -> str:
+        """Why this hello is refused (one sentence), or "" when the client is in: its identity verified."""
+        if not isinstance(hello, dict) or hello.get("op") != "hello":
+            return "expected a hello first"
+        version = hello.get("version")
+        if version != PROTOCOL_VERSION:
+            return (
+                f"this engine speaks attach protocol {PROTOCOL_VERSION}, the screen "
+                f"{abbreviate(version, 16) if version is not None else 'an older one'}: run the same cockpit version"
+            )
+        try:
+            client.operator = self.access.identify(writer.get_extra_info("socket"), writer, hello)
+        except PermissionError as exc:
+            return f"not attached: {exc}"
+        if not self.access.may_observe(client.operator):
+            return f"not attached: {abbreviate(client.operator)} is not among this engine's [server] observers"
+        return ""
 
     def _welcome(self, client: _Client) -> dict[str, Any]:
         cfg = self.config
@@ -284,7 +355,7 @@ class EngineServer:
             "controller": self.controller,
             "epoch": self.epoch,
             "config_path": str(cfg.path),
-            "config": msgspec.to_builtins(cfg.file),
+            "config": screen_config(cfg),
             "clock": cfg.file.cockpit.clock,
             "speed": cfg.file.cockpit.speed,
         }
@@ -316,18 +387,20 @@ class EngineServer:
             return self._journal(req)
         if op == "plan":
             engine = self._engine()
-            return msgspec.to_builtins(engine.plan(req.get("scope", "regressing")), enc_hook=_enc_hook)
+            return msgspec.to_builtins(engine.plan_now(req.get("scope", "regressing")), enc_hook=_enc_hook)
         if op in CONTROL:
-            return await self._control(client, op, bool(req.get("confirm")))
+            return await self._control(client, op, req.get("confirm") is True)  # a real boolean, not truthiness
         if op == "command":
-            name = str(req.get("name", ""))
+            name = req.get("name")
             args = req.get("args") or {}
+            if not isinstance(name, str) or not isinstance(args, dict):
+                raise CockpitError("malformed command: name must be a string and args an object")
             async with self._mutate:
                 engine = self._engine()
                 if self.controller != client.operator:
                     held = f"{self.controller} is in control" if self.controller else "nobody is in control"
                     await self._journal_refusal(engine, client.operator, name, held)
-                    raise ReadOnlyError(f"read-only: {held}; take control first to run {name!r}")
+                    raise ReadOnlyError(f"read-only: {held}; take control first to run {abbreviate(name)!r}")
                 args = {k: v for k, v in args.items() if k not in ("operator", "name")}  # identity is ours
                 return await engine.command(name, operator=client.operator, **args)
         raise CockpitError(f"unknown request {op!r}")
@@ -340,12 +413,18 @@ class EngineServer:
         return self.engine
 
     async def _journal_refusal(self, engine: Engine, who: str, name: str, why: str) -> None:
+        """Refusals are journaled in bounded size and at a bounded rate per operator (a flood of them
+        must neither grow the journal nor starve the tick of the engine lock)."""
+        if not self.refusals.allow(who):
+            return
+        data: dict[str, Any] = {"command": abbreviate(name), "reason": abbreviate(why, 200)}
+        suppressed = self.refusals.suppressed.pop(who, 0)
+        if suppressed:
+            data["suppressed_since_last"] = suppressed
+        # a journal that cannot take it must not fail the reply
         async with engine.lock:
-            engine.journal.begin()
-            try:
-                engine.journal.append("command_refused", {"command": name, "reason": why}, engine.clock.now(), who)
-            finally:
-                engine.journal.commit()
+            with contextlib.suppress(Exception), engine.journal.transaction():
+                engine.journal.append("command_refused", data, engine.clock.now(), who)
 
     async def _control(self, client: _Client, op: str, confirm: bool) -> str:
         from cockpit.engine.loop import CommandError
@@ -354,6 +433,8 @@ class EngineServer:
             engine = self._engine()
             me, held = client.operator, self.controller
             if op == "take-control":
+                if not self.access.may_control(me):
+                    raise CommandError(f"{abbreviate(me)} is not among this engine's [server] controllers")
                 if held == me:
                     return f"{me} is already in control"
                 if held is not None and not confirm:
@@ -392,6 +473,18 @@ class EngineServer:
             if len(out) >= limit:
                 break
         return out
+
+
+def screen_config(cfg: Config) -> dict[str, Any]:
+    """The configuration a screen needs to draw, without secrets: plugin options and [server] stay on
+    the engine, and URL credentials in the journal reference are redacted."""
+    from cockpit.redact import redact_url
+
+    raw = msgspec.to_builtins(cfg.file)
+    raw["plugins"] = {name: {} for name in raw.get("plugins", {})}
+    raw.pop("server", None)
+    raw["cockpit"]["journal"] = redact_url(raw["cockpit"]["journal"])
+    return raw
 
 
 def _controller_from(journal: Any) -> str | None:

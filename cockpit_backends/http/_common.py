@@ -41,10 +41,12 @@ class Secret:
 
 
 def scrub(text: str, *secrets: Secret | None) -> str:
-    for s in secrets:
-        if s:
-            text = text.replace(s.reveal(), "***")
-    return text
+    """Exact, line-folded, base64 and URL-encoded forms of each secret become ***, and URL credentials
+    are hidden, on the raw text (before anything normalises it)."""
+    from cockpit.redact import redact_text
+    from cockpit.redact import scrub as _scrub
+
+    return redact_text(_scrub(text, *(s.reveal() for s in secrets if s)))
 
 
 class Options:
@@ -179,5 +181,5 @@ def error_detail(resp: Any, *secrets: Secret | None, limit: int = 200) -> str:
             text = str(err)
     except Exception:
         text = resp.text
-    text = scrub(" ".join(text.split()), *secrets)
+    text = " ".join(scrub(text, *secrets).split())  # scrub first: normalising could join a folded key
     return text[:limit]

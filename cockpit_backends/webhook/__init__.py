@@ -60,6 +60,12 @@ def cockpit_configure(plugins: Mapping[str, Mapping[str, Any]], context: Backend
     settings.urls, settings.token_env, settings.timeout_s = tuple(urls), token_env, float(timeout)
 
 
+def redact_url(url: str, *, keep_path: bool = True) -> str:
+    from cockpit.redact import redact_url as _redact  # a webhook URL's path and query are its token
+
+    return _redact(url, keep_path=keep_path)
+
+
 def _post(event: str, incident: Mapping[str, Any]) -> None:
     if not settings.urls:
         return
@@ -76,9 +82,9 @@ def _post(event: str, incident: Mapping[str, Any]) -> None:
             try:
                 r = client.post(url, content=body, headers=headers)
                 if r.status_code >= 300:
-                    failed.append(f"{url} answered {r.status_code}")
+                    failed.append(f"{redact_url(url, keep_path=False)} answered {r.status_code}")
             except httpx.HTTPError as exc:
-                failed.append(f"{url}: {type(exc).__name__}")
+                failed.append(f"{redact_url(url, keep_path=False)}: {type(exc).__name__}")
     if failed:
         raise RuntimeError(f"{event} not delivered to {len(failed)} webhook(s): {'; '.join(failed)}")
 

@@ -108,6 +108,19 @@ state_file = "world.pickle"
     return cfg
 
 
+TOKENS = {"alice@laptop": "alice-token-0123456789abcdef", "bob@desk": "bob-token-0123456789abcdef0"}
+
+
+def with_tokens(cfg: Path, tokens: dict[str, str] | None = None, **server: object) -> dict[str, str]:
+    """Give the engine of `cfg` a token file (operator -> token) and more [server] settings; over TCP a
+    screen then is the operator its token names, whatever it declares."""
+    tokens = tokens or TOKENS
+    (cfg.parent / "tokens").write_text("".join(f"{who} {tok}\n" for who, tok in tokens.items()))
+    extra = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in server.items())
+    cfg.write_text(cfg.read_text() + f'\n[server]\ntokens_file = "tokens"\n{extra}')
+    return tokens
+
+
 class EngineProc:
     """One `cockpit engine` subprocess; its stdout lines are kept in a file for the test to read."""
 

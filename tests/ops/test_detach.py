@@ -13,7 +13,7 @@ import time
 
 from cockpit.engine.remote import RemoteEngine
 
-from .conftest import free_port, write_drill_config
+from .conftest import free_port, with_tokens, write_drill_config
 
 CLIENT = textwrap.dedent(
     """
@@ -21,7 +21,7 @@ CLIENT = textwrap.dedent(
     from cockpit.engine.remote import RemoteEngine
 
     async def main(address):
-        remote = await RemoteEngine.connect(address, "dave@ssh-session")
+        remote = await RemoteEngine.connect(address, "dave@ssh-session", token=sys.argv[2])
         await remote.take_control()
         await remote.command("declare", reason="regression on the enterprise cohort")
         threshold = remote.config.file.incident.regression_threshold
@@ -39,12 +39,18 @@ CLIENT = textwrap.dedent(
 
 def test_a_killed_screen_leaves_the_rollback_running_and_a_new_one_sees_the_end(tmp_path, engines):
     cfg = write_drill_config(tmp_path, "journal.db", speed=15, regression_at=20)
+    tokens = with_tokens(
+        cfg, {"dave@ssh-session": "dave-token-0123456789abcdef", "carol@phone": "carol-token-0123456789ab"}
+    )
     engine = engines(cfg, f"127.0.0.1:{free_port()}")
     engine.wait_for("leader")
     script = tmp_path / "screen.py"
     script.write_text(CLIENT)
     screen = subprocess.Popen(
-        [sys.executable, str(script), engine.listen], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, str(script), engine.listen, tokens["dave@ssh-session"]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lines = []
@@ -71,7 +77,7 @@ def test_a_killed_screen_leaves_the_rollback_running_and_a_new_one_sees_the_end(
             assert time.monotonic() < deadline, engine.output()
             await asyncio.sleep(0.1)
         started = time.monotonic()
-        carol = await RemoteEngine.connect(engine.listen, "carol@phone")
+        carol = await RemoteEngine.connect(engine.listen, "carol@phone", token=tokens["carol@phone"])
         snap = await carol.first_snapshot()
         attach_s = time.monotonic() - started
         assert snap.rollback["done"] and snap.rollback["stage"] >= 3

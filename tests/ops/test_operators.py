@@ -11,7 +11,7 @@ import pytest
 from cockpit.engine.loop import CommandError, ReadOnlyError
 from cockpit.engine.remote import RemoteEngine
 
-from .conftest import free_port, write_drill_config
+from .conftest import TOKENS, free_port, with_tokens, write_drill_config
 
 
 async def _until_regressing(remote: RemoteEngine, timeout: float = 30.0) -> None:
@@ -21,6 +21,11 @@ async def _until_regressing(remote: RemoteEngine, timeout: float = 30.0) -> None
             pass
 
 
+async def _as(who: str, engine) -> RemoteEngine:
+    """Over TCP the token names the operator; the declared name is only what the screen believes."""
+    return await RemoteEngine.connect(engine.listen, who, token=TOKENS[who])
+
+
 async def _journal(remote: RemoteEngine, *kinds: str):
     return await remote.journal_entries(kinds=kinds, limit=100_000)
 
@@ -28,6 +33,7 @@ async def _journal(remote: RemoteEngine, *kinds: str):
 @pytest.fixture
 def engine(tmp_path, engines):
     cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=20)
+    with_tokens(cfg)
     e = engines(cfg, f"127.0.0.1:{free_port()}")
     e.wait_for("leader")
     return e
@@ -35,8 +41,8 @@ def engine(tmp_path, engines):
 
 def test_two_operators_order_identity_and_read_only(engine):
     async def scenario():
-        alice = await RemoteEngine.connect(engine.listen, "alice@laptop")
-        bob = await RemoteEngine.connect(engine.listen, "bob@desk")
+        alice = await _as("alice@laptop", engine)
+        bob = await _as("bob@desk", engine)
         await alice.first_snapshot()
         await bob.first_snapshot()
         assert alice.read_only and bob.read_only  # nobody is in control on attach
@@ -88,8 +94,8 @@ def test_two_operators_pressing_keys_at_once_never_interleave_a_stage(engine):
     ticks; none lands between an actuation's intent and its ack; nothing of Alice's runs after the handover."""
 
     async def scenario():
-        alice = await RemoteEngine.connect(engine.listen, "alice@laptop")
-        bob = await RemoteEngine.connect(engine.listen, "bob@desk")
+        alice = await _as("alice@laptop", engine)
+        bob = await _as("bob@desk", engine)
         await alice.take_control()
         await alice.command("declare", reason="drill")
         await _until_regressing(alice)
