@@ -178,7 +178,7 @@ def attach(tenants: int, rounds: int = 5) -> tuple[float, float]:
         write_fleet(Path(d) / "fleet.toml", tenants)
         cfg = write_drill_config(Path(d), "journal.db", speed=5)
         text = cfg.read_text().replace('scenario = "scenario.toml"', 'scenario = "fleet.toml"')
-        cfg.write_text(text.replace('state_file = "world.pickle"\n', ""))
+        cfg.write_text(text.replace('state_file = "world.json"\n', ""))
         listen = f"127.0.0.1:{free_port()}"
         proc, log = engine_proc(cfg, "--listen", listen, name="engine")
         try:

@@ -26,7 +26,7 @@ def _rows(db, kind):
 
 def test_sigkill_mid_rollback_resumes_at_the_same_stage(tmp_path):
     journal = tmp_path / "journal.db"
-    state = tmp_path / "world.pickle"
+    state = tmp_path / "world.json"
     cmd = [sys.executable, "-m", "cockpit.cli", "drill", "classic", "--journal", str(journal)]
     cmd += ["--state-file", str(state), "--json"]
     first = subprocess.Popen([*cmd, "--speed", "150"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -18,15 +18,21 @@ Physics, per tick of `dt` seconds:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
-import pickle
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from cockpit_backends.mock.scenario import Event, Scenario, TierSpec
+
+STATE_FORMAT = "cockpit-mock-world/1"
 
 EPS = 1e-9
 
@@ -400,10 +406,49 @@ class World:
         return waits[needed - ready - 1]
 
     # Persistence (crash drills) -----------------------------------------------------------------
+    # A data format, never pickle: loading a state file must not be able to run code.
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"format": STATE_FORMAT}
+        for k, v in self.__dict__.items():
+            if k == "events":
+                continue  # the scenario's, sorted: rebuilt from `sc`
+            if k == "tiers":
+                v = {n: {**dataclasses.asdict(t), "spec": msgspec.to_builtins(t.spec)} for n, t in v.items()}
+            elif k == "caches":
+                v = {n: dataclasses.asdict(c) for n, c in v.items()}
+            elif k == "metrics":
+                v = {**dataclasses.asdict(v), "disturbed": sorted(v.disturbed)}
+            elif k == "sc":
+                v = msgspec.to_builtins(v)
+            state[k] = v
+        return state
+
+    @classmethod
+    def from_state(cls, state: Any) -> World:
+        """Raises ValueError (or a msgspec error) on anything that is not a state this version wrote."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError("not a state file of this version")
+        world = cls(msgspec.convert(state["sc"], Scenario))
+        for k, v in state.items():
+            if k in ("format", "sc"):
+                continue
+            if k not in world.__dict__:
+                raise ValueError(f"unknown field {k!r}")
+            if k == "tiers":
+                v = {n: TierSim(**{**t, "spec": msgspec.convert(t["spec"], TierSpec)}) for n, t in v.items()}
+            elif k == "caches":
+                v = {n: CacheSim(**c) for n, c in v.items()}
+            elif k == "metrics":
+                v = Metrics(**{**v, "disturbed": set(v["disturbed"]), "history": [tuple(h) for h in v["history"]]})
+            elif k == "log":
+                v = [tuple(e) for e in v]
+            setattr(world, k, v)
+        return world
+
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         with open(tmp, "wb") as f:
-            pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(json.dumps(self.to_state(), separators=(",", ":")).encode())  # inf survives as Infinity
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -411,4 +456,4 @@ class World:
     @staticmethod
     def load(path: Path) -> World:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            return World.from_state(json.loads(f.read()))

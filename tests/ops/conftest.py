@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.binaries import require
+
 SCENARIOS = Path(__file__).resolve().parents[2] / "cockpit_backends" / "mock" / "scenarios"
 
 
@@ -34,7 +36,7 @@ def redis_server():
     workdir = tempfile.mkdtemp(prefix="cockpit-redis-")
     proc = subprocess.Popen(
         [
-            "redis-server",
+            require("redis-server"),
             "--port",
             str(port),
             "--bind",
@@ -102,7 +104,7 @@ startup_estimate_s = 135
 
 [plugins.mock]
 scenario = "scenario.toml"
-state_file = "world.pickle"
+state_file = "world.json"
 """
     )
     return cfg
