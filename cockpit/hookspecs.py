@@ -25,7 +25,7 @@ Writing a plugin for an in-house router takes one class with two async methods (
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -138,6 +138,63 @@ class PluginAction:
     mutating: bool = True
 
 
+class SignalReading(Mapping[str, float]):
+    """A per-tenant reading (regression severity, requests per second) that can also say which tenants
+    it could not read, and why: *unknown is a state*, never healthy and never 0 rps.
+
+    It is a ``Mapping[str, float]`` of the tenants it did read, so code written for a plain mapping keeps
+    working, and a plugin that returns a plain mapping is still valid (it simply has no unknowns).
+    `unknown` maps a tenant to one short reason ("too few samples: 3 < 20", "NaN (0/0: no requests in
+    the window)", "stale series: last sample 95 s ago", "query failed: …"). `missing` is the reason for
+    every tenant in neither (e.g. "no series for this tenant"); empty means an absent tenant reads as the
+    old contract says (healthy for severities).
+    """
+
+    __slots__ = ("_values", "missing", "unknown")
+
+    def __init__(
+        self, values: Mapping[str, float], unknown: Mapping[str, str] | None = None, missing: str = ""
+    ) -> None:
+        self._values = values
+        self.unknown: Mapping[str, str] = unknown or {}
+        self.missing = missing
+
+    def __getitem__(self, key: str) -> float:
+        return self._values[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"SignalReading({len(self._values)} read, {len(self.unknown)} unknown, missing={self.missing!r})"
+
+    def why_unknown(self, tenant: str) -> str | None:
+        """The reason `tenant` has no reading here, or None when it has one (or reads as absent)."""
+        if tenant in self._values:
+            return None
+        return self.unknown.get(tenant) or self.missing or None
+
+
+def unknowns(reading: Mapping[str, float] | None, tenants: Iterable[str], failed: str = "") -> dict[str, str]:
+    """Tenant -> why its reading is unknown, for the tenants asked about. A plain mapping has none; a
+    reading that could not be taken at all (None) makes every tenant unknown with `failed`."""
+    if reading is None:
+        return dict.fromkeys(tenants, failed or "no reading") if failed else {}
+    if not isinstance(reading, SignalReading):
+        return {}
+    if not reading.unknown and not reading.missing:
+        return {}
+    out = {}
+    for t in tenants:
+        why = reading.why_unknown(t)
+        if why is not None:
+            out[t] = why
+    return out
+
+
 # Roles -----------------------------------------------------------------------------------------
 
 
@@ -201,11 +258,18 @@ class ModelProvider(Protocol):
 @runtime_checkable
 class HealthSignals(Protocol):
     """Optionally also ``async def rates(self) -> Mapping[str, float]``: requests per second per
-    tenant, used when the router cannot measure them (its ``TrafficReading.rps`` is empty)."""
+    tenant, used when the router cannot measure them (its ``TrafficReading.rps`` is empty); and
+    ``async def warmth(self) -> Mapping[str, float]``: cache hit rate (0..1) keyed by a cache namespace's
+    name, revision or tier, measured from live traffic (for example a serving engine's prefix-cache
+    counters); where it names a namespace, it replaces the hit rate the cache store reports.
+
+    Each may return a :class:`SignalReading` to say which tenants (or namespaces) are *unknown* and why;
+    the engine shows them, never plans an unknown rate as 0 rps and never counts an unknown tenant as
+    healthy. A plain mapping is still accepted."""
 
     async def regressions(self) -> Mapping[str, float]:
         """Regression severity on the new revision per tenant (0 healthy .. 1 all wrong). Tenants
-        absent are healthy."""
+        absent are healthy, unless the result is a :class:`SignalReading` that says why they are unknown."""
         ...
 
 

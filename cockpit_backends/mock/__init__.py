@@ -7,6 +7,11 @@ Options (``[plugins.mock]`` in cockpit.toml):
     scenario    a bundled scenario name ("demo", "classic", …) or a path to a scenario file
     state_file  optional: persist the world here after every tick and resume from it on start, so a
                 drill survives the engine being killed (crash drills)
+    exporter    optional HOST:PORT: serve the fleet as Prometheus metrics on /metrics (per tenant and
+                revision request and error counters, cache hit and query counters), so a real
+                Prometheus scrapes it and the ``prometheus`` health backend reads it (exporter.py)
+    router_rates  default true; false makes the router report no rates, like a router that cannot
+                measure them (the engine then takes rates from the health backend)
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class _Handle:
         self.world = world
         self.clock = clock
         self.state_file = state_file
+        self.exporter: Any = None  # an Exporter when [plugins.mock] exporter is set
+        self.router_rates = True
         self.serves_router = False  # when another backend routes, the world mirrors what it confirms
         # Simulated time starts where the world is: on a real clock (epoch seconds) the world must not
         # try to catch up on fifty years of ticks.
@@ -53,9 +60,16 @@ class _Handle:
         w = self.world
         before = w.t
         w.advance_to(self.clock.now() - self.origin)
+        if self.exporter is not None and w.t != before:
+            self.exporter.integrate(w, before, w.t)
         if self.state_file is not None and w.t != before:
             w.save(self.state_file)
         return w
+
+    def close(self) -> None:
+        if self.exporter is not None:
+            self.exporter.close()
+            self.exporter = None
 
     def saved(self) -> None:
         if self.state_file is not None:
@@ -70,9 +84,17 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
     h = _handles.get(key)
     if h is not None:
         return h
-    unknown = set(options) - {"scenario", "state_file"}
+    unknown = set(options) - {"scenario", "state_file", "exporter", "router_rates"}
     if unknown:
-        raise ConfigError(f"plugins.mock: unknown option {sorted(unknown)[0]!r} (known: scenario, state_file)")
+        raise ConfigError(
+            f"plugins.mock: unknown option {sorted(unknown)[0]!r} (known: scenario, state_file, exporter, router_rates)"
+        )
+    router_rates = options.get("router_rates", True)
+    if not isinstance(router_rates, bool):
+        raise ConfigError(f"plugins.mock.router_rates: expected true or false, got {router_rates!r}")
+    exporter = options.get("exporter")
+    if exporter is not None and (not isinstance(exporter, str) or not exporter):
+        raise ConfigError(f"plugins.mock.exporter: expected HOST:PORT, e.g. '127.0.0.1:9464', got {exporter!r}")
     ref = options.get("scenario")
     if not isinstance(ref, str) or not ref:
         got = "nothing" if ref is None else repr(ref)
@@ -94,12 +116,20 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
     if hasattr(context.clock, "set") and context.clock.now() < world.t:
         context.clock.set(world.t)
     h = _handles[key] = _Handle(world, context.clock, state_path)
+    h.router_rates = router_rates
+    if exporter:
+        from cockpit_backends.mock.exporter import Exporter
+
+        h.exporter = Exporter(exporter, getattr(context.clock, "speed", 1.0))
+        h.exporter.integrate(world, world.t, world.t)
     return h
 
 
 def forget(context: BackendContext) -> None:
     """Drop the world bound to an engine's clock (tests and drills that build many engines)."""
-    _handles.pop(id(context.clock), None)
+    h = _handles.pop(id(context.clock), None)
+    if h is not None:
+        h.close()
 
 
 class MockRouter:
@@ -109,7 +139,8 @@ class MockRouter:
 
     async def read_traffic(self) -> TrafficReading:
         w = self.h.sync()
-        return TrafficReading(shares=dict(w.share), rps=MappingProxyType(w.rps), cohorts=MappingProxyType(w.cohort))
+        rps: Mapping[str, float] = MappingProxyType(w.rps) if self.h.router_rates else {}
+        return TrafficReading(shares=dict(w.share), rps=rps, cohorts=MappingProxyType(w.cohort))
 
     async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
         w = self.h.sync()
@@ -241,6 +272,7 @@ class MockSimulator:
 
     def close(self) -> None:
         _handles.pop(id(self.h.clock), None)
+        self.h.close()
 
     def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
         w = self.h.sync()

@@ -1,0 +1,107 @@
+"""A small client for Prometheus's HTTP API: one instant query (``POST /api/v1/query``) returns a vector
+as (labels, value) pairs. Every failure is a :class:`QueryFailed` with one sentence: unreachable, timed
+out, rejected (with Prometheus's own parse error), or not a vector."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import msgspec
+
+
+class QueryFailed(Exception):
+    """A query that returned no vector; the message is one sentence."""
+
+
+class _Sample(msgspec.Struct):
+    metric: dict[str, str]
+    value: tuple[float, str]
+
+
+class _Data(msgspec.Struct):
+    resultType: str
+    result: msgspec.Raw
+
+
+class _Answer(msgspec.Struct):
+    status: str
+    data: _Data | None = None
+    errorType: str = ""
+    error: str = ""
+
+
+_answer = msgspec.json.Decoder(_Answer)
+_vector = msgspec.json.Decoder(list[_Sample])
+
+
+def parse_value(text: str) -> float:
+    """Prometheus sends sample values as strings: "0.5", "NaN", "+Inf"."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+class PrometheusClient:
+    def __init__(self, url: str, timeout_s: float, token: str = "") -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+        self._token = token
+        self._client: Any = None
+        self._loop: Any = None
+
+    def __repr__(self) -> str:
+        return f"PrometheusClient({self.url!r})"
+
+    def _http(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is not loop:
+            self._client = None  # a client belongs to the event loop that made it
+        if self._client is None:
+            import httpx
+
+            headers = {"accept": "application/json"}
+            if self._token:
+                headers["authorization"] = f"Bearer {self._token}"
+            self._loop = loop
+            self._client = httpx.AsyncClient(
+                base_url=self.url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout_s),
+                limits=httpx.Limits(max_connections=16),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def query(self, promql: str) -> list[tuple[dict[str, str], float, float]]:
+        """The instant vector `promql` evaluates to now: (labels, value, sample time) per series."""
+        import httpx
+
+        # The HTTP timeout bounds each phase; this bounds the whole call (a server that trickles bytes).
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                resp = await self._http().post("/api/v1/query", data={"query": promql})
+        except (TimeoutError, httpx.TimeoutException):
+            raise QueryFailed(f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise QueryFailed(f"Prometheus at {self.url} is unreachable ({type(exc).__name__})") from None
+        try:
+            answer = _answer.decode(resp.content)
+        except msgspec.DecodeError:
+            raise QueryFailed(
+                f"Prometheus at {self.url} answered {resp.status_code} with a body that is not its JSON API"
+            ) from None
+        if answer.status != "success" or answer.data is None:
+            if answer.errorType == "bad_data":
+                raise QueryFailed(f"Prometheus rejected the query: {answer.error}")
+            raise QueryFailed(f"Prometheus answered {resp.status_code} ({answer.errorType}: {answer.error})")
+        if answer.data.resultType != "vector":
+            raise QueryFailed(f"the query returned a {answer.data.resultType}, not an instant vector grouped by label")
+        samples = _vector.decode(answer.data.result)
+        return [(s.metric, parse_value(s.value[1]), s.value[0]) for s in samples]

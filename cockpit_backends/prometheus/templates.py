@@ -1,0 +1,161 @@
+"""Shipped query templates for the systems platform teams already run.
+
+A template fills a check (or the rates, warmth or freshness reading) with PromQL written against the
+metric names each project documents, so a check in cockpit.toml can be one line:
+``template = "litellm.error_ratio"``. Placeholders, substituted from the plugin's options:
+
+``${window}``     the rate window (option ``window``, default "5m")
+``${tenant}``     the label that names a tenant (option ``tenant_label``)
+``${revision}``   the label that names a model revision (option ``revision_label``)
+``${selector}``   extra label matchers, e.g. ``namespace="prod"`` (option ``selector``; may be empty)
+
+Every query returns one vector for the whole fleet, grouped by tenant and revision: one query per check
+per tick, never one per tenant. docs/backends/prometheus.md lists each template with its metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    query: str
+    description: str
+    samples: str = ""  # requests in the window per tenant and revision (the minimum-sample query)
+    direction: str = "higher_is_worse"
+    threshold: float = 0.05
+    scale: float = 1.0  # the degradation at which severity reaches 1
+    kind: str = "check"  # "check", "rates", "warmth", "freshness"
+    key_label: str = ""  # warmth: the label naming the namespace, revision or tier
+    revision_label: str = ""  # overrides the plugin's revision_label (vLLM names the revision model_name)
+
+
+def _sel(metric: str, extra: str = "") -> str:
+    inner = ", ".join(x for x in (extra, "${selector}") if x)
+    return f"{metric}{{{inner}}}" if inner else metric
+
+
+def _error_ratio(total: str, errors_matcher: str, by: str) -> str:
+    # `or ... * 0`: a tenant with no error series yet reads 0 errors rather than vanishing from the result
+    err = f"sum by ({by}) (rate({_sel(total, errors_matcher)}[${{window}}]))"
+    all_ = f"sum by ({by}) (rate({_sel(total)}[${{window}}]))"
+    return f"({err} or {all_} * 0) / {all_}"
+
+
+_TR = "${tenant}, ${revision}"
+
+TEMPLATES: dict[str, Template] = {
+    # Plain HTTP RED: the conventional http_requests_total{code} counter and duration histogram. ---------
+    "http.error_ratio": Template(
+        _error_ratio("http_requests_total", 'code=~"5.."', _TR),
+        "share of requests answered 5xx, per tenant and revision (http_requests_total{code})",
+        samples=f"sum by ({_TR}) (increase({_sel('http_requests_total')}[${{window}}]))",
+        threshold=0.05,
+        scale=1.0,
+    ),
+    "http.latency_p95": Template(
+        f"histogram_quantile(0.95, sum by ({_TR}, le) "
+        f"(rate({_sel('http_request_duration_seconds_bucket')}[${{window}}])))",
+        "95th percentile request duration in seconds (http_request_duration_seconds histogram)",
+        samples=f"sum by ({_TR}) (increase({_sel('http_request_duration_seconds_count')}[${{window}}]))",
+        threshold=0.5,
+        scale=5.0,
+    ),
+    "http.rates": Template(
+        f"sum by (${{tenant}}) (rate({_sel('http_requests_total')}[${{window}}]))",
+        "requests per second per tenant, all revisions (http_requests_total)",
+        kind="rates",
+    ),
+    "http.freshness": Template(
+        f"max by (${{tenant}}) (timestamp({_sel('http_requests_total')}))",
+        "time of each tenant's latest request-counter sample (stale-series detection)",
+        kind="freshness",
+    ),
+    # LiteLLM proxy: per team (tenant_label = "team") and requested model (revision_label = "requested_model").
+    # prometheus_client exposes a Counter named X as X_total.
+    "litellm.error_ratio": Template(
+        f"(sum by ({_TR}) (rate({_sel('litellm_proxy_failed_requests_metric_total')}[${{window}}])) "
+        f"or sum by ({_TR}) (rate({_sel('litellm_proxy_total_requests_metric_total')}[${{window}}])) * 0) "
+        f"/ sum by ({_TR}) (rate({_sel('litellm_proxy_total_requests_metric_total')}[${{window}}]))",
+        "failed / total proxy requests (litellm_proxy_failed_requests_metric, litellm_proxy_total_requests_metric)",
+        samples=f"sum by ({_TR}) (increase({_sel('litellm_proxy_total_requests_metric_total')}[${{window}}]))",
+        threshold=0.05,
+        scale=1.0,
+    ),
+    "litellm.latency_p95": Template(
+        f"histogram_quantile(0.95, sum by ({_TR}, le) "
+        f"(rate({_sel('litellm_request_total_latency_metric_bucket')}[${{window}}])))",
+        "95th percentile total request latency in seconds (litellm_request_total_latency_metric)",
+        samples=f"sum by ({_TR}) (increase({_sel('litellm_request_total_latency_metric_count')}[${{window}}]))",
+        threshold=1.0,
+        scale=10.0,
+    ),
+    "litellm.rates": Template(
+        f"sum by (${{tenant}}) (rate({_sel('litellm_proxy_total_requests_metric_total')}[${{window}}]))",
+        "requests per second per team (litellm_proxy_total_requests_metric)",
+        kind="rates",
+    ),
+    "litellm.freshness": Template(
+        f"max by (${{tenant}}) (timestamp({_sel('litellm_proxy_total_requests_metric_total')}))",
+        "time of each team's latest request-counter sample",
+        kind="freshness",
+    ),
+    # vLLM: per served model (model_name); no tenant label, so its checks are revision-wide. ------------
+    "vllm.prefix_cache_warmth": Template(
+        f"sum by (model_name) (rate({_sel('vllm:prefix_cache_hits_total')}[${{window}}])) "
+        f"/ sum by (model_name) (rate({_sel('vllm:prefix_cache_queries_total')}[${{window}}]))",
+        "prefix-cache hit rate per served model (vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total)",
+        kind="warmth",
+        key_label="model_name",
+    ),
+    "vllm.success_ratio": Template(
+        'sum by (model_name) (rate(vllm:request_success_total{finished_reason=~"stop|length", ${selector}}'
+        "[${window}])) / sum by (model_name) (rate(vllm:request_success_total{${selector}}[${window}]))",
+        "share of finished requests that stopped or hit their length (not aborted), per served model",
+        samples="sum by (model_name) (increase(vllm:request_success_total{${selector}}[${window}]))",
+        direction="lower_is_worse",
+        threshold=0.05,
+        scale=1.0,
+        revision_label="model_name",
+    ),
+    "vllm.latency_p95": Template(
+        "histogram_quantile(0.95, sum by (model_name, le) "
+        "(rate(vllm:e2e_request_latency_seconds_bucket{${selector}}[${window}])))",
+        "95th percentile end-to-end request latency per served model (vllm:e2e_request_latency_seconds)",
+        samples="sum by (model_name) (increase(vllm:e2e_request_latency_seconds_count{${selector}}[${window}]))",
+        threshold=1.0,
+        scale=10.0,
+        revision_label="model_name",
+    ),
+    # Envoy AI Gateway: OpenTelemetry GenAI metrics; the tenant label comes from a request header the
+    # gateway is configured to attach to its metrics; revision_label = "gen_ai_request_model". -----------
+    "envoy-ai-gateway.error_ratio": Template(
+        _error_ratio("gen_ai_server_request_duration_seconds_count", 'error_type!=""', _TR),
+        "share of requests with an error_type (gen_ai_server_request_duration_seconds_count)",
+        samples=f"sum by ({_TR}) (increase({_sel('gen_ai_server_request_duration_seconds_count')}[${{window}}]))",
+        threshold=0.05,
+        scale=1.0,
+    ),
+    "envoy-ai-gateway.latency_p95": Template(
+        f"histogram_quantile(0.95, sum by ({_TR}, le) "
+        f"(rate({_sel('gen_ai_server_request_duration_seconds_bucket')}[${{window}}])))",
+        "95th percentile request duration in seconds (gen_ai.server.request.duration)",
+        samples=f"sum by ({_TR}) (increase({_sel('gen_ai_server_request_duration_seconds_count')}[${{window}}]))",
+        threshold=1.0,
+        scale=10.0,
+    ),
+    "envoy-ai-gateway.ttft_p95": Template(
+        f"histogram_quantile(0.95, sum by ({_TR}, le) "
+        f"(rate({_sel('gen_ai_server_time_to_first_token_seconds_bucket')}[${{window}}])))",
+        "95th percentile time to first token in seconds (gen_ai.server.time_to_first_token)",
+        samples=f"sum by ({_TR}) (increase({_sel('gen_ai_server_time_to_first_token_seconds_count')}[${{window}}]))",
+        threshold=0.5,
+        scale=5.0,
+    ),
+    "envoy-ai-gateway.rates": Template(
+        f"sum by (${{tenant}}) (rate({_sel('gen_ai_server_request_duration_seconds_count')}[${{window}}]))",
+        "requests per second per tenant (gen_ai_server_request_duration_seconds_count)",
+        kind="rates",
+    ),
+}

@@ -1,0 +1,217 @@
+"""The prometheus health backend against a real Prometheus scraping a real exporter: checks, baselines,
+minimum samples, cohort thresholds, consecutive breaches, rates, warmth, and every way a tenant is unknown."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import tomli_w
+
+from cockpit.engine.clock import SimClock
+from cockpit.errors import ConfigError
+from cockpit.hookspecs import BackendContext, HealthSignals, SignalReading
+from cockpit.plugins import PluginHost
+from tests.backends.prometheus.conftest import NEW, OLD
+from tests.backends.redis.conftest import free_port
+
+ERRORS = {"name": "errors", "template": "http.error_ratio", "consecutive": 1, "min_samples": 20}
+
+
+def make(tmp_path: Path, url: str, **options):
+    """The backend as the engine builds it, from a cockpit.toml written to `tmp_path`."""
+    opts = {"url": url, "window": "10s", "revisions": {"old": OLD, "new": NEW}} | options
+    (tmp_path / "cockpit.toml").write_text(
+        tomli_w.dumps({"models": {"old": OLD, "new": NEW}, "plugins": {"prometheus": opts}})
+    )
+    ctx = BackendContext(clock=SimClock(), config_dir=str(tmp_path))
+    return PluginHost().create("health", "prometheus", opts, ctx)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_listed_and_implements_the_health_role(tmp_path, fleet_prometheus):
+    h = make(tmp_path, fleet_prometheus.url, checks=[ERRORS])
+    assert isinstance(h, HealthSignals) and hasattr(h, "rates") and hasattr(h, "warmth")
+    specs = PluginHost().backends()
+    assert {"health"} == set(specs["prometheus"].roles) == set(specs["http-json"].roles)
+
+
+def test_error_ratio_against_own_and_fleet_baselines(tmp_path, fleet_prometheus):
+    h = make(tmp_path, fleet_prometheus.url, checks=[ERRORS], freshness={"template": "http.freshness", "max_age_s": 30})
+    r = run(h.regressions())
+    assert isinstance(r, SignalReading)
+    # regressing: broken against its own old value, allnew-bad against the fleet's (median of old values)
+    assert r["broken"] == pytest.approx(0.5 + 0.5 * 0.39, abs=0.02)
+    assert r["allnew-bad"] == pytest.approx(0.5 + 0.5 * 0.29, abs=0.02)
+    verdicts = {v: res.tenants for res in h.last for v in [res.check.name]}["errors"]
+    assert verdicts["broken"].baseline_from == "own old"
+    assert verdicts["allnew-bad"].baseline_from.startswith("fleet old (median of")
+    # healthy, known
+    assert r["steady"] == 0.0 and r["allnew-ok"] == 0.0
+    assert r["premium"] == 0.0  # +0.03 is under the default threshold 0.05
+    # unknown, each with its reason; never healthy
+    assert "quiet" not in r and r.unknown["quiet"].startswith("errors: too few samples on the new revision")
+    assert "idle" not in r and "NaN" in r.unknown["idle"]
+    assert "stale" not in r and r.unknown["stale"].startswith("stale series: last sample")
+    assert r.why_unknown("nobody") == "no series for this tenant in any check"
+
+
+def test_cohort_threshold_and_consecutive_breaches(tmp_path, fleet_prometheus):
+    check = ERRORS | {"thresholds": {"enterprise": 0.02}, "consecutive": 2}
+    h = make(tmp_path, fleet_prometheus.url, checks=[check], cohorts={"enterprise": ["premium"]})
+    first = run(h.regressions())
+    assert first["premium"] == 0.0 and first["broken"] == 0.0  # one breach each: not yet
+    second = run(h.regressions())
+    assert second["premium"] == pytest.approx(0.5 + 0.5 * 0.03, abs=0.01)  # enterprise's 0.02 applies
+    assert second["broken"] > 0.5
+
+
+def test_lower_is_worse_absolute_check_and_combination(tmp_path, fleet_prometheus):
+    evals = {
+        "name": "eval",
+        "query": "eval_score{${selector}}",
+        "direction": "lower_is_worse",
+        "baseline": "none",
+        "threshold": 0.7,
+        "scale": 0.7,
+        "consecutive": 1,
+    }
+    h = make(tmp_path, fleet_prometheus.url, checks=[ERRORS, evals])
+    r = run(h.regressions())
+    assert r["broken"] == pytest.approx(0.5 + 0.5 * max(0.39, 0.28 / 0.7), abs=0.02)  # the worse check wins
+    assert r["allnew-bad"] > 0.5  # regressing on errors; no eval series does not hide it
+    # steady: healthy on errors, healthy on eval; allnew-ok: healthy on errors but no eval series
+    assert r["steady"] == 0.0
+    assert "allnew-ok" not in r and "eval: no series on the new revision" in r.unknown["allnew-ok"]
+    assert "NaN" in r.unknown["premium"]
+
+
+def test_rates_and_warmth(tmp_path, fleet_prometheus):
+    h = make(
+        tmp_path,
+        fleet_prometheus.url,
+        checks=[ERRORS],
+        rates={"template": "http.rates"},
+        warmth={"template": "vllm.prefix_cache_warmth"},
+    )
+    rates = run(h.rates())
+    assert rates["broken"] == pytest.approx(40, rel=0.05)
+    assert rates["allnew-ok"] == pytest.approx(30, rel=0.05)
+    assert rates.why_unknown("ghost").startswith("no request series for this tenant")
+    warmth = run(h.warmth())
+    assert warmth[OLD] == pytest.approx(0.3, abs=0.01) and warmth[NEW] == pytest.approx(0.8, abs=0.01)
+
+
+def test_prometheus_down_makes_everyone_unknown(tmp_path):
+    h = make(tmp_path, f"http://127.0.0.1:{free_port()}", checks=[ERRORS], rates={"template": "http.rates"})
+    r = run(h.regressions())
+    assert len(r) == 0 and "unreachable" in r.why_unknown("acme")
+    assert "check 'errors' (plugins.prometheus.checks[0], cockpit.toml line" in r.why_unknown("acme")
+    rates = run(h.rates())
+    assert len(rates) == 0 and rates.why_unknown("acme").startswith("rates query failed")
+
+
+class _SlowProxy:
+    """Forwards to the real Prometheus after `delay_s`: a Prometheus slow past the client's timeout."""
+
+    def __init__(self, upstream: str, delay_s: float) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                time.sleep(delay_s)
+                r = httpx.post(
+                    upstream + self.path, content=body, headers={"content-type": self.headers["content-type"]}
+                )
+                try:
+                    self.send_response(r.status_code)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(r.content)))
+                    self.end_headers()
+                    self.wfile.write(r.content)
+                except OSError:
+                    pass  # the client gave up
+
+            def log_message(self, *a) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_slow_past_the_timeout_is_unknown_within_the_timeout(tmp_path, fleet_prometheus):
+    slow = _SlowProxy(fleet_prometheus.url, delay_s=2.0)
+    try:
+        h = make(tmp_path, slow.url, checks=[ERRORS], timeout_s=0.3)
+        t0 = time.monotonic()
+        r = run(h.regressions())
+        elapsed = time.monotonic() - t0
+        assert elapsed < 1.0, elapsed
+        assert len(r) == 0 and "did not answer within 0.3 s" in r.why_unknown("broken")
+        # the same proxy within a longer timeout answers
+        h2 = make(tmp_path, slow.url, checks=[ERRORS], timeout_s=5)
+        assert run(h2.regressions())["broken"] > 0.5
+    finally:
+        slow.close()
+
+
+def test_a_query_with_a_syntax_error_names_the_check_and_its_config_line(tmp_path, fleet_prometheus):
+    bad = {"name": "latency", "query": "histogram_quantile(0.95, sum by (tenant, revision (rate(x[5m])))"}
+    h = make(tmp_path, fleet_prometheus.url, checks=[ERRORS, bad | {"threshold": 1.0}])
+    r = run(h.regressions())
+    lines = (tmp_path / "cockpit.toml").read_text().splitlines()
+    n = next(i for i, line in enumerate(lines, start=1) if "histogram_quantile" in line)
+    why = r.why_unknown("steady")
+    assert (
+        f"check 'latency' (plugins.prometheus.checks[1], cockpit.toml line {n}): Prometheus rejected the query:" in why
+    )
+    assert "parse error" in why
+    assert r["broken"] > 0.5  # the other check still reads: a regression seen stands
+
+
+def test_bad_options_are_one_sentence(tmp_path):
+    with pytest.raises(ConfigError, match=r"plugins.prometheus.checks\[0\].direction: expected"):
+        make(tmp_path, "http://127.0.0.1:9", checks=[ERRORS | {"direction": "up"}])
+    with pytest.raises(ConfigError, match=r"plugins.prometheus.checks\[0\].template: unknown template 'nope'"):
+        make(tmp_path, "http://127.0.0.1:9", checks=[{"name": "x", "template": "nope"}])
+    with pytest.raises(ConfigError, match=r"plugins.prometheus.checks: at least one check"):
+        make(tmp_path, "http://127.0.0.1:9", checks=[])
+    with pytest.raises(ConfigError, match=r"unknown placeholder \$\{tenantt\}"):
+        make(tmp_path, "http://127.0.0.1:9", checks=[{"name": "x", "query": "up{${tenantt}}", "threshold": 1}])
+    with pytest.raises(ConfigError, match=r"plugins.prometheus.revisions: required"):
+        opts = {"url": "http://127.0.0.1:9", "checks": [ERRORS]}
+        PluginHost().create("health", "prometheus", opts, BackendContext(clock=SimClock(), config_dir=str(tmp_path)))
+
+
+def test_every_shipped_template_parses_in_prometheus(tmp_path, fleet_prometheus):
+    """Each template is valid PromQL (a metric that does not exist yet simply returns nothing)."""
+    from cockpit_backends.prometheus.config import parse
+    from cockpit_backends.prometheus.templates import TEMPLATES
+
+    for name, t in TEMPLATES.items():
+        kind = t.kind
+        opts = {"url": fleet_prometheus.url, "revisions": {"old": OLD, "new": NEW}, "checks": [ERRORS]}
+        if kind == "check":
+            opts["checks"] = [{"name": "c", "template": name}]
+        else:
+            opts[kind] = {"template": name}
+        s = parse(opts, str(tmp_path))
+        queries = [s.checks[0].query, s.checks[0].samples] if kind == "check" else [getattr(s, kind).query]
+        for q in filter(None, queries):
+            r = httpx.post(f"{fleet_prometheus.url}/api/v1/query", data={"query": q}, timeout=5).json()
+            assert r["status"] == "success", (name, q, r)
+    assert not math.isnan(0.0)
