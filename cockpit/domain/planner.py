@@ -9,7 +9,8 @@ rather than early).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cockpit.domain.fleet import Tier
 from cockpit.domain.rollback import EPS, FleetView, RollbackScheduler, Stage
@@ -32,6 +33,9 @@ class Plan:
     stages: tuple[PlannedStage, ...]
     finishes: bool  # within the horizon
     eta_s: float | None
+    # tenants the plan could not read, and what it assumed: an unknown rate is planned at a stated
+    # conservative estimate (never 0 rps), an unknown health is shown (never counted healthy)
+    unknown: Mapping[str, str] = field(default_factory=dict)
 
 
 def preview(

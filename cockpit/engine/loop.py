@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from cockpit.config import Config
@@ -24,7 +25,7 @@ from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import EPS, Decision, FleetView, RollbackScheduler, Stage
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.domain.warmer import Warmer, WarmerPolicy
-from cockpit.engine import commands
+from cockpit.engine import commands, signals
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
 from cockpit.engine.backends import Backends
 from cockpit.engine.clock import Clock
@@ -97,6 +98,7 @@ class Engine:
         self._lock = asyncio.Lock()
         self._dirty = False
         self._rollout_written = -1  # the rollout version last checkpointed
+        self._load_cache: tuple[Mapping[str, float], Mapping[str, float], float] | None = None
         # Wired in start(), once the backends exist.
         self._backends: Backends | None = None
         self._actuator: Actuator | None = None
@@ -312,9 +314,17 @@ class Engine:
         new = await b.call("autoscaler", b.autoscaler.read_tier(tiers.new))
         namespaces = await b.call("cache", b.cache.namespaces())
         harm = await b.call("health", b.health.regressions())
+        unknown: dict[str, dict[str, str]] = {}
+        rates_unknown = False
         if traffic is not None and not traffic.rps and hasattr(b.health, "rates"):
             rates = await b.call("health", b.health.rates())
-            traffic = None if rates is None else TrafficReading(traffic.shares, rates, traffic.cohorts)
+            if rates is None:
+                traffic = None
+            else:  # an unknown rate is never 0 rps: a stated conservative estimate, or hold
+                traffic, unknown["rps"], rates_unknown = signals.estimate_rates(traffic, rates)
+        if namespaces is not None and hasattr(b.health, "warmth"):
+            warmth = await b.call("health", b.health.warmth())
+            namespaces, unknown["warmth"] = signals.apply_warmth(namespaces, warmth)
         if traffic is not None:
             obs.traffic = traffic
         if old is not None:
@@ -325,7 +335,17 @@ class Engine:
             obs.namespaces = namespaces
         if harm is not None:
             obs.harm = harm
+        if obs.traffic is not None:
+            failed = (
+                ""
+                if harm is not None
+                else f"health unreadable ({b.degraded.get('health', 'failed')}); last reading shown"
+            )
+            unknown["health"] = signals.health_unknowns(harm, obs.traffic.shares, failed)
+        obs.unknown = {k: v for k, v in unknown.items() if v}
         missing = "autoscaler" if old is None else "cache store" if namespaces is None else None
+        if missing is None and rates_unknown:
+            missing = "every tenant's request rate"
         return traffic, missing
 
     def _step_rollout(self, traffic: TrafficReading, now: float) -> RolloutScheduler:
@@ -380,8 +400,16 @@ class Engine:
         tier = old_tier(self.config, self.observed)
         assert tier is not None, "view() needs an old-tier reading"
         rps, shares = traffic.rps, traffic.shares
-        old_load = old_tier_load(rps, shares) if with_load or self.rollback.armed else 0.0
+        old_load = self._old_load(rps, shares) if with_load or self.rollback.armed else 0.0
         return FleetView(now, rps, shares, self.observed.harm, tier, self.observed.old_hit(), old_load)
+
+    def _old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
+        """The old tier's load from the tenant vectors, summed again only when a reading changed
+        (readings are immutable once returned, so the same objects mean the same sum)."""
+        cached = self._load_cache
+        if cached is None or cached[0] is not rps or cached[1] is not shares:
+            cached = self._load_cache = (rps, shares, old_tier_load(rps, shares))
+        return cached[2]
 
     def _snap(self, now: float, hold: str | None, effective: Mapping[str, float] | None = None) -> Snapshot:
         obs = self.observed
@@ -396,7 +424,7 @@ class Engine:
             cap = tier.capacity(obs.old_hit())
             load = obs.old.load_rps
             if load is None:
-                load = old_tier_load(obs.traffic.rps, obs.traffic.shares)
+                load = self._old_load(obs.traffic.rps, obs.traffic.shares)
             util = load / cap if cap > EPS else None
             if self.rollback.armed:
                 needed = self.rollback.scale_requested or None
@@ -422,6 +450,7 @@ class Engine:
             read_only=self.read_only,
             warmer=self.warmer.snapshot(),
             alerts=list(self.backends.alerts),
+            unknown={k: dict(v) for k, v in obs.unknown.items()},
         )
 
     # Commands ------------------------------------------------------------------------------------------
@@ -469,7 +498,13 @@ class Engine:
         if not tenants:
             raise CommandError("nothing to roll back: no tenant in scope is regressing")
         view = self.view(self.clock.now(), obs.traffic, with_load=True)
-        return preview(self.rollback, view, tenants, self.config.file.tiers.startup_estimate_s)
+        plan = preview(self.rollback, view, tenants, self.config.file.tiers.startup_estimate_s)
+        said = {}
+        for reading in ("rps", "health"):
+            for t, why in obs.unknown.get(reading, {}).items():
+                if t in plan.scope or reading == "health":
+                    said[t] = f"{said[t]}; {why}" if t in said else why
+        return replace(plan, unknown=said) if said else plan
 
     async def take_control(self, confirm: bool = False) -> str:
         return "this screen runs the engine: it is in control"

@@ -21,6 +21,8 @@ class Observed:
     new: TierReading | None = None
     namespaces: list[NamespaceReading] = field(default_factory=list)
     harm: Mapping[str, float] = field(default_factory=dict)
+    # Unknown is a state (cockpit/engine/signals.py): reading -> tenant (or namespace) -> why
+    unknown: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def old_hit(self) -> float:
         """The old tier's cache hit rate (0 when no namespace reports it: cold is the safe guess)."""

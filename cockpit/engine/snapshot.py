@@ -39,3 +39,6 @@ class Snapshot:
     read_only: bool
     warmer: dict[str, Any] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
+    # What could not be read, and why: {"health": {tenant: why}, "rps": {tenant: what was assumed and
+    # why}, "warmth": {namespace: why}}. Empty readings are left out.
+    unknown: dict[str, dict[str, str]] = field(default_factory=dict)
