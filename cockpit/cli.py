@@ -477,8 +477,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_tui(args)
         return args.func(args)
     except CockpitError as exc:
-        print(f"cockpit: {exc}", file=sys.stderr)
+        from cockpit.extras import message
+
+        print(f"cockpit: {message(exc) or exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # an optional client (cockpit[kubernetes], cockpit[redis]) is missing
+        from cockpit.extras import message
+
+        text = message(exc)
+        if text is None:
+            raise
+        print(f"cockpit: {text}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `cockpit timeline | head`

@@ -7,7 +7,6 @@ shows the scorecard at once. The journal holds every command with the operator's
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 import uuid
 
 from cockpit.config import default_operator
+from tests.binaries import require
 from tests.ops.conftest import free_port, write_drill_config
 
 
@@ -56,7 +56,7 @@ def wait_journal(db, kind, timeout=60.0, present=True):
 
 
 def test_attach_take_control_kill_the_terminal_and_reattach(tmp_path, engines):
-    assert shutil.which("tmux"), "tmux is required for the attach tests"
+    require("tmux")
     cfg = write_drill_config(tmp_path, "journal.db", speed=10.0, regression_at=20, scenario="demo")
     listen = f"127.0.0.1:{free_port()}"
     engine = engines(cfg, listen)

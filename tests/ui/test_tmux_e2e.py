@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from tests.binaries import require
 
 ROOT = Path(__file__).resolve().parents[2]
 COCKPIT = Path(sys.executable).with_name("cockpit")
@@ -29,7 +30,7 @@ def _wait_for(session: str, text: str, timeout: float = 30.0) -> str:
 
 
 def test_drill_in_tmux_completes_the_rollback() -> None:
-    assert shutil.which("tmux"), "tmux is required for the end-to-end test"
+    require("tmux")
     assert COCKPIT.exists(), f"the cockpit entry point is not installed next to {sys.executable}"
     session = f"cockpit-e2e-{uuid.uuid4().hex[:8]}"
     cmd = f"{COCKPIT} --config {ROOT / 'cockpit' / 'data' / 'cockpit.toml'} --drill demo --speed 60"

@@ -22,8 +22,8 @@ import pytest
 
 from cockpit_backends.haproxy import config_path
 from cockpit_backends.haproxy.router import WEIGHT_SCALE
+from tests.binaries import require
 
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 HERE = Path(__file__).parent
 
 
@@ -105,8 +105,9 @@ class HAProxy:
         if not self.socket.startswith("127.") and os.path.exists(self.socket):
             os.unlink(self.socket)
         self.log = open(self.dir / "haproxy.log", "w")  # noqa: SIM115 - closed in kill()
+        binary = require("haproxy")
         self.proc = subprocess.Popen(
-            [HAPROXY, "-db", "-f", str(config_path())], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+            [binary, "-db", "-f", str(config_path())], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
         )
         if self.socket.startswith("127."):
             host, port = self.socket.split(":")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import socket
 import subprocess
 import time
@@ -17,8 +16,7 @@ import redis
 from cockpit.engine.clock import SimClock
 from cockpit_backends.redis import parse_options
 from cockpit_backends.redis.store import RedisCacheStore
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+from tests.binaries import require
 
 
 def free_port() -> int:
@@ -41,8 +39,9 @@ class RedisServer:
 
     def start(self) -> None:
         assert self.proc is None, "already running"
+        binary = require("redis-server")
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
