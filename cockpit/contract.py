@@ -152,12 +152,46 @@ async def _provider(obj: Any, c: _Checks, alias: str) -> None:
 
 
 async def _health(obj: Any, c: _Checks) -> None:
+    seen: dict[str, Any] = {}
+
     async def read() -> str:
         r = await obj.regressions()
         assert all(0.0 <= v <= 1.0 for v in r.values()), "severity outside [0, 1]"
-        return f"{len(r)} regressing"
+        seen["r"] = r
+        regressing = sum(1 for v in r.values() if v > 0)
+        unknown = len(getattr(r, "unknown", {}))
+        return f"{len(r)} read, {regressing} regressing" + (f", {unknown} unknown" if unknown else "")
 
     await c.run("regressions", read)
+    # A backend that can say what each query returned per tenant (the prometheus backend) says it here.
+    for name, ok, detail in obj.report() if hasattr(obj, "report") else ():
+        c.results.append(Check("health", name, ok, detail))
+    if hasattr(obj, "rates"):
+
+        async def rates() -> str:
+            r = await obj.rates()
+            assert all(v >= 0 for v in r.values()), "negative request rate"
+            tenants = set(seen.get("r", {})) | set(getattr(seen.get("r"), "unknown", {})) | set(r)
+            unknown = {t: r.why_unknown(t) for t in sorted(tenants - set(r))} if hasattr(r, "why_unknown") else {}
+            if unknown:
+                sample = "; ".join(f"{t}: {why}" for t, why in list(unknown.items())[:5])
+                return (
+                    f"warning: partial coverage, {len(r)} of {len(tenants)} tenants have a rate; "
+                    f"unknown (planned at a conservative estimate): {sample}"
+                )
+            return f"{len(r)} tenants, {sum(r.values()):,.1f} rps in all"
+
+        await c.run("rates", rates)
+    if hasattr(obj, "warmth"):
+
+        async def warmth() -> str:
+            w = await obj.warmth()
+            assert all(0.0 <= v <= 1.0 for v in w.values()), "hit rate outside [0, 1]"
+            bad = getattr(w, "unknown", {})
+            shown = ", ".join(f"{k} {v:.0%}" for k, v in list(w.items())[:6]) or "nothing configured or returned"
+            return shown + (f"; unknown: {'; '.join(f'{k}: {v}' for k, v in bad.items())}" if bad else "")
+
+        await c.run("warmth", warmth)
 
 
 async def check_backend(

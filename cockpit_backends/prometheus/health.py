@@ -295,6 +295,30 @@ class PrometheusHealth:
             missing = failed[0].error
         return SignalReading(values, unknown, missing)
 
+    def report(self, per_check: int = 20) -> list[tuple[str, bool, str]]:
+        """What each check's query returned on the last read, per tenant, and why a tenant is unknown:
+        (name, ok, detail) lines for `cockpit plugins check prometheus`."""
+        out: list[tuple[str, bool, str]] = []
+        for r in self.last:
+            c = r.check
+            name = f"check {c.name!r}"
+            if r.error:
+                out.append((name, False, r.error))
+                continue
+            out.append((name, True, f"{r.series} series, {len(r.tenants)} tenants ({c.located()})"))
+            for t in sorted(r.tenants)[:per_check]:
+                v = r.tenants[t]
+                if v.unknown:
+                    out.append((f"  {t}", True, f"unknown: {v.unknown}"))
+                    continue
+                base = "" if v.baseline is None else f" vs {v.baseline:.4g} ({v.baseline_from})"
+                n = "" if v.samples is None else f", {v.samples:.0f} samples"
+                verdict = f"severity {v.severity:.2f}" if v.severity else f"ok (breaches in a row: {v.breaches})"
+                out.append((f"  {t}", True, f"{v.value:.4g}{base}{n}: {verdict}"))
+            if len(r.tenants) > per_check:
+                out.append(("  …", True, f"{len(r.tenants) - per_check} more tenants"))
+        return out
+
     # Rates and warmth -----------------------------------------------------------------------------
     async def rates(self) -> SignalReading:
         r = self.settings.rates

@@ -215,3 +215,34 @@ def test_every_shipped_template_parses_in_prometheus(tmp_path, fleet_prometheus)
             r = httpx.post(f"{fleet_prometheus.url}/api/v1/query", data={"query": q}, timeout=5).json()
             assert r["status"] == "success", (name, q, r)
     assert not math.isnan(0.0)
+
+
+def test_plugins_check_shows_each_query_per_tenant_and_why_unknown(tmp_path, fleet_prometheus):
+    import subprocess
+    import sys
+
+    bad = {"name": "latency", "query": "histogram_quantile(0.95, sum by (tenant (rate(x[5m]))", "threshold": 1.0}
+    make(
+        tmp_path,
+        fleet_prometheus.url,
+        checks=[ERRORS, bad],
+        freshness={"template": "http.freshness", "max_age_s": 30},
+        rates={"template": "http.rates"},
+        warmth={"template": "vllm.prefix_cache_warmth"},
+    )
+    cfg = str(tmp_path / "cockpit.toml")
+    out = subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "--config", cfg, "plugins", "check", "prometheus"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr  # the broken check fails the contract check
+    text = out.stdout
+    assert "PASS  health     check 'errors': " in text
+    assert "FAIL  health     check 'latency': check 'latency' (plugins.prometheus.checks[1], cockpit.toml line" in text
+    assert "Prometheus rejected the query" in text
+    assert "broken: 0.4" in text and "(own old)" in text
+    assert "quiet: unknown: too few samples on the new revision" in text
+    assert "idle: unknown: NaN (0/0: no requests in the window)" in text
+    assert "warning: partial coverage" in text  # 'stale' has no rate: it is named with why
+    assert "claude-opus-4-20250514 30%" in text
+    assert "Traceback" not in out.stderr
