@@ -99,6 +99,16 @@ async def run_drill(
     finishes, or at the scenario's end (always at the end with `to_the_end`)."""
     if strategy not in STRATEGIES:
         raise CockpitError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    health = (backends or {}).get("health", "mock")
+    if health != "mock":
+        # Refused rather than scored: the scorecard counts the simulator's wrong answers and restore
+        # time, which only follow if the regressions the engine acts on are the simulator's.
+        raise CockpitError(
+            f"--backend health={health}: a drill is scored against the simulator's own regressions in "
+            f"simulated time, and {health!r} reads a real fleet's signals, so its scorecard would say "
+            "nothing; leave health to the simulator, or rehearse the health backend against the "
+            "simulator's Prometheus exporter in real time (docs/backends/prometheus.md)"
+        )
     config_dir = config_dir or Path.cwd()
     tmp = None
     if journal is None:

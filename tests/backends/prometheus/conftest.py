@@ -3,7 +3,6 @@ temporary data dir and a 1 s scrape interval, scraping exporters the tests run."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.backends.redis.conftest import free_port
+from tests.binaries import require
 
 OLD = "claude-opus-4-20250514"
 NEW = "claude-opus-4-1-20250805"
@@ -54,8 +54,7 @@ class Prometheus:
     """A prometheus process: scrapes `targets` every second; ``url`` is its HTTP API."""
 
     def __init__(self, tmp: Path, targets: list[str], scrape_s: float = 1.0) -> None:
-        binary = shutil.which("prometheus")
-        assert binary, "the prometheus binary is required (Debian package 'prometheus'; .ci/run installs it)"
+        binary = require("prometheus")  # scripts/test-deps installs it; missing fails (never skips in CI)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dir = tmp

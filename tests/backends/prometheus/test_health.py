@@ -246,3 +246,16 @@ def test_plugins_check_shows_each_query_per_tenant_and_why_unknown(tmp_path, fle
     assert "warning: partial coverage" in text  # 'stale' has no rate: it is named with why
     assert "claude-opus-4-20250514 30%" in text
     assert "Traceback" not in out.stderr
+
+
+def test_a_drill_with_a_real_health_backend_refuses_and_says_why(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "drill", "classic", "--backend", "health=prometheus"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 2 and out.stdout == ""
+    assert "--backend health=prometheus: a drill is scored against the simulator's own regressions" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
