@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -33,6 +34,15 @@ import msgspec
 from cockpit_backends.mock.scenario import Event, Scenario, TierSpec
 
 STATE_FORMAT = "cockpit-mock-world/1"
+
+
+def _plain(obj: object) -> object:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"cannot save {type(obj).__name__} in a state file")
+
 
 EPS = 1e-9
 
@@ -133,6 +143,9 @@ class Metrics:
 
 
 class World:
+    # A cache, not state (never saved): the last health reading while nothing it depends on changed.
+    _regressions: tuple[tuple[int, int], float, Mapping[str, float]] | None = None  # (key, valid until, reading)
+
     def __init__(self, sc: Scenario) -> None:
         self.sc = sc
         self.seed = sc.scenario.seed
@@ -155,6 +168,9 @@ class World:
         self.total_rps = sum(self.rps.values())
         self.new_load = sum(self.rps[t] * self.share[t] for t in self.rps)
         self.severity: dict[str, float] = {}  # true regression on the new revision
+        # Bumped whenever a share or a severity changes, so readings can be reused while nothing moved.
+        self.share_version = 0
+        self.severity_version = 0
         self.regressed_since: dict[str, float] = {}
         self.regressed_new_load = 0.0
         self.tiers = {name: self._tier(name, spec) for name, spec in sc.tiers.items()}
@@ -296,7 +312,9 @@ class World:
                     self.regressed_new_load += self.rps[x] * self.share[x]
                 self.severity[x] = e.severity
                 self.regressed_since.setdefault(x, t)
+            self.severity_version += 1
         elif e.kind == "regression_end":
+            self.severity_version += 1
             for x in tenants:
                 if self.severity.pop(x, None) is not None:
                     self.regressed_new_load -= self.rps[x] * self.share[x]
@@ -340,6 +358,8 @@ class World:
                 self.metrics.disturbed.add(x)
             self.share[x] = s
             applied[x] = s
+        if applied:
+            self.share_version += 1
         self.requests_applied += 1
         return applied, failed
 
@@ -352,17 +372,28 @@ class World:
             self._add_replicas(ts, ts.floor - ts.desired, self.t)
             ts.desired_since = self.t
 
-    def regressions(self) -> dict[str, float]:
+    def regressions(self) -> Mapping[str, float]:
+        """What a health check reports: each regressed tenant's severity once the detection delay has
+        passed, with noise that changes every 10 s. The same (read-only) mapping is returned until
+        one of those changes, so a reader can tell "nothing changed" without comparing every tenant."""
         delay = self.sc.health.detection_delay_s
         noise = self.sc.health.noise
+        key = (self.severity_version, int(self.t // 10) if noise else 0)
+        cached = self._regressions
+        if cached is not None and cached[0] == key and self.t + EPS < cached[1]:
+            return cached[2]
         out = {}
+        next_detection = float("inf")
         for x, sev in self.severity.items():
             if self.t - self.regressed_since[x] + EPS < delay:
+                next_detection = min(next_detection, self.regressed_since[x] + delay)
                 continue
             if noise:
                 sev = min(1.0, max(0.0, sev + (2 * _unit(self.seed, "noise", x, int(self.t // 10)) - 1) * noise))
             out[x] = sev
-        return out
+        reading = MappingProxyType(out)
+        self._regressions = (key, next_detection - EPS, reading)
+        return reading
 
     def warm(self, revision: str) -> tuple[bool, float]:
         """One warming request to `revision`: a cache read if the prefix it touches was still warm
@@ -410,8 +441,8 @@ class World:
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"format": STATE_FORMAT}
         for k, v in self.__dict__.items():
-            if k == "events":
-                continue  # the scenario's, sorted: rebuilt from `sc`
+            if k == "events" or k.startswith("_"):
+                continue  # the scenario's, sorted: rebuilt from `sc`; caches are not state
             if k == "tiers":
                 v = {n: {**dataclasses.asdict(t), "spec": msgspec.to_builtins(t.spec)} for n, t in v.items()}
             elif k == "caches":
@@ -448,7 +479,8 @@ class World:
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(path.suffix + ".tmp")
         with open(tmp, "wb") as f:
-            f.write(json.dumps(self.to_state(), separators=(",", ":")).encode())  # inf survives as Infinity
+            # inf survives as Infinity; read-only mappings (views handed to the engine) are written as objects
+            f.write(json.dumps(self.to_state(), separators=(",", ":"), default=_plain).encode())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
