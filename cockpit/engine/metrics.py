@@ -125,6 +125,15 @@ class EngineMetrics:
         return time.monotonic() - min(self._in_flight.values())
 
 
+def _pending_intents(engine: Any) -> int:
+    """Intents restored without an ack: the actuator's list (or the engine's, before the loop split)."""
+    try:
+        pending = engine.actuator.pending
+    except Exception:  # not started yet, or an engine without an actuator seam
+        pending = getattr(engine, "pending_intents", ())
+    return len(pending or ())
+
+
 class _Collector:
     """Reads the engine at scrape time: no state of its own to fall out of date."""
 
@@ -169,7 +178,7 @@ class _Collector:
         yield GaugeMetricFamily(
             "cockpit_journal_pending_intents",
             "Actuation intents restored from the journal without an ack, awaiting reconciliation.",
-            value=float(len(engine.pending_intents)),
+            value=float(_pending_intents(engine)),
         )
         rb = snap.rollback if snap is not None else {}
         yield GaugeMetricFamily(
@@ -212,7 +221,14 @@ class _Collector:
 
 
 # HTTP -------------------------------------------------------------------------------------------------
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class MetricsServer:
@@ -241,9 +257,12 @@ class MetricsServer:
             return 404, "text/plain; charset=utf-8", b"not found: try /metrics, /healthz or /readyz\n"
         if method not in ("GET", "HEAD"):
             return 405, "text/plain; charset=utf-8", b"only GET\n"
-        if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, generate_latest(self.metrics.registry)
-        status, body = self.metrics.health() if path == "/healthz" else self.metrics.ready()
+        try:
+            if path == "/metrics":
+                return 200, CONTENT_TYPE_LATEST, generate_latest(self.metrics.registry)
+            status, body = self.metrics.health() if path == "/healthz" else self.metrics.ready()
+        except Exception as exc:  # a scrape must never take the engine's loop down
+            return 500, "text/plain; charset=utf-8", f"{type(exc).__name__}: {exc}\n".encode()
         return status, "application/json", (json.dumps(body) + "\n").encode()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
