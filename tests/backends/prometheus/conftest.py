@@ -62,7 +62,7 @@ class Prometheus:
         lines = [
             "global:",
             f"  scrape_interval: {int(scrape_s * 1000)}ms",
-            f"  scrape_timeout: {int(min(scrape_s, 1.0) * 900)}ms",
+            f"  scrape_timeout: {int(scrape_s * 900)}ms",
             "scrape_configs:",
             "  - job_name: fleet",
             "    static_configs:",

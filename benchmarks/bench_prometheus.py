@@ -1,0 +1,94 @@
+"""Health and rates for 10,000 tenants through a real Prometheus, per tick (target: <= 1 s).
+
+An exporter serves http_requests_total for N tenants x 2 revisions x 2 codes (40,000 series for 10,000
+tenants); a real Prometheus (the `prometheus` binary, started here on a free port with a temporary data
+dir) scrapes it every 2 s; the prometheus backend then reads regressions() (one error-ratio check with
+its minimum-sample query, plus the freshness query) and rates() once per tick, as the engine does.
+
+    python benchmarks/bench_prometheus.py [--tenants 10000] [--ticks 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cockpit.engine.clock import SimClock
+from cockpit.hookspecs import BackendContext
+from cockpit_backends.prometheus.health import PrometheusHealth
+from tests.backends.prometheus.conftest import NEW, OLD, Exporter, Prometheus
+
+
+def metrics(n: int, t0: float):
+    names = [f"tenant-{i:05d}" for i in range(n)]
+
+    def render(now: float) -> str:
+        dt = now - t0
+        out = ["# TYPE http_requests_total counter"]
+        for i, t in enumerate(names):
+            bad = 0.3 if i % 50 == 0 else 0.01
+            for rev, err in ((OLD, 0.01), (NEW, bad)):
+                lab = f'tenant="{t}",revision="{rev}"'
+                out.append(f'http_requests_total{{{lab},code="200"}} {10 * (1 - err) * dt:.3f}')
+                out.append(f'http_requests_total{{{lab},code="500"}} {10 * err * dt:.3f}')
+        return "\n".join(out) + "\n"
+
+    return render
+
+
+async def ticks(h: PrometheusHealth, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        harm = await h.regressions()
+        rates = await h.rates()
+        out.append(time.perf_counter() - t)
+        regressing = sum(1 for v in harm.values() if v > 0)
+    print(f"last tick: {len(harm)} tenants read, {regressing} regressing, {len(harm.unknown)} unknown, "
+          f"{len(rates)} rates")  # fmt: skip
+    await h.aclose()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tenants", type=int, default=10_000)
+    ap.add_argument("--ticks", type=int, default=10)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-prom-") as tmp:
+        exporter = Exporter(metrics(args.tenants, time.time()))
+        prom = Prometheus(Path(tmp), [exporter.address], scrape_s=2.0)
+        try:
+            window_s = 20
+            prom.wait_for("count(http_requests_total)", 1, timeout=60)
+            print(f"waiting {window_s + 2} s for a full rate window of {args.tenants * 4:,} series…")
+            time.sleep(window_s + 2)
+            opts = {
+                "url": prom.url,
+                "window": f"{window_s}s",
+                "timeout_s": 10.0,
+                "revisions": {"old": OLD, "new": NEW},
+                "checks": [{"name": "errors", "template": "http.error_ratio", "min_samples": 20, "consecutive": 1}],
+                "rates": {"template": "http.rates"},
+                "freshness": {"template": "http.freshness", "max_age_s": 30},
+            }
+            h = PrometheusHealth(opts, BackendContext(clock=SimClock(), config_dir=tmp))
+            times = asyncio.run(ticks(h, args.ticks))
+        finally:
+            prom.stop()
+            exporter.close()
+    print(
+        f"{args.tenants:,} tenants: health + rates per tick median {statistics.median(times):.3f} s, "
+        f"max {max(times):.3f} s over {len(times)} ticks (target <= 1 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
