@@ -259,3 +259,33 @@ def test_a_drill_with_a_real_health_backend_refuses_and_says_why(tmp_path):
     assert out.returncode == 2 and out.stdout == ""
     assert "--backend health=prometheus: a drill is scored against the simulator's own regressions" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_plan_names_tenants_whose_rate_is_unknown(tmp_path):
+    """The router reports no rates and Prometheus is down: the plan says so per tenant, never 0 rps silently."""
+    import subprocess
+    import sys
+
+    cfg = {
+        "models": {"old": "claude-opus-4-20250514", "new": "claude-opus-4-1-20250805"},
+        "cockpit": {"clock": "simulated"},
+        "backends": {"health": "prometheus"},
+        "plugins": {
+            "mock": {"scenario": "classic", "router_rates": False},
+            "prometheus": {
+                "url": f"http://127.0.0.1:{free_port()}",
+                "revisions": {"old": OLD, "new": NEW},
+                "checks": [ERRORS],
+                "rates": {"template": "http.rates"},
+            },
+        },
+    }
+    (tmp_path / "cockpit.toml").write_text(tomli_w.dumps(cfg))
+    out = subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "--config", str(tmp_path / "cockpit.toml"), "plan", "--scope", "all"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "unknown: 12 tenant(s)" in out.stdout
+    assert "  acme: rates query failed: rates (plugins.prometheus.rates, cockpit.toml line" in out.stdout
+    assert "is unreachable (ConnectError)" in out.stdout
