@@ -460,12 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
-    from cockpit import cli_engine
+    from cockpit import cli_engine, cli_journal
 
     cli_engine.add_parser(sub)
     co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
     co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     co.set_defaults(func=_completion)
+    cli_journal.add_parser(sub)
     for child in _subparsers(p):
         _add_global_options(child, top=False)
     return p

@@ -7,6 +7,7 @@ read-back confirms it, so a restart can tell what was done from what was only me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cockpit.errors import ConfigError
+from cockpit.errors import CockpitError, ConfigError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -30,6 +31,41 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
+
+# Every record carries `hash` = sha256(previous record's hash | seq | ts | wall | kind | actor | data),
+# a checksum and a chain at once (as etcd's WAL does): a flipped byte, an edited, removed or reordered
+# record breaks it at that record. Records written before the chain existed (no hash) are accepted only
+# before the first hashed one.
+GENESIS = "cockpit-journal-v1"
+
+
+class JournalCorrupt(ConfigError):
+    """A record fails its checksum or the chain: the engine does not resume from it."""
+
+
+class JournalBusy(ConfigError):
+    """Another engine holds this journal."""
+
+
+def abbreviate_kind(kind: Any) -> str:
+    text = str(kind)
+    return text if len(text) <= 40 and text.isprintable() else repr(text[:40])
+
+
+class JournalUnavailable(CockpitError):
+    """The journal cannot be written now (disk full, I/O error): nothing that needs it may happen."""
+
+
+def record_hash(prev: str, seq: int, ts: float, wall: float, kind: str, actor: str, data: str) -> str:
+    text = f"{prev}|{seq}|{float(ts)!r}|{float(wall)!r}|{kind}|{actor}|{data}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _corrupt(path: str, seq: Any, why: str) -> JournalCorrupt:
+    return JournalCorrupt(
+        f"journal {path}: record {seq} {why}; the journal was damaged or edited, so the engine will not resume "
+        f"from it (run `cockpit journal verify {path}`; restore a backup or move the file aside)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,39 +127,176 @@ class Transactions:
 
 
 class Journal(Transactions):
-    def __init__(self, path: Path | str, *, durable: bool = True) -> None:
+    def __init__(self, path: Path | str, *, durable: bool = True, verify: bool = True, read_only: bool = False) -> None:
+        """`read_only`: replay only; the file is opened read-only and `append` records nothing (a
+        read-only screen changes nothing anywhere). A missing file then reads as an empty journal."""
         self.path = str(path)
+        self.read_only = read_only
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self.db.executescript(SCHEMA)
+            if read_only and self.path != ":memory:" and Path(self.path).exists():
+                uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            elif read_only:
+                self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                self.db.executescript(SCHEMA)
+                self.db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+            else:
+                if self.path != ":memory:":
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"{self.path}: cannot open it as a cockpit journal ({exc})") from None
+        try:
+            if read_only:
+                self.db.execute("SELECT seq, ts, wall, kind, actor, data, hash FROM events LIMIT 1").fetchall()
+            else:
+                self._prepare(durable)
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"{self.path}: cannot open it as a cockpit journal ({exc})") from None
         self._in_tx = False
+        self._lock_file: Any = None
+        self._head, self._seq = GENESIS, 0
+        if verify:
+            self._head, self._seq, _ = self.verify()
+        else:
+            row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            if row is not None:
+                self._seq, self._head = int(row[0]), row[1] or GENESIS
+        self._committed = (self._head, self._seq)
+
+    def _prepare(self, durable: bool) -> None:
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(events)")}
+        if "hash" not in columns:
+            self.db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+
+    def verify(self) -> tuple[str, int, int]:
+        """Check every record's checksum and the chain; (head hash, last seq, records). Raises
+        JournalCorrupt naming the first record that fails."""
+        head, last, n = GENESIS, 0, 0
+        chained = False
+        try:
+            rows = self.db.execute("SELECT seq, ts, wall, kind, actor, data, hash FROM events ORDER BY seq")
+            for seq, ts, wall, kind, actor, data, h in rows:
+                n += 1
+                if not isinstance(seq, int) or seq <= last:
+                    raise _corrupt(self.path, seq, f"is out of order (after {last})")
+                if h is None:
+                    if chained:
+                        raise _corrupt(self.path, seq, "has no checksum")
+                else:
+                    chained = True
+                    try:
+                        want = record_hash(head, seq, ts, wall, kind, actor, data)
+                    except (TypeError, ValueError):
+                        want = ""
+                    if h != want:
+                        raise _corrupt(self.path, seq, f"({abbreviate_kind(kind)}) fails its checksum")
+                    head = h
+                try:
+                    json.loads(data)
+                except (TypeError, ValueError):
+                    raise _corrupt(self.path, seq, "holds data that is not JSON") from None
+                last = seq
+            # the indexes the engine reads by kind must agree with the records (a flip there hides an ack)
+            problems = [row[0] for row in self.db.execute("PRAGMA integrity_check(5)")]
+        except sqlite3.Error as exc:
+            raise _corrupt(self.path, f"after {last}", f"cannot be read ({exc})") from None
+        if problems != ["ok"]:
+            raise JournalCorrupt(
+                f"journal {self.path}: the file fails SQLite's integrity check ({abbreviate_kind(problems[0])}); "
+                f"the engine will not resume from it (run `cockpit journal verify {self.path}`; restore a backup)"
+            )
+        return head, last, n
+
+    def claim(self, holder: str) -> None:
+        """One engine per journal: an exclusive lock on `<journal>.lock`, released when the process ends
+        (however it ends). Raises JournalBusy naming the holder (pid, host, since)."""
+        if self.path == ":memory:" or self._lock_file is not None:
+            return
+        import fcntl
+        import os
+        import socket
+
+        lock_path = Path(self.path + ".lock")
+        f = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the engine
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            held = f.read().strip() or "another process"
+            f.close()
+            raise JournalBusy(
+                f"journal {self.path} is in use by another engine ({held}): attach to it with `cockpit --attach`, "
+                "or stop it first"
+            ) from None
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} as {holder} since {since}\n")
+        f.flush()
+        self._lock_file = f
 
     def close(self) -> None:
         self.db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # the kernel drops the flock with the descriptor
+            self._lock_file = None
 
     # Writing ------------------------------------------------------------------------------------
     def begin(self) -> None:
+        if self.read_only:
+            return
         if not self._in_tx:
-            self.db.execute("BEGIN")
+            try:
+                self.db.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise JournalUnavailable(f"journal {self.path}: cannot write ({exc})") from None
             self._in_tx = True
 
     def commit(self) -> None:
+        """A COMMIT that fails (disk full, I/O error) rolls the transaction back, so the next one starts
+        clean ("no transaction is active" never follows), and raises JournalUnavailable."""
         if self._in_tx:
-            self.db.execute("COMMIT")
             self._in_tx = False
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise JournalUnavailable(f"journal {self.path}: cannot write ({exc})") from None
+            self._committed = (self._head, self._seq)
+
+    def _rollback(self) -> None:
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        self._head, self._seq = self._committed
 
     def append(self, kind: str, data: dict[str, Any], ts: float, actor: str = "", wall: float | None = None) -> int:
-        cur = self.db.execute(
-            "INSERT INTO events (ts, wall, kind, actor, data) VALUES (?, ?, ?, ?, ?)",
-            (ts, time.time() if wall is None else wall, kind, actor, json.dumps(data, separators=(",", ":"))),
-        )
-        return int(cur.lastrowid)
+        if self.read_only:
+            return 0  # a read-only replay records nothing
+        wall = time.time() if wall is None else wall
+        text = json.dumps(data, separators=(",", ":"))
+        seq = self._seq + 1
+        h = record_hash(self._head, seq, ts, wall, kind, actor, text)
+        try:
+            self.db.execute(
+                "INSERT INTO events (seq, ts, wall, kind, actor, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (seq, ts, wall, kind, actor, text, h),
+            )
+        except sqlite3.Error as exc:
+            if self._in_tx:
+                self._in_tx = False
+                self._rollback()
+            raise JournalUnavailable(f"journal {self.path}: cannot write ({exc})") from None
+        if not self._in_tx:
+            self._committed = (h, seq)
+        self._head, self._seq = h, seq
+        return seq
 
     # Reading ------------------------------------------------------------------------------------
     def entries(self, *, kinds: tuple[str, ...] = (), since_seq: int = 0) -> Iterator[Entry]:
@@ -145,6 +318,10 @@ class Journal(Transactions):
             return None
         seq, ts, wall, k, actor, data = row
         return Entry(seq, ts, wall, k, actor, json.loads(data))
+
+    def last_seq(self) -> int:
+        row = self.db.execute("SELECT MAX(seq) FROM events").fetchone()
+        return int(row[0] or 0)
 
     def count(self, kind: str | None = None) -> int:
         if kind is None:

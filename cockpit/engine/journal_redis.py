@@ -21,6 +21,7 @@ script call, atomic), so a SIGKILL loses at most the tick in flight and never ha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -30,7 +31,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis
 
-from cockpit.engine.journal import Entry, Journal, Transactions
+from cockpit.engine.journal import (
+    GENESIS,
+    Entry,
+    Journal,
+    JournalUnavailable,
+    Transactions,
+    _corrupt,
+    abbreviate_kind,
+)
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.redact import redact_text, redact_url
 
@@ -38,7 +47,7 @@ FENCED_KINDS = frozenset({"actuation", "actuation_ack", "checkpoint", "command"}
 DEFAULT_STREAM = "cockpit:journal"
 PAGE = 5000
 
-# KEYS: stream, seq, last, count, epoch, lease
+# KEYS: stream, seq, last, count, epoch, lease, head
 # ARGV: writer epoch ("" = none), token, fence ("1"/"0"), then 5 per entry: ts, wall, kind, actor, data
 _APPEND = """
 if ARGV[3] == '1' then
@@ -57,11 +66,15 @@ if ARGV[3] == '1' then
   end
 end
 local seqs = {}
+local head = redis.call('GET', KEYS[7]) or 'cockpit-journal-v1'
 local i = 4
 while i + 4 <= #ARGV do
   local seq = redis.call('INCR', KEYS[2])
+  head = redis.sha1hex(head .. '|' .. seq .. '|' .. ARGV[i] .. '|' .. ARGV[i+1] .. '|' .. ARGV[i+2] .. '|' ..
+                       ARGV[i+3] .. '|' .. ARGV[1] .. '|' .. ARGV[i+4])
   redis.call('XADD', KEYS[1], seq .. '-0', 'ts', ARGV[i], 'wall', ARGV[i+1], 'kind', ARGV[i+2],
-             'actor', ARGV[i+3], 'epoch', ARGV[1], 'data', ARGV[i+4])
+             'actor', ARGV[i+3], 'epoch', ARGV[1], 'data', ARGV[i+4], 'hash', head)
+  redis.call('SET', KEYS[7], head)
   redis.call('HSET', KEYS[3], ARGV[i+2], seq)
   redis.call('HINCRBY', KEYS[4], ARGV[i+2], 1)
   seqs[#seqs + 1] = seq
@@ -106,12 +119,21 @@ class RedisJournal(Transactions):
         token: str = "",
         client: redis.Redis | None = None,
         connect_timeout_s: float = 2.0,
+        verify: bool = True,
     ) -> None:
         conn, stream = parse_redis_url(url)
         self.url = url
         self.path = redact_url(url)  # what screens print as "the journal": never its password
         self.stream = stream
-        self.keys = [stream, f"{stream}:seq", f"{stream}:last", f"{stream}:count", f"{stream}:epoch", f"{stream}:lease"]
+        self.keys = [
+            stream,
+            f"{stream}:seq",
+            f"{stream}:last",
+            f"{stream}:count",
+            f"{stream}:epoch",
+            f"{stream}:lease",
+            f"{stream}:head",
+        ]
         self.epoch = epoch
         self.token = token
         self.db = client or redis.Redis.from_url(
@@ -124,6 +146,44 @@ class RedisJournal(Transactions):
         self._append = self.db.register_script(_APPEND)
         self._buffer: list[tuple[float, float, str, str, str]] = []
         self._in_tx = False
+        if verify:
+            self.verify()
+
+    def verify(self) -> tuple[str, int, int]:
+        """Check every entry's hash chain (sha1, computed by the append script); (head, last seq,
+        entries). Raises JournalCorrupt naming the first entry that fails."""
+        head, last, n, chained = GENESIS, 0, 0, False
+        start = "-"
+        try:
+            while True:
+                page = self.db.xrange(self.stream, min=start, max="+", count=PAGE)
+                for sid, f in page:
+                    n += 1
+                    seq = int(sid.split("-", 1)[0])
+                    h = f.get("hash")
+                    if h is None:
+                        if chained:
+                            raise _corrupt(self.path, seq, "has no checksum")
+                    else:
+                        chained = True
+                        parts = [head, str(seq)] + [
+                            f.get(k, "") for k in ("ts", "wall", "kind", "actor", "epoch", "data")
+                        ]
+                        if hashlib.sha1("|".join(parts).encode()).hexdigest() != h:
+                            raise _corrupt(self.path, seq, f"({abbreviate_kind(f.get('kind'))}) fails its checksum")
+                        head = h
+                    try:
+                        json.loads(f["data"])
+                        float(f["ts"]), float(f["wall"])
+                    except (KeyError, TypeError, ValueError):
+                        raise _corrupt(self.path, seq, "is malformed") from None
+                    last = seq
+                if len(page) < PAGE:
+                    break
+                start = f"({page[-1][0]}"
+        except redis.RedisError as exc:
+            raise JournalUnavailable(f"journal {self.path}: cannot read ({redact_text(str(exc))})") from None
+        return head, last, n
 
     def fence(self, epoch: int | None, token: str) -> None:
         """Write as the holder of lease `epoch` from now on (set by the engine that acquired it)."""
@@ -167,7 +227,12 @@ class RedisJournal(Transactions):
                 raise FencedError(
                     f"journal {self.stream!r}: write refused: {str(exc).removeprefix('FENCED ')}"
                 ) from None
-            raise
+            raise JournalUnavailable(f"journal {self.path}: cannot write ({redact_text(str(exc))})") from None
+        except redis.RedisError as exc:
+            raise JournalUnavailable(f"journal {self.path}: cannot write ({redact_text(str(exc))})") from None
+
+    def last_seq(self) -> int:
+        return self._last_seq()
 
     def _last_seq(self) -> int:
         return int(self.db.get(self.keys[1]) or 0)

@@ -31,7 +31,7 @@ from cockpit.engine.backends import Backends
 from cockpit.engine.clock import Clock
 from cockpit.engine.commands import Call, CommandError, ReadOnlyError
 from cockpit.engine.housekeeping import ALIAS_POLL_S, Housekeeping, load_prefixes, old_tier
-from cockpit.engine.journal import Entry, JournalLike
+from cockpit.engine.journal import Entry, JournalLike, JournalUnavailable
 from cockpit.engine.observed import Observed
 from cockpit.engine.snapshot import Snapshot
 from cockpit.engine.state import CHECKPOINT, ROLLOUT_CHECKPOINT, read_checkpoint
@@ -93,6 +93,9 @@ class Engine:
         self.ticks = 0
         self.last_stage: dict[str, Any] | None = None
         self.snapshot: Snapshot | None = None
+        self.journal_alarm: str | None = None  # set while the journal cannot be written (shown on screens)
+        self._replayed: int | None = None  # the journal seq a read-only engine last replayed
+        self._alarm_seq = -1  # the journal's last seq when its alarm was raised
         self._actions: dict[str, PluginAction] = {}
         self._composer = Composer(SHARE_TOLERANCE)
         self._lock = asyncio.Lock()
@@ -175,6 +178,8 @@ class Engine:
     # Start-up ------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Create the backends and restore state from the journal. Raises CockpitError on bad input."""
+        if not self.read_only and hasattr(self.journal, "claim"):
+            self.journal.claim(self.operator)  # one engine per journal; a read-only one never claims it
         b = Backends.create(self.config, self.host, self.context, self.journal, self.clock)
         self._backends = b
         self._actuator = Actuator(
@@ -207,6 +212,8 @@ class Engine:
     def _restore(self) -> None:
         d = read_checkpoint(self.journal)
         if d is None:
+            if self.read_only:
+                return
             self.journal.append(
                 "engine_started",
                 {"strategy": self.strategy, "config": str(self.config.path)},
@@ -227,12 +234,21 @@ class Engine:
         self.last_stage = d.get("last_stage")
         if d.get("warmer"):
             self.warmer.load(d["warmer"])
-        acked = {e.data["id"] for e in self.journal.entries(kinds=("actuation_ack",))}
-        pending = [e.data for e in self.journal.entries(kinds=("actuation",)) if e.data["id"] not in acked]
+        acked = {e.data["id"]: e.seq for e in self.journal.entries(kinds=("actuation_ack",))}
+        last_ack = max(acked.values(), default=0)
+        # An intent with no ack is reconciled only when nothing later was acked: a later confirmed
+        # actuation supersedes it, and re-applying it would move tenants back to an older stage.
+        pending = [
+            e.data
+            for e in self.journal.entries(kinds=("actuation",))
+            if e.data["id"] not in acked and e.seq > last_ack
+        ]
         for intent in pending:
             if intent.get("stage"):
                 self.rollback.adopt(Stage.from_dict(intent["stage"]))
         self.actuator.pending = pending
+        if self.read_only:
+            return  # replayed to be shown: nothing is written, nothing will be reconciled
         log.info(
             "resumed from checkpoint %s at stage %s, %d intent(s) pending", d["seq"], self.rollback.stage, len(pending)
         )
@@ -272,11 +288,57 @@ class Engine:
 
     # The tick ------------------------------------------------------------------------------------------
     async def tick(self) -> Snapshot:
+        if self.read_only:
+            return await self._observe_only()
         async with self._lock:
-            with self.journal.transaction():
-                snap = await self._tick()
+            try:
+                with self.journal.transaction():
+                    snap = await self._tick()
+            except JournalUnavailable as exc:
+                snap = self._journal_down(str(exc))
+            else:
+                if self.journal_alarm is not None and self._journal_wrote():
+                    log.warning("journal writable again: actuating")
+                    self.journal_alarm = None
+                    snap = replace(snap, alerts=list(self.backends.alerts))
             self.snapshot = snap
             return snap
+
+    async def _observe_only(self) -> Snapshot:
+        """A read-only engine observes and replays, and changes nothing anywhere: no backend write, no
+        housekeeping (warmer, cache GC, freezes), no journal entry. What another engine journals since
+        is replayed when the journal grows."""
+        async with self._lock:
+            now = self.clock.now()
+            self.ticks += 1
+            seq = self.journal.last_seq() if hasattr(self.journal, "last_seq") else None
+            if seq is not None and seq != self._replayed:
+                self._replayed = seq
+                self._restore()
+            await self._observe()
+            self.snapshot = self._snap(now, hold="read-only: observing; this screen actuates nothing")
+            return self.snapshot
+
+    def _last_seq(self) -> int:
+        last_seq = getattr(self.journal, "last_seq", None)
+        try:
+            return int(last_seq()) if callable(last_seq) else -1
+        except Exception:
+            return -1
+
+    def _journal_wrote(self) -> bool:
+        """The alarm clears once a tick committed something (a quiet tick proves nothing about space)."""
+        return self._last_seq() > self._alarm_seq
+
+    def _journal_down(self, why: str) -> Snapshot:
+        """A journal that cannot be written (disk full, I/O error, Redis gone): nothing is actuated, since
+        every intent must be durable before the backend call (the failed write stopped this tick before
+        it); the alarm shows on every screen; the next tick tries again and clears it once writes work."""
+        if self.journal_alarm is None:
+            log.error("%s: not actuating until it can be written", why)
+        self._alarm_seq = self._last_seq()
+        self.journal_alarm = f"JOURNAL ALARM: {why}: not actuating until it can be written"
+        return self._snap(self.clock.now(), hold=self.journal_alarm)
 
     async def _tick(self) -> Snapshot:
         now = self.clock.now()
@@ -449,7 +511,7 @@ class Engine:
             replicas_needed=needed,
             read_only=self.read_only,
             warmer=self.warmer.snapshot(),
-            alerts=list(self.backends.alerts),
+            alerts=[self.journal_alarm, *self.backends.alerts] if self.journal_alarm else list(self.backends.alerts),
             unknown={k: dict(v) for k, v in obs.unknown.items()},
         )
 

@@ -44,7 +44,8 @@ def open_engine(
 
             journal = open_journal(config.journal_url)
         else:
-            journal = Journal(config.journal_path)
+            # read-only: replay the journal, opened read-only, and write nothing anywhere
+            journal = Journal(config.journal_path, read_only=read_only)
     engine = Engine(
         config, host, journal, clock or make_clock(config), operator=operator, read_only=read_only, strategy=strategy
     )
