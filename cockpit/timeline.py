@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,72 +94,72 @@ def fleet_at(journal: Journal, t: float) -> FleetAt | None:
             adopted = e
     if adopted is None:
         return None
-    shares = dict(adopted.data["shares"])
-    alias: dict[str, Any] = {}
-    incident = None
+    data = adopted.data
+    fleet = FleetAt(t, data["old"], data["new"], dict(data["shares"]), dict(data.get("cohorts", {})))
     kinds = ("actuation_ack", "alias_resolved", "alias_moved", "incident_declared", "incident_released")
     for e in journal.entries(kinds=kinds, since_seq=adopted.seq):
         if e.ts > t:
             break
-        if e.kind == "actuation_ack":
-            shares.update(e.data.get("shares") or {})
-        elif e.kind == "alias_resolved":
-            alias = {"alias": e.data["alias"], "revision": e.data["revision"], "since": e.ts}
-        elif e.kind == "alias_moved":
-            alias = {
-                "alias": e.data["alias"],
-                "revision": e.data["current"],
-                "previous": e.data["previous"],
-                "since": e.ts,
-            }
-        elif e.kind == "incident_declared":
-            incident = e.data
-        elif e.kind == "incident_released":
-            incident = None
-    return FleetAt(
-        t, adopted.data["old"], adopted.data["new"], shares, dict(adopted.data.get("cohorts", {})), alias, incident
-    )
+        _replay(fleet, e)
+    return fleet
+
+
+def _replay(fleet: FleetAt, e: Entry) -> None:
+    """Apply one journaled change to the fleet as it stood just before it."""
+    d = e.data
+    if e.kind == "actuation_ack":
+        fleet.shares.update(d.get("shares") or {})
+    elif e.kind == "alias_resolved":
+        fleet.alias = {"alias": d["alias"], "revision": d["revision"], "since": e.ts}
+    elif e.kind == "alias_moved":
+        fleet.alias = {"alias": d["alias"], "revision": d["current"], "previous": d["previous"], "since": e.ts}
+    elif e.kind == "incident_declared":
+        fleet.incident = d
+    elif e.kind == "incident_released":
+        fleet.incident = None
 
 
 def changes(journal: Journal, since: float, until: float) -> list[Entry]:
     return [e for e in journal.entries(kinds=CHANGE_KINDS) if since <= e.ts <= until]
 
 
+def _rollout_step(d: dict[str, Any], who: str) -> str:
+    steps = d["tenants"]
+    sample = ", ".join(f"{t} → {s:.0%}" for t, s in list(steps.items())[:4])
+    more = f" (+{len(steps) - 4} more)" if len(steps) > 4 else ""
+    return f"deploy: rollout step {sample}{more}"
+
+
+def _health_changed(d: dict[str, Any], who: str) -> str:
+    reg = d["regressing"]
+    return f"health: {len(reg)} tenant(s) regressing" + (f" ({', '.join(reg[:5])})" if reg else "")
+
+
+# One line per change kind, from the entry's data and " by ACTOR" (empty when no actor was recorded).
+_DESCRIBE: dict[str, Callable[[dict[str, Any], str], str]] = {
+    "rollout_step": _rollout_step,
+    "alias_moved": lambda d, who: f"ALIAS ROTATED: {d['alias']} {d['previous']} → {d['current']}",
+    "alias_resolved": lambda d, who: f"alias {d['alias']} resolves to {d['revision']}",
+    "health_changed": _health_changed,
+    "incident_declared": lambda d, who: f"INCIDENT {d['id']} declared{who}: freeze on",
+    "incident_released": lambda d, who: f"incident {d['id']} released{who}: freeze off",
+    "command": lambda d, who: f"command {d['command']}{who}: {d.get('result', '')}",
+    "stage_applied": lambda d, who: (
+        f"stage {d['stage']} applied: {d['tenants']} tenant(s), {d['moved_rps']:.1f} rps to old"
+    ),
+    "stage_incomplete": lambda d, who: f"stage {d['stage']} INCOMPLETE: {d['failed_count']} tenant(s) not confirmed",
+    "rollback_finished": lambda d, who: (
+        f"rollback finished at stage {d['stage']} ({len(d['scope'])} tenants at 0 % new)"
+    ),
+    "backend_degraded": lambda d, who: f"backend DEGRADED ({d['role']}): {d['error']}",
+    "backend_recovered": lambda d, who: f"backend recovered ({d['role']})",
+    "tier_changed": lambda d, who: f"tier {d['tier']}: {d['ready']} ready / {d['desired']} desired",
+    "fleet_adopted": lambda d, who: f"fleet adopted: {len(d['shares'])} tenants, old {d['old']}, new {d['new']}",
+}
+
+
 def describe(e: Entry) -> str:
-    d = e.data
-    who = f" by {e.actor}" if e.actor else ""
-    match e.kind:
-        case "rollout_step":
-            steps = d["tenants"]
-            sample = ", ".join(f"{t} → {s:.0%}" for t, s in list(steps.items())[:4])
-            more = f" (+{len(steps) - 4} more)" if len(steps) > 4 else ""
-            return f"deploy: rollout step {sample}{more}"
-        case "alias_moved":
-            return f"ALIAS ROTATED: {d['alias']} {d['previous']} → {d['current']}"
-        case "alias_resolved":
-            return f"alias {d['alias']} resolves to {d['revision']}"
-        case "health_changed":
-            reg = d["regressing"]
-            return f"health: {len(reg)} tenant(s) regressing" + (f" ({', '.join(reg[:5])})" if reg else "")
-        case "incident_declared":
-            return f"INCIDENT {d['id']} declared{who}: freeze on"
-        case "incident_released":
-            return f"incident {d['id']} released{who}: freeze off"
-        case "command":
-            return f"command {d['command']}{who}: {d.get('result', '')}"
-        case "stage_applied":
-            return f"stage {d['stage']} applied: {d['tenants']} tenant(s), {d['moved_rps']:.1f} rps to old"
-        case "stage_incomplete":
-            return f"stage {d['stage']} INCOMPLETE: {d['failed_count']} tenant(s) not confirmed"
-        case "rollback_finished":
-            return f"rollback finished at stage {d['stage']} ({len(d['scope'])} tenants at 0 % new)"
-        case "backend_degraded":
-            return f"backend DEGRADED ({d['role']}): {d['error']}"
-        case "backend_recovered":
-            return f"backend recovered ({d['role']})"
-        case "tier_changed":
-            return f"tier {d['tier']}: {d['ready']} ready / {d['desired']} desired"
-        case "fleet_adopted":
-            return f"fleet adopted: {len(d['shares'])} tenants, old {d['old']}, new {d['new']}"
-        case _:
-            return e.kind.replace("_", " ")
+    line = _DESCRIBE.get(e.kind)
+    if line is None:
+        return e.kind.replace("_", " ")
+    return line(e.data, f" by {e.actor}" if e.actor else "")
