@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -15,6 +14,8 @@ STRATEGY_NAMES = ("cockpit", "abort", "fixed-stages")  # cockpit.domain.baseline
 
 
 def _drill(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.domain.baselines import STRATEGIES
     from cockpit.engine.drill import run_drill
     from cockpit.report import scorecard_table
@@ -72,6 +73,8 @@ def _drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.engine.journal import Journal
     from cockpit.engine.session import open_engine
     from cockpit.paths import discover
@@ -126,6 +129,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _plugins_check(args: argparse.Namespace) -> int:
+    import asyncio
     from pathlib import Path
 
     from cockpit.contract import check_backend
@@ -176,6 +180,8 @@ def _provider(config):
 
 
 def _lint(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.paths import find_config, load_found
     from cockpit.pinning import lint, references
 
@@ -197,6 +203,8 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _pin(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.domain.revisions import is_pinned
     from cockpit.errors import ConfigError
     from cockpit.paths import discover
@@ -350,14 +358,9 @@ _COMPLETE_FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from cockpit import __version__  # the one version: pyproject reads it too ([tool.setuptools.dynamic])
 
-    try:
-        return version("cockpit")
-    except PackageNotFoundError:  # a checkout on sys.path without an install
-        from cockpit import __version__
-
-        return __version__
+    return __version__
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -460,13 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
-    from cockpit import cli_engine, cli_journal
+    from cockpit import cli_engine
 
     cli_engine.add_parser(sub)
     co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
     co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     co.set_defaults(func=_completion)
-    cli_journal.add_parser(sub)
     for child in _subparsers(p):
         _add_global_options(child, top=False)
     return p

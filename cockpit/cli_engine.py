@@ -10,17 +10,12 @@ the first tick before anything moves).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from cockpit.cli import STRATEGY_NAMES
 from cockpit.errors import CockpitError
-from cockpit.redact import redact_text
 
 DEFAULT_LISTEN = "127.0.0.1:7781"
 
@@ -50,7 +45,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from cockpit.engine.server import parse_address
+    from cockpit.engine.service import EngineService
     from cockpit.paths import discover
 
     if args.lease_ttl <= 0:
@@ -61,257 +59,9 @@ def run(args: argparse.Namespace) -> int:
         raise CockpitError(f"--http-listen {args.http_listen!r}: expected HOST:PORT (metrics are served over TCP)")
     config = discover(getattr(args, "config", None))
     try:
-        return asyncio.run(_Service(config, args).serve(address))
+        return asyncio.run(EngineService(config, args).serve(address))
     except KeyboardInterrupt:
         return 0
-
-
-def journal_ref(config: Any) -> str:
-    """The journal the configuration names: a redis:// URL as written, else the resolved SQLite path."""
-    raw = config.file.cockpit.journal
-    if raw.startswith(("redis://", "rediss://", "unix://")):
-        return raw
-    return str(config.journal_path)
-
-
-def say(text: str) -> None:
-    print(f"cockpit engine: {text}", flush=True)
-
-
-class _Service:
-    def __init__(self, config: Any, args: argparse.Namespace) -> None:
-        from cockpit.engine.server import EngineServer
-
-        self.config = config
-        self.args = args
-        self.stop = asyncio.Event()
-        self.lost = asyncio.Event()
-        self.server = EngineServer(config, on_fenced=self._fenced)
-        self._retired: list[Any] = []  # old clocks stay referenced: plugins key their state by id(clock)
-        self.fenced_reason = ""
-        self.metrics: Any = None  # cockpit.engine.metrics.EngineMetrics with --http-listen
-        self.http: Any = None
-
-    def _beat(self) -> None:
-        if self.metrics is not None:
-            self.metrics.heartbeat()
-
-    def _fenced(self, exc: BaseException) -> None:
-        self.fenced_reason = str(exc)
-        self.lost.set()
-
-    async def serve(self, address: Any) -> int:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop.set)
-        bound = await self.server.start(address)
-        say(f"config: {self.config.source or self.config.path}")
-        say(f"listening on {bound}")
-        try:
-            http = getattr(self.args, "http_listen", None)
-            if http:
-                await self._start_http(http)
-            ref = journal_ref(self.config)
-            if ref.startswith(("redis://", "rediss://", "unix://")):
-                await self._high_availability(ref)
-            else:
-                await self._single(ref)
-        finally:
-            if self.http is not None:
-                await self.http.close()
-            await self.server.close()
-        return 0
-
-    async def _start_http(self, text: str) -> None:
-        from cockpit.engine.metrics import EngineMetrics, MetricsServer
-        from cockpit.engine.server import parse_address
-
-        a = parse_address(text, "--http-listen")
-        tick_s = self.config.file.cockpit.tick_s
-        self.metrics = EngineMetrics(self, stall_after_s=max(30.0, 10 * tick_s + self.args.lease_ttl))
-        self.http = MetricsServer(self.metrics)
-        try:
-            host, port = await self.http.start(a.host, a.port)
-        except OSError as exc:
-            raise CockpitError(f"--http-listen {text}: cannot listen on {a.host}:{a.port} ({exc.strerror})") from None
-        say(f"metrics and health on http://{host}:{port}/metrics (/healthz, /readyz)")
-
-    # One engine (SQLite) ------------------------------------------------------------------------------
-    async def _single(self, ref: str) -> None:
-        from cockpit.engine.journal import Journal
-
-        journal = Journal(ref)
-        if self.metrics is not None:
-            self.metrics.watch_journal(journal)
-        engine, extra = self._build(journal, epoch=None)
-        self.server.attach(engine, "leader")
-        say(f"leader (journal {ref})")
-        try:
-            await self._lead(engine, extra)
-        finally:
-            engine.journal.close()
-
-    # Several engines (Redis) --------------------------------------------------------------------------
-    async def _high_availability(self, url: str) -> None:
-        import redis
-        import redis.asyncio as aredis
-
-        from cockpit.engine.journal_redis import FencedError, RedisJournal, parse_redis_url
-        from cockpit.engine.lease import Lease
-
-        conn, stream = parse_redis_url(url)
-        ttl_ms = int(self.args.lease_ttl * 1000)
-        # A renewal that hangs must give up well inside the lease, not after it.
-        timeout = min(5.0, ttl_ms / 1000 / 3)
-        client = aredis.Redis.from_url(
-            conn, socket_connect_timeout=timeout, socket_timeout=timeout, decode_responses=True
-        )
-        lease = Lease(client, stream, ttl_ms)
-        self.server.journal_reader = RedisJournal(url)
-        said_standby = False
-        try:
-            while not self.stop.is_set():
-                self._beat()
-                try:
-                    epoch = await lease.try_acquire()
-                except redis.RedisError as exc:
-                    say(f"Redis unreachable ({redact_text(str(exc))}); retrying")
-                    await self._wait(self.stop, ttl_ms / 4000)
-                    continue
-                if epoch is None:
-                    if not said_standby:
-                        say(f"standby (lease held by {await lease.holder()})")
-                        said_standby = True
-                    self.server.standby()
-                    await self._wait(self.stop, ttl_ms / 4000)
-                    continue
-                said_standby = False
-                say(f"leader, epoch {epoch} (lease {lease.key}, {ttl_ms} ms)")
-                self.lost.clear()
-                self.fenced_reason = ""
-                renewing = asyncio.create_task(self._renew(lease))
-                engine = None
-                try:
-                    journal = RedisJournal(url, epoch=epoch, token=lease.token)
-                    if self.metrics is not None:
-                        self.metrics.watch_journal(journal)
-                    engine, extra = self._build(journal, epoch=epoch)
-                    engine.actuation_guard = lease.check
-                    engine.request_prefix = f"e{epoch}-"
-                    # Restoring from the shared journal took time: renew before the first actuation, and
-                    # step down at once if the lease went meanwhile.
-                    if not await lease.renew():
-                        raise FencedError(f"lease {lease.key}: lost while restoring from the journal")
-                    self.server.attach(engine, "leader", epoch)
-                    await self._lead(engine, extra)
-                except FencedError as exc:
-                    self.fenced_reason = str(exc)
-                finally:
-                    renewing.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await renewing
-                    if engine is not None:
-                        self._retired.append(engine.clock)
-                        with contextlib.suppress(Exception):
-                            engine.journal.close()
-                if self.stop.is_set():
-                    with contextlib.suppress(Exception):
-                        await lease.release()
-                    break
-                reason = self.fenced_reason or "the lease lapsed"
-                say(f"demoted to standby: {reason}")
-                self.server.demote(reason)
-        finally:
-            with contextlib.suppress(Exception):
-                await client.aclose()
-
-    async def _renew(self, lease: Any) -> None:
-        """Extend the lease every third of its time; give up leadership before it can lapse unnoticed."""
-        interval = lease.ttl_ms / 3000
-        last_ok = time.monotonic()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if not await lease.renew():
-                    self.fenced_reason = "another engine holds the lease"
-                    self.lost.set()
-                    return
-                last_ok = time.monotonic()
-            except Exception as exc:
-                if time.monotonic() > lease.valid_until or time.monotonic() - last_ok > lease.ttl_ms / 1000 * 0.8:
-                    self.fenced_reason = f"cannot renew the lease ({redact_text(str(exc))})"
-                    self.lost.set()
-                    return
-
-    # The loop --------------------------------------------------------------------------------------------
-    def _build(self, journal: Any, epoch: int | None) -> tuple[Any, dict[str, Any]]:
-        from cockpit.engine.loop import Engine
-        from cockpit.engine.session import make_clock
-        from cockpit.plugins import PluginHost
-
-        host = PluginHost()
-        clock = make_clock(self.config)
-        engine = Engine(
-            self.config, host, journal, clock, operator=self.args.operator or None, strategy=self.args.strategy
-        )
-        try:
-            engine.start()
-        except BaseException:
-            journal.close()
-            raise
-        extra: dict[str, Any] = {"pilot": None, "simulator": None, "finished": engine.journal.last("drill_scorecard")}
-        if self.args.autopilot:
-            from cockpit.engine.drill import Autopilot, _restore_pilot
-
-            pilot = Autopilot(engine)
-            _restore_pilot(pilot, engine)
-            extra["pilot"] = pilot
-        if engine.backends.names["router"] == "mock":  # a game day on the simulator: it keeps the score
-            name = "mock"
-            extra["simulator"] = host.create("simulator", name, self.config.options_for(name), engine.context)
-        return engine, extra
-
-    async def _lead(self, engine: Any, extra: dict[str, Any]) -> None:
-        tick_s = self.config.file.cockpit.tick_s
-        pilot = extra["pilot"]
-        while not self.stop.is_set() and not self.lost.is_set():
-            t0 = time.perf_counter()
-            snap = await engine.tick()
-            if self.metrics is not None:
-                self.metrics.observe_tick(time.perf_counter() - t0)
-            self.server.publish(snap)
-            if pilot is not None:
-                async with self.server._mutate:
-                    await pilot.act()
-            self._score(engine, extra)
-            sleeping = asyncio.ensure_future(engine.clock.sleep(tick_s))
-            await self._wait_any(sleeping)
-
-    def _score(self, engine: Any, extra: dict[str, Any]) -> None:
-        """A drill on the simulator: the scorecard goes to the journal once the rollback is done."""
-        sim = extra["simulator"]
-        if sim is None or extra["finished"] is not None or not engine.rollback.done:
-            return
-        declared = engine.incident.declared_at if engine.incident else None
-        card = sim.scorecard(declared, sorted(engine.rollback.scope))
-        data = {k: v for k, v in card.items() if k != "history"} | {"stages": engine.rollback.stage}
-        engine.journal.append("drill_scorecard", data, engine.clock.now())
-        extra["finished"] = data
-        say(f"rollback finished at stage {engine.rollback.stage}; scorecard journaled")
-
-    async def _wait_any(self, fut: asyncio.Future[Any]) -> None:
-        stop = asyncio.ensure_future(self.stop.wait())
-        lost = asyncio.ensure_future(self.lost.wait())
-        try:
-            await asyncio.wait({fut, stop, lost}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for f in (fut, stop, lost):
-                f.cancel()
-
-    @staticmethod
-    async def _wait(event: asyncio.Event, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -99,7 +99,7 @@ def test_standby_is_live_but_not_ready(tmp_path, redis_server, engines):
     first = engines(cfg, f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{ports[0]}", name="a")
     first.wait_for("leader, epoch")
     second = engines(cfg, f"127.0.0.1:{free_port()}", "--http-listen", f"127.0.0.1:{ports[1]}", name="b")
-    second.wait_for("standby")
+    second.wait_for("standby (lease held by")
 
     leader, standby = _get(ports[0], "/readyz"), _get(ports[1], "/readyz")
     assert leader.status_code == 200 and leader.json()["role"] == "leader" and leader.json()["epoch"] >= 1
