@@ -17,9 +17,9 @@ from cockpit.paths import discover, find_config, load_found
 
 
 def binding_ids() -> set[str]:
-    from cockpit.ui.app import CockpitApp
+    from cockpit.ui.keys import BINDINGS
 
-    return {b.id for b in CockpitApp.BINDINGS if getattr(b, "id", None)}
+    return {b.id for b in BINDINGS if b.id}
 
 
 def check_keymap(config: Config) -> dict[str, str]:
@@ -116,13 +116,14 @@ def run_tui(args: argparse.Namespace) -> int:
         )
         engine = session.engine
     else:
+        assert config is not None  # loaded above: only a drill may run without one
         engine = open_engine(
             config, read_only=read_only, clock=make_clock(config, speed), operator=getattr(args, "operator", None)
         )
     try:
         app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes)
         # Which configuration this is (visible once the screen closes; config.source is on the engine too).
-        print(f"cockpit: config: {config.source if config else 'none (drill ' + drill + ')'}", file=sys.stderr)
+        print(f"cockpit: config: {config.source if config else f'none (drill {drill})'}", file=sys.stderr)
         app.run()
         return app.return_code or 0
     finally:

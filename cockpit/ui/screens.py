@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,8 +11,24 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, SelectionList, Static
 
+ResultT = TypeVar("ResultT")
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class Dialog(ModalScreen[ResultT]):
+    """A modal in a framed box in the middle of the screen (`#dialog`, `.wide` for long text)."""
+
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog #dialog { width: 72; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent;
+                     padding: 0 1; background: $surface; }
+    Dialog #dialog.wide { width: 100; height: 90%; }
+    Dialog #dialog-title { text-style: bold; }
+    Dialog #dialog-buttons { height: auto; align-horizontal: right; }
+    Dialog #dialog-buttons Button { margin: 0 1; }
+    """
+
+
+class ConfirmScreen(Dialog[bool]):
     """Yes/no with "No" focused, so Enter (or Escape) at 3 a.m. does nothing destructive."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -44,7 +60,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class ScopeScreen(ModalScreen[list[str] | None]):
+class ScopeScreen(Dialog[list[str] | None]):
     """Choose which tenants a rollback covers; the regressing ones are preselected."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -52,6 +68,9 @@ class ScopeScreen(ModalScreen[list[str] | None]):
         Binding("a", "all", "All", id="scope_all"),
         Binding("enter", "done", "Done", id="scope_done", priority=True),
     ]
+    DEFAULT_CSS = """
+    ScopeScreen #scope { height: auto; max-height: 16; }
+    """
 
     def __init__(self, tenants: Sequence[str], preselected: Sequence[str]) -> None:
         super().__init__()
@@ -77,7 +96,7 @@ class ScopeScreen(ModalScreen[list[str] | None]):
         self.dismiss(None)
 
 
-class TextScreen(ModalScreen[None]):
+class TextScreen(Dialog[None]):
     """A scrollable read-only text panel (help, timeline, scorecard)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close", id="text_close")]

@@ -7,12 +7,12 @@ NO_COLOR, on an ANSI-16 terminal and for colour-blind operators.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cockpit.domain.fleet import Tier, old_tier_load
-from cockpit.domain.rollback import FleetView, RollbackScheduler
-from cockpit.engine.loop import Snapshot
+from cockpit.domain.planner import Plan
+from cockpit.engine.snapshot import Snapshot
+from cockpit.hookspecs import TrafficReading
 
 SPARK = "▁▂▃▄▅▆▇█"
 FROZEN_GLYPH = "❄"
@@ -144,9 +144,12 @@ def tier_hits(snap: Snapshot | None, old_tier: str, new_tier: str) -> tuple[floa
     return old, new
 
 
-def row_formatter(snap: Snapshot, threshold: float, hits: tuple[float | None, float | None]):
-    """A function formatting one tenant's cells from `snap`; the table calls it only for rows on screen."""
-    tr, harm, ceilings, targets, effective = snap.traffic, snap.harm, snap.ceilings, snap.targets, snap.effective
+def row_formatter(
+    snap: Snapshot, tr: TrafficReading, threshold: float, hits: tuple[float | None, float | None]
+) -> Callable[[str], Row]:
+    """A function formatting one tenant's cells from `snap` (whose traffic reading is `tr`); the table
+    calls it only for rows on screen."""
+    harm, ceilings, targets, effective = snap.harm, snap.ceilings, snap.targets, snap.effective
     old_hit, new_hit = hits
 
     def fmt(t: str) -> Row:
@@ -173,8 +176,8 @@ class TenantIndex:
     in the filter at most one scan of the tenants still matching, and nothing else costs a scan."""
 
     def __init__(self) -> None:
-        self._traffic: object = None
-        self._harm: object = None
+        self._traffic: TrafficReading | None = None
+        self._harm: Mapping[str, float] | None = None
         self._threshold = 0.0
         self.ordered: list[str] = []
         self.widths = (6, 6)
@@ -209,9 +212,10 @@ class TenantIndex:
         if self._last is not None and self._last[0] == needle:
             return self._last[1]
         if self._search is None:
-            tr, harm, th = self._traffic, self._harm, self._threshold
+            tr, harm, th = self._traffic, self._harm or {}, self._threshold
+            cohorts = tr.cohorts if tr is not None else {}
             self._search = {
-                t: f"{t.lower()}\0{tr.cohorts.get(t, '').lower()}\0{health_word(harm.get(t, 0.0), th)}"
+                t: f"{t.lower()}\0{cohorts.get(t, '').lower()}\0{health_word(harm.get(t, 0.0), th)}"
                 for t in self.ordered
             }
         base = self._last[1] if self._last is not None and needle.startswith(self._last[0]) else self.ordered
@@ -221,42 +225,10 @@ class TenantIndex:
         return found
 
 
-@dataclass(frozen=True)
-class ArmPlan:
-    tenants: list[str]
-    traffic_rps: float
-    prescale_to: int
-    ready: int
-
-    def describe(self) -> str:
-        names = ", ".join(self.tenants[:8]) + (f" (+{len(self.tenants) - 8} more)" if len(self.tenants) > 8 else "")
-        return (
-            f"Roll back {len(self.tenants)} tenant(s): {names}\n"
-            f"Traffic to move to the old revision: {self.traffic_rps:.0f} rps\n"
-            f"Pre-scale the old tier to {self.prescale_to} replicas first (ready now: {self.ready})\n"
-            "Stages move only as fast as ready old-tier capacity allows."
-        )
-
-
 def regressing(snap: Snapshot | None, threshold: float) -> list[str]:
     if snap is None or snap.traffic is None:
         return []
     return sorted(t for t, h in snap.harm.items() if h >= threshold and t in snap.traffic.shares)
-
-
-def arm_plan(snap: Snapshot | None, scope: Sequence[str], tiers, policy) -> ArmPlan | None:
-    """What arming would do, computed with the same capacity model the scheduler uses."""
-    if snap is None or snap.traffic is None or snap.old_tier is None or not scope:
-        return None
-    tr = snap.traffic
-    moved = sum(tr.rps.get(t, 0.0) * tr.shares.get(t, 0.0) for t in scope)
-    old_hit = next((ns.hit_rate for ns in snap.namespaces if ns.tier == tiers.old), 0.0)
-    o = snap.old_tier
-    tier = Tier(tiers.old, o.ready, o.desired, o.per_replica_rps, tiers.cold_capacity_factor, tiers.warm_hit_rate)
-    old_load = old_tier_load(tr.rps, tr.shares)
-    view = FleetView(snap.now, tr.rps, tr.shares, snap.harm, tier, old_hit, old_load)
-    sched = RollbackScheduler(policy=policy, scope=frozenset(scope))
-    return ArmPlan(sorted(scope), moved, max(sched.replicas_needed(view), o.desired), o.ready)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +302,7 @@ def capacity_eta(history: Sequence[Sample], needed: int | None, startup_s: float
     return f"  ETA {left:.0f}s" if left > 0 else "  ETA late"
 
 
-def plan_line(plan, stage: int, armed: bool, done: bool, held: bool, now_s: float) -> str:
+def plan_line(plan: Plan | None, stage: int, armed: bool, done: bool, held: bool, now_s: float) -> str:
     """The rollback plan as stages with status and ETA: ✔ applied, ▶/⏸ next, · planned."""
     if done:
         return f"plan  ✔ {stage} stage(s) applied: every tenant in scope is at 0 % new"
@@ -354,3 +326,50 @@ def _dur(seconds: float | None) -> str:
         return "—"
     s = max(0, int(seconds))
     return f"+{s}s" if s < 120 else f"+{s // 60}m"
+
+
+def arm_summary(plan: Plan, ready: int | None, declares: bool, stages_shown: int = 5) -> str:
+    """The arm confirmation, from the domain planner's dry run (the one the plan line shows): which
+    tenants, how much traffic moves, the pre-scale target, and each stage's ETA. Arming with no incident
+    open declares one (the engine's `arm` does), so the confirmation says so before the operator agrees."""
+    names = ", ".join(plan.scope[:8]) + (f" (+{len(plan.scope) - 8} more)" if len(plan.scope) > 8 else "")
+    ready_now = "" if ready is None else f" (ready now: {ready})"
+    lines = [
+        f"Roll back {len(plan.scope)} tenant(s): {names}",
+        f"Traffic to move to the old revision: {plan.traffic_to_move_rps:.0f} rps",
+        f"Pre-scale the old tier to {plan.prescale_to} replicas first{ready_now}",
+        *stage_lines(plan, stages_shown),
+        "Stages move only as fast as ready old-tier capacity allows.",
+    ]
+    if plan.unknown:
+        lines.append(f"Unknown readings for {len(plan.unknown)} tenant(s): planned conservatively.")
+    if declares:
+        lines.append("No incident is open: arming also declares one (rollout, flags and cache GC freeze).")
+    return "\n".join(lines)
+
+
+def stage_lines(plan: Plan, limit: int = 5) -> list[str]:
+    """Each planned stage with its ETA from now, the traffic it moves and the tenants it lowers."""
+    end = f"done ≈ {_dur(plan.eta_s)}" if plan.finishes and plan.eta_s is not None else "not done within 4 h"
+    if not plan.stages:
+        return [f"Stages: none planned yet · {end}"]
+    out = ["Stage  ETA      moves     tenants"]
+    for st in plan.stages[:limit]:
+        who = ", ".join(st.tenants[:3]) + (f" +{len(st.tenants) - 3}" if len(st.tenants) > 3 else "")
+        out.append(f"{st.number:>5}  {_dur(st.eta_s):<7}  {st.moved_rps:>5.0f} rps  {who}")
+    if len(plan.stages) > limit:
+        out.append(f"    … +{len(plan.stages) - limit} more stage(s)")
+    out.append(f"       {end}")
+    return out
+
+
+def wrong_since(prev_now: float, snap: Snapshot, threshold: float) -> float:
+    """Wrong answers estimated since `prev_now`: harm × rps × share on new of each regressing tenant
+    (outside a drill there is no ground truth; the trends mark the figure with ≈)."""
+    if snap.traffic is None:
+        return 0.0
+    dt = max(0.0, snap.now - prev_now)
+    tr, eff = snap.traffic, snap.effective
+    return dt * sum(
+        h * tr.rps.get(t, 0.0) * eff.get(t, tr.shares.get(t, 0.0)) for t, h in snap.harm.items() if h >= threshold
+    )

@@ -50,7 +50,7 @@ async def _drive(drill) -> None:
         # Scored only after the same 300 simulated seconds of settling the baselines get.
         assert app.screen.id != "scorecard"
         assert "scored in" in str(app.query_one("#rollback").render())
-        finished = app.finished_at
+        finished = app.score.finished_at
         while app.screen.id != "scorecard":
             assert engine.clock.now() - finished <= SETTLE_AFTER_RESTORE_S + 2 * drill.tick_s
             await drill.run_ticks(app, 10)
@@ -82,7 +82,7 @@ def test_keymap_remaps_a_binding(drill) -> None:
             await pilot.press("x", "y")
             await pilot.pause()
             assert drill.engine.incident is not None and drill.engine.incident.open
-            assert "x" in app.help_text().split("Declare")[0].splitlines()[-1]
+            assert "x" in app.main.help_text().split("Declare")[0].splitlines()[-1]
 
     asyncio.run(go())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cockpit.ui.app import PALETTE_TITLES, CockpitApp
+from cockpit.ui.keys import BINDINGS, PALETTE_TITLES
 from cockpit.ui.themes import load_all
 
 
@@ -20,7 +20,7 @@ async def _palette(pilot, query: str) -> None:
 def test_palette_lists_every_binding_and_theme(drill) -> None:
     app = drill.app(scenario=None, themes=load_all())
     titles = {title for title, _run, _help in app.palette_commands()}
-    ids = {b.id for b in CockpitApp.BINDINGS if b.id and b.show}
+    ids = {b.id for b in BINDINGS if b.id and b.show}
     assert {PALETTE_TITLES[i] for i in ids} <= titles
     assert all(":" in t for t in titles)
     assert {"theme: light", "theme: dark", "theme: high-contrast"} <= titles

@@ -25,7 +25,7 @@ async def _bound_confirmed_journaled(tmp_path):
         app = CockpitApp(s.engine, auto_tick=False, operator="tester@test")
         async with app.run_test(size=(100, 30)) as pilot:
             await app.step()
-            assert "Game day: crash 2 old replicas" in app.help_text()
+            assert "Game day: crash 2 old replicas" in app.main.help_text()
             titles = [t for t, _, _ in app.palette_commands()]
             assert "plugin mock: game day: crash 2 old replicas" in titles
             ready = s.engine.snapshot.old_tier.ready
@@ -60,7 +60,7 @@ async def _read_only_refuses(tmp_path):
             s.engine.clock.advance(1)
             await app.step()
             assert s.engine.snapshot.old_tier.ready == ready
-            assert "(refused: read-only)" in next(ln for ln in app.help_text().splitlines() if "crash" in ln)
+            assert "(refused: read-only)" in next(ln for ln in app.main.help_text().splitlines() if "crash" in ln)
             assert s.engine.journal.count("command") == 0
     finally:
         s.close()

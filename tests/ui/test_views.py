@@ -29,9 +29,9 @@ def test_trends_plan_eta_and_hit_columns_mid_rollback(drill) -> None:
             trends = _text(app, "#trends")
             assert "util" in trends and "old hit" in trends and "wrong " in trends  # a drill: counted, no ≈
             sim = drill.session.simulator.scorecard(drill.engine.incident.declared_at, sorted(rb.scope))
-            assert 0 < app.history[-1].wrong <= sim["wrong_answers"]  # the count at the last tick
-            assert app.history[-1].now == drill.engine.snapshot.now
-            assert len(app.history) == 115
+            assert 0 < app.main.history[-1].wrong <= sim["wrong_answers"]  # the count at the last tick
+            assert app.main.history[-1].now == drill.engine.snapshot.now
+            assert len(app.main.history) == 115
             # hit o·n: the tier namespaces' rates, "—" for a tier carrying none of the tenant's traffic.
             old_hit, new_hit = view.tier_hits(drill.engine.snapshot, "old", "new")
             table = app.query_one("#tenants", TenantTable)
@@ -73,3 +73,59 @@ def test_capacity_eta() -> None:
     assert view.capacity_eta(s[:5], 23, 120.0) == "  ETA 120s after s"
     done = [*s, view.Sample(200.0, 0.5, 23, 23, 0.2, 0.0)]
     assert view.capacity_eta(done, 23, 120.0) == "  ✔ ready"
+
+
+def test_arm_confirmation_shows_the_planners_stages_and_etas(drill) -> None:
+    """The confirmation is the domain planner's dry run of the same scope (via the engine handle): tenants,
+    traffic, pre-scale target and each stage's ETA; it says when arming will also declare an incident."""
+
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await drill.run_ticks(app, 75)
+            scope = view.regressing(drill.engine.snapshot, 0.2)
+            plan = await drill.engine.plan(scope)
+            assert plan.stages, "the demo's rollback takes stages"
+            await pilot.press("a")
+            await pilot.pause()
+            body = _text(app.screen, "#dialog-body")
+            assert f"Roll back {len(scope)} tenant(s): {', '.join(scope)}" in body
+            assert f"Traffic to move to the old revision: {plan.traffic_to_move_rps:.0f} rps" in body
+            assert f"Pre-scale the old tier to {plan.prescale_to} replicas first" in body
+            for st in plan.stages[:5]:
+                assert f"{st.number:>5}  {view._dur(st.eta_s):<7}" in body
+            assert f"done ≈ {view._dur(plan.eta_s)}" in body
+            assert "arming also declares one" in body
+            await pilot.press("n")
+            await pilot.pause()
+            assert not drill.engine.rollback.armed
+            await drill.engine.command("declare", reason="test")
+            await pilot.press("a")
+            await pilot.pause()
+            body = _text(app.screen, "#dialog-body")
+            assert "declares" not in body and "Stage  ETA" in body
+            await pilot.press("y")
+            await pilot.pause()
+            assert drill.engine.rollback.armed and sorted(drill.engine.rollback.scope) == scope
+
+    asyncio.run(go())
+
+
+def test_one_planner_feeds_the_plan_line(drill) -> None:
+    """The plan line is the engine's plan (not a second planner): same scope, same pre-scale target."""
+
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(80, 24)):
+            await drill.run_ticks(app, 75)
+            plan = await drill.engine.plan("regressing")
+            shown = app.main.planner.plan  # asked a few ticks ago (throttled): the same stages and target
+            assert shown is not None and (shown.scope, shown.prescale_to) == (plan.scope, plan.prescale_to)
+            assert [(s.number, s.eta_s, s.tenants) for s in shown.stages] == [
+                (s.number, s.eta_s, s.tenants) for s in plan.stages
+            ]
+            line = _text(app, "#plan")
+            assert f"({len(plan.scope)} tenants, pre-scale {plan.prescale_to})" in line
+            assert f"need {plan.prescale_to}" in _text(app, "#capacity")
+
+    asyncio.run(go())

@@ -1,0 +1,177 @@
+"""The main screen's panels: each a small widget that shows one concern of a Snapshot.
+
+Each panel takes what it shows in `show(...)` (the snapshot and the few figures the screen derives) and
+formats it with the plain-text views in `cockpit.ui.view`; its look is its own `DEFAULT_CSS`. Where a
+panel sits on the screen is the app's stylesheet (`cockpit.tcss`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from textual.widgets import Input, Static
+
+from cockpit.domain.planner import Plan
+from cockpit.engine.snapshot import Snapshot
+from cockpit.ui import view
+
+
+class Panel(Static):
+    """A text panel (markup off: tenant names and reasons are shown as they are)."""
+
+    DEFAULT_CSS = """
+    Panel { padding: 0 1; height: auto; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+
+
+class Banner(Panel):
+    """The incident state on one line: NORMAL or FROZEN (by word and glyph as well as colour), and what
+    else the operator must know at a glance (read-only, simulated time, degraded backends)."""
+
+    DEFAULT_CSS = """
+    Banner { height: 1; text-style: bold; padding: 0 1; }
+    Banner.frozen { background: $error; color: $text; }
+    Banner.normal { background: $success-darken-2; color: $text; }
+    Banner.waiting { background: $warning-darken-2; }
+    """
+
+    def show(self, snap: Snapshot | None, *, read_only: bool, real_clock: bool) -> None:
+        text, cls = view.banner(snap)
+        extras = []
+        if read_only:
+            extras.append("READ-ONLY")
+        if snap is not None and not real_clock:
+            extras.append(view.sim_clock(snap.now))
+        if snap is not None and snap.degraded:
+            extras.append(f"⚠ DEGRADED: {', '.join(sorted(snap.degraded))}")
+        self.update(text + ("  │ " + " · ".join(extras) if extras else ""))
+        self.set_classes(cls)
+
+
+class AttachLine(Panel):
+    """Attached screens only: which engine, its role, and who is in control."""
+
+    DEFAULT_CSS = """
+    AttachLine { height: 1; padding: 0 1; text-style: italic; }
+    """
+
+    def show(self, address: str, role: str, controller: str | None, operator: str) -> None:
+        me = "(you)" if controller == operator else "· read-only: c takes control"
+        self.update(f"attached to {address} ({role}) · control: {controller or 'nobody'} {me}")
+
+
+class ModelsPanel(Panel):
+    """The pinned old and new revisions, and the alias-drift alarm."""
+
+    DEFAULT_CSS = """
+    ModelsPanel.drift { background: $warning; color: $text; text-style: bold; }
+    """
+
+    def show(self, snap: Snapshot | None, old: str, new: str) -> None:
+        text, drifted = view.models_line(snap, old, new)
+        self.update(text)
+        self.set_class(drifted, "drift")
+
+
+class CapacityPanel(Panel):
+    """Old-tier replicas ready, desired and needed for full failback, utilisation, and the ETA to capacity."""
+
+    def show(self, snap: Snapshot | None, needed: int | None, eta: str) -> None:
+        self.update(view.capacity_line(snap, needed) + eta)
+
+
+class CachesPanel(Panel):
+    """Each cache namespace's hit rate with a short trend of its own, and which are GC-frozen."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.warmth: dict[str, deque[float]] = {}
+
+    def record(self, snap: Snapshot) -> None:
+        for ns in snap.namespaces:
+            self.warmth.setdefault(f"{ns.tier}:{ns.revision}", deque(maxlen=60)).append(ns.hit_rate)
+
+    def show(self, snap: Snapshot | None) -> None:
+        if snap is None or not snap.namespaces:
+            self.update("caches: no reading")
+            return
+        parts = []
+        for ns in snap.namespaces:
+            spark = view.sparkline(self.warmth.get(f"{ns.tier}:{ns.revision}", ()), 8)
+            frozen = " ❄" if ns.frozen else ""
+            parts.append(f"{ns.tier} g{ns.generation} hit {view.pct(ns.hit_rate)} {spark}{frozen}")
+        gc = "  (❄ = GC frozen)" if any(ns.frozen for ns in snap.namespaces) else ""
+        self.update("cache  " + " · ".join(parts) + gc)
+
+
+class TrendsPanel(Panel):
+    """Old-tier utilisation and ready replicas, old-cache hit rate and wrong answers, over the window."""
+
+    def show(self, history: Sequence[view.Sample], *, estimated: bool) -> None:
+        self.update(view.trends_line(history, estimated=estimated))
+
+
+class RollbackPanel(Panel):
+    """The rollback's state, stage, mode and progress, and why it holds."""
+
+    def show(self, snap: Snapshot | None, settle_left: float | None) -> None:
+        self.update(view.rollback_line(snap, settle_left))
+
+
+class PlanPanel(Panel):
+    """The planner's stages with status and ETA (the engine's dry run, kept by the screen's PlanTracker)."""
+
+    def show(self, plan: Plan | None, snap: Snapshot | None) -> None:
+        rb: dict[str, Any] = snap.rollback if snap is not None else {}
+        held = bool(rb.get("paused")) or bool(snap is not None and (snap.hold or "").startswith("waiting"))
+        now = snap.now if snap is not None else 0.0
+        stage = int(rb.get("stage", 0))
+        self.update(view.plan_line(plan, stage, bool(rb.get("armed")), bool(rb.get("done")), held, now))
+
+
+class TableBar(Panel):
+    """How many tenants the table shows, how many regress, and the table's legend."""
+
+    DEFAULT_CSS = """
+    TableBar { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def show(self, shown: int, total: int, regressing: int, filtering: bool) -> None:
+        count = f"{shown:,} of {total:,} tenants match" if filtering else f"{total:,} tenants"
+        self.update(f"{count} · {regressing} regressing · / filter · hit o·n = tier cache")
+
+
+class FilterInput(Input):
+    """The tenant filter. It reports in its value watcher rather than by a Changed message, which would
+    arrive a frame later: the box and the table it filters change in one frame."""
+
+    DEFAULT_CSS = """
+    FilterInput { display: none; height: 3; }
+    FilterInput.shown { display: block; }
+    """
+
+    def __init__(self, on_change: Callable[[str], None], **kw: Any) -> None:
+        super().__init__(disabled=True, **kw)
+        self.changed = on_change
+        self.cursor_blink = False  # SSH-friendly: nothing on screen moves unless the fleet does
+
+    def watch_value(self, value: str) -> None:
+        self.changed(value)
+
+    def open(self) -> None:
+        self.disabled = False
+        self.add_class("shown")
+        self.focus()
+
+    def close(self) -> bool:
+        """Hide the box; False if it was not open."""
+        if not self.has_class("shown"):
+            return False
+        self.remove_class("shown")
+        self.disabled = True
+        return True

@@ -1,0 +1,102 @@
+"""The drill scorecard as the screen builds it: the operator's own run scored like the baselines.
+
+A drill run in this process is scored from the simulator once the rollback is done and the same
+`SETTLE_S` simulated seconds have passed that the baselines (`run_drill`) get after restoring, so
+overload or a cold cache after the last stage still counts. A screen attached to an engine running a
+game day reads the engine's own scorecard from the journal instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.engine.drill import Scorecard
+from cockpit.engine.snapshot import Snapshot
+from cockpit.ui.view import SETTLE_S
+
+TITLE = "Drill finished: scorecard"
+REMOTE_TITLE = "Rollback finished: scorecard"
+
+
+def compute_baselines(scenario: str) -> list[Scorecard]:
+    """The abort and fixed-stages baselines on the same scenario (seconds of CPU: run on a thread)."""
+    from cockpit.engine.drill import run_drill
+
+    return [asyncio.run(run_drill(scenario, s)) for s in ("abort", "fixed-stages")]
+
+
+def journal_card_text(card: Mapping[str, Any]) -> str:
+    """An engine's `drill_scorecard` journal entry, one figure a line (long lists left out)."""
+    return "\n".join(
+        f"{k.replace('_', ' '):<28} {v}" for k, v in card.items() if not isinstance(v, list) or len(v) < 20
+    )
+
+
+class DrillScore:
+    """The operator's scorecard for a drill session (`cockpit.engine.session` DrillSession)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.baselines: list[Scorecard] | None = None
+        self.finished_at: float | None = None
+        self.shown = False
+
+    def wrong_answers(self, snap: Snapshot) -> float:
+        """The simulator's own count of wrong answers so far (a drill has ground truth)."""
+        declared = snap.incident.declared_at if snap.incident else None
+        scope = sorted(snap.rollback.get("scope", ()))
+        return float(self.session.simulator.scorecard(declared, scope)["wrong_answers"])
+
+    def settle_left(self, snap: Snapshot | None, now: float) -> float | None:
+        """Simulated seconds left before the finished drill is scored (None: the rollback is not done)."""
+        if snap is None or not snap.rollback.get("done"):
+            return None
+        if self.finished_at is None:
+            self.finished_at = now
+        return max(0.0, SETTLE_S - (now - self.finished_at))
+
+    def due(self, snap: Snapshot | None, now: float) -> bool:
+        """True once, when the scorecard should be shown."""
+        if self.shown:
+            return False
+        left = self.settle_left(snap, now)
+        if left is None or left > 0:
+            return False
+        self.shown = True
+        return True
+
+    def card(self, snap: Snapshot) -> Scorecard:
+        sim = self.session.simulator
+        declared = snap.incident.declared_at if snap.incident else None
+        scope = sorted(snap.rollback.get("scope", ()))
+        card = sim.scorecard(declared, scope)
+        restored = card["restored_at_s"]
+        warmer = snap.warmer or {}
+        return Scorecard(
+            scenario=self.session.info["name"],
+            strategy="you (TUI)",
+            restored=restored is not None,
+            time_to_restore_s=None if restored is None or declared is None else max(0.0, restored - declared),
+            lower_bound_s=sim.lower_bound(declared, scope) if declared is not None else None,
+            wrong_answers=card["wrong_answers"],
+            dropped_requests=card["dropped_requests"],
+            peak_old_utilisation=card["peak_old_utilisation"],
+            min_old_hit_rate=card["min_old_hit_rate"],
+            extra_cost=card["extra_cost"] + float(warmer.get("cost", 0.0) or 0.0),
+            disturbed_tenants=card["disturbed_tenants"],
+            declared_at_s=declared,
+            onset_s=card["onset_s"],
+            stages=int(snap.rollback.get("stage", 0)),
+            scope=scope,
+            history=card["history"],
+            warmer=dict(warmer),
+        )
+
+    def text(self, snap: Snapshot) -> str:
+        from cockpit.report import scorecard_table
+
+        cards = [self.card(snap), *(self.baselines or [])]
+        note = "" if self.baselines is not None else "\n\n(baselines abort and fixed-stages: computing…)"
+        return scorecard_table(cards) + note
