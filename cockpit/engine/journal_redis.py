@@ -84,6 +84,10 @@ return seqs
 """
 
 
+class RedisUnreachable(ConfigError):
+    """Redis does not answer: at start-up a one-sentence error, for a running engine a transient one."""
+
+
 class FencedError(CockpitError):
     """A write from an engine whose lease epoch is no longer the current one (a stale leader)."""
 
@@ -119,6 +123,7 @@ class RedisJournal(Transactions):
         token: str = "",
         client: redis.Redis | None = None,
         connect_timeout_s: float = 2.0,
+        socket_timeout_s: float = 10.0,
         verify: bool = True,
     ) -> None:
         conn, stream = parse_redis_url(url)
@@ -137,12 +142,14 @@ class RedisJournal(Transactions):
         self.epoch = epoch
         self.token = token
         self.db = client or redis.Redis.from_url(
-            conn, socket_connect_timeout=connect_timeout_s, socket_timeout=10.0, decode_responses=True
+            conn, socket_connect_timeout=connect_timeout_s, socket_timeout=socket_timeout_s, decode_responses=True
         )
         try:
             self.db.ping()
         except redis.RedisError as exc:
-            raise ConfigError(f"journal {redact_url(url)!r}: cannot reach Redis ({redact_text(str(exc))})") from None
+            raise RedisUnreachable(
+                f"journal {redact_url(url)!r}: cannot reach Redis ({redact_text(str(exc))})"
+            ) from None
         self._append = self.db.register_script(_APPEND)
         self._buffer: list[tuple[float, float, str, str, str]] = []
         self._in_tx = False
