@@ -86,90 +86,93 @@ def _positive(where: str, value: Any) -> float:
     return float(value)
 
 
+def _whole(where: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{where}: expected a whole number from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _kubeconfig(options: Mapping[str, Any], in_cluster: bool, config_dir: str) -> str | None:
+    kubeconfig = options.get("kubeconfig")
+    if kubeconfig is None:
+        return None
+    if in_cluster:
+        raise ConfigError(f"{P}: set either kubeconfig or in_cluster = true, not both")
+    path = Path(_name(f"{P}.kubeconfig", kubeconfig)).expanduser()
+    if not path.is_absolute():
+        path = Path(config_dir) / path
+    if not path.is_file():
+        raise ConfigError(f"{P}.kubeconfig: no file at {path}; point it at a kubeconfig or set in_cluster = true")
+    return str(path)
+
+
+def _tier(where: str, raw: Any, namespace: str) -> TierRef:
+    t = _table(where, raw)
+    _unknown(where, t, _TIER)
+    hpa, rps = t.get("hpa"), t.get("per_replica_rps")
+    return TierRef(
+        deployment=_name(f"{where}.deployment", t.get("deployment")),
+        namespace=_name(f"{where}.namespace", t.get("namespace", namespace)),
+        hpa=None if hpa is None else _name(f"{where}.hpa", hpa),
+        per_replica_rps=None if rps is None else _positive(f"{where}.per_replica_rps", rps),
+    )
+
+
+def _route(raw: Any, namespace: str) -> RouteRef:
+    where = f"{P}.route"
+    r = _table(where, raw)
+    _unknown(where, r, _ROUTE)
+    names = r.get("names")
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"{where}.names: list the HTTPRoute names that hold the per-tenant rules")
+    total = _whole(f"{where}.weight_total", r.get("weight_total", MAX_WEIGHT), 1, MAX_WEIGHT)
+    old = _name(f"{where}.old_backend", r.get("old_backend"))
+    new = _name(f"{where}.new_backend", r.get("new_backend"))
+    if old == new:
+        raise ConfigError(f"{where}: old_backend and new_backend must name different Services")
+    return RouteRef(
+        names=tuple(_name(f"{where}.names", n) for n in names),
+        namespace=_name(f"{where}.namespace", r.get("namespace", namespace)),
+        tenant_header=_name(f"{where}.tenant_header", r.get("tenant_header", "x-tenant")).lower(),
+        old_backend=old,
+        new_backend=new,
+        weight_total=total,
+    )
+
+
+def _freeze(raw: Any, namespace: str) -> FreezeRef:
+    where = f"{P}.freeze"
+    f = _table(where, raw)
+    _unknown(where, f, _FREEZE)
+    return FreezeRef(
+        selector=_name(f"{where}.cronjob_selector", f.get("cronjob_selector")),
+        namespace=_name(f"{where}.namespace", f.get("namespace", namespace)),
+        timeout_s=_positive(f"{where}.timeout_s", f.get("timeout_s", 10.0)),
+    )
+
+
 def parse(options: Mapping[str, Any], config_dir: str) -> Options:
     _unknown(P, options, _TOP)
     in_cluster = options.get("in_cluster", False)
     if not isinstance(in_cluster, bool):
         raise ConfigError(f"{P}.in_cluster: expected true or false")
-    kubeconfig = options.get("kubeconfig")
-    if kubeconfig is not None:
-        if in_cluster:
-            raise ConfigError(f"{P}: set either kubeconfig or in_cluster = true, not both")
-        path = Path(_name(f"{P}.kubeconfig", kubeconfig)).expanduser()
-        if not path.is_absolute():
-            path = Path(config_dir) / path
-        if not path.is_file():
-            raise ConfigError(f"{P}.kubeconfig: no file at {path}; point it at a kubeconfig or set in_cluster = true")
-        kubeconfig = str(path)
+    kubeconfig = _kubeconfig(options, in_cluster, config_dir)
     context = options.get("context")
-    if context is not None:
-        context = _name(f"{P}.context", context)
+    context = None if context is None else _name(f"{P}.context", context)
     namespace = _name(f"{P}.namespace", options.get("namespace", "default"))
-    timeout = _positive(f"{P}.request_timeout_s", options.get("request_timeout_s", 5.0))
-    retries = options.get("conflict_retries", 5)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 50:
-        raise ConfigError(f"{P}.conflict_retries: expected a whole number from 0 to 50, got {retries!r}")
-
-    tiers: dict[str, TierRef] = {}
-    for tier, raw in _table(f"{P}.tiers", options.get("tiers", {})).items():
-        where = f"{P}.tiers.{tier}"
-        t = _table(where, raw)
-        _unknown(where, t, _TIER)
-        rps = t.get("per_replica_rps")
-        tiers[tier] = TierRef(
-            deployment=_name(f"{where}.deployment", t.get("deployment")),
-            namespace=_name(f"{where}.namespace", t.get("namespace", namespace)),
-            hpa=None if t.get("hpa") is None else _name(f"{where}.hpa", t.get("hpa")),
-            per_replica_rps=None if rps is None else _positive(f"{where}.per_replica_rps", rps),
-        )
-
-    route = None
-    if "route" in options:
-        where = f"{P}.route"
-        r = _table(where, options["route"])
-        _unknown(where, r, _ROUTE)
-        names = r.get("names")
-        if isinstance(names, str):
-            names = [names]
-        if not isinstance(names, list) or not names:
-            raise ConfigError(f"{where}.names: list the HTTPRoute names that hold the per-tenant rules")
-        total = r.get("weight_total", MAX_WEIGHT)
-        if isinstance(total, bool) or not isinstance(total, int) or not 1 <= total <= MAX_WEIGHT:
-            raise ConfigError(f"{where}.weight_total: expected a whole number from 1 to {MAX_WEIGHT}, got {total!r}")
-        old, new = (
-            _name(f"{where}.old_backend", r.get("old_backend")),
-            _name(f"{where}.new_backend", r.get("new_backend")),
-        )
-        if old == new:
-            raise ConfigError(f"{where}: old_backend and new_backend must name different Services")
-        route = RouteRef(
-            names=tuple(_name(f"{where}.names", n) for n in names),
-            namespace=_name(f"{where}.namespace", r.get("namespace", namespace)),
-            tenant_header=_name(f"{where}.tenant_header", r.get("tenant_header", "x-tenant")).lower(),
-            old_backend=old,
-            new_backend=new,
-            weight_total=total,
-        )
-
-    freeze = None
-    if "freeze" in options:
-        where = f"{P}.freeze"
-        f = _table(where, options["freeze"])
-        _unknown(where, f, _FREEZE)
-        freeze = FreezeRef(
-            selector=_name(f"{where}.cronjob_selector", f.get("cronjob_selector")),
-            namespace=_name(f"{where}.namespace", f.get("namespace", namespace)),
-            timeout_s=_positive(f"{where}.timeout_s", f.get("timeout_s", 10.0)),
-        )
-
     return Options(
         kubeconfig=kubeconfig,
         context=context,
         in_cluster=in_cluster,
         namespace=namespace,
-        request_timeout_s=timeout,
-        conflict_retries=retries,
-        tiers=tiers,
-        route=route,
-        freeze=freeze,
+        request_timeout_s=_positive(f"{P}.request_timeout_s", options.get("request_timeout_s", 5.0)),
+        conflict_retries=_whole(f"{P}.conflict_retries", options.get("conflict_retries", 5), 0, 50),
+        tiers={
+            tier: _tier(f"{P}.tiers.{tier}", raw, namespace)
+            for tier, raw in _table(f"{P}.tiers", options.get("tiers", {})).items()
+        },
+        route=_route(options["route"], namespace) if "route" in options else None,
+        freeze=_freeze(options["freeze"], namespace) if "freeze" in options else None,
     )

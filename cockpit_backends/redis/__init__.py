@@ -21,8 +21,9 @@ This module only validates options: redis-py is imported when a store is created
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,24 +64,7 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def _number(options: Mapping[str, Any], field: str, default: float, *, integer: bool = False) -> Any:
-    value = options.get(field, default)
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        what = "a positive integer" if integer else "a positive number"
-        raise ConfigError(f"plugins.redis.{field}: expected {what}, got {value!r}")
-    return value if integer else float(value)
-
-
-DEFAULTS = Options()
-
-
-def parse_options(options: Mapping[str, Any], context: BackendContext | None = None) -> Options:
-    """Strict: unknown fields and bad values are one-sentence ConfigErrors naming the field."""
-    unknown = sorted(set(options) - set(KNOWN))
-    if unknown:
-        raise ConfigError(f"plugins.redis: unknown option {unknown[0]!r} (known: {', '.join(KNOWN)})")
-    url = options.get("url", DEFAULTS.url)
+def _url(url: Any) -> str:
     if not isinstance(url, str):
         raise ConfigError("plugins.redis.url: expected a string such as redis://127.0.0.1:6379/0")
     try:
@@ -93,36 +77,75 @@ def parse_options(options: Mapping[str, Any], context: BackendContext | None = N
     db = parts.path.lstrip("/")
     if parts.scheme != "unix" and db and not db.isdigit():
         raise ConfigError(f"plugins.redis.url: database {db!r} must be a number, e.g. redis://127.0.0.1:6379/1")
-    prefix = options.get("prefix", DEFAULTS.prefix)
+    return url
+
+
+def _prefix(prefix: Any) -> str:
     if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
         raise ConfigError("plugins.redis.prefix: expected a non-empty string without spaces, e.g. 'cockpit:cache:'")
-    provider = options.get("provider", DEFAULTS.provider)
+    return prefix
+
+
+def _provider(provider: Any) -> str:
     if not isinstance(provider, str) or not _NAME.match(provider):
         raise ConfigError("plugins.redis.provider: expected a name of letters, digits, '.', '_' or '-'")
-    raw_tiers = options.get("tiers", {})
-    if not isinstance(raw_tiers, Mapping):
+    return provider
+
+
+def _tiers(raw: Any, roles: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, Mapping):
         raise ConfigError("plugins.redis.tiers: expected a table of tier = pinned revision")
-    roles = dict(context.tiers) if context is not None else {}
     tiers = []
-    for tier, revision in raw_tiers.items():
+    for tier, revision in raw.items():
         if not isinstance(revision, str) or not _REVISION.match(revision):
             raise ConfigError(f"plugins.redis.tiers.{tier}: expected a pinned revision string, got {revision!r}")
         # "old"/"new" are the cockpit's role names: map them to the tier names the autoscaler knows.
         tiers.append((roles.get(tier, tier), revision))
-    window_s = _number(options, "window_s", DEFAULTS.window_s)
-    buckets = _number(options, "buckets", DEFAULTS.buckets, integer=True)
-    if buckets > 1000:
+    return tuple(tiers)
+
+
+def _seconds(field: str) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"plugins.redis.{field}: expected a positive number, got {value!r}")
+        return float(value)
+
+    return check
+
+
+def _buckets(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"plugins.redis.buckets: expected a positive integer, got {value!r}")
+    if value > 1000:
         raise ConfigError("plugins.redis.buckets: at most 1000 buckets per window")
-    return Options(
-        url=url,
-        prefix=prefix,
-        provider=provider,
-        tiers=tuple(tiers),
-        window_s=window_s,
-        buckets=buckets,
-        ttl_s=_number(options, "ttl_s", DEFAULTS.ttl_s),
-        timeout_s=_number(options, "timeout_s", DEFAULTS.timeout_s),
-    )
+    return value
+
+
+DEFAULTS = Options()
+
+# Each option's check, in the order they are validated (the first bad one is the one reported).
+# ``tiers`` also needs the context's role names: parse_options rebinds it (keeping its place).
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "url": _url,
+    "prefix": _prefix,
+    "provider": _provider,
+    "tiers": partial(_tiers, roles={}),
+    "window_s": _seconds("window_s"),
+    "buckets": _buckets,
+    "ttl_s": _seconds("ttl_s"),
+    "timeout_s": _seconds("timeout_s"),
+}
+_RAW_DEFAULTS: dict[str, Any] = {field: getattr(DEFAULTS, field) for field in KNOWN} | {"tiers": {}}
+
+
+def parse_options(options: Mapping[str, Any], context: BackendContext | None = None) -> Options:
+    """Strict: unknown fields and bad values are one-sentence ConfigErrors naming the field."""
+    unknown = sorted(set(options) - set(KNOWN))
+    if unknown:
+        raise ConfigError(f"plugins.redis: unknown option {unknown[0]!r} (known: {', '.join(KNOWN)})")
+    roles = dict(context.tiers) if context is not None else {}
+    checks = _CHECKS | {"tiers": partial(_tiers, roles=roles)}
+    return Options(**{field: check(options.get(field, _RAW_DEFAULTS[field])) for field, check in checks.items()})
 
 
 def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
