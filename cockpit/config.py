@@ -17,13 +17,15 @@ from msgspec import Meta
 from cockpit.domain.revisions import require_pinned
 from cockpit.domain.rollback import Mode, RollbackPolicy
 from cockpit.domain.rollout import DEFAULT_STEPS, RolloutPlan
-from cockpit.errors import ConfigError
+from cockpit.errors import ConfigError, abbreviate, name_problem
 from cockpit.hookspecs import ROLES
 from cockpit.schema import load
 
+# Every number is finite and within a documented range (docs/operations.md): inf and nan never pass.
 Share = Annotated[float, Meta(ge=0.0, le=1.0)]
-Positive = Annotated[float, Meta(gt=0.0)]
-NonNegative = Annotated[float, Meta(ge=0.0)]
+Positive = Annotated[float, Meta(gt=0.0, le=1e9)]
+NonNegative = Annotated[float, Meta(ge=0.0, le=1e9)]
+Seconds = Annotated[float, Meta(ge=0.0, le=31_536_000.0)]  # up to a year
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -34,9 +36,9 @@ class CockpitSection(_Strict, kw_only=True):
     journal: str = "cockpit-journal.db"
     lock: str = "cockpit.lock"  # the pin lock file written by `cockpit pin`, relative to this file
     clock: Literal["real", "simulated"] = "real"  # "simulated": a clock from 0 (mock backends)
-    speed: Positive = 1.0  # simulated seconds per wall second, with clock = "simulated"
-    tick_s: Positive = 1.0
-    backend_timeout_s: Positive = 5.0
+    speed: Annotated[float, Meta(gt=0.0, le=10_000.0)] = 1.0  # simulated seconds per wall second (simulated clock)
+    tick_s: Annotated[float, Meta(ge=0.01, le=3600.0)] = 1.0
+    backend_timeout_s: Annotated[float, Meta(ge=0.01, le=600.0)] = 5.0
     operator: str = ""
 
 
@@ -51,17 +53,17 @@ class TiersSection(_Strict, kw_only=True):
     new: str = "new"
     cold_capacity_factor: Share = 0.5
     warm_hit_rate: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
-    startup_estimate_s: NonNegative = 120.0  # how long a new old-tier replica takes to be ready (plan ETAs)
+    startup_estimate_s: Seconds = 120.0  # how long a new old-tier replica takes to be ready (plan ETAs)
 
 
 class RolloutSection(_Strict, kw_only=True):
-    steps: list[Share] = msgspec.field(default_factory=lambda: list(DEFAULT_STEPS))
-    bake_s: Positive = 3600.0
+    steps: Annotated[list[Share], Meta(max_length=100)] = msgspec.field(default_factory=lambda: list(DEFAULT_STEPS))
+    bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] = 3600.0
 
 
 class RollbackSection(_Strict, kw_only=True):
     headroom: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
-    min_stage_interval_s: NonNegative = 5.0
+    min_stage_interval_s: Seconds = 5.0
     cache_dip_tolerance: Share = 0.15
     min_move: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.01
     mode: str = "auto"
@@ -75,12 +77,14 @@ class FreezeSection(_Strict, kw_only=True):
     """What else an incident freezes, recorded in the incident and passed to every plugin's hook."""
 
     system_prompt_revision: str = ""  # the system-prompt revision in use: no prompt change while frozen
-    flags: list[str] = msgspec.field(default_factory=list)  # per-tenant flags a flag-service plugin freezes
+    flags: Annotated[list[str], Meta(max_length=10_000)] = msgspec.field(default_factory=list)  # frozen flags
 
 
 class WarmerSection(_Strict, kw_only=True):
     enabled: bool = False  # start with the warmer on (toggle it from the TUI or `cockpit` commands)
-    rate_per_s: Positive = 1.0  # warming requests per second against the old (rollback target) revision
+    rate_per_s: Annotated[float, Meta(gt=0.0, le=10_000.0)] = (
+        1.0  # warming requests per second against the old (rollback target) revision
+    )
     sample_size: Annotated[int, Meta(ge=1, le=100_000)] = 50  # prefixes sampled from recent traffic
     prefixes_file: str = ""  # JSON lines of recorded prefixes; else the cache store's sample_prefixes
 
@@ -170,10 +174,29 @@ def load_config(path: Path | str, overrides: dict[str, Any] | None = None, *, re
     return build_config(path, raw, overrides, require_pins=require_pins)
 
 
+def _names(raw: ConfigFile, where: str) -> None:
+    """Names are shown on screens and compared byte for byte: printable, not empty, not padded."""
+    named = [("models.old", raw.models.old), ("models.new", raw.models.new)]
+    named += [("models.alias", raw.models.alias)] if raw.models.alias else []
+    named += [("tiers.old", raw.tiers.old), ("tiers.new", raw.tiers.new)]
+    named += [("cockpit.operator", raw.cockpit.operator)] if raw.cockpit.operator else []
+    named += [(f"freeze.flags[{i}]", f) for i, f in enumerate(raw.freeze.flags)]
+    named += [(f"pins.{abbreviate(k)}", v) for k, v in raw.pins.items()]
+    for field, value in named:
+        problem = name_problem(value)
+        if problem:
+            raise ConfigError(f"{where}: {field}: {abbreviate(value)!r} {problem}")
+    if raw.tiers.old == raw.tiers.new:
+        raise ConfigError(f"{where}: tiers.new: the same tier as tiers.old ({abbreviate(raw.tiers.old)})")
+
+
 def build_config(
     path: Path, raw: ConfigFile, overrides: dict[str, Any] | None = None, *, require_pins: bool = True
 ) -> Config:
     where = str(path)
+    _names(raw, where)
+    if raw.models.old == raw.models.new:
+        raise ConfigError(f"{where}: models.new: the same revision as models.old ({abbreviate(raw.models.old)})")
     if require_pins:
         require_pinned(raw.models.old, f"{where}: models.old")
         require_pinned(raw.models.new, f"{where}: models.new")
@@ -184,7 +207,9 @@ def build_config(
     try:
         mode = Mode(raw.rollback.mode)
     except ValueError:
-        raise ConfigError(f"{where}: rollback.mode: expected 'auto' or 'manual', got {raw.rollback.mode!r}") from None
+        raise ConfigError(
+            f"{where}: rollback.mode: expected 'auto' or 'manual', got {abbreviate(raw.rollback.mode)!r}"
+        ) from None
     for role in ROLES:
         if not getattr(raw.backends, role):
             raise ConfigError(f"{where}: backends.{role}: a backend name is required")

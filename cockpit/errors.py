@@ -23,3 +23,27 @@ class BackendError(CockpitError):
         super().__init__(f"backend {backend!r} ({role}): {message}")
         self.backend = backend
         self.role = role
+
+
+def abbreviate(value: object, limit: int = 64) -> str:
+    """A value as it may appear in a one-sentence error, a journal entry or a log line: at most `limit`
+    printable characters (a 10 MB value is never echoed back)."""
+    s = str(value)
+    s = "".join(c if c.isprintable() else "?" for c in s[: limit + 1])
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def name_problem(value: object, max_len: int = 200) -> str | None:
+    """Why `value` is not a usable name (tenant, cohort, tier, model, operator), or None: names are
+    shown on screens and compared byte for byte, so no empty, padded or unprintable ones (control
+    characters, bidi overrides, zero-width look-alikes)."""
+    if not isinstance(value, str) or not value:
+        return "is empty"
+    if len(value) > max_len:
+        return f"is longer than {max_len} characters"
+    for i, c in enumerate(value):
+        if not c.isprintable():
+            return f"has an unprintable character (U+{ord(c):04X}) at position {i}"
+    if value != value.strip():
+        return "starts or ends with a space"
+    return None

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from cockpit.errors import ConfigError
+from cockpit.errors import ConfigError, abbreviate
 
 T = TypeVar("T")
 
@@ -28,6 +28,8 @@ def field_path(raw: str) -> str:
 def convert(data: Any, type_: type[T], where: str) -> T:
     try:
         return msgspec.convert(data, type=type_, strict=True)
+    except RecursionError:
+        raise ConfigError(f"{where}: values nested too deeply") from None
     except msgspec.ValidationError as exc:
         msg = str(exc)
         m = _PATH_RE.search(msg)
@@ -50,7 +52,9 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(f"{path}: not valid TOML ({abbreviate(exc, 200)})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a {what} the cockpit reads (arrays or tables nested too deeply)") from None
 
 
 def load(path: Path, type_: type[T], what: str) -> T:

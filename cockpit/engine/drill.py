@@ -8,6 +8,7 @@ start regressing). Baseline strategies get the same autopilot, so only the strat
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,12 +49,19 @@ class Scorecard:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "warmer")}
         w = self.warmer
         d["warmer"] = {k: w[k] for k in ("enabled", "sent", "reads", "cost")} if w.get("sent") else None
-        d["wrong_answers"] = round(self.wrong_answers)
-        d["dropped_requests"] = round(self.dropped_requests)
-        d["peak_old_utilisation"] = round(self.peak_old_utilisation, 4)
-        d["min_old_hit_rate"] = None if self.min_old_hit_rate is None else round(self.min_old_hit_rate, 4)
-        d["extra_cost"] = round(self.extra_cost, 2)
-        return d
+        d["wrong_answers"] = _round(self.wrong_answers)
+        d["dropped_requests"] = _round(self.dropped_requests)
+        d["peak_old_utilisation"] = _round(self.peak_old_utilisation, 4)
+        d["min_old_hit_rate"] = _round(self.min_old_hit_rate, 4)
+        d["extra_cost"] = _round(self.extra_cost, 2)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _round(value: float | None, digits: int | None = None) -> float | int | None:
+    """JSON has no infinity: an unbounded figure (an old tier with no capacity) is null, never round(inf)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value) if digits is None else round(value, digits)
 
 
 class Autopilot:
