@@ -20,20 +20,8 @@ from textual.widgets import Input
 from cockpit.engine.handle import EngineHandle
 from cockpit.engine.snapshot import Snapshot
 from cockpit.errors import CockpitError
-from cockpit.ui import keys, view
+from cockpit.ui import keys, panels, view
 from cockpit.ui.gaps import control_of, with_commands
-from cockpit.ui.panels import (
-    AttachLine,
-    Banner,
-    CachesPanel,
-    CapacityPanel,
-    FilterInput,
-    ModelsPanel,
-    PlanPanel,
-    RollbackPanel,
-    TableBar,
-    TrendsPanel,
-)
 from cockpit.ui.planning import PlanTracker, plan_key, plan_or_none, plan_scope
 from cockpit.ui.scorecard import DrillScore
 from cockpit.ui.screens import ConfirmScreen, ScopeScreen, TextScreen
@@ -59,18 +47,18 @@ class MainScreen(Screen[None]):
         self._was_read_only = engine.read_only
         for a in engine.actions.values():  # keys plugins add (Screen has no public bind(); App.bind does this)
             self._bindings.bind(a.key, f"plugin({a.id!r})", a.description)
-        self.banner = Banner(id="banner")
-        self.attach = AttachLine(id="attach")
-        self.models = ModelsPanel(id="models")
-        self.capacity = CapacityPanel(id="capacity")
-        self.caches = CachesPanel(id="caches")
-        self.trends = TrendsPanel(id="trends")
-        self.rollback = RollbackPanel(id="rollback")
-        self.plan = PlanPanel(id="plan")
-        self.filter = FilterInput(
+        self.banner = panels.Banner(id="banner")
+        self.attach = panels.AttachLine(id="attach")
+        self.models = panels.ModelsPanel(id="models")
+        self.capacity = panels.CapacityPanel(id="capacity")
+        self.caches = panels.CachesPanel(id="caches")
+        self.trends = panels.TrendsPanel(id="trends")
+        self.rollback = panels.RollbackPanel(id="rollback")
+        self.plan = panels.PlanPanel(id="plan")
+        self.filter = panels.FilterInput(
             self.filter_changed, placeholder="filter tenants (name, cohort, health); escape closes", id="filter"
         )
-        self.tablebar = TableBar(id="tablebar")
+        self.tablebar = panels.TableBar(id="tablebar")
         self.table = TenantTable(view.TENANT_COLUMNS, (6, 6, *view.FIXED_WIDTHS), id="tenants")
 
     @property
