@@ -43,7 +43,7 @@ def sparkline(values: list[float]) -> str:
 def _window(j: Journal, incident: str) -> tuple[Entry, Entry | None, float]:
     declared = next((e for e in j.entries(kinds=("incident_declared",)) if e.data.get("id") == incident), None)
     if declared is None:
-        known = sorted({e.data.get("id") for e in j.entries(kinds=("incident_declared",))})
+        known = sorted({i for e in j.entries(kinds=("incident_declared",)) if isinstance(i := e.data.get("id"), str)})
         raise ConfigError(f"incident {incident!r} is not in the journal (incidents: {', '.join(known) or 'none'})")
     released = next(
         (e for e in j.entries(kinds=("incident_released",), since_seq=declared.seq) if e.data.get("id") == incident),

@@ -326,11 +326,13 @@ class CockpitSpec:
     @hookspec
     def cockpit_backends(self) -> list[BackendSpec]:
         """The backends this plugin provides. Lists from all plugins are concatenated."""
+        raise NotImplementedError  # a specification: pluggy calls the implementations, never this
 
     @hookspec
     def cockpit_actions(self, context: BackendContext) -> list[PluginAction]:
         """Keystrokes this plugin adds to the cockpit for the engine bound to `context`. Lists from all
         plugins are concatenated; an id claimed twice is reported and the first one wins."""
+        raise NotImplementedError  # a specification: pluggy calls the implementations, never this
 
     @hookspec
     def cockpit_configure(self, plugins: Mapping[str, Mapping[str, Any]], context: BackendContext) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -111,7 +111,7 @@ class PluginHost:
         found: dict[str, BackendSpec] = {}
         for impl in self.pm.hook.cockpit_backends.get_hookimpls():
             try:
-                specs = impl.function()
+                specs = cast("list[BackendSpec] | None", impl.function())  # pluggy types results as object
             except Exception as exc:
                 self.failures.append(PluginFailure(impl.plugin_name, "cockpit_backends", _describe(exc)))
                 continue
@@ -155,7 +155,7 @@ class PluginHost:
         found: dict[str, PluginAction] = {}
         for impl in self.pm.hook.cockpit_actions.get_hookimpls():
             try:
-                got = impl.function(context=context)
+                got = cast("list[PluginAction] | None", impl.function(context=context))  # (as above)
             except Exception as exc:
                 self.failures.append(PluginFailure(impl.plugin_name, "cockpit_actions", _describe(exc)))
                 continue

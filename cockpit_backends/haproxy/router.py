@@ -13,6 +13,7 @@ import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from cockpit.hookspecs import ApplyResult, TrafficReading
 from cockpit_backends.haproxy.runtime import (
@@ -189,8 +190,10 @@ class _Deadline:
     async def __aenter__(self) -> None:
         await self._cm.__aenter__()
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None, tb: object) -> bool | None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
-            return await self._cm.__aexit__(et, e, tb)
+            await self._cm.__aexit__(et, e, tb)  # asyncio.Timeout never swallows an exception (returns None)
         except TimeoutError:
             raise RuntimeAPIError(self._message) from None

@@ -97,7 +97,7 @@ class Options:
         path = self.raw.get(file_key) if file_key else None
         if env_name is not None and path is not None:
             raise ConfigError(f"{self.where(env_key)}: set either {env_key} or {file_key}, not both")
-        if path is not None:
+        if file_key and path is not None:  # (path is only ever read when file_key names it)
             if not isinstance(path, str) or not path:
                 raise ConfigError(f"{self.where(file_key)}: expected a file path, got {type(path).__name__}")
             p = Path(path) if Path(path).is_absolute() else Path(config_dir) / path

@@ -9,7 +9,7 @@ froze, and one an operator had suspended by hand stays suspended.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubernetes import client
@@ -60,7 +60,9 @@ class CronJobFreezer:
         jobs = [j for j in self._list() if SUSPENDED_ANNOTATION in (j["metadata"].get("annotations") or {})]
         return self._patch_each(jobs, patch, "resume", "resumed")
 
-    def _patch_each(self, jobs: list[Mapping[str, Any]], patch: dict[str, Any], verb: str, done_word: str) -> list[str]:
+    def _patch_each(
+        self, jobs: Sequence[Mapping[str, Any]], patch: dict[str, Any], verb: str, done_word: str
+    ) -> list[str]:
         """Patch every job, going on past failures; raise one sentence if any failed. The names patched."""
         done, errors = [], []
         for job in jobs:

@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -458,7 +458,8 @@ class RedisCacheStore:
     async def get(self, namespace: str, key: str) -> bytes | None:
         """Read an entry and count the hit or miss against the namespace."""
         async with self._errors() as r:
-            value = await r.get(self.k_entry(namespace, key))
+            # the client is made without decode_responses, so Redis answers bytes (or None), never str
+            value = cast("bytes | None", await r.get(self.k_entry(namespace, key)))
         await self.record_usage(namespace, int(value is not None), int(value is None))
         return value
 
