@@ -415,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="who you are in the journal (default: user@host); for shared accounts such as a bastion's 'oncall'",
     )
     p.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="with --attach over TCP to an engine with a [server] tokens_file: the file holding your token "
+        "(default: $COCKPIT_TOKEN_FILE); the engine names you by it",
+    )
+    p.add_argument(
         "--theme", help="a bundled theme (dark, light, high-contrast, colour-blind, ansi-16) or a theme file"
     )
     sub = p.add_subparsers(dest="command")
@@ -463,9 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
-    from cockpit import cli_engine
+    from cockpit import cli_engine, cli_journal
 
     cli_engine.add_parser(sub)
+    cli_journal.add_parser(sub)
     co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
     co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     co.set_defaults(func=_completion)

@@ -29,7 +29,7 @@ def test_sigkill_mid_rollback_resumes_at_the_same_stage(tmp_path):
     state = tmp_path / "world.json"
     cmd = [sys.executable, "-m", "cockpit.cli", "drill", "classic", "--journal", str(journal)]
     cmd += ["--state-file", str(state), "--json"]
-    first = subprocess.Popen([*cmd, "--speed", "150"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen([*cmd, "--speed", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     killed_after = None
     while time.monotonic() < deadline:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import compress
+from operator import ne
 
 
 def compose(targets: Mapping[str, float], ceilings: Mapping[str, float]) -> dict[str, float]:
@@ -18,9 +20,15 @@ def compose(targets: Mapping[str, float], ceilings: Mapping[str, float]) -> dict
 def differences(
     effective: Mapping[str, float], observed: Mapping[str, float], tolerance: float = 1e-6
 ) -> dict[str, float]:
-    """The shares the router must be told: only tenants whose observed share differs."""
+    """The shares the router must be told: only tenants whose observed share differs.
+
+    Tenants whose observed share is exactly the effective one are set aside first, in a loop that runs
+    in C; only the rest are compared with the tolerance, in the order of `effective`."""
+    names = list(effective)
+    candidates = compress(names, map(ne, effective.values(), map(observed.get, names)))
     out = {}
-    for tenant, share in effective.items():
+    for tenant in candidates:
+        share = effective[tenant]
         seen = observed.get(tenant)
         if seen is None or abs(seen - share) > tolerance:
             out[tenant] = share
@@ -30,14 +38,14 @@ def differences(
 class Composer:
     """The traffic layer across ticks: recomposes the effective vector only when the targets or the
     ceilings changed (their owners' version counters say so), and compares it with the router's
-    observed vector only when either side changed. A tick where nothing changed costs two C-level
-    dict comparisons instead of two Python loops over every tenant."""
+    observed vector only when either side changed. A tick where nothing changed costs no per-tenant
+    work at all."""
 
     def __init__(self, tolerance: float = 1e-6) -> None:
         self.tolerance = tolerance
         self._key: tuple[int, int, int] | None = None
         self._effective: dict[str, float] = {}
-        self._seen: dict[str, float] | None = None
+        self._seen: Mapping[str, float] | None = None
         self._diff_of: dict[str, float] | None = None
         self._diff: dict[str, float] = {}
 
@@ -51,10 +59,12 @@ class Composer:
         return self._effective
 
     def differences(self, effective: dict[str, float], observed: Mapping[str, float]) -> dict[str, float]:
-        if effective is self._diff_of and self._seen is not None and observed == self._seen:
+        """`differences(effective, observed)`, computed again only when either vector is a different
+        object than last time (readings are immutable once a backend returns them)."""
+        if effective is self._diff_of and observed is self._seen:
             return dict(self._diff)
-        diff = {} if effective == observed else differences(effective, observed, self.tolerance)
-        self._seen = dict(observed)
+        diff = differences(effective, observed, self.tolerance)
+        self._seen = observed
         self._diff_of = effective
         self._diff = diff
         return dict(diff)

@@ -4,7 +4,9 @@ Used by the arm confirmation (which tenants, how much traffic, pre-scale target,
 `cockpit plan`. It runs the real scheduler on a copy against a projected fleet: replicas asked for
 become ready after `startup_estimate_s`, moved traffic lands where the stage says, and the old cache's
 hit rate is taken as the diluted rate each stage plans for (no credit for warming, so ETAs are late
-rather than early).
+rather than early). In that projection only two things change with time, the end of a stage's settle
+and the moment the requested replicas turn ready, so the dry run jumps from one to the next rather
+than stepping the clock: its cost grows with the number of stages, not the planning horizon.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def preview(
         if d.finished or sim.done:
             return Plan(tuple(sorted(sim.scope)), to_move, prescale, tuple(stages), True, now - view.now)
         if d.stage is not None:
+            shares = dict(shares)  # a new mapping: the scheduler treats the ones it saw as immutable
             old_load = _apply(d.stage, shares, rps, old_load)
             hit = d.stage.hit_rate_after
             cap = t.capacity(hit)
@@ -81,6 +84,13 @@ def preview(
             )
         elif d.hold and "waiting for the operator" in d.hold:
             sim.advance()
+            continue
+        elif d.hold != "settling after the last stage":
+            # Nothing in the projection changes until the replicas asked for turn ready: jump there
+            # (stepping every few seconds in between would see the same hold), or stop if they have.
+            if now >= ready_at:
+                break
+            now = ready_at
             continue
         now = min(now + step, ready_at) if now < ready_at else now + step
     return Plan(tuple(sorted(sim.scope)), to_move, prescale, tuple(stages), False, None)

@@ -18,6 +18,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import repeat
+from operator import mul, neg
 from typing import Any
 
 from cockpit.domain.fleet import Tier
@@ -47,7 +49,11 @@ class RollbackPolicy:
 
 @dataclass(frozen=True, slots=True)
 class FleetView:
-    """What the scheduler sees each tick: one consistent observation of the fleet."""
+    """What the scheduler sees each tick: one consistent observation of the fleet.
+
+    The mappings are read-only to the scheduler and treated as immutable: a caller whose vector
+    changes passes a new mapping. The scheduler relies on that to skip per-tenant work on a tick
+    where the same mappings come back (the cost of a quiet tick does not grow with the fleet)."""
 
     now: float
     rps: Mapping[str, float]
@@ -146,6 +152,10 @@ class RollbackScheduler:
     scale_requested: int = 0
     last_hold: str | None = None
     version: int = 0  # bumped by every change of scope or ceilings (the traffic layer recomposes then)
+    # Per-tenant sums and the rollback order, each kept with the (identical) inputs it came from.
+    _memo: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # Tenants whose ceiling changed since the last `take_changes()`; None: the scope or every ceiling.
+    _changed: set[str] | None = field(default=None, repr=False, compare=False)
 
     # Commands ----------------------------------------------------------------------------------
     def arm(self, scope: Iterable[str], now: float, mode: Mode | str | None = None) -> None:
@@ -160,6 +170,7 @@ class RollbackScheduler:
                 self.finished_at = None
             self.scope = self.scope | new_scope
             self.version += 1
+            self._changed = None
         else:
             self.armed = True
             self.scope = new_scope
@@ -168,6 +179,7 @@ class RollbackScheduler:
             self.finished_at = None
             self.paused = False
             self.version += 1
+            self._changed = None
         if new_mode is not None:
             self.mode = new_mode
 
@@ -199,17 +211,41 @@ class RollbackScheduler:
         self.scale_requested = 0
         self.last_stage_at = None
         self.version += 1
+        self._changed = None
         return lifted
 
     # The plan ----------------------------------------------------------------------------------
     def current_share(self, tenant: str, shares: Mapping[str, float]) -> float:
         return min(shares.get(tenant, 0.0), self.ceilings.get(tenant, 1.0))
 
+    def _cached(self, name: str, inputs: tuple[Any, ...]) -> Any:
+        """The value memoised under `name` if it was computed from these very inputs, else None."""
+        hit = self._memo.get(name)
+        if hit is None or len(hit[0]) != len(inputs):
+            return None
+        for was, now in zip(hit[0], inputs, strict=True):
+            # mappings by identity (immutable once passed in), counters by value
+            if was is not now and not (type(was) is int and was == now):
+                return None
+        return hit[1]
+
+    def _keep(self, name: str, inputs: tuple[Any, ...], value: Any) -> Any:
+        self._memo[name] = (inputs, value)
+        return value
+
     def full_failback_load(self, view: FleetView) -> float:
         """Old-tier load once every tenant in scope is at 0 % new."""
-        return view.old_load + sum(
-            view.rps.get(t, 0.0) * view.shares.get(t, 0.0) for t in self.scope if t in view.shares
-        )
+        inputs = (view.rps, view.shares, self.scope)
+        moving = self._cached("failback", inputs)
+        if moving is None:
+            rps, shares = view.rps, view.shares
+            present = list(filter(shares.__contains__, self.scope))
+            zero = repeat(0.0)
+            # Σ rps·share over the scope, looped in C (same operations, same order as a generator)
+            moving = self._keep(
+                "failback", inputs, sum(map(mul, map(rps.get, present, zero), map(shares.get, present, zero)))
+            )
+        return view.old_load + moving
 
     def replicas_needed(self, view: FleetView) -> int:
         full = self.full_failback_load(view)
@@ -246,25 +282,41 @@ class RollbackScheduler:
 
     def _pin_idle(self, view: FleetView) -> None:
         """Tenants in scope with no traffic on new are pinned at 0 for free: nothing has to move."""
+        inputs = (view.shares, self.scope, self.version)
+        if self._cached("pinned", inputs) is not None:
+            return
         for t in self.scope:
             if self.ceilings.get(t, 1.0) > EPS and view.shares.get(t, 0.0) <= EPS:
                 self.ceilings[t] = 0.0
                 self.version += 1
+                if self._changed is not None:
+                    self._changed.add(t)
+        self._keep("pinned", (view.shares, self.scope, self.version), True)
 
     def _finished(self, view: FleetView) -> bool:
-        for t in self.scope:
-            if t in view.shares and (view.shares[t] > EPS or self.ceilings.get(t, 1.0) > EPS):
-                return False
-        return True
+        inputs = (view.shares, self.scope, self.version)
+        done = self._cached("finished", inputs)
+        if done is None:
+            shares = view.shares
+            done = self._keep(
+                "finished",
+                inputs,
+                not any(t in shares and (shares[t] > EPS or self.ceilings.get(t, 1.0) > EPS) for t in self.scope),
+            )
+        return bool(done)
 
     def _pending_load(self, view: FleetView) -> float:
         """Traffic already ordered off the new revision but not yet observed there."""
-        pending = 0.0
-        for t, c in self.ceilings.items():
-            s = view.shares.get(t, 0.0)
-            if s > c + EPS:
-                pending += view.rps.get(t, 0.0) * (s - c)
-        return pending
+        inputs = (view.rps, view.shares, self.version)
+        pending = self._cached("pending", inputs)
+        if pending is None:
+            pending = 0.0
+            for t, c in self.ceilings.items():
+                s = view.shares.get(t, 0.0)
+                if s > c + EPS:
+                    pending += view.rps.get(t, 0.0) * (s - c)
+            self._keep("pending", inputs, pending)
+        return float(pending)
 
     def _hold_reason(self, view: FleetView) -> str | None:
         if self.paused:
@@ -288,16 +340,22 @@ class RollbackScheduler:
         return "waiting for old-tier capacity"
 
     def _order(self, view: FleetView) -> list[str]:
-        """Tenants still to move, most harmed first (severity x traffic on new), ties by name."""
-        todo = [t for t in self.scope if self.current_share(t, view.shares) > EPS]
-        return sorted(
-            todo,
-            key=lambda t: (
-                -view.harm.get(t, 0.0) * view.rps.get(t, 0.0) * self.current_share(t, view.shares),
-                -view.harm.get(t, 0.0),
-                t,
-            ),
-        )
+        """Tenants still to move, most harmed first (severity x traffic on new), ties by name. Sorted
+        again only when the scope, a ceiling, harm, rates or shares changed."""
+        inputs = (view.harm, view.rps, view.shares, self.scope, self.version)
+        order = self._cached("order", inputs)
+        if order is None:
+            harm, rps, shares, ceilings = view.harm, view.rps, view.shares, self.ceilings
+            scope = list(self.scope)
+            current = list(map(min, map(shares.get, scope, repeat(0.0)), map(ceilings.get, scope, repeat(1.0))))
+            todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
+            share = [c for c in current if c > EPS]
+            neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
+            # key (-harm·rps·share, -harm, name), built and sorted in C: the same floats as
+            # `-harm * rps * share` (negation first, then left to right)
+            weight = map(mul, map(mul, neg_h, map(rps.get, todo, repeat(0.0))), share)
+            order = self._keep("order", inputs, [k[2] for k in sorted(zip(weight, neg_h, todo, strict=True))])
+        return list(order)
 
     def _plan_stage(self, view: FleetView) -> Stage | None:
         load = view.old_load + self._pending_load(view)
@@ -324,7 +382,7 @@ class RollbackScheduler:
             break  # most-harmed first: a lesser-harmed tenant never jumps the queue
         if not moves:
             return None
-        remaining = sum(view.rps.get(t, 0.0) * self.current_share(t, view.shares) for t in self.scope)
+        remaining = self._remaining(view)
         if moved + EPS < remaining * self.policy.min_stage_fraction and moved + EPS < remaining:
             return None  # a trickle: wait for capacity to make a stage worth an operator's attention
         after = load + moved
@@ -339,9 +397,22 @@ class RollbackScheduler:
             hit_rate_after=hit_after,
         )
 
+    def _remaining(self, view: FleetView) -> float:
+        """Traffic in scope still on the new revision (within the ceilings)."""
+        inputs = (view.rps, view.shares, self.scope, self.version)
+        left = self._cached("remaining", inputs)
+        if left is None:
+            rps, shares, ceilings = view.rps, view.shares, self.ceilings
+            scope = list(self.scope)
+            current = map(min, map(shares.get, scope, repeat(0.0)), map(ceilings.get, scope, repeat(1.0)))
+            left = self._keep("remaining", inputs, sum(map(mul, map(rps.get, scope, repeat(0.0)), current)))
+        return float(left)
+
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
         for t, c in stage.ceilings.items():
             self.ceilings[t] = min(c, self.ceilings.get(t, 1.0))
+        if self._changed is not None:
+            self._changed.update(stage.ceilings)
         self.version += 1
         self.stage = stage.number
         self.last_stage_at = stage.at
@@ -355,11 +426,17 @@ class RollbackScheduler:
             self._commit(stage)
 
     # Journal checkpoints -----------------------------------------------------------------------
-    def snapshot(self) -> dict:
+    def sorted_scope(self) -> list[str]:
+        scope = self._cached("sorted_scope", (self.scope,))
+        if scope is None:
+            scope = self._keep("sorted_scope", (self.scope,), sorted(self.scope))
+        return list(scope)
+
+    def snapshot(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
             "armed": self.armed,
-            "scope": sorted(self.scope),
+            "scope": self.sorted_scope(),
             "mode": str(self.mode),
             "paused": self.paused,
             "ceilings": self.ceilings,
@@ -372,6 +449,16 @@ class RollbackScheduler:
             "pending_advances": self.pending_advances,
             "scale_requested": self.scale_requested,
         }
+
+    def mark_all_changed(self) -> None:
+        """The next `take_changes()` answers "everything" (a checkpoint was lost: write it whole)."""
+        self._changed = None
+
+    def take_changes(self) -> set[str] | None:
+        """The tenants whose ceiling changed since the last call (None: the scope or all of them), and
+        start counting afresh: what a checkpoint of what changed writes."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def load_snapshot(self, snap: dict) -> None:
         self.strategy = snap["strategy"]
@@ -389,3 +476,4 @@ class RollbackScheduler:
         self.pending_advances = snap["pending_advances"]
         self.scale_requested = snap["scale_requested"]
         self.version += 1
+        self._changed = None

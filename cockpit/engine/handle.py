@@ -8,6 +8,7 @@ blocks the screen's event loop.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from cockpit.config import Config
@@ -16,6 +17,16 @@ from cockpit.engine.clock import Clock
 from cockpit.engine.journal import Entry
 from cockpit.engine.snapshot import Snapshot
 from cockpit.hookspecs import PluginAction
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """Who holds an attached engine: where it listens, its role (leader, standby, …) and the operator
+    in control (None: nobody yet)."""
+
+    address: str
+    role: str
+    controller: str | None
 
 
 @runtime_checkable
@@ -36,7 +47,8 @@ class EngineHandle(Protocol):
 
     @property
     def snapshot(self) -> Snapshot | None:
-        """The latest picture, or None before the first tick."""
+        """The latest picture, or None before the first tick. In-process, a command's effect is in it
+        as soon as `command()` returns."""
         ...
 
     @property
@@ -54,6 +66,10 @@ class EngineHandle(Protocol):
 
     async def plan(self, scope: str | Iterable[str] = "regressing") -> Plan:
         """The dry run of arming now (the one planner, in the domain)."""
+        ...
+
+    def control(self) -> Control | None:
+        """Attached: who holds the engine. In-process: None (this screen is the operator)."""
         ...
 
     async def take_control(self, confirm: bool = False) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ class Housekeeping:
     last_harm_set: frozenset[str] = frozenset()
     last_tiers: dict[str, tuple[int, int]] = field(default_factory=dict)
     prefixes: list[PromptPrefix] = field(default_factory=list)
+    _harm_seen: Mapping[str, float] | None = None
 
     async def run(self, now: float) -> None:
         await self.poll_alias(now)
@@ -168,6 +170,9 @@ class Housekeeping:
             self.journal.append("metrics", self._metrics_sample(), now)
 
     def _health_changes(self, now: float) -> None:
+        if self.observed.harm is self._harm_seen:
+            return  # the same reading as last tick: nothing to compare
+        self._harm_seen = self.observed.harm
         threshold = self.config.file.incident.regression_threshold
         harm_set = frozenset(t for t, h in self.observed.harm.items() if h >= threshold)
         if harm_set != self.last_harm_set:
@@ -203,8 +208,16 @@ class Housekeeping:
         if self.warmer.sent:
             sample["warmer"] = self.warmer.snapshot()
         if self._incident_open():
-            sample["harm"] = {t: round(h, 4) for t, h in obs.harm.items() if h > 0}
+            sample["harm"] = _rounded_positive(obs.harm)
         return sample
+
+
+def _rounded_positive(harm: Mapping[str, float]) -> dict[str, float]:
+    """{tenant: round(severity, 4)} for every tenant with a severity above 0, looped in C (a metrics
+    sample of 25,000 regressing tenants every 10 s)."""
+    names, values = list(harm.keys()), list(harm.values())
+    positive = list(map((0.0).__lt__, values))
+    return dict(zip(compress(names, positive), map(round, compress(values, positive), repeat(4)), strict=True))
 
 
 def load_prefixes(path: Path) -> list[PromptPrefix]:

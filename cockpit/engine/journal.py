@@ -11,11 +11,13 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import msgspec
 
 from cockpit.errors import CockpitError, ConfigError
 
@@ -66,6 +68,24 @@ def _corrupt(path: str, seq: Any, why: str) -> JournalCorrupt:
         f"journal {path}: record {seq} {why}; the journal was damaged or edited, so the engine will not resume "
         f"from it (run `cockpit journal verify {path}`; restore a backup or move the file aside)"
     )
+
+
+def _plain(obj: Any) -> Any:
+    """Read-only mappings (readings handed through as they are) are written as objects."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"cannot journal a {type(obj).__name__}")
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_plain)
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    """An entry's data as compact JSON. msgspec encodes in C: a stage of 25,000 tenants is journaled in
+    milliseconds. Non-finite floats are written as null (a journal holds no NaN)."""
+    return _ENCODER.encode(data).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +300,7 @@ class Journal(Transactions):
         if self.read_only:
             return 0  # a read-only replay records nothing
         wall = time.time() if wall is None else wall
-        text = json.dumps(data, separators=(",", ":"))
+        text = encode_data(data)
         seq = self._seq + 1
         h = record_hash(self._head, seq, ts, wall, kind, actor, text)
         try:

@@ -39,11 +39,14 @@ from cockpit.engine.journal import (
     Transactions,
     _corrupt,
     abbreviate_kind,
+    encode_data,
 )
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.redact import redact_text, redact_url
 
-FENCED_KINDS = frozenset({"actuation", "actuation_ack", "checkpoint", "command"})
+FENCED_KINDS = frozenset(
+    {"actuation", "actuation_ack", "checkpoint", "rollout_checkpoint", "rollback_checkpoint", "command"}
+)
 DEFAULT_STREAM = "cockpit:journal"
 PAGE = 5000
 
@@ -215,7 +218,7 @@ class RedisJournal(Transactions):
     def append(self, kind: str, data: dict[str, Any], ts: float, actor: str = "", wall: float | None = None) -> int:
         if self.epoch is not None:
             data = {**data, "epoch": self.epoch}
-        row = (ts, time.time() if wall is None else wall, kind, actor, json.dumps(data, separators=(",", ":")))
+        row = (ts, time.time() if wall is None else wall, kind, actor, encode_data(data))
         if self._in_tx:
             self._buffer.append(row)
             # provisional: the seq the entry gets at commit while this engine is the only writer

@@ -30,11 +30,18 @@ from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
 from cockpit.engine.backends import Backends
 from cockpit.engine.clock import Clock
 from cockpit.engine.commands import Call, CommandError, ReadOnlyError
+from cockpit.engine.handle import Control
 from cockpit.engine.housekeeping import ALIAS_POLL_S, Housekeeping, load_prefixes, old_tier
 from cockpit.engine.journal import Entry, JournalLike, JournalUnavailable
 from cockpit.engine.observed import Observed
 from cockpit.engine.snapshot import Snapshot
-from cockpit.engine.state import CHECKPOINT, ROLLOUT_CHECKPOINT, read_checkpoint
+from cockpit.engine.state import (
+    CHECKPOINT,
+    ROLLBACK_CHECKPOINT,
+    ROLLOUT_CHECKPOINT,
+    read_checkpoint,
+    rollback_checkpoints,
+)
 from cockpit.errors import CockpitError, ConfigError
 from cockpit.hookspecs import BackendContext, PluginAction, TrafficReading
 from cockpit.plugins import PluginHost
@@ -101,7 +108,8 @@ class Engine:
         self._lock = asyncio.Lock()
         self._dirty = False
         self._rollout_written = -1  # the rollout version last checkpointed
-        self._load_cache: tuple[Mapping[str, float], Mapping[str, float], float] | None = None
+        self._deltas_since_full = 0  # ceilings written as deltas since the last full rollback checkpoint
+        self._memo: dict[str, tuple[tuple[Any, ...], Any]] = {}
         # Wired in start(), once the backends exist.
         self._backends: Backends | None = None
         self._actuator: Actuator | None = None
@@ -239,9 +247,7 @@ class Engine:
         # An intent with no ack is reconciled only when nothing later was acked: a later confirmed
         # actuation supersedes it, and re-applying it would move tenants back to an older stage.
         pending = [
-            e.data
-            for e in self.journal.entries(kinds=("actuation",))
-            if e.data["id"] not in acked and e.seq > last_ack
+            e.data for e in self.journal.entries(kinds=("actuation",)) if e.data["id"] not in acked and e.seq > last_ack
         ]
         for intent in pending:
             if intent.get("stage"):
@@ -271,10 +277,18 @@ class Engine:
         if self.rollout is not None and self.rollout.version != self._rollout_written:
             self.journal.append(ROLLOUT_CHECKPOINT, {"rollout": self.rollout.snapshot()}, now)
             self._rollout_written = self.rollout.version
+        full, light = rollback_checkpoints(
+            self.rollback.snapshot(), self.rollback.take_changes(), self._deltas_since_full
+        )
+        if full is not None:
+            self.journal.append(ROLLBACK_CHECKPOINT, full, now)
+            self._deltas_since_full = 0
+        else:
+            self._deltas_since_full += len(light["ceilings_delta"])
         self.journal.append(
             CHECKPOINT,
             {
-                "rollback": self.rollback.snapshot(),
+                "rollback": light,
                 "incident": self.incident.to_dict() if self.incident else None,
                 "incident_count": self.incident_count,
                 "actuations": self.actuations,
@@ -336,6 +350,9 @@ class Engine:
         it); the alarm shows on every screen; the next tick tries again and clears it once writes work."""
         if self.journal_alarm is None:
             log.error("%s: not actuating until it can be written", why)
+        self.rollback.take_changes()
+        self.rollback.mark_all_changed()  # what the lost transaction held is written whole next time
+        self._rollout_written = -1
         self._alarm_seq = self._last_seq()
         self.journal_alarm = f"JOURNAL ALARM: {why}: not actuating until it can be written"
         return self._snap(self.clock.now(), hold=self.journal_alarm)
@@ -383,7 +400,9 @@ class Engine:
             if rates is None:
                 traffic = None
             else:  # an unknown rate is never 0 rps: a stated conservative estimate, or hold
-                traffic, unknown["rps"], rates_unknown = signals.estimate_rates(traffic, rates)
+                traffic, unknown["rps"], rates_unknown = self._same(
+                    "rates", (traffic, rates), lambda: signals.estimate_rates(traffic, rates)
+                )
         if namespaces is not None and hasattr(b.health, "warmth"):
             warmth = await b.call("health", b.health.warmth())
             namespaces, unknown["warmth"] = signals.apply_warmth(namespaces, warmth)
@@ -403,7 +422,10 @@ class Engine:
                 if harm is not None
                 else f"health unreadable ({b.degraded.get('health', 'failed')}); last reading shown"
             )
-            unknown["health"] = signals.health_unknowns(harm, obs.traffic.shares, failed)
+            shares = obs.traffic.shares
+            unknown["health"] = self._same(
+                "health", (harm, shares, failed), lambda: signals.health_unknowns(harm, shares, failed)
+            )
         obs.unknown = {k: v for k, v in unknown.items() if v}
         missing = "autoscaler" if old is None else "cache store" if namespaces is None else None
         if missing is None and rates_unknown:
@@ -447,7 +469,7 @@ class Engine:
         if decision.scale_to is not None:
             await self.actuator.prescale(decision.scale_to, now)
         if decision.stage is not None:
-            self.last_stage = decision.stage.to_dict()
+            self.last_stage = stage_summary(decision.stage)
             self._dirty = True
         if decision.finished:
             self.journal.append(
@@ -466,12 +488,21 @@ class Engine:
         return FleetView(now, rps, shares, self.observed.harm, tier, self.observed.old_hit(), old_load)
 
     def _old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
-        """The old tier's load from the tenant vectors, summed again only when a reading changed
-        (readings are immutable once returned, so the same objects mean the same sum)."""
-        cached = self._load_cache
-        if cached is None or cached[0] is not rps or cached[1] is not shares:
-            cached = self._load_cache = (rps, shares, old_tier_load(rps, shares))
-        return cached[2]
+        """The old tier's load from the tenant vectors, summed again only when a reading changed."""
+        return float(self._same("old_load", (rps, shares), lambda: old_tier_load(rps, shares)))
+
+    def _same(self, name: str, inputs: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()` again only when an input is not the very object it was last time (or an equal
+        string). Readings are immutable once a backend returns them, so the same objects mean the same
+        result: a tick where nothing changed does no per-tenant work."""
+        hit = self._memo.get(name)
+        if hit is not None and all(
+            a is b or (isinstance(a, str) and a == b) for a, b in zip(hit[0], inputs, strict=True)
+        ):
+            return hit[1]
+        value = compute()
+        self._memo[name] = (inputs, value)
+        return value
 
     def _snap(self, now: float, hold: str | None, effective: Mapping[str, float] | None = None) -> Snapshot:
         obs = self.observed
@@ -543,6 +574,8 @@ class Engine:
                     "command", {"command": name, "args": journal_args(args), "result": message}, now, who
                 )
                 self._checkpoint()
+            if self.snapshot is not None:  # the command shows at once, not a tick later
+                self.snapshot = self._snap(now, hold=self.snapshot.hold)
             return message
 
     def scope(self, scope: str | Iterable[str]) -> list[str]:
@@ -568,6 +601,9 @@ class Engine:
                     said[t] = f"{said[t]}; {why}" if t in said else why
         return replace(plan, unknown=said) if said else plan
 
+    def control(self) -> Control | None:
+        return None  # in-process: this screen is the operator
+
     async def take_control(self, confirm: bool = False) -> str:
         return "this screen runs the engine: it is in control"
 
@@ -590,6 +626,12 @@ class Engine:
             if on_tick is not None:
                 on_tick(snap)
             await self.clock.sleep(tick_s)
+
+
+def stage_summary(stage: Stage) -> dict[str, Any]:
+    """A stage as screens and checkpoints keep it: its figures and how many tenants, not every ceiling
+    (those are in the stage's intent and in the rollback checkpoints)."""
+    return {k: v for k, v in stage.to_dict().items() if k != "ceilings"} | {"tenants": len(stage.ceilings)}
 
 
 def journal_args(args: Mapping[str, Any]) -> dict[str, Any]:

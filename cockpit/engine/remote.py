@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,12 @@ from cockpit.config import Config, ConfigFile, build_config, default_operator
 from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan
 from cockpit.engine.auth import PROTOCOL_VERSION
+from cockpit.engine.handle import Control
 from cockpit.engine.journal import Entry
 from cockpit.engine.loop import CommandError, ReadOnlyError, Snapshot
 from cockpit.engine.server import LINE_LIMIT, Address, encode, parse_address
 from cockpit.errors import CockpitError
+from cockpit.hookspecs import PluginAction
 
 JOURNAL_MIRROR_MAX = 200_000  # entries kept locally for the timeline; older ones are dropped
 
@@ -145,6 +147,18 @@ class RemoteEngine:
         self._first_snapshot = asyncio.Event()
         self._closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.reconnect = True  # a screen reattaches when its engine goes away (see tick())
+        self._attempts = 0
+
+    can_take_control = True  # several operators share an attached engine: control is handed over
+
+    @property
+    def actions(self) -> Mapping[str, PluginAction]:
+        """Plugin actions run where the engine runs; an attached screen offers none of its own."""
+        return {}
+
+    def control(self) -> Control:
+        return Control(str(self.address), self.role, self.controller)
 
     # Connecting ------------------------------------------------------------------------------------
     @classmethod
@@ -192,6 +206,7 @@ class RemoteEngine:
         self._task = asyncio.create_task(self._read())
 
     async def close(self) -> None:
+        self.reconnect = False
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
@@ -224,7 +239,16 @@ class RemoteEngine:
         return self.snapshot
 
     async def tick(self) -> Snapshot:
-        """The next snapshot the engine pushes after this call (`snapshot` holds the latest at any time)."""
+        """The next snapshot the engine pushes after this call (`snapshot` holds the latest at any time).
+
+        When the engine goes away (stopped, restarted, failed over) a screen does not die with it: this
+        returns the last snapshot marked "disconnected, reconnecting" (read-only, the reason on its alert
+        line) while it tries again with backoff, and carries on once an engine answers at the address."""
+        if self._closed.is_set():
+            if self.snapshot is None or not self.reconnect:
+                raise EngineUnreachable(f"the engine at {self.address} went away")
+            if not await self._reconnect():
+                return self._disconnected()
         self._new_snapshot.clear()
         closed = asyncio.ensure_future(self._closed.wait())
         fresh = asyncio.ensure_future(self._new_snapshot.wait())
@@ -234,12 +258,46 @@ class RemoteEngine:
             closed.cancel()
             fresh.cancel()
         if not self._new_snapshot.is_set():
-            raise EngineUnreachable(f"the engine at {self.address} went away")
+            if self.snapshot is None or not self.reconnect:
+                raise EngineUnreachable(f"the engine at {self.address} went away")
+            return self._disconnected()
         self._new_snapshot.clear()
         with contextlib.suppress(CockpitError):
             await self.refresh_journal()
         assert self.snapshot is not None
         return self.snapshot
+
+    def _disconnected(self) -> Snapshot:
+        assert self.snapshot is not None
+        self.role = "disconnected, reconnecting"  # what the control line shows
+        why = f"disconnected from the engine at {self.address}: reconnecting"
+        alerts = [why, *[a for a in self.snapshot.alerts if not a.startswith("disconnected from")]]
+        self.snapshot = dataclasses.replace(self.snapshot, read_only=True, hold=why, alerts=alerts)
+        return self.snapshot
+
+    async def _reconnect(self) -> bool:
+        """One attempt (after a backoff of up to 5 s); True when attached again."""
+        delay = min(5.0, 0.5 * 2 ** min(self._attempts, 4))
+        self._attempts += 1
+        await asyncio.sleep(delay)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        self._closed = asyncio.Event()
+        self._first_snapshot = asyncio.Event()
+        self._new_snapshot = asyncio.Event()
+        try:
+            await self._open(5.0)
+            await self.first_snapshot(5.0)
+        except (CockpitError, TimeoutError, OSError):
+            self._closed.set()
+            return False
+        self._attempts = 0
+        return True
 
     async def command(self, name: str, *, operator: str | None = None, **args: Any) -> str:
         if operator is not None and operator != self.operator:

@@ -21,6 +21,8 @@ from cockpit.hookspecs import NamespaceReading, SignalReading, TrafficReading, u
 def health_unknowns(harm: Mapping[str, float] | None, shares: Mapping[str, float], failed: str = "") -> dict[str, str]:
     """Tenants carrying new-revision traffic whose health is unknown (a tenant at 0 % new has nothing to
     regress on, so its missing series is not news)."""
+    if harm is not None and not (isinstance(harm, SignalReading) and (harm.unknown or harm.missing)):
+        return {}  # a plain, complete reading: nobody is unknown (no need to look at every tenant)
     on_new = [t for t, s in shares.items() if s > 0.0]
     return unknowns(harm, on_new, failed)
 

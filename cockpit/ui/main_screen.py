@@ -21,7 +21,6 @@ from cockpit.engine.handle import EngineHandle
 from cockpit.engine.snapshot import Snapshot
 from cockpit.errors import CockpitError
 from cockpit.ui import keys, panels, view
-from cockpit.ui.gaps import control_of, with_commands
 from cockpit.ui.planning import PlanTracker, plan_key, plan_or_none, plan_scope
 from cockpit.ui.scorecard import DrillScore
 from cockpit.ui.screens import ConfirmScreen, ScopeScreen, TextScreen
@@ -72,7 +71,7 @@ class MainScreen(Screen[None]):
 
     @property
     def snapshot(self) -> Snapshot | None:
-        return with_commands(self.engine)
+        return self.engine.snapshot
 
     # Layout ------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -136,7 +135,7 @@ class MainScreen(Screen[None]):
 
     def show_control(self) -> None:
         """Attached: who is in control. When control changes hands, the keys change with it."""
-        self.attach.show(*control_of(self.engine), self.operator)
+        self.attach.show(*_control(self.engine), self.operator)
         if self.engine.read_only != self._was_read_only:
             self._was_read_only = self.engine.read_only
             self.refresh_bindings()
@@ -309,7 +308,7 @@ class MainScreen(Screen[None]):
         if not self.engine.can_take_control:
             self.notify("this screen runs its own engine: it is in control", timeout=4)
             return
-        holder = control_of(self.engine)[2]
+        holder = _control(self.engine)[2]
         if holder in (None, self.operator):
             self.run_worker(self._take_control(False), group="command")
             return
@@ -388,3 +387,9 @@ class MainScreen(Screen[None]):
     async def action_timeline(self) -> None:
         body = await timeline_text(self.engine, self.real_clock)
         self.app.push_screen(TextScreen("Timeline (journal)", body, "timeline"))
+
+
+def _control(engine: EngineHandle) -> tuple[str, str, str | None]:
+    """(address, role, who is in control) of an attached engine; empty for an in-process one."""
+    c = engine.control()
+    return ("", "", None) if c is None else (c.address, c.role, c.controller)

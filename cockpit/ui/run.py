@@ -7,6 +7,7 @@ Every error a user can cause (config, keymap, scenario, theme) is raised as a Co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -55,6 +56,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
     operator's identity. Read-only until the operator takes control (c)."""
     import asyncio
 
+    from cockpit.engine.auth import read_client_token
     from cockpit.engine.remote import RemoteEngine
     from cockpit.ui.app import CockpitApp
     from cockpit.ui.themes import DEFAULT, load_all, load_theme
@@ -62,9 +64,11 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
     theme = load_theme(getattr(args, "theme", None) or DEFAULT)
     themes = load_all()
     keymap = check_keymap(discover(getattr(args, "config", None)))
+    token_file = getattr(args, "token_file", None) or os.environ.get("COCKPIT_TOKEN_FILE")
+    token = read_client_token(token_file) if token_file else None
 
     async def main() -> int:
-        engine = await RemoteEngine.connect(address, getattr(args, "operator", None) or default_operator())
+        engine = await RemoteEngine.connect(address, getattr(args, "operator", None) or default_operator(), token=token)
         try:
             await engine.first_snapshot()
             app = CockpitApp(engine, keymap=keymap, theme=theme, themes=themes)

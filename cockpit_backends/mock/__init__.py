@@ -136,11 +136,18 @@ class MockRouter:
     def __init__(self, h: _Handle) -> None:
         self.h = h
         h.serves_router = True
+        self._last: tuple[Any, int, TrafficReading] | None = None
 
     async def read_traffic(self) -> TrafficReading:
+        """The same (read-only) reading until a share changes: the engine then skips its comparisons."""
         w = self.h.sync()
+        last = self._last
+        if last is not None and last[0] is w and last[1] == w.share_version:
+            return last[2]
         rps: Mapping[str, float] = MappingProxyType(w.rps) if self.h.router_rates else {}
-        return TrafficReading(shares=dict(w.share), rps=rps, cohorts=MappingProxyType(w.cohort))
+        reading = TrafficReading(shares=MappingProxyType(dict(w.share)), rps=rps, cohorts=MappingProxyType(w.cohort))
+        self._last = (w, w.share_version, reading)
+        return reading
 
     async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
         w = self.h.sync()
@@ -242,7 +249,10 @@ class MockHealth:
         return self.h.sync().regressions()
 
     async def rates(self) -> Mapping[str, float]:
-        return MappingProxyType(self.h.sync().rps)
+        w = self.h.sync()
+        if getattr(self, "_rates_of", None) is not w:  # the simulated rates never change: one view
+            self._rates_of, self._rates = w, MappingProxyType(w.rps)
+        return self._rates
 
 
 class MockSimulator:

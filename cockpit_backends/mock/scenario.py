@@ -65,7 +65,7 @@ class TierSpec(_Strict, kw_only=True):
     cold_capacity_factor: Share = 0.5
     warm_hit_rate: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
     hpa_min: Count | None = None  # default: the starting replica count
-    hpa_max: Annotated[int, Meta(ge=1, le=MAX_REPLICAS)] = 1000
+    hpa_max: Annotated[int, Meta(ge=1, le=MAX_REPLICAS)] | None = None  # default: sized to the fleet (World.hpa_max)
     hpa_target_utilisation: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.7
     hpa_interval_s: Annotated[float, Meta(ge=0.01, le=86_400.0)] = 15.0
     scale_down_delay_s: Seconds = 300.0

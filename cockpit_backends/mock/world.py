@@ -45,6 +45,7 @@ def _plain(obj: object) -> object:
 
 
 EPS = 1e-9
+DEFAULT_HPA_MAX = 1000  # the least the autoscaler allows when the scenario does not say
 
 
 def _unit(seed: int, *parts: object) -> float:
@@ -66,8 +67,18 @@ class TierSim:
     load: float = 0.0
     served: float = 0.0
 
+    _ready: tuple[float, int, int, int] | None = field(default=None, repr=False, compare=False)
+
     def ready(self, t: float) -> int:
-        return sum(1 for r in self.replicas if r <= t + EPS)
+        """Replicas ready at `t`. Counted again only when `t` or the replica set changed (every change
+        adds or removes a replica, or creates one with a new ordinal)."""
+        key = (t, len(self.replicas), self.next_ordinal)
+        cached = self._ready
+        if cached is not None and cached[:3] == key:
+            return cached[3]
+        n = sum(1 for r in self.replicas if r <= t + EPS)
+        self._ready = (*key, n)
+        return n
 
     @property
     def desired(self) -> int:
@@ -272,7 +283,7 @@ class World:
         spec = tier.spec
         per = spec.per_replica_rps * tier.cache_factor(self.caches[tier.name].active) * spec.hpa_target_utilisation
         want = math.ceil(load / per - 1e-9) if per > 0 else 0
-        desired = min(spec.hpa_max, max(tier.floor, tier.hpa_min, want))
+        desired = min(self.hpa_max(spec), max(tier.floor, tier.hpa_min, want))
         current = tier.desired
         if desired > current:
             self._add_replicas(tier, desired - current, t)
@@ -363,11 +374,21 @@ class World:
         self.requests_applied += 1
         return applied, failed
 
+    def hpa_max(self, spec: TierSpec) -> int:
+        """The autoscaler's ceiling: as the scenario says, or by default enough for the whole fleet on
+        this tier with a cold cache at the target utilisation, twice over, and never under 1,000 (so a
+        generated fleet of any size can fail back, as a real team sizes its HPA for its own fleet)."""
+        if spec.hpa_max is not None:
+            return spec.hpa_max
+        per = spec.per_replica_rps * spec.cold_capacity_factor * spec.hpa_target_utilisation
+        fleet = math.ceil(self.total_rps / per) if per > 0 else 0
+        return max(DEFAULT_HPA_MAX, 2 * fleet)
+
     def scale(self, tier: str, replicas: int) -> None:
         """Raise the tier's floor. Like patching a Deployment's scale, the desired count changes at once;
         the new replicas become ready after their start-up (after the stall, if the autoscaler is stalled)."""
         ts = self.tiers[tier]
-        ts.floor = max(0, min(replicas, ts.spec.hpa_max))
+        ts.floor = max(0, min(replicas, self.hpa_max(ts.spec)))
         if ts.floor > ts.desired:
             self._add_replicas(ts, ts.floor - ts.desired, self.t)
             ts.desired_since = self.t
@@ -429,7 +450,7 @@ class World:
         # and use the fastest to start. Replicas already starting count with their own ready times.
         waits = [r - declared_at for r in old.replicas if r > declared_at + EPS]
         stalled = max(0.0, self.stall_until - declared_at)
-        for ordinal in range(old.next_ordinal, old.next_ordinal + max(0, old.spec.hpa_max - old.desired)):
+        for ordinal in range(old.next_ordinal, old.next_ordinal + max(0, self.hpa_max(old.spec) - old.desired)):
             waits.append(stalled + self.startup_of(old, ordinal))
         waits.sort()
         if len(waits) < needed - ready:
@@ -444,7 +465,11 @@ class World:
             if k == "events" or k.startswith("_"):
                 continue  # the scenario's, sorted: rebuilt from `sc`; caches are not state
             if k == "tiers":
-                v = {n: {**dataclasses.asdict(t), "spec": msgspec.to_builtins(t.spec)} for n, t in v.items()}
+                v = {
+                    n: {k: x for k, x in dataclasses.asdict(t).items() if not k.startswith("_")}
+                    | {"spec": msgspec.to_builtins(t.spec)}
+                    for n, t in v.items()
+                }
             elif k == "caches":
                 v = {n: dataclasses.asdict(c) for n, c in v.items()}
             elif k == "metrics":

@@ -15,7 +15,7 @@ import uuid
 
 from cockpit.config import default_operator
 from tests.binaries import require
-from tests.ops.conftest import free_port, write_drill_config
+from tests.ops.conftest import free_port, with_tokens, write_drill_config
 
 
 def tmux(*args: str) -> str:
@@ -106,13 +106,19 @@ def test_two_screens_order_identity_and_read_only(tmp_path, engines):
     """Two operators' screens on one engine: commands from both land in order with their identities;
     the one not in control cannot actuate; taking control from the other asks first."""
     cfg = write_drill_config(tmp_path, "journal.db", speed=10.0, regression_at=20, scenario="demo")
+    # over TCP the engine knows each operator by their token, not by what their screen declares
+    tokens = with_tokens(
+        cfg, {"alice@laptop": "alice-token-0123456789abcd", "bob@bastion": "bob-token-0123456789abcdef"}
+    )
+    for who, token in tokens.items():
+        (tmp_path / f"{who}.token").write_text(token + "\n")
     listen = f"127.0.0.1:{free_port()}"
     engines(cfg, listen).wait_for("listening on")
     db = tmp_path / "journal.db"
     alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
-    base = f"{sys.executable} -m cockpit.cli --config {cfg} --attach {listen} --operator"
-    tmux("new-session", "-d", "-s", alice, "-x", "110", "-y", "30", f"{base} alice@laptop")
-    tmux("new-session", "-d", "-s", bob, "-x", "110", "-y", "30", f"{base} bob@bastion")
+    base = f"{sys.executable} -m cockpit.cli --config {cfg} --attach {listen} --token-file {tmp_path}"
+    tmux("new-session", "-d", "-s", alice, "-x", "110", "-y", "30", f"{base}/alice@laptop.token")
+    tmux("new-session", "-d", "-s", bob, "-x", "110", "-y", "30", f"{base}/bob@bastion.token")
     try:
         wait_screen(alice, "control: nobody")
         wait_screen(bob, "control: nobody")

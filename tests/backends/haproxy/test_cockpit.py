@@ -14,6 +14,7 @@ from cockpit.domain.rollout import RolloutScheduler
 from cockpit.engine.clock import SimClock
 from cockpit.engine.journal import Journal
 from cockpit.engine.session import open_drill
+from cockpit.engine.state import read_checkpoint
 from cockpit_backends.haproxy.router import WEIGHT_SCALE
 
 from .conftest import classic_seed, free_port
@@ -88,7 +89,8 @@ def effective_from_journal(path: Path) -> dict[str, float]:
     """The engine's effective vector (min of rollout target and rollback ceiling) at its last checkpoint."""
     j = Journal(path)
     try:
-        cp = j.last("checkpoint").data
+        cp = read_checkpoint(j)
+        assert cp is not None
     finally:
         j.close()
     targets = RolloutScheduler.restore(cp["rollout"]).targets
