@@ -76,6 +76,26 @@ def read_client_token(path: str) -> str:
     return token
 
 
+def client_tls_context(cert: str, key: str, ca: str) -> ssl.SSLContext:
+    """A screen's side of mutual TLS: its certificate (CN = the operator) and the CA of the engine's."""
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"TLS client certificate {cert!r}: cannot load it ({exc})") from None
+    return ctx
+
+
+def client_tls_from_env(environ: Any) -> ssl.SSLContext | None:
+    """$COCKPIT_TLS_CERT, $COCKPIT_TLS_KEY and $COCKPIT_TLS_CA, when set, attach over mutual TLS."""
+    cert, key, ca = (environ.get(f"COCKPIT_TLS_{k}", "") for k in ("CERT", "KEY", "CA"))
+    if not (cert or key or ca):
+        return None
+    if not (cert and key and ca):
+        raise ConfigError("mutual TLS needs all of $COCKPIT_TLS_CERT, $COCKPIT_TLS_KEY and $COCKPIT_TLS_CA")
+    return client_tls_context(cert, key, ca)
+
+
 def is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
         return True

@@ -56,7 +56,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
     operator's identity. Read-only until the operator takes control (c)."""
     import asyncio
 
-    from cockpit.engine.auth import read_client_token
+    from cockpit.engine.auth import client_tls_from_env, read_client_token
     from cockpit.engine.remote import RemoteEngine
     from cockpit.ui.app import CockpitApp
     from cockpit.ui.themes import DEFAULT, load_all, load_theme
@@ -66,9 +66,11 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
     keymap = check_keymap(discover(getattr(args, "config", None)))
     token_file = getattr(args, "token_file", None) or os.environ.get("COCKPIT_TOKEN_FILE")
     token = read_client_token(token_file) if token_file else None
+    tls = client_tls_from_env(os.environ)  # mutual TLS: $COCKPIT_TLS_CERT, _KEY, _CA
 
     async def main() -> int:
-        engine = await RemoteEngine.connect(address, getattr(args, "operator", None) or default_operator(), token=token)
+        operator = getattr(args, "operator", None) or default_operator()
+        engine = await RemoteEngine.connect(address, operator, token=token, tls=tls)
         try:
             await engine.first_snapshot()
             app = CockpitApp(engine, keymap=keymap, theme=theme, themes=themes)

@@ -267,3 +267,71 @@ def test_unix_socket_hello_without_version_gets_one_sentence(tmp_path, engines):
         s.sendall(b'{"op": "hello", "operator": "me@here"}\n')
         msg = json.loads(s.makefile("rb").readline())
     assert msg["t"] == "error" and msg["error"].count(".") <= 1 and "attach protocol" in msg["error"]
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_mutual_tls_names_the_operator_by_the_certificate(tmp_path, engines):
+    """Over TCP with mutual TLS the client certificate's CN is the operator; without a certificate signed
+    by the configured CA nobody attaches."""
+    from cockpit.engine.auth import client_tls_context
+    from tests.binaries import require
+
+    require("openssl")
+    d = tmp_path / "tls"
+    d.mkdir()
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+             "-subj", "/CN=cockpit-test-ca", cwd=d)  # fmt: skip
+    for name, cn, ext in (("server", "localhost", "subjectAltName=IP:127.0.0.1"), ("alice", "alice@laptop", "")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={cn}", cwd=d)  # fmt: skip
+        extfile = d / f"{name}.ext"
+        extfile.write_text(ext + "\n" if ext else "basicConstraints=CA:FALSE\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", f"{name}.crt", "-days", "1", "-extfile", str(extfile), cwd=d)  # fmt: skip
+    cfg = write_drill_config(tmp_path, "journal.db", speed=20)
+    cfg.write_text(
+        cfg.read_text()
+        + '\n[server]\ntls_cert = "tls/server.crt"\ntls_key = "tls/server.key"\ntls_client_ca = "tls/ca.crt"\n'
+    )
+    e = engines(cfg, f"127.0.0.1:{free_port()}")
+    e.wait_for("leader")
+
+    async def go():
+        tls = client_tls_context(str(d / "alice.crt"), str(d / "alice.key"), str(d / "ca.crt"))
+        alice = await RemoteEngine.connect(e.listen, "mallory@evil", tls=tls)
+        try:
+            assert alice.operator == "alice@laptop"
+            assert await alice.take_control() == "alice@laptop took control"
+        finally:
+            await alice.close()
+        with pytest.raises(EngineUnreachable):  # plain TCP, no certificate
+            await RemoteEngine.connect(e.listen, "alice@laptop", timeout_s=3)
+
+    asyncio.run(go())
+
+
+def test_the_kubernetes_manifest_authenticates_its_non_loopback_listener():
+    import msgspec
+    import yaml
+
+    from cockpit.config import ConfigFile
+    from cockpit.engine.auth import is_loopback
+
+    manifest = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "cockpit-engine.yaml"
+    docs = [doc for doc in yaml.safe_load_all(manifest.read_text()) if doc]
+    (cm,) = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+    import tomllib
+
+    raw = msgspec.convert(tomllib.loads(cm["data"]["cockpit.toml"]), ConfigFile)
+    (dep,) = [doc for doc in docs if doc["kind"] == "Deployment"]
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    listen = container["args"][container["args"].index("--listen") + 1]
+    assert not is_loopback(listen.rpartition(":")[0])
+    s = raw.server
+    assert s.tls_cert and s.tls_key and s.tls_client_ca, "a non-loopback listener needs mutual TLS"
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert any(s.tls_cert.startswith(m) for m in mounts)
+    assert s.controllers != ["*"], "who may take control is a list, not everyone"
