@@ -16,6 +16,8 @@ from typing import Any
 
 from cockpit.cli import STRATEGY_NAMES
 from cockpit.errors import CockpitError
+from cockpit.logs import FORMATS, LEVELS
+from cockpit.logs import setup as setup_logging
 
 DEFAULT_LISTEN = "127.0.0.1:7781"
 
@@ -40,6 +42,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="game days: declare and arm as the drill's autopilot does (the simulator's scorecard is journaled)",
     )
+    p.add_argument("--log-level", default="info", choices=LEVELS, help="the least severe log records kept")
+    p.add_argument(
+        "--log-format",
+        default="text",
+        choices=FORMATS,
+        help="text, or json: one object a line",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -57,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     http = parse_address(args.http_listen, "--http-listen") if args.http_listen else None
     if http is not None and http.path:
         raise CockpitError(f"--http-listen {args.http_listen!r}: expected HOST:PORT (metrics are served over TCP)")
+    setup_logging(args.log_level, args.log_format)
     config = discover(getattr(args, "config", None))
     try:
         return asyncio.run(EngineService(config, args).serve(address))

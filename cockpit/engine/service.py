@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import random
 import signal
 import time
@@ -25,8 +26,12 @@ def journal_ref(config: Any) -> str:
     return str(config.journal_path)
 
 
+log = logging.getLogger("cockpit.engine")
+
+
 def say(text: str) -> None:
-    print(f"cockpit engine: {text}", flush=True)
+    """A status line of the headless engine (started, leading, standby, stopping): logged at info."""
+    log.info(text)
 
 
 class EngineService:
