@@ -481,9 +481,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _logging(args: argparse.Namespace) -> None:
+    """The TUI owns the terminal: its log goes to the state directory. `cockpit engine` configures its
+    own (--log-level, --log-format). Every other command logs warnings and worse to stderr."""
+    from cockpit.logs import setup
+
+    if args.command is None:
+        from cockpit.paths import state_dir
+
+        setup("info", file=state_dir() / "cockpit.log")
+    elif args.command != "engine":
+        setup("warning")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _logging(args)
     try:
         if args.command is None:
             from cockpit.ui.run import run_tui
