@@ -61,6 +61,7 @@ class Housekeeping:
     _harm_seen: Mapping[str, float] | None = None
 
     async def run(self, now: float) -> None:
+        await self.reassert_freeze(now)
         await self.poll_alias(now)
         await self.collect_garbage(now)
         await self.warm(now)
@@ -77,6 +78,21 @@ class Housekeeping:
         for ns in self.observed.namespaces:
             call = store.freeze(ns.name) if frozen else store.thaw(ns.name)
             await self.backends.call("cache", call)
+
+    async def reassert_freeze(self, now: float) -> None:
+        """Desired state is re-asserted, as the router's vector is: while an incident is open, a
+        namespace that reads back unfrozen (the cache store restarted, someone thawed it) is frozen
+        again, and the journal says so. Only those namespaces are called: O(namespaces) reads, no writes
+        on a quiet tick."""
+        if not self._incident_open() or not hasattr(self.backends.cache, "freeze"):
+            return
+        thawed = [ns.name for ns in self.observed.namespaces if not ns.frozen]
+        if not thawed:
+            return
+        for name in thawed:
+            await self.backends.call("cache", self.backends.cache.freeze(name))
+        log.warning("freeze re-asserted on %d cache namespace(s) that read back unfrozen", len(thawed))
+        self.journal.append("freeze_reasserted", {"namespaces": thawed[:50], "count": len(thawed)}, now)
 
     # The warmer ------------------------------------------------------------------------------------
     async def warm(self, now: float) -> None:
