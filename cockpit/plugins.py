@@ -180,6 +180,33 @@ class PluginHost:
         self.failures.extend(failures)
         return failures
 
+    async def event(self, hook: str, deadline_s: float, **kwargs: Any) -> list[PluginFailure]:
+        """An event hook off the control loop: every implementation runs in a worker thread, all at once,
+        and the loop waits at most `deadline_s` for them (a webhook that never answers, a CronJob API
+        that hangs). One that misses the deadline is reported as a failure and left to finish (or not)
+        on its thread; the loop, the lease renewals and the screens carry on meanwhile."""
+        import asyncio
+
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+
+        def one(impl: Any) -> PluginFailure | None:
+            try:
+                impl.function(*[kwargs[a] for a in impl.argnames])
+            except Exception as exc:
+                return PluginFailure(impl.plugin_name, hook, _describe(exc))
+            return None
+
+        tasks = {asyncio.ensure_future(asyncio.to_thread(one, impl)): impl for impl in impls}
+        if not tasks:
+            return []
+        done, pending = await asyncio.wait(tasks, timeout=deadline_s)
+        failures = [f for t in done if (f := t.result()) is not None]
+        failures += [
+            PluginFailure(tasks[t].plugin_name, hook, f"did not finish within {deadline_s:g} s (left running)")
+            for t in pending
+        ]
+        return failures
+
     def incident_declared(self, incident: Mapping[str, Any]) -> list[PluginFailure]:
         return self.notify("cockpit_incident_declared", incident=incident)
 
