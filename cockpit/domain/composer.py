@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from itertools import compress
 from operator import ne
+from typing import Any
 
 
 def compose(targets: Mapping[str, float], ceilings: Mapping[str, float]) -> dict[str, float]:
@@ -36,35 +37,67 @@ def differences(
 
 
 class Composer:
-    """The traffic layer across ticks: recomposes the effective vector only when the targets or the
-    ceilings changed (their owners' version counters say so), and compares it with the router's
-    observed vector only when either side changed. A tick where nothing changed costs no per-tenant
-    work at all."""
+    """The traffic layer across ticks, doing per-tenant work only for what changed.
+
+    - The effective vector is recomposed in full only when the rollout's targets changed (a calendar
+      step, adoption, new tenants: rare) or the rollback changed every ceiling at once (arm, release,
+      restore). A stage updates just the tenants whose ceilings it lowered (read from the scheduler's
+      change log), on a copy, so a snapshot that holds the previous vector keeps it.
+    - The differences against the router's vector are recomputed in full only when the router returned
+      a new reading; while the same reading comes back, only the tenants just changed are re-checked.
+    The result is the same dict, in the same order, as `differences(compose(targets, ceilings), observed)`.
+    """
 
     def __init__(self, tolerance: float = 1e-6) -> None:
         self.tolerance = tolerance
-        self._key: tuple[int, int, int] | None = None
+        self._targets: Mapping[str, float] | None = None
+        self._targets_version = -1
+        self._rollback: Any = None
+        self._cursor: tuple[int, int] = (-1, 0)
         self._effective: dict[str, float] = {}
+        self._position: dict[str, int] = {}  # tenant -> index in the effective vector's order
+        self._dirty: set[str] | None = None  # changed since the last diff (None: everything)
         self._seen: Mapping[str, float] | None = None
-        self._diff_of: dict[str, float] | None = None
         self._diff: dict[str, float] = {}
 
-    def effective(
-        self, targets: Mapping[str, float], targets_version: int, ceilings: Mapping[str, float], ceilings_version: int
-    ) -> dict[str, float]:
-        key = (id(targets), targets_version, ceilings_version)
-        if key != self._key:
+    def effective(self, targets: Mapping[str, float], targets_version: int, rollback: Any) -> dict[str, float]:
+        """`compose(targets, rollback.ceilings)`, kept up to date from the rollback's change log."""
+        ceilings = rollback.ceilings
+        changed, cursor = rollback.changes_since(self._cursor)
+        full = targets is not self._targets or targets_version != self._targets_version
+        if full or rollback is not self._rollback or changed is None:
             self._effective = compose(targets, ceilings)
-            self._key = key
+            self._position = {t: i for i, t in enumerate(self._effective)}
+            self._dirty = None
+        elif changed:
+            eff = dict(self._effective)
+            for t in changed:
+                target = targets.get(t)
+                if target is not None:
+                    c = ceilings.get(t, 1.0)
+                    eff[t] = c if c < target else target
+            self._effective = eff
+            if self._dirty is not None:
+                self._dirty |= changed
+        self._targets, self._targets_version, self._rollback, self._cursor = targets, targets_version, rollback, cursor
         return self._effective
 
     def differences(self, effective: dict[str, float], observed: Mapping[str, float]) -> dict[str, float]:
-        """`differences(effective, observed)`, computed again only when either vector is a different
-        object than last time (readings are immutable once a backend returns them)."""
-        if effective is self._diff_of and observed is self._seen:
-            return dict(self._diff)
-        diff = differences(effective, observed, self.tolerance)
+        """`differences(effective, observed)` for the vector `effective()` last returned."""
+        dirty = self._dirty
+        if observed is not self._seen or dirty is None:
+            self._diff = differences(effective, observed, self.tolerance)
+        elif dirty:
+            diff = dict(self._diff)
+            for t in dirty:
+                share = effective.get(t)
+                seen = observed.get(t)
+                if share is not None and (seen is None or abs(seen - share) > self.tolerance):
+                    diff[t] = share
+                else:
+                    diff.pop(t, None)
+            position = self._position
+            self._diff = dict(sorted(diff.items(), key=lambda kv: position[kv[0]]))
         self._seen = observed
-        self._diff_of = effective
-        self._diff = diff
-        return dict(diff)
+        self._dirty = set()
+        return dict(self._diff)

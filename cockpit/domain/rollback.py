@@ -154,8 +154,12 @@ class RollbackScheduler:
     version: int = 0  # bumped by every change of scope or ceilings (the traffic layer recomposes then)
     # Per-tenant sums and the rollback order, each kept with the (identical) inputs it came from.
     _memo: dict[str, tuple[Any, ...]] = field(default_factory=dict, repr=False, compare=False)
-    # Tenants whose ceiling changed since the last `take_changes()`; None: the scope or every ceiling.
-    _changed: set[str] | None = field(default=None, repr=False, compare=False)
+    # Which ceilings changed, for readers that keep up incrementally (the traffic layer, checkpoints):
+    # tenants in order of change, and an epoch bumped when the scope or every ceiling changed at once.
+    _log: list[str] = field(default_factory=list, repr=False, compare=False)
+    _epoch: int = field(default=0, repr=False, compare=False)
+    _checkpointed: tuple[int, int] = field(default=(-1, 0), repr=False, compare=False)
+    _order_seed: list[str] | None = field(default=None, repr=False, compare=False)  # the last order
 
     # Commands ----------------------------------------------------------------------------------
     def arm(self, scope: Iterable[str], now: float, mode: Mode | str | None = None) -> None:
@@ -170,16 +174,17 @@ class RollbackScheduler:
                 self.finished_at = None
             self.scope = self.scope | new_scope
             self.version += 1
-            self._changed = None
+            self._all_changed()
         else:
             self.armed = True
             self.scope = new_scope
+            self._order_seed = None
             self.armed_at = now
             self.done = False
             self.finished_at = None
             self.paused = False
             self.version += 1
-            self._changed = None
+            self._all_changed()
         if new_mode is not None:
             self.mode = new_mode
 
@@ -202,6 +207,7 @@ class RollbackScheduler:
         self.ceilings.clear()
         self.armed = False
         self.scope = frozenset()
+        self._order_seed = None
         self.paused = False
         self.pending_advances = 0
         self.done = False
@@ -211,7 +217,7 @@ class RollbackScheduler:
         self.scale_requested = 0
         self.last_stage_at = None
         self.version += 1
-        self._changed = None
+        self._all_changed()
         return lifted
 
     # The plan ----------------------------------------------------------------------------------
@@ -289,8 +295,7 @@ class RollbackScheduler:
             if self.ceilings.get(t, 1.0) > EPS and view.shares.get(t, 0.0) <= EPS:
                 self.ceilings[t] = 0.0
                 self.version += 1
-                if self._changed is not None:
-                    self._changed.add(t)
+                self._log.append(t)
         self._keep("pinned", (view.shares, self.scope, self.version), True)
 
     def _finished(self, view: FleetView) -> bool:
@@ -346,8 +351,13 @@ class RollbackScheduler:
         order = self._cached("order", inputs)
         if order is None:
             harm, rps, shares, ceilings = view.harm, view.rps, view.shares, self.ceilings
-            scope = list(self.scope)
+            # The last order first: between two stages it is nearly sorted already, and the sort (whose
+            # keys are unique, so the result does not depend on the input order) runs in near-linear time.
+            seed = self._order_seed if self._order_seed is not None else []
+            scope = [*seed, *self.scope.difference(seed)] if seed else list(self.scope)
             current = list(map(min, map(shares.get, scope, repeat(0.0)), map(ceilings.get, scope, repeat(1.0))))
+            # traffic in scope still on new (within the ceilings), from the same pass
+            self._keep("remaining", inputs[1:], sum(map(mul, map(rps.get, scope, repeat(0.0)), current)))
             todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
             share = [c for c in current if c > EPS]
             neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
@@ -355,7 +365,8 @@ class RollbackScheduler:
             # `-harm * rps * share` (negation first, then left to right)
             weight = map(mul, map(mul, neg_h, map(rps.get, todo, repeat(0.0))), share)
             order = self._keep("order", inputs, [k[2] for k in sorted(zip(weight, neg_h, todo, strict=True))])
-        return list(order)
+            self._order_seed = order
+        return order  # read-only to the caller
 
     def _plan_stage(self, view: FleetView) -> Stage | None:
         load = view.old_load + self._pending_load(view)
@@ -398,21 +409,20 @@ class RollbackScheduler:
         )
 
     def _remaining(self, view: FleetView) -> float:
-        """Traffic in scope still on the new revision (within the ceilings)."""
-        inputs = (view.rps, view.shares, self.scope, self.version)
-        left = self._cached("remaining", inputs)
+        """Traffic in scope still on the new revision (within the ceilings): summed by `_order` in the
+        same pass that builds the order."""
+        inputs = (view.harm, view.rps, view.shares, self.scope, self.version)
+        left = self._cached("remaining", inputs[1:])
         if left is None:
-            rps, shares, ceilings = view.rps, view.shares, self.ceilings
-            scope = list(self.scope)
-            current = map(min, map(shares.get, scope, repeat(0.0)), map(ceilings.get, scope, repeat(1.0)))
-            left = self._keep("remaining", inputs, sum(map(mul, map(rps.get, scope, repeat(0.0)), current)))
+            self._memo.pop("order", None)
+            self._order(view)
+            left = self._cached("remaining", inputs[1:])
         return float(left)
 
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
         for t, c in stage.ceilings.items():
             self.ceilings[t] = min(c, self.ceilings.get(t, 1.0))
-        if self._changed is not None:
-            self._changed.update(stage.ceilings)
+        self._log.extend(stage.ceilings)
         self.version += 1
         self.stage = stage.number
         self.last_stage_at = stage.at
@@ -450,20 +460,36 @@ class RollbackScheduler:
             "scale_requested": self.scale_requested,
         }
 
+    def _all_changed(self) -> None:
+        self._epoch += 1
+        self._log = []
+
+    def cursor(self) -> tuple[int, int]:
+        """A position in the change log, for `changes_since`."""
+        return (self._epoch, len(self._log))
+
+    def changes_since(self, cursor: tuple[int, int]) -> tuple[set[str] | None, tuple[int, int]]:
+        """Tenants whose ceiling changed since `cursor` (None: the scope or every ceiling), and the
+        cursor to pass next time."""
+        epoch, at = cursor
+        changed = set(self._log[at:]) if epoch == self._epoch else None
+        return changed, self.cursor()
+
     def mark_all_changed(self) -> None:
         """The next `take_changes()` answers "everything" (a checkpoint was lost: write it whole)."""
-        self._changed = None
+        self._checkpointed = (-1, 0)
 
     def take_changes(self) -> set[str] | None:
-        """The tenants whose ceiling changed since the last call (None: the scope or all of them), and
-        start counting afresh: what a checkpoint of what changed writes."""
-        changed, self._changed = self._changed, set()
+        """The tenants whose ceiling changed since the last call (None: the scope or all of them): what
+        a checkpoint of what changed writes."""
+        changed, self._checkpointed = self.changes_since(self._checkpointed)
         return changed
 
     def load_snapshot(self, snap: dict) -> None:
         self.strategy = snap["strategy"]
         self.armed = snap["armed"]
         self.scope = frozenset(snap["scope"])
+        self._order_seed = None
         self.mode = Mode(snap["mode"])
         self.paused = snap["paused"]
         self.ceilings = {t: float(c) for t, c in snap["ceilings"].items()}
@@ -476,4 +502,4 @@ class RollbackScheduler:
         self.pending_advances = snap["pending_advances"]
         self.scale_requested = snap["scale_requested"]
         self.version += 1
-        self._changed = None
+        self._all_changed()

@@ -369,9 +369,7 @@ class Engine:
             traffic = self.observed.traffic or traffic
         rollout = self._step_rollout(traffic, now)
         decision, hold = await self._step_rollback(traffic, capacity_known, now)
-        effective = self._composer.effective(
-            rollout.targets, rollout.version, self.rollback.ceilings, self.rollback.version
-        )
+        effective = self._composer.effective(rollout.targets, rollout.version, self.rollback)
         diff = self._composer.differences(effective, traffic.shares)
         stage = decision.stage if decision is not None else None
         if diff:
@@ -509,7 +507,7 @@ class Engine:
         targets = self.rollout.targets if self.rollout else {}
         if effective is None:
             version = self.rollout.version if self.rollout else -1
-            effective = self._composer.effective(targets, version, self.rollback.ceilings, self.rollback.version)
+            effective = self._composer.effective(targets, version, self.rollback)
         util = None
         needed = None
         tier = old_tier(self.config, obs)
