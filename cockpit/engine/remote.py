@@ -38,6 +38,10 @@ class EngineUnreachable(CockpitError):
     """No engine answers at the address, or it went away."""
 
 
+class _Busy(EngineUnreachable):
+    """The engine closed the connection before answering the hello (it sheds connections under a flood)."""
+
+
 class RemoteClock:
     """The engine's clock as seen from here: the last snapshot's time, run forward at the engine's speed."""
 
@@ -172,8 +176,17 @@ class RemoteEngine:
         tls: ssl.SSLContext | None = None,
     ) -> RemoteEngine:
         remote = cls(address, operator, token=token, tls=tls)
-        await remote._open(timeout_s)
-        return remote
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await remote._open(max(0.1, deadline - time.monotonic()))
+                return remote
+            except _Busy:
+                # the engine shed this connection before hello (it is protecting itself from a flood of
+                # silent ones): try again until the timeout, as a person pressing enter again would
+                if time.monotonic() >= deadline:
+                    raise EngineUnreachable(f"the engine at {remote.address} is busy: no room to attach") from None
+                await asyncio.sleep(0.2)
 
     async def _open(self, timeout_s: float) -> None:
         a = self.address
@@ -192,8 +205,12 @@ class RemoteEngine:
                 await self._writer.drain()
                 line = await self._reader.readline()
                 welcome = msgspec.json.decode(line) if line else {"error": "it closed the connection"}
+        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError):
+            raise _Busy from None
         except (OSError, TimeoutError, msgspec.DecodeError) as exc:
             raise EngineUnreachable(f"no engine answers at {self.address}: {exc}") from None
+        if welcome == {"error": "it closed the connection"}:
+            raise _Busy
         if not isinstance(welcome, dict) or welcome.get("t") != "welcome":
             welcome = welcome if isinstance(welcome, dict) else {}
             raise EngineUnreachable(f"the engine at {self.address} refused to attach: {welcome.get('error')}")

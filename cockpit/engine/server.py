@@ -40,7 +40,7 @@ from cockpit.errors import CockpitError
 LINE_LIMIT = 256 * 1024 * 1024  # what a screen reads: a 10,000-tenant snapshot is a few MB; never cut a frame
 REQUEST_LIMIT = 64 * 1024  # what the engine reads from a client, hello included: requests are small
 HELLO_DEADLINE_S = 5.0  # a connection that has not said hello by then is closed
-PENDING_MAX = 16  # connections that have not said hello yet, at once
+PENDING_MAX = 64  # connections that have not said hello yet, at once (64 KB buffer each at most)
 PENDING_GRACE_S = 0.5  # a connection this young is not evicted for a newer one
 IN_FLIGHT_MAX = 8  # requests one client may have in flight: past it the engine stops reading from it
 QUEUED_MAX = 256  # replies queued for one client that does not read them: past it the client is dropped

@@ -200,6 +200,8 @@ def test_attacks_leave_memory_bounded_and_ticks_on_time(engine, tmp_path):
         """The on-call's screen, attached before the attack, counts the snapshots it receives."""
         remote = await RemoteEngine.connect(engine.listen, "alice@laptop", token=TOKENS["alice@laptop"])
         await remote.first_snapshot()
+        for t in threads[1:]:  # the other attacks start once the on-call is attached
+            t.start()
         arrivals = []
         t_end = time.monotonic() + 4.5
         while time.monotonic() < t_end:
@@ -217,8 +219,6 @@ def test_attacks_leave_memory_bounded_and_ticks_on_time(engine, tmp_path):
     threads += [threading.Thread(target=refused_flood), threading.Thread(target=never_reads)]
     threads[0].start()
     idle_conns()  # 1,000 connections that never say hello are open before the on-call attaches
-    for t in threads[1:]:
-        t.start()
     try:
         arrivals = asyncio.run(on_call())
     finally:
