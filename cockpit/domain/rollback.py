@@ -18,8 +18,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import repeat
-from operator import mul, neg
+from itertools import accumulate, compress, count, repeat
+from operator import add, and_, ge, gt, lt, mul, neg, sub
 from typing import Any
 
 from cockpit.domain.fleet import Tier
@@ -291,23 +291,25 @@ class RollbackScheduler:
         inputs = (view.shares, self.scope, self.version)
         if self._cached("pinned", inputs) is not None:
             return
-        for t in self.scope:
-            if self.ceilings.get(t, 1.0) > EPS and view.shares.get(t, 0.0) <= EPS:
-                self.ceilings[t] = 0.0
-                self.version += 1
-                self._log.append(t)
+        scope = list(self.scope)
+        # ceiling > EPS and share <= EPS, tested in C
+        open_ceiling = map(lt, repeat(EPS), map(self.ceilings.get, scope, repeat(1.0)))
+        idle = map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))
+        pinned = list(compress(scope, map(and_, open_ceiling, idle)))
+        if pinned:
+            self.ceilings.update(dict.fromkeys(pinned, 0.0))
+            self.version += 1
+            self._log.extend(pinned)
         self._keep("pinned", (view.shares, self.scope, self.version), True)
 
     def _finished(self, view: FleetView) -> bool:
         inputs = (view.shares, self.scope, self.version)
         done = self._cached("finished", inputs)
         if done is None:
-            shares = view.shares
-            done = self._keep(
-                "finished",
-                inputs,
-                not any(t in shares and (shares[t] > EPS or self.ceilings.get(t, 1.0) > EPS) for t in self.scope),
-            )
+            # every tenant the router knows is at 0 on new and has a 0 ceiling (max of both, in C)
+            present = list(filter(view.shares.__contains__, self.scope))
+            both = map(max, map(view.shares.get, present), map(self.ceilings.get, present, repeat(1.0)))
+            done = self._keep("finished", inputs, max(both, default=0.0) <= EPS)
         return bool(done)
 
     def _pending_load(self, view: FleetView) -> float:
@@ -372,25 +374,18 @@ class RollbackScheduler:
         load = view.old_load + self._pending_load(view)
         limit = max_safe_load(view.old_tier, view.old_hit_rate, load, self.policy.headroom)
         budget = limit - load
-        moves: dict[str, float] = {}
-        moved = 0.0
-        step = self.policy.min_move
-        for t in self._order(view):
+        moves, moved, budget, partial = self._whole_moves(view, budget)
+        if partial is not None and budget > EPS:
+            # Partial move: round the new ceiling *up* to the step grid so we never exceed the budget.
+            t = partial
             rps = view.rps.get(t, 0.0)
             share = self.current_share(t, view.shares)
-            if rps * share <= budget + EPS:
-                moves[t] = 0.0
-                moved += rps * share
-                budget -= rps * share
-                continue
-            if budget <= EPS:
-                break
-            # Partial move: round the new ceiling *up* to the step grid so we never exceed the budget.
+            step = self.policy.min_move
             new_share = math.ceil((share - budget / rps) / step - 1e-9) * step
             if share - new_share >= step - EPS:
                 moves[t] = round(new_share, 6)
                 moved += rps * (share - new_share)
-            break  # most-harmed first: a lesser-harmed tenant never jumps the queue
+        # most-harmed first: a lesser-harmed tenant never jumps the queue
         if not moves:
             return None
         remaining = self._remaining(view)
@@ -407,6 +402,34 @@ class RollbackScheduler:
             capacity_after=view.old_tier.capacity(hit_after),
             hit_rate_after=hit_after,
         )
+
+    def _whole_moves(self, view: FleetView, budget: float) -> tuple[dict[str, float], float, float, str | None]:
+        """Tenants moved whole to 0, most harmed first, while each fits the budget that is left: the
+        moves, the traffic moved, the budget left, and the first tenant that did not fit (or None).
+
+        The same arithmetic as a loop that subtracts each tenant's traffic from the budget in turn
+        (`accumulate` keeps the running budget and the running total exactly as that loop would), done
+        in C a chunk at a time, so a stage that moves 20,000 tenants does not take 20,000 Python steps.
+        """
+        order = self._order(view)
+        rps, shares, ceilings = view.rps, view.shares, self.ceilings
+        moves: dict[str, float] = {}
+        moved = 0.0
+        chunk = 256
+        for start in range(0, len(order), chunk):
+            names = order[start : start + chunk]
+            current = map(min, map(shares.get, names, repeat(0.0)), map(ceilings.get, names, repeat(1.0)))
+            traffic = list(map(mul, map(rps.get, names, repeat(0.0)), current))
+            budgets = list(accumulate(traffic, sub, initial=budget))  # budgets[i]: left before names[i]
+            too_big = map(gt, traffic, map(add, budgets, repeat(EPS)))
+            fits = next(compress(count(), too_big), len(names))
+            moves.update(dict.fromkeys(names[:fits], 0.0))
+            for x in traffic[:fits]:
+                moved += x
+            budget = budgets[fits]
+            if fits < len(names):
+                return moves, moved, budget, names[fits]
+        return moves, moved, budget, None
 
     def _remaining(self, view: FleetView) -> float:
         """Traffic in scope still on the new revision (within the ceilings): summed by `_order` in the
