@@ -8,7 +8,7 @@ screen reads the same table to decide which keys a read-only screen refuses (`mu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,8 @@ class Call:
     now: float
     args: dict[str, Any]
 
+
+ARGS_KEPT = 200  # characters of one command argument kept in the journal
 
 Handler = Callable[["Engine", Call], Awaitable[str]]
 
@@ -235,3 +237,48 @@ def scope_of(engine: Engine, scope: str | Iterable[str]) -> list[str]:
     if unknown:
         raise CommandError(f"unknown tenant {unknown[0]!r} in the rollback scope")
     return chosen
+
+
+async def run(engine: Engine, name: str, operator: str | None, args: dict[str, Any]) -> str:
+    """The one entry for every change an operator asks for: looked up in the table, refused when
+    read-only (here, whatever the screen did), run under the engine lock in one journal transaction,
+    journaled with who asked and what came of it, refusals included."""
+    spec = lookup(name)
+    if name == "plugin-action" and args.get("id") not in engine.actions:
+        raise CommandError(f"unknown plugin action {args.get('id')!r}")
+    if engine.read_only and mutates(name, engine.actions, args.get("id")):
+        raise ReadOnlyError(f"read-only: the {name!r} command is refused")
+    who = operator or engine.operator
+    async with engine.lock:
+        now = engine.clock.now()
+        with engine.journal.transaction():
+            try:
+                if spec.needs_confirm and args.get("confirm") is not True:
+                    raise CommandError(f"{spec.summary.split(':')[0]} needs confirmation (confirm=true)")
+                if spec.needs_armed and not engine.rollback.armed:
+                    raise CommandError(f"no rollback is armed: {name!r} has nothing to act on")
+                message = await spec.handler(engine, Call(who, now, args))
+            except CockpitError as exc:  # refused or failed: said, and journaled all the same
+                engine.journal.append(
+                    "command_failed", {"command": name, "args": journal_args(args), "error": str(exc)}, now, who
+                )
+                engine.checkpoint()
+                raise
+            engine.journal.append("command", {"command": name, "args": journal_args(args), "result": message}, now, who)
+            engine.checkpoint()
+        if engine.snapshot is not None:  # the command shows at once, not a tick later
+            engine.snapshot = engine.snap(now, hold=engine.snapshot.hold)
+        return message
+
+
+def journal_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Command arguments as the journal keeps them: collections sorted, long values abbreviated."""
+    out: dict[str, Any] = {}
+    for k, v in args.items():
+        if isinstance(v, (set, frozenset, list, tuple)):
+            out[k] = sorted(v)
+        elif isinstance(v, str) and len(v) > ARGS_KEPT:
+            out[k] = v[:ARGS_KEPT] + f"… ({len(v)} characters)"
+        else:
+            out[k] = v
+    return out

@@ -22,27 +22,21 @@ from cockpit.domain.composer import Composer
 from cockpit.domain.fleet import old_tier_load
 from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan, preview
-from cockpit.domain.rollback import EPS, Decision, FleetView, RollbackScheduler, Stage
+from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler, Stage
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.domain.warmer import Warmer, WarmerPolicy
-from cockpit.engine import commands, signals
+from cockpit.engine import commands, state
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
 from cockpit.engine.backends import Backends
 from cockpit.engine.clock import Clock
-from cockpit.engine.commands import Call, CommandError, ReadOnlyError
+from cockpit.engine.commands import CommandError, ReadOnlyError
 from cockpit.engine.handle import Control
 from cockpit.engine.housekeeping import ALIAS_POLL_S, Housekeeping, load_prefixes, old_tier
 from cockpit.engine.journal import Entry, JournalLike, JournalUnavailable
+from cockpit.engine.observe import observe
 from cockpit.engine.observed import Observed
-from cockpit.engine.snapshot import Snapshot
-from cockpit.engine.state import (
-    CHECKPOINT,
-    ROLLBACK_CHECKPOINT,
-    ROLLOUT_CHECKPOINT,
-    read_checkpoint,
-    rollback_checkpoints,
-)
-from cockpit.errors import CockpitError, ConfigError
+from cockpit.engine.snapshot import Snapshot, build_snapshot
+from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, PluginAction, TrafficReading
 from cockpit.plugins import PluginHost
 
@@ -56,7 +50,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("cockpit.engine")
-ARGS_KEPT = 200  # characters of one command argument kept in the journal
 
 
 class Engine:
@@ -104,11 +97,11 @@ class Engine:
         self._replayed: int | None = None  # the journal seq a read-only engine last replayed
         self._alarm_seq = -1  # the journal's last seq when its alarm was raised
         self._actions: dict[str, PluginAction] = {}
-        self._composer = Composer(SHARE_TOLERANCE)
+        self.composer = Composer(SHARE_TOLERANCE)
         self._lock = asyncio.Lock()
-        self._dirty = False
-        self._rollout_written = -1  # the rollout version last checkpointed
-        self._deltas_since_full = 0  # ceilings written as deltas since the last full rollback checkpoint
+        self.dirty = False
+        self.rollout_written = -1  # the rollout version last checkpointed
+        self.deltas_since_full = 0  # ceilings written as deltas since the last full rollback checkpoint
         self._memo: dict[str, tuple[tuple[Any, ...], Any]] = {}
         # Wired in start(), once the backends exist.
         self._backends: Backends | None = None
@@ -218,87 +211,28 @@ class Engine:
         self._restore()
 
     def _restore(self) -> None:
-        d = read_checkpoint(self.journal)
-        if d is None:
-            if self.read_only:
-                return
-            self.journal.append(
-                "engine_started",
-                {"strategy": self.strategy, "config": str(self.config.path)},
-                self.clock.now(),
-                self.operator,
-            )
-            return
-        self.rollout = RolloutScheduler.restore(d["rollout"]) if d.get("rollout") else None
-        self._rollout_written = self.rollout.version if self.rollout else -1
-        if d["rollback"]["strategy"] in STRATEGIES and d["rollback"]["strategy"] != self.strategy:
-            self.strategy = d["rollback"]["strategy"]
-            self.rollback = STRATEGIES[self.strategy](policy=self.config.rollback)
-        self.rollback.load_snapshot(d["rollback"])
-        self.incident = Incident.from_dict(d["incident"]) if d.get("incident") else None
-        self.incident_count = d.get("incident_count", 0)
-        self.actuator.actuations = d.get("actuations", 0)
-        self.housekeeping.alias_seen = d.get("alias_seen", {})
-        self.last_stage = d.get("last_stage")
-        if d.get("warmer"):
-            self.warmer.load(d["warmer"])
-        acked = {e.data["id"]: e.seq for e in self.journal.entries(kinds=("actuation_ack",))}
-        last_ack = max(acked.values(), default=0)
-        # An intent with no ack is reconciled only when nothing later was acked: a later confirmed
-        # actuation supersedes it, and re-applying it would move tenants back to an older stage.
-        pending = [
-            e.data for e in self.journal.entries(kinds=("actuation",)) if e.data["id"] not in acked and e.seq > last_ack
-        ]
-        for intent in pending:
-            if intent.get("stage"):
-                self.rollback.adopt(Stage.from_dict(intent["stage"]))
-        self.actuator.pending = pending
-        if self.read_only:
-            return  # replayed to be shown: nothing is written, nothing will be reconciled
-        log.info(
-            "resumed from checkpoint %s at stage %s, %d intent(s) pending", d["seq"], self.rollback.stage, len(pending)
-        )
-        self.journal.append(
-            "engine_resumed",
-            {
-                "from_checkpoint": d["seq"],
-                "stage": self.rollback.stage,
-                "pending_actuations": [i["id"] for i in pending],
-            },
-            self.clock.now(),
-            self.operator,
-        )
+        state.restore(self)
+
+    def checkpoint(self) -> None:
+        state.checkpoint(self)
+
+    _checkpoint = checkpoint
+
+    async def _observe(self) -> tuple[TrafficReading | None, str | None]:
+        return await observe(self.backends, self.config, self.observed, self._same)
+
+    def snap(self, now: float, hold: str | None, effective: Mapping[str, float] | None = None) -> Snapshot:
+        return build_snapshot(self, now, hold, effective)
+
+    _snap = snap
+
+    # Commands ------------------------------------------------------------------------------------------
+    async def command(self, name: str, *, operator: str | None = None, **args: Any) -> str:
+        """The one entry for every change an operator asks for (see `commands.run`)."""
+        return await commands.run(self, name, operator, args)
 
     def _changed(self) -> None:
-        self._dirty = True
-
-    def _checkpoint(self) -> None:
-        now = self.clock.now()
-        if self.rollout is not None and self.rollout.version != self._rollout_written:
-            self.journal.append(ROLLOUT_CHECKPOINT, {"rollout": self.rollout.snapshot()}, now)
-            self._rollout_written = self.rollout.version
-        full, light = rollback_checkpoints(
-            self.rollback.snapshot(), self.rollback.take_changes(), self._deltas_since_full
-        )
-        if full is not None:
-            self.journal.append(ROLLBACK_CHECKPOINT, full, now)
-            self._deltas_since_full = 0
-        else:
-            self._deltas_since_full += len(light["ceilings_delta"])
-        self.journal.append(
-            CHECKPOINT,
-            {
-                "rollback": light,
-                "incident": self.incident.to_dict() if self.incident else None,
-                "incident_count": self.incident_count,
-                "actuations": self.actuations,
-                "alias_seen": self.housekeeping.alias_seen,
-                "last_stage": self.last_stage,
-                "warmer": self.warmer.snapshot(),
-            },
-            now,
-        )
-        self._dirty = False
+        self.dirty = True
 
     # The tick ------------------------------------------------------------------------------------------
     async def tick(self) -> Snapshot:
@@ -352,7 +286,7 @@ class Engine:
             log.error("%s: not actuating until it can be written", why)
         self.rollback.take_changes()
         self.rollback.mark_all_changed()  # what the lost transaction held is written whole next time
-        self._rollout_written = -1
+        self.rollout_written = -1
         self._alarm_seq = self._last_seq()
         self.journal_alarm = f"JOURNAL ALARM: {why}: not actuating until it can be written"
         return self._snap(self.clock.now(), hold=self.journal_alarm)
@@ -369,66 +303,16 @@ class Engine:
             traffic = self.observed.traffic or traffic
         rollout = self._step_rollout(traffic, now)
         decision, hold = await self._step_rollback(traffic, capacity_known, now)
-        effective = self._composer.effective(rollout.targets, rollout.version, self.rollback)
-        diff = self._composer.differences(effective, traffic.shares)
+        effective = self.composer.effective(rollout.targets, rollout.version, self.rollback)
+        diff = self.composer.differences(effective, traffic.shares)
         stage = decision.stage if decision is not None else None
         if diff:
             await self.actuator.actuate(diff, stage, now)
         elif stage is not None:
             self.actuator.stage_confirmed(stage, now)
-        if self._dirty:
+        if self.dirty:
             self._checkpoint()
         return self._snap(now, hold=hold, effective=effective)
-
-    async def _observe(self) -> tuple[TrafficReading | None, str | None]:
-        """Read every role once. Returns this tick's traffic (None: the router failed) and, when this
-        tick's capacity or cache reading failed, which one (the rollback never plans on a stale one)."""
-        b = self.backends
-        tiers = self.config.file.tiers
-        obs = self.observed
-        traffic = await b.call("router", b.router.read_traffic())
-        old = await b.call("autoscaler", b.autoscaler.read_tier(tiers.old))
-        new = await b.call("autoscaler", b.autoscaler.read_tier(tiers.new))
-        namespaces = await b.call("cache", b.cache.namespaces())
-        harm = await b.call("health", b.health.regressions())
-        unknown: dict[str, dict[str, str]] = {}
-        rates_unknown = False
-        if traffic is not None and not traffic.rps and hasattr(b.health, "rates"):
-            rates = await b.call("health", b.health.rates())
-            if rates is None:
-                traffic = None
-            else:  # an unknown rate is never 0 rps: a stated conservative estimate, or hold
-                traffic, unknown["rps"], rates_unknown = self._same(
-                    "rates", (traffic, rates), lambda: signals.estimate_rates(traffic, rates)
-                )
-        if namespaces is not None and hasattr(b.health, "warmth"):
-            warmth = await b.call("health", b.health.warmth())
-            namespaces, unknown["warmth"] = signals.apply_warmth(namespaces, warmth)
-        if traffic is not None:
-            obs.traffic = traffic
-        if old is not None:
-            obs.old = old
-        if new is not None:
-            obs.new = new
-        if namespaces is not None:
-            obs.namespaces = namespaces
-        if harm is not None:
-            obs.harm = harm
-        if obs.traffic is not None:
-            failed = (
-                ""
-                if harm is not None
-                else f"health unreadable ({b.degraded.get('health', 'failed')}); last reading shown"
-            )
-            shares = obs.traffic.shares
-            unknown["health"] = self._same(
-                "health", (harm, shares, failed), lambda: signals.health_unknowns(harm, shares, failed)
-            )
-        obs.unknown = {k: v for k, v in unknown.items() if v}
-        missing = "autoscaler" if old is None else "cache store" if namespaces is None else None
-        if missing is None and rates_unknown:
-            missing = "every tenant's request rate"
-        return traffic, missing
 
     def _step_rollout(self, traffic: TrafficReading, now: float) -> RolloutScheduler:
         """The calendar: adopt the fleet on first sight, then step unless frozen."""
@@ -448,13 +332,13 @@ class Engine:
             )
             if self.incident and self.incident.open:
                 self.rollout.freeze(now)
-            self._dirty = True
+            self.dirty = True
         if len(traffic.shares) != len(self.rollout.step):
             self.rollout.add_tenants(traffic.shares, now)
         stepped = self.rollout.tick(now)
         if stepped:
             self.journal.append("rollout_step", {"tenants": stepped}, now)
-            self._dirty = True
+            self.dirty = True
         return self.rollout
 
     async def _step_rollback(
@@ -468,12 +352,12 @@ class Engine:
             await self.actuator.prescale(decision.scale_to, now)
         if decision.stage is not None:
             self.last_stage = stage_summary(decision.stage)
-            self._dirty = True
+            self.dirty = True
         if decision.finished:
             self.journal.append(
                 "rollback_finished", {"stage": self.rollback.stage, "scope": sorted(self.rollback.scope)}, now
             )
-            self._dirty = True
+            self.dirty = True
         return decision, decision.hold
 
     def view(self, now: float, traffic: TrafficReading, with_load: bool = False) -> FleetView:
@@ -482,10 +366,10 @@ class Engine:
         tier = old_tier(self.config, self.observed)
         assert tier is not None, "view() needs an old-tier reading"
         rps, shares = traffic.rps, traffic.shares
-        old_load = self._old_load(rps, shares) if with_load or self.rollback.armed else 0.0
+        old_load = self.old_load(rps, shares) if with_load or self.rollback.armed else 0.0
         return FleetView(now, rps, shares, self.observed.harm, tier, self.observed.old_hit(), old_load)
 
-    def _old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
+    def old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
         """The old tier's load from the tenant vectors, summed again only when a reading changed."""
         return float(self._same("old_load", (rps, shares), lambda: old_tier_load(rps, shares)))
 
@@ -502,80 +386,7 @@ class Engine:
         self._memo[name] = (inputs, value)
         return value
 
-    def _snap(self, now: float, hold: str | None, effective: Mapping[str, float] | None = None) -> Snapshot:
-        obs = self.observed
-        targets = self.rollout.targets if self.rollout else {}
-        if effective is None:
-            version = self.rollout.version if self.rollout else -1
-            effective = self._composer.effective(targets, version, self.rollback)
-        util = None
-        needed = None
-        tier = old_tier(self.config, obs)
-        if tier is not None and obs.old is not None and obs.traffic is not None:
-            cap = tier.capacity(obs.old_hit())
-            load = obs.old.load_rps
-            if load is None:
-                load = self._old_load(obs.traffic.rps, obs.traffic.shares)
-            util = load / cap if cap > EPS else None
-            if self.rollback.armed:
-                needed = self.rollback.scale_requested or None
-        return Snapshot(
-            now=now,
-            tick=self.ticks,
-            traffic=obs.traffic,
-            targets=targets,
-            ceilings=self.rollback.ceilings,
-            effective=effective,
-            harm=obs.harm,
-            old_tier=obs.old,
-            new_tier=obs.new,
-            namespaces=obs.namespaces,
-            incident=self.incident,
-            rollback=self.rollback.snapshot() | {"hold": self.rollback.last_hold},
-            hold=hold,
-            degraded=dict(self.backends.degraded),
-            alias=dict(self.housekeeping.alias_seen),
-            last_stage=self.last_stage,
-            old_utilisation=util,
-            replicas_needed=needed,
-            read_only=self.read_only,
-            warmer=self.warmer.snapshot(),
-            alerts=[self.journal_alarm, *self.backends.alerts] if self.journal_alarm else list(self.backends.alerts),
-            unknown={k: dict(v) for k, v in obs.unknown.items()},
-        )
-
     # Commands ------------------------------------------------------------------------------------------
-    async def command(self, name: str, *, operator: str | None = None, **args: Any) -> str:
-        """The one entry for every change an operator asks for. Read-only is enforced here."""
-        spec = commands.lookup(name)
-        if name == "plugin-action" and args.get("id") not in self._actions:
-            raise CommandError(f"unknown plugin action {args.get('id')!r}")
-        if self.read_only and commands.mutates(name, self._actions, args.get("id")):
-            raise ReadOnlyError(f"read-only: the {name!r} command is refused")
-        who = operator or self.operator
-        async with self._lock:
-            now = self.clock.now()
-            with self.journal.transaction():
-                try:
-                    if spec.needs_confirm and args.get("confirm") is not True:
-                        raise CommandError(f"{spec.summary.split(':')[0]} needs confirmation (confirm=true)")
-                    if spec.needs_armed and not self.rollback.armed:
-                        raise CommandError(f"no rollback is armed: {name!r} has nothing to act on")
-                    message = await spec.handler(self, Call(who, now, args))
-                except CockpitError as exc:  # refused or failed: said, and journaled all the same
-                    self.journal.append(
-                        "command_failed", {"command": name, "args": journal_args(args), "error": str(exc)}, now, who
-                    )
-                    self._checkpoint()
-                    raise
-                self.journal.append(
-                    "command", {"command": name, "args": journal_args(args), "result": message}, now, who
-                )
-                self._checkpoint()
-            if self.snapshot is not None:  # the command shows at once, not a tick later
-                self.snapshot = self._snap(now, hold=self.snapshot.hold)
-            return message
-
     def scope(self, scope: str | Iterable[str]) -> list[str]:
         return commands.scope_of(self, scope)
 
@@ -630,16 +441,3 @@ def stage_summary(stage: Stage) -> dict[str, Any]:
     """A stage as screens and checkpoints keep it: its figures and how many tenants, not every ceiling
     (those are in the stage's intent and in the rollback checkpoints)."""
     return {k: v for k, v in stage.to_dict().items() if k != "ceilings"} | {"tenants": len(stage.ceilings)}
-
-
-def journal_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Command arguments as the journal keeps them: collections sorted, long values abbreviated."""
-    out: dict[str, Any] = {}
-    for k, v in args.items():
-        if isinstance(v, (set, frozenset, list, tuple)):
-            out[k] = sorted(v)
-        elif isinstance(v, str) and len(v) > ARGS_KEPT:
-            out[k] = v[:ARGS_KEPT] + f"… ({len(v)} characters)"
-        else:
-            out[k] = v
-    return out

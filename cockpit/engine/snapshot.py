@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.domain.incident import Incident
+from cockpit.domain.rollback import EPS
+from cockpit.engine.housekeeping import old_tier
 from cockpit.hookspecs import NamespaceReading, TierReading, TrafficReading
+
+if TYPE_CHECKING:
+    from cockpit.engine.loop import Engine
 
 
 @dataclass
@@ -42,3 +47,49 @@ class Snapshot:
     # What could not be read, and why: {"health": {tenant: why}, "rps": {tenant: what was assumed and
     # why}, "warmth": {namespace: why}}. Empty readings are left out.
     unknown: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def build_snapshot(
+    engine: Engine, now: float, hold: str | None, effective: Mapping[str, float] | None = None
+) -> Snapshot:
+    """The picture screens render, every figure computed here once (so every screen agrees)."""
+    obs = engine.observed
+    targets = engine.rollout.targets if engine.rollout else {}
+    if effective is None:
+        version = engine.rollout.version if engine.rollout else -1
+        effective = engine.composer.effective(targets, version, engine.rollback)
+    util = None
+    needed = None
+    tier = old_tier(engine.config, obs)
+    if tier is not None and obs.old is not None and obs.traffic is not None:
+        cap = tier.capacity(obs.old_hit())
+        load = obs.old.load_rps
+        if load is None:
+            load = engine.old_load(obs.traffic.rps, obs.traffic.shares)
+        util = load / cap if cap > EPS else None
+        if engine.rollback.armed:
+            needed = engine.rollback.scale_requested or None
+    return Snapshot(
+        now=now,
+        tick=engine.ticks,
+        traffic=obs.traffic,
+        targets=targets,
+        ceilings=engine.rollback.ceilings,
+        effective=effective,
+        harm=obs.harm,
+        old_tier=obs.old,
+        new_tier=obs.new,
+        namespaces=obs.namespaces,
+        incident=engine.incident,
+        rollback=engine.rollback.snapshot() | {"hold": engine.rollback.last_hold},
+        hold=hold,
+        degraded=dict(engine.backends.degraded),
+        alias=dict(engine.housekeeping.alias_seen),
+        last_stage=engine.last_stage,
+        old_utilisation=util,
+        replicas_needed=needed,
+        read_only=engine.read_only,
+        warmer=engine.warmer.snapshot(),
+        alerts=[a for a in (engine.journal_alarm, *engine.backends.alerts) if a],
+        unknown={k: dict(v) for k, v in obs.unknown.items()},
+    )

@@ -17,9 +17,19 @@ checkpoint. Journals written before this split carry everything inside `checkpoi
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
+from cockpit.domain.baselines import STRATEGIES
+from cockpit.domain.incident import Incident
+from cockpit.domain.rollback import Stage
+from cockpit.domain.rollout import RolloutScheduler
 from cockpit.engine.journal import Entry, JournalLike
+
+if TYPE_CHECKING:
+    from cockpit.engine.loop import Engine
+
+log = logging.getLogger("cockpit.engine")
 
 CHECKPOINT = "checkpoint"
 ROLLOUT_CHECKPOINT = "rollout_checkpoint"
@@ -65,3 +75,88 @@ def rollback_checkpoints(
         full = {"scope": snapshot["scope"], "ceilings": ceilings}
         return full, light | {"ceilings_delta": {}}
     return None, light | {"ceilings_delta": {t: ceilings[t] for t in sorted(changed) if t in ceilings}}
+
+
+def restore(engine: Engine) -> None:
+    """Restore the engine's state from the journal (or note a fresh start); intents written without
+    an ack are handed to the actuator to reconcile, unless a later ack supersedes them."""
+    d = read_checkpoint(engine.journal)
+    if d is None:
+        if engine.read_only:
+            return
+        engine.journal.append(
+            "engine_started",
+            {"strategy": engine.strategy, "config": str(engine.config.path)},
+            engine.clock.now(),
+            engine.operator,
+        )
+        return
+    engine.rollout = RolloutScheduler.restore(d["rollout"]) if d.get("rollout") else None
+    engine.rollout_written = engine.rollout.version if engine.rollout else -1
+    if d["rollback"]["strategy"] in STRATEGIES and d["rollback"]["strategy"] != engine.strategy:
+        engine.strategy = d["rollback"]["strategy"]
+        engine.rollback = STRATEGIES[engine.strategy](policy=engine.config.rollback)
+    engine.rollback.load_snapshot(d["rollback"])
+    engine.incident = Incident.from_dict(d["incident"]) if d.get("incident") else None
+    engine.incident_count = d.get("incident_count", 0)
+    engine.actuator.actuations = d.get("actuations", 0)
+    engine.housekeeping.alias_seen = d.get("alias_seen", {})
+    engine.last_stage = d.get("last_stage")
+    if d.get("warmer"):
+        engine.warmer.load(d["warmer"])
+    acked = {e.data["id"]: e.seq for e in engine.journal.entries(kinds=("actuation_ack",))}
+    last_ack = max(acked.values(), default=0)
+    # An intent with no ack is reconciled only when nothing later was acked: a later confirmed
+    # actuation supersedes it, and re-applying it would move tenants back to an older stage.
+    pending = [
+        e.data for e in engine.journal.entries(kinds=("actuation",)) if e.data["id"] not in acked and e.seq > last_ack
+    ]
+    for intent in pending:
+        if intent.get("stage"):
+            engine.rollback.adopt(Stage.from_dict(intent["stage"]))
+    engine.actuator.pending = pending
+    if engine.read_only:
+        return  # replayed to be shown: nothing is written, nothing will be reconciled
+    log.info(
+        "resumed from checkpoint %s at stage %s, %d intent(s) pending", d["seq"], engine.rollback.stage, len(pending)
+    )
+    engine.journal.append(
+        "engine_resumed",
+        {
+            "from_checkpoint": d["seq"],
+            "stage": engine.rollback.stage,
+            "pending_actuations": [i["id"] for i in pending],
+        },
+        engine.clock.now(),
+        engine.operator,
+    )
+
+
+def checkpoint(engine: Engine) -> None:
+    """Write what changed: the rollout and the full rollback only when they changed, the rest small."""
+    now = engine.clock.now()
+    if engine.rollout is not None and engine.rollout.version != engine.rollout_written:
+        engine.journal.append(ROLLOUT_CHECKPOINT, {"rollout": engine.rollout.snapshot()}, now)
+        engine.rollout_written = engine.rollout.version
+    full, light = rollback_checkpoints(
+        engine.rollback.snapshot(), engine.rollback.take_changes(), engine.deltas_since_full
+    )
+    if full is not None:
+        engine.journal.append(ROLLBACK_CHECKPOINT, full, now)
+        engine.deltas_since_full = 0
+    else:
+        engine.deltas_since_full += len(light["ceilings_delta"])
+    engine.journal.append(
+        CHECKPOINT,
+        {
+            "rollback": light,
+            "incident": engine.incident.to_dict() if engine.incident else None,
+            "incident_count": engine.incident_count,
+            "actuations": engine.actuations,
+            "alias_seen": engine.housekeeping.alias_seen,
+            "last_stage": engine.last_stage,
+            "warmer": engine.warmer.snapshot(),
+        },
+        now,
+    )
+    engine.dirty = False
