@@ -167,176 +167,6 @@ def _plugins_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _provider(config):
-    """The configured provider role, or None (and why) when it cannot be reached or built."""
-    from cockpit.engine.session import make_clock
-    from cockpit.hookspecs import BackendContext
-    from cockpit.plugins import PluginHost
-
-    name = config.backend_for("provider")
-    context = BackendContext(clock=make_clock(config), config_dir=str(config.dir))
-    try:
-        return PluginHost().create("provider", name, config.options_for(name), context), None
-    except CockpitError as exc:
-        return None, str(exc)
-
-
-def _lint(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from cockpit.paths import find_config, load_found
-    from cockpit.pinning import lint, references
-
-    source = find_config(args.config)
-    config = load_found(source, require_pins=False)
-    refs = references(source.path, source.text)
-    name = "embedded default cockpit.toml" if source.embedded else str(config.path)
-    provider, why = _provider(config)
-    findings = asyncio.run(lint(refs, provider.resolve if provider else None))
-    for f in findings:
-        where = f"{name}:{f.ref.line}" if f.ref.line else name
-        now = f"it resolves to {f.resolves_to} now" if f.resolves_to else f"could not resolve it ({f.error or why})"
-        print(f"{where}: {f.ref.key} = {f.ref.value!r} is an alias, not a pinned revision; {now}")
-    if findings:
-        print(f"{len(findings)} alias(es) where a pinned revision is required; `cockpit pin` resolves and locks them")
-        return 1
-    print(f"{name}: {len(refs)} model reference(s), all pinned")
-    return 0
-
-
-def _pin(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from cockpit.domain.revisions import is_pinned
-    from cockpit.errors import ConfigError
-    from cockpit.paths import discover
-    from cockpit.pinning import now_utc, read_lock, record, rollback, write_lock
-
-    config = discover(args.config, require_pins=False)
-    lock_path = config.lock_path
-    pins = read_lock(lock_path)
-    at = now_utc()
-    if args.rollback:
-        entry, line = rollback(pins, args.rollback, at)
-        write_lock(lock_path, pins)
-        print(f"# {args.rollback}: back to {entry['revision']} (from {entry['previous']}); paste into [pins]:")
-        print(line)
-        return 0
-    if args.set:
-        name, sep, revision = args.set.partition("=")
-        if not sep or not name or not revision:
-            raise ConfigError(f"--set {args.set!r}: expected NAME=REVISION")
-        entry, changed = record(pins, name, revision, pins.get(name, {}).get("alias", ""), at)
-        write_lock(lock_path, pins)
-        prev = f" (previous: {entry.get('previous')})" if changed and entry.get("previous") else ""
-        print(f"{name}: {revision}{prev} -> {lock_path}")
-        return 0
-    if not config.file.pins:
-        print(f"{config.path}: no [pins] to resolve")
-        return 0
-    provider, why = _provider(config)
-    failures = 0
-    for name, value in sorted(config.file.pins.items()):
-        if is_pinned(value):
-            revision, alias = value, ""
-        else:
-            if provider is None:
-                print(f"{name}: {value!r} not resolved: {why}")
-                failures += 1
-                continue
-            try:
-                revision, alias = asyncio.run(provider.resolve(value)), value
-            except Exception as exc:
-                print(f"{name}: {value!r} not resolved: {type(exc).__name__}: {exc}")
-                failures += 1
-                continue
-        entry, changed = record(pins, name, revision, alias, at)
-        note = f"upgrade recorded (previous: {entry['previous']})" if changed and entry.get("previous") else ""
-        src = f"{alias} -> " if alias else ""
-        print(f"{name}: {src}{revision} {note}".rstrip())
-    write_lock(lock_path, pins)
-    print(f"lock file: {lock_path}")
-    return 1 if failures else 0
-
-
-def _journal_for(args: argparse.Namespace):
-    from pathlib import Path
-
-    from cockpit.engine.journal import Journal
-    from cockpit.errors import ConfigError
-
-    if args.journal:
-        ref = args.journal
-    else:
-        from cockpit.paths import discover
-
-        ref = discover(args.config, require_pins=False).journal_url
-    if ref.startswith(("redis://", "rediss://", "unix://")):
-        from cockpit.engine.journal_redis import open_journal
-
-        return open_journal(ref)
-    path = Path(ref)
-    if not path.is_file():
-        raise ConfigError(f"{path}: journal not found (pass --journal FILE)")
-    return Journal(path, durable=False)
-
-
-def _timeline(args: argparse.Namespace) -> int:
-    from cockpit import timeline as tl
-    from cockpit.errors import ConfigError
-
-    if args.window < 0:
-        raise ConfigError(f"--window {args.window:g}: expected a number of seconds, 0 or more")
-    j = _journal_for(args)
-    real = tl.is_real(j)
-    window = args.window
-    if args.at is None and args.since is None:
-        last = j.last("fleet_adopted")
-        args.since = "T+0" if not real else None
-        if real and last is not None:
-            args.since = tl.fmt_time(last.ts, True).rsplit(" ", 1)[0].replace(" ", "T")
-    if args.at is not None:
-        t = tl.parse_time(args.at, real)
-        fleet = tl.fleet_at(j, t)
-        if fleet is None:
-            print(f"the journal has no fleet before {tl.fmt_time(t, real)}")
-            return 1
-        print(f"at {tl.fmt_time(t, real)}: old = {fleet.old}, new = {fleet.new}")
-        if fleet.alias:
-            since = tl.fmt_time(fleet.alias["since"], real)
-            print(f"  alias {fleet.alias['alias']} -> {fleet.alias['revision']} (since {since})")
-        print(f"  incident: {fleet.incident['id'] + ' open (frozen)' if fleet.incident else 'none'}")
-        tenants = [args.tenant] if args.tenant else sorted(fleet.shares)
-        print(f"  {'tenant':<16}{'cohort':<12}{'serving':<0}")
-        for name in tenants:
-            if name not in fleet.shares:
-                print(f"  {name:<16}unknown tenant")
-                continue
-            s = fleet.shares[name]
-            serving = fleet.new if s >= 1 else fleet.old if s <= 0 else f"{fleet.new} {s:.0%} / {fleet.old} {1 - s:.0%}"
-            print(f"  {name:<16}{fleet.cohorts.get(name, ''):<12}{serving}")
-        since, until = t - window, t + window
-        print(f"changes from {tl.fmt_time(since, real)} to {tl.fmt_time(until, real)}:")
-    else:
-        since, until = tl.parse_time(args.since, real), float("inf")
-        print(f"changes since {tl.fmt_time(since, real)}:")
-    for e in tl.changes(j, since, until):
-        print(f"  {tl.fmt_time(e.ts, real):>12}  {tl.describe(e)}")
-    return 0
-
-
-def _evidence(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from cockpit.evidence import write_report
-
-    j = _journal_for(args)
-    out = Path(args.out)
-    write_report(j, args.incident, out)
-    print(f"{out}: evidence for {args.incident}")
-    return 0
-
-
 EXIT_CODES = """\
 configuration (first found): --config FILE, $COCKPIT_CONFIG, ./cockpit.toml, the user's config
 directory (~/.config/cockpit/cockpit.toml on Linux), else the embedded default: the demo on the fleet
@@ -357,6 +187,17 @@ shell completion: eval "$(cockpit completion bash)"  (or zsh, tcsh)
 CONFIG_HELP = "configuration file (default: $COCKPIT_CONFIG, ./cockpit.toml, the user's, else the embedded default)"
 # Where shtab's completion scripts complete a file name (shtab.FILE, without importing shtab at start-up).
 _COMPLETE_FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
+def _lazy(module: str, name: str) -> Any:
+    """A subcommand's function, imported when that subcommand runs (start-up stays light)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), name)(args))
+
+    return run
 
 
 def _version() -> str:
@@ -448,23 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=_plan)
     li = sub.add_parser("lint", help="every model reference must be a pinned revision (exit 1 on aliases)")
-    li.set_defaults(func=_lint)
+    li.set_defaults(func=_lazy("cockpit.cli_pins", "lint_command"))
     pn = sub.add_parser("pin", help="resolve [pins] aliases into the lock file; record upgrades; roll a pin back")
     pn.add_argument("--rollback", metavar="NAME", help="make NAME's previous revision current; print the line")
     pn.add_argument("--set", metavar="NAME=REVISION", help="record an explicit upgrade of NAME")
-    pn.set_defaults(func=_pin)
+    pn.set_defaults(func=_lazy("cockpit.cli_pins", "pin_command"))
     tl = sub.add_parser("timeline", help="what served each tenant at a time, and what changed around it")
     tl.add_argument("--at", help="a time: T+SECONDS in a drill journal; HH:MM or ISO on a real clock")
     tl.add_argument("--since", help="list every change since this time")
     tl.add_argument("--tenant", help="only this tenant in the --at table")
     tl.add_argument("--window", type=float, default=600.0, help="seconds either side of --at (default 600)")
     tl.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
-    tl.set_defaults(func=_timeline)
+    tl.set_defaults(func=_lazy("cockpit.cli_history", "timeline_command"))
     ev = sub.add_parser("evidence", help="write an incident's frozen-window record (markdown)")
     ev.add_argument("incident", help="the incident id, e.g. INC-1")
     ev.add_argument("--out", required=True, help="the report file, e.g. report.md")
     ev.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
-    ev.set_defaults(func=_evidence)
+    ev.set_defaults(func=_lazy("cockpit.cli_history", "evidence_command"))
     pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
     pg.set_defaults(func=_plugins, plugins_command=None)
     pgs = pg.add_subparsers(dest="plugins_command")
