@@ -50,8 +50,8 @@ def timeline_command(args: argparse.Namespace) -> int:
             return 1
         print(f"at {tl.fmt_time(t, real)}: old = {fleet.old}, new = {fleet.new}")
         if fleet.alias:
-            since = tl.fmt_time(fleet.alias["since"], real)
-            print(f"  alias {fleet.alias['alias']} -> {fleet.alias['revision']} (since {since})")
+            alias_since = tl.fmt_time(fleet.alias["since"], real)
+            print(f"  alias {fleet.alias['alias']} -> {fleet.alias['revision']} (since {alias_since})")
         print(f"  incident: {fleet.incident['id'] + ' open (frozen)' if fleet.incident else 'none'}")
         tenants = [args.tenant] if args.tenant else sorted(fleet.shares)
         print(f"  {'tenant':<16}{'cohort':<12}{'serving':<0}")

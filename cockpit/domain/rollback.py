@@ -208,7 +208,7 @@ class RollbackScheduler(Memo):
         if done is None:
             # every tenant the router knows is at 0 on new and has a 0 ceiling (max of both, in C)
             present = list(filter(view.shares.__contains__, self.scope))
-            both = map(max, map(view.shares.get, present), map(self.ceilings.get, present, repeat(1.0)))
+            both = map(max, map(view.shares.__getitem__, present), map(self.ceilings.get, present, repeat(1.0)))
             done = self._keep("finished", inputs, max(both, default=0.0) <= EPS)
         return bool(done)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from cockpit.domain.baselines import STRATEGIES
 from cockpit.engine.clock import SimClock
-from cockpit.engine.journal import Journal
+from cockpit.engine.journal import JournalLike
 from cockpit.engine.loop import Engine
 from cockpit.engine.session import open_drill
 from cockpit.errors import CockpitError
@@ -246,7 +246,7 @@ def _restore_pilot(pilot: Autopilot, engine: Engine) -> None:
     pilot.scope = set(engine.rollback.scope)
 
 
-def _journaled_lower_bound(j: Journal) -> float | None:
+def _journaled_lower_bound(j: JournalLike) -> float | None:
     e = j.last("drill_lower_bound")
     return None if e is None else e.data["lower_bound_s"]
 

@@ -31,9 +31,17 @@ class Control:
 
 @runtime_checkable
 class EngineHandle(Protocol):
-    config: Config
-    clock: Clock
     operator: str
+
+    @property
+    def config(self) -> Config:
+        """The engine's configuration (an attached screen receives it when it attaches)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The engine's clock, as seen from the screen."""
+        ...
 
     @property
     def read_only(self) -> bool:

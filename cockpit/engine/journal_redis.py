@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import redis
@@ -166,7 +166,7 @@ class RedisJournal(Transactions):
         start = "-"
         try:
             while True:
-                page = self.db.xrange(self.stream, min=start, max="+", count=PAGE)
+                page = self._xrange(start, "+", PAGE)
                 for sid, f in page:
                     n += 1
                     seq = int(sid.split("-", 1)[0])
@@ -244,6 +244,10 @@ class RedisJournal(Transactions):
     def last_seq(self) -> int:
         return self._last_seq()
 
+    def _xrange(self, start: str, end: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        """A page of the stream (the client decodes responses: ids and fields are str)."""
+        return cast(list[tuple[str, dict[str, str]]], self.db.xrange(self.stream, min=start, max=end, count=count))
+
     def _last_seq(self) -> int:
         return int(self.db.get(self.keys[1]) or 0)
 
@@ -252,7 +256,7 @@ class RedisJournal(Transactions):
         start = f"{since_seq + 1}-0"
         wanted = set(kinds)
         while True:
-            page = self.db.xrange(self.stream, min=start, max="+", count=PAGE)
+            page = self._xrange(start, "+", PAGE)
             for sid, fields in page:
                 if not wanted or fields["kind"] in wanted:
                     yield _entry(sid, fields)
@@ -269,10 +273,10 @@ class RedisJournal(Transactions):
             ts, wall, k, actor, data = self._buffer[i]
             if k == kind:
                 return Entry(self._last_seq() + i + 1, ts, wall, k, actor, json.loads(data))
-        seq = self.db.hget(self.keys[2], kind)
+        seq = cast(str | None, self.db.hget(self.keys[2], kind))
         if seq is None:
             return None
-        page = self.db.xrange(self.stream, min=f"{seq}-0", max=f"{seq}-0", count=1)
+        page = self._xrange(f"{seq}-0", f"{seq}-0", 1)
         return _entry(*page[0]) if page else None
 
     def count(self, kind: str | None = None) -> int:

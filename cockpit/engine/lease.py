@@ -97,7 +97,8 @@ class Lease:
         self.epoch = None
 
     async def holder(self) -> str | None:
-        return await self.db.get(self.key)
+        value = await self.db.get(self.key)
+        return value.decode() if isinstance(value, bytes) else value
 
     async def current_epoch(self) -> int:
         return int(await self.db.get(self.epoch_key) or 0)

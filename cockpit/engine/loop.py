@@ -403,7 +403,7 @@ class Engine:
             raise CommandError("nothing to roll back: no tenant in scope is regressing")
         view = self.view(self.clock.now(), obs.traffic, with_load=True)
         plan = preview(self.rollback, view, tenants, self.config.file.tiers.startup_estimate_s)
-        said = {}
+        said: dict[str, str] = {}
         for reading in ("rps", "health"):
             for t, why in obs.unknown.get(reading, {}).items():
                 if t in plan.scope or reading == "health":

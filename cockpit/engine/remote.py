@@ -139,7 +139,7 @@ class RemoteEngine:
         self.role = "unknown"
         self.controller: str | None = None
         self.epoch: int | None = None
-        self.config: Config | None = None
+        self._config: Config | None = None
         self.clock = RemoteClock(1.0)
         self.journal = RemoteJournal(self)
         self.statuses: list[dict[str, Any]] = []
@@ -153,6 +153,13 @@ class RemoteEngine:
         self._task: asyncio.Task[None] | None = None
         self.reconnect = True  # a screen reattaches when its engine goes away (see tick())
         self._attempts = 0
+
+    @property
+    def config(self) -> Config:
+        """The engine's configuration, received with the welcome."""
+        if self._config is None:
+            raise EngineUnreachable(f"not attached to the engine at {self.address} yet")
+        return self._config
 
     can_take_control = True  # several operators share an attached engine: control is handed over
 
@@ -217,7 +224,7 @@ class RemoteEngine:
         self.operator = str(welcome.get("operator") or self.operator)  # who the engine verified we are
         self._status(welcome)
         raw = msgspec.convert(welcome["config"], ConfigFile)
-        self.config = build_config(Path(welcome["config_path"]), raw)
+        self._config = build_config(Path(welcome["config_path"]), raw)
         simulated = welcome.get("clock") == "simulated"
         self.clock = RemoteClock(float(welcome.get("speed") or 1.0) if simulated else 1.0, real=not simulated)
         self._task = asyncio.create_task(self._read())

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -162,9 +162,8 @@ class EngineServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.access = Access.from_config(config)
         self.refusals = RefusalLimiter()
-        self._pending: dict[
-            _Client, tuple[asyncio.BaseTransport, float]
-        ] = {}  # connections yet to say hello, oldest first
+        # connections yet to say hello, oldest first
+        self._pending: dict[_Client, tuple[asyncio.WriteTransport, float]] = {}
 
     # Lifecycle ------------------------------------------------------------------------------------
     async def start(self, address: Address) -> Address:
@@ -274,7 +273,7 @@ class EngineServer:
             del self._pending[oldest]
             transport.abort()
         client = _Client(writer)
-        self._pending[client] = (writer.transport, time.monotonic())
+        self._pending[client] = (cast(asyncio.WriteTransport, writer.transport), time.monotonic())
         pump = asyncio.create_task(client.pump())
         try:
             try:

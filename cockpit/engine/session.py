@@ -11,7 +11,7 @@ import msgspec
 
 from cockpit.config import Config, ConfigFile, build_config
 from cockpit.engine.clock import Clock, RealClock, ScaledClock, SimClock
-from cockpit.engine.journal import Journal
+from cockpit.engine.journal import Journal, JournalLike
 from cockpit.engine.loop import Engine
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import ROLES, BackendContext
@@ -34,7 +34,7 @@ def open_engine(
     strategy: str = "cockpit",
     clock: Clock | None = None,
     host: PluginHost | None = None,
-    journal: Journal | None = None,
+    journal: JournalLike | None = None,
 ) -> Engine:
     """A started engine (backends created, journal replayed). Raises CockpitError on bad input."""
     host = host or PluginHost()

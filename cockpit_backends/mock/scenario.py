@@ -185,6 +185,14 @@ def _name(value: str, where: str) -> None:
 
 def validate(sc: Scenario, where: str) -> None:
     """Cross-field rules the types cannot say."""
+    _validate_models(sc, where)
+    _validate_sizes(sc, where)
+    names, cohorts = _validate_tenants(sc, where)
+    for i, e in enumerate(sc.events):
+        _validate_event(sc, e, f"{where}: events[{i}]", names, cohorts)
+
+
+def _validate_models(sc: Scenario, where: str) -> None:
     for field, value in (
         ("scenario.name", sc.scenario.name),
         ("models.old", sc.models.old),
@@ -197,17 +205,24 @@ def validate(sc: Scenario, where: str) -> None:
     require_pinned(sc.models.new, f"{where}: models.new")
     if sc.models.old == sc.models.new:
         raise ConfigError(f"{where}: models.new: the same revision as models.old ({abbreviate(sc.models.old)})")
+
+
+def _validate_sizes(sc: Scenario, where: str) -> None:
     if sc.scenario.duration_s / sc.scenario.tick_s > MAX_TICKS:
         raise ConfigError(
             f"{where}: scenario.duration_s: {sc.scenario.duration_s:g} s at tick_s {sc.scenario.tick_s:g} is more "
             f"than {MAX_TICKS:,} ticks; lengthen tick_s or shorten the scenario"
         )
-    generated = sum(c.tenants for c in sc.cohorts) + len(sc.tenants)
-    if generated > MAX_TENANTS:
-        raise ConfigError(f"{where}: cohorts: {generated:,} tenants in all; at most {MAX_TENANTS:,}")
+    total = sum(c.tenants for c in sc.cohorts) + len(sc.tenants)
+    if total > MAX_TENANTS:
+        raise ConfigError(f"{where}: cohorts: {total:,} tenants in all; at most {MAX_TENANTS:,}")
     for name, spec in sc.tiers.items():
         if spec.hpa_min is not None and spec.hpa_max is not None and spec.hpa_min > spec.hpa_max:
             raise ConfigError(f"{where}: tiers.{name}.hpa_min: {spec.hpa_min} is above hpa_max {spec.hpa_max}")
+
+
+def _validate_tenants(sc: Scenario, where: str) -> tuple[set[str], set[str]]:
+    """Every tenant and cohort name printable and defined once; returns (tenant names, cohort names)."""
     for i, t in enumerate(sc.tenants):
         _name(t.name, f"{where}: tenants[{i}].name")
         _name(t.cohort, f"{where}: tenants[{i}].cohort")
@@ -231,22 +246,24 @@ def validate(sc: Scenario, where: str) -> None:
             names.add(generated)
     if not sc.tenants and not sc.cohorts:
         raise ConfigError(f"{where}: tenants: a scenario needs at least one tenant or cohort")
-    for i, e in enumerate(sc.events):
-        at = f"{where}: events[{i}]"
-        if e.at_s > sc.scenario.duration_s:
-            raise ConfigError(f"{at}.at_s: {e.at_s} is after the scenario ends ({sc.scenario.duration_s} s)")
-        for t in e.tenants:
-            if t not in names:
-                raise ConfigError(f"{at}.tenants: unknown tenant {abbreviate(t)!r}")
-        if e.cohort and e.cohort not in cohorts:
-            raise ConfigError(f"{at}.cohort: unknown cohort {abbreviate(e.cohort)!r}")
-        if e.kind in ("regression_start", "regression_end") and not (e.tenants or e.cohort):
-            raise ConfigError(f"{at}: a {e.kind} event names its tenants or its cohort")
-        if e.kind == "alias_rotate":
-            if not sc.models.alias:
-                raise ConfigError(f"{at}: alias_rotate needs models.alias")
-            require_pinned(e.to, f"{at}.to")
-        if e.kind in ("autoscaler_stall", "router_errors") and e.duration_s <= 0:
-            raise ConfigError(f"{at}.duration_s: a {e.kind} event needs a positive duration")
-        if e.kind == "router_errors" and e.rate <= 0:
-            raise ConfigError(f"{at}.rate: a router_errors event needs a rate above 0")
+    return names, cohorts
+
+
+def _validate_event(sc: Scenario, e: Event, at: str, names: set[str], cohorts: set[str]) -> None:
+    if e.at_s > sc.scenario.duration_s:
+        raise ConfigError(f"{at}.at_s: {e.at_s} is after the scenario ends ({sc.scenario.duration_s} s)")
+    for tenant in e.tenants:
+        if tenant not in names:
+            raise ConfigError(f"{at}.tenants: unknown tenant {abbreviate(tenant)!r}")
+    if e.cohort and e.cohort not in cohorts:
+        raise ConfigError(f"{at}.cohort: unknown cohort {abbreviate(e.cohort)!r}")
+    if e.kind in ("regression_start", "regression_end") and not (e.tenants or e.cohort):
+        raise ConfigError(f"{at}: a {e.kind} event names its tenants or its cohort")
+    if e.kind == "alias_rotate":
+        if not sc.models.alias:
+            raise ConfigError(f"{at}: alias_rotate needs models.alias")
+        require_pinned(e.to, f"{at}.to")
+    if e.kind in ("autoscaler_stall", "router_errors") and e.duration_s <= 0:
+        raise ConfigError(f"{at}.duration_s: a {e.kind} event needs a positive duration")
+    if e.kind == "router_errors" and e.rate <= 0:
+        raise ConfigError(f"{at}.rate: a router_errors event needs a rate above 0")
