@@ -51,16 +51,3 @@ class Tier:
         if per <= 0:
             return 0
         return max(0, math.ceil(load_rps / per - 1e-9))
-
-
-@dataclass(frozen=True, slots=True)
-class CacheNamespace:
-    """A prompt-cache namespace: keyed by provider, pinned revision and a platform-owned generation,
-    so a model swap forks a namespace instead of migrating it."""
-
-    name: str
-    revision: str
-    generation: int
-    hit_rate: float
-    frozen: bool = False
-    tier: str = ""

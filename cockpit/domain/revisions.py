@@ -49,12 +49,3 @@ def require_pinned(ref: object, where: str) -> Revision:
             "('name@sha256:…')"
         )
     return Revision(ref)
-
-
-@dataclass(frozen=True, slots=True)
-class AliasResolution:
-    """What an alias pointed to when we last asked, and since when."""
-
-    alias: str
-    revision: str
-    seen_at: float

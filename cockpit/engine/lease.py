@@ -99,6 +99,3 @@ class Lease:
     async def holder(self) -> str | None:
         value = await self.db.get(self.key)
         return value.decode() if isinstance(value, bytes) else value
-
-    async def current_epoch(self) -> int:
-        return int(await self.db.get(self.epoch_key) or 0)

@@ -331,9 +331,6 @@ class RemoteEngine:
     async def take_control(self, confirm: bool = False) -> str:
         return await self.request("take-control", confirm=confirm)
 
-    async def release_control(self) -> str:
-        return await self.request("release-control")
-
     async def plan(self, scope: Any = "regressing") -> Plan:
         raw = await self.request("plan", scope=sorted(scope) if isinstance(scope, (set, frozenset)) else scope)
         return msgspec.convert(raw, Plan)
