@@ -12,7 +12,7 @@ Figures (issue 9's goals in brackets):
 The simulator's own time to advance the fleet is not counted (a real router does not simulate a fleet):
 each tick is timed around `engine.tick()` only. Every figure comes from its own subprocess.
 
-    python benchmarks/bench_scale.py [--sizes 10000,100000] [--ticks 300] [--skip-drill]
+    python benchmarks/bench_scale.py [--sizes 10000,100000] [--ticks 300] [--skip-drill] [--drill-sizes 10000]
 
 Run it with another checkout's interpreter to get a baseline side by side, e.g.
     /path/to/old-venv/bin/python benchmarks/bench_scale.py
@@ -155,6 +155,7 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,100000")
     p.add_argument("--ticks", type=int, default=300)
     p.add_argument("--skip-drill", action="store_true")
+    p.add_argument("--drill-sizes", default="10000,100000", help="fleet sizes of the one-hour drills")
     a = p.parse_args()
     print(f"python: {sys.executable}")
     for n in (int(s) for s in a.sizes.split(",")):
@@ -169,7 +170,7 @@ def main() -> None:
     wall, stages = plan_process(10_000)
     print(f"cockpit plan, 10000 tenants, whole process: {wall * 1e3:.0f} ms median of 5 ({stages} stages)")
     if not a.skip_drill:
-        for n in (10_000, 100_000):
+        for n in (int(x) for x in a.drill_sizes.split(",")):
             r = drill(n)
             print(
                 f"one-hour drill, {n} tenants: wall {r['wall_s']:.2f} s, restored {r['restored']} "
