@@ -43,6 +43,10 @@ def _drill(args: argparse.Namespace) -> int:
                 )
             )
         )
+    if args.compare:
+        from cockpit.cli_scenario import as_it_happened
+
+        cards += as_it_happened(args.scenario)  # a scenario generated from history: what really happened
     if args.json:
         out = [c.to_json() for c in cards]
         print(json.dumps(out if args.compare else out[0], indent=2))
@@ -312,10 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
-    from cockpit import cli_engine, cli_journal
+    from cockpit import cli_engine, cli_journal, cli_scenario
 
     cli_engine.add_parser(sub)
     cli_journal.add_parser(sub)
+    cli_scenario.add_parser(sub)
     co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
     co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     co.set_defaults(func=_completion)

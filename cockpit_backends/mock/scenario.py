@@ -131,6 +131,24 @@ class Caches(_Strict, kw_only=True):
     new: CacheSpec | None = None
 
 
+class RecordedStep(_Strict, kw_only=True):
+    """One change that actually happened: shares the router confirmed, or the old tier's scale request."""
+
+    at_s: Seconds
+    shares: dict[str, Share] = msgspec.field(default_factory=dict)
+    scale_old: Count | None = None
+
+
+class Recorded(_Strict, kw_only=True):
+    """What actually happened in the incident a scenario was generated from (`cockpit scenario
+    from-journal`): `cockpit drill --compare` replays it as the fourth column, "as it happened"."""
+
+    source: str = ""
+    declared_at_s: Seconds | None = None
+    scope: list[str] = msgspec.field(default_factory=list)
+    steps: list[RecordedStep] = msgspec.field(default_factory=list)
+
+
 class Scenario(_Strict, kw_only=True):
     scenario: Meta_
     models: Models
@@ -141,6 +159,7 @@ class Scenario(_Strict, kw_only=True):
     health: Health = msgspec.field(default_factory=Health)
     cost: Cost = msgspec.field(default_factory=Cost)
     events: list[Event] = msgspec.field(default_factory=list)
+    recorded: Recorded | None = None
 
 
 BUILTIN = "cockpit_backends.mock"
@@ -190,6 +209,8 @@ def validate(sc: Scenario, where: str) -> None:
     names, cohorts = _validate_tenants(sc, where)
     for i, e in enumerate(sc.events):
         _validate_event(sc, e, f"{where}: events[{i}]", names, cohorts)
+    if sc.recorded is not None:
+        _validate_recorded(sc.recorded, f"{where}: recorded", names)
 
 
 def _validate_models(sc: Scenario, where: str) -> None:
@@ -267,3 +288,13 @@ def _validate_event(sc: Scenario, e: Event, at: str, names: set[str], cohorts: s
         raise ConfigError(f"{at}.duration_s: a {e.kind} event needs a positive duration")
     if e.kind == "router_errors" and e.rate <= 0:
         raise ConfigError(f"{at}.rate: a router_errors event needs a rate above 0")
+
+
+def _validate_recorded(rec: Recorded, at: str, names: set[str]) -> None:
+    for tenant in rec.scope:
+        if tenant not in names:
+            raise ConfigError(f"{at}.scope: unknown tenant {abbreviate(tenant)!r}")
+    for i, step in enumerate(rec.steps):
+        for tenant in step.shares:
+            if tenant not in names:
+                raise ConfigError(f"{at}.steps[{i}].shares: unknown tenant {abbreviate(tenant)!r}")
