@@ -141,7 +141,7 @@ def _plugins_check(args: argparse.Namespace) -> int:
     from cockpit.contract import check_backend
     from cockpit.engine.session import make_clock
     from cockpit.errors import PluginError
-    from cockpit.hookspecs import BackendContext
+    from cockpit.hookspecs import BackendContext, PinnedModels
     from cockpit.paths import discover
     from cockpit.plugins import PluginHost
 
@@ -156,16 +156,22 @@ def _plugins_check(args: argparse.Namespace) -> int:
         clock=make_clock(config),
         config_dir=str(Path(config.path).parent),
         tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
+        models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
     )
     results = asyncio.run(
         check_backend(
-            host, args.name, config.options_for(args.name), context, alias=config.file.models.alias, write=args.write
+            host,
+            args.name,
+            config.options_for(args.name),
+            context,
+            alias=config.file.models.alias,
+            write=args.write,
+            threshold=config.file.incident.regression_threshold,
         )
     )
     print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
     for r in results:
-        mark = "PASS" if r.ok else "FAIL"
-        print(f"  {mark}  {r.role:<10} {r.name}" + (f": {r.detail}" if r.detail else ""))
+        print(f"  {r.line()}")
     failed = sum(1 for r in results if not r.ok)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

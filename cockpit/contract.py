@@ -1,16 +1,32 @@
-"""Contract checks for backends: what `cockpit plugins check NAME` runs for each role a backend claims.
+"""Contract checks for backends: what `cockpit plugins check NAME` runs for each role a backend claims,
+and what `cockpit.testing` hands a plugin's own tests.
 
-Read checks are safe against production. Write checks (`--write`) only re-apply what the backend
-already reports (same shares, same replica floor, freeze then thaw a namespace the incident would
-freeze anyway), so they prove the write path without moving traffic.
+Read checks are safe against production. Write checks (`--write`) prove the write path: the router
+moves up to two tenants by one share step and back (``apply_shares`` must account for every tenant it
+was asked about, and ``read_traffic`` must read the move back independently; the original shares are
+restored whatever happens), the autoscaler re-applies its current floor, the cache freezes then thaws a
+namespace the incident would freeze anyway.
+
+Every call is timed and watched for blocking the event loop. The bounds, documented in
+docs/writing-a-plugin.md:
+
+- ``BLOCK_BOUND_S``: a call may hold the event loop at most this long (a synchronous HTTP client or
+  ``time.sleep`` inside an ``async def`` freezes every screen and lease renewal while it runs);
+- ``MAX_TENANT_RPS``: a per-tenant request rate above this is taken as the wrong unit (per minute);
+- shares and severities are finite numbers in 0..1, keyed by tenant names (strings).
+
+Each problem is one line (one failed `Check`) naming the method and the tenant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import math
+import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from cockpit.domain.revisions import is_pinned
@@ -21,7 +37,13 @@ from cockpit.hookspecs import (
     TierReading,
     TrafficReading,
 )
-from cockpit.plugins import PluginHost
+from cockpit.plugins import PluginHost, raised_at, source_of
+
+BLOCK_BOUND_S = 0.25  # longest a call may hold the event loop
+MAX_TENANT_RPS = 20_000.0  # above this, a tenant's rate is taken as per-minute (or per-hour) figures
+SHARE_STEP = 0.01  # how far `--write` moves a tenant (or the router's declared share_step, if larger)
+SHARE_TOLERANCE = 1e-6  # as the engine's actuator: a read-back this close confirms a share
+WRITE_TENANTS = 2  # how many tenants `--write` moves (two: a router that writes only the first is caught)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,167 +53,437 @@ class Check:
     ok: bool
     detail: str = ""
 
+    def line(self) -> str:
+        """As `cockpit plugins check` prints it: ``FAIL  router     apply_shares: …``."""
+        return f"{'PASS' if self.ok else 'FAIL'}  {self.role:<10} {self.name}" + (
+            f": {self.detail}" if self.detail else ""
+        )
 
+
+class Problem(Exception):
+    """A call went wrong: one sentence, already naming the method (and the tenant)."""
+
+
+@dataclass
+class Limits:
+    timeout_s: float = 10.0
+    block_bound_s: float = BLOCK_BOUND_S
+    max_rps: float = MAX_TENANT_RPS
+    threshold: float = 0.2  # [incident] regression_threshold: "regressing" is a severity at or above it
+    share_step: float = SHARE_STEP
+
+
+@dataclass
 class _Checks:
-    def __init__(self, role: str, timeout_s: float) -> None:
-        self.role = role
-        self.timeout_s = timeout_s
-        self.results: list[Check] = []
+    role: str
+    obj: Any
+    limits: Limits
+    results: list[Check] = field(default_factory=list)
+    took: str = ""  # the latency of the last call `run` made
 
-    async def run(self, name: str, fn: Callable[[], Awaitable[str | None]]) -> bool:
+    def ok(self, name: str, detail: str = "") -> None:
+        self.results.append(Check(self.role, name, True, detail))
+
+    def fail(self, name: str, problems: list[str]) -> bool:
+        self.results.extend(Check(self.role, name, False, p) for p in problems)
+        return not problems
+
+    async def call(self, method: str, *args: Any) -> tuple[Any, str]:
+        """`obj.method(*args)`, timed and watched: (its value, "12 ms"). Raises Problem for a plain
+        `def`, an exception (with the plugin's file and line), a timeout or a blocked event loop."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        worst = 0.0
+
+        async def probe() -> None:
+            nonlocal last, worst
+            while True:
+                await asyncio.sleep(0.005)
+                now = loop.time()
+                worst, last = max(worst, now - last), now
+
+        task = asyncio.create_task(probe())
+        await asyncio.sleep(0)
+        last = loop.time()
+        start = time.perf_counter()
         try:
-            async with asyncio.timeout(self.timeout_s):
-                detail = await fn()
-        except AssertionError as exc:
-            self.results.append(Check(self.role, name, False, str(exc)))
-            return False
-        except TimeoutError:
-            self.results.append(Check(self.role, name, False, f"timed out after {self.timeout_s:g} s"))
-            return False
+            value = await self._await(method, getattr(self.obj, method)(*args))
+        except Problem:
+            raise
         except Exception as exc:
-            self.results.append(Check(self.role, name, False, f"{type(exc).__name__}: {exc}"))
-            return False
-        self.results.append(Check(self.role, name, True, detail or ""))
-        return True
+            at = raised_at(exc, source_of(self.obj))
+            raise Problem(f"{type(exc).__name__}: {exc}" + (f" (at {at})" if at else "")) from None
+        finally:
+            elapsed = time.perf_counter() - start
+            worst = max(worst, loop.time() - last)
+            task.cancel()
+        if worst > self.limits.block_bound_s:
+            raise Problem(
+                f"{method} blocked the event loop for {worst:.2f} s (bound {self.limits.block_bound_s:g} s): a "
+                "synchronous call (time.sleep, a blocking client) inside it stops the engine; await, or use "
+                "asyncio.to_thread"
+            )
+        return value, f"{elapsed * 1000:.0f} ms"
+
+    async def _await(self, method: str, result: Any) -> Any:
+        if not inspect.isawaitable(result):
+            raise Problem(
+                f"{method} is a plain def; the {self.role} role requires async def {method}(...) "
+                f"(it returned {type(result).__name__}, not an awaitable)"
+            )
+        try:
+            async with asyncio.timeout(self.limits.timeout_s):
+                return await result
+        except TimeoutError:
+            raise Problem(f"{method} did not answer within {self.limits.timeout_s:g} s") from None
+
+    async def run(self, name: str, method: str, *args: Any) -> Any:
+        """Call `method` and record a failed check when the call itself goes wrong; None then."""
+        try:
+            value, took = await self.call(method, *args)
+        except Problem as p:
+            self.fail(name, [str(p)])
+            return None
+        self.took = took
+        return value
 
 
-async def _router(obj: Any, c: _Checks, write: bool) -> None:
-    seen: dict[str, TrafficReading] = {}
-
-    async def read() -> str:
-        r = await obj.read_traffic()
-        assert isinstance(r, TrafficReading), f"read_traffic returned {type(r).__name__}, not TrafficReading"
-        bad = [t for t, s in r.shares.items() if not 0.0 <= s <= 1.0]
-        assert not bad, f"shares outside [0, 1] for {bad[:3]}"
-        assert all(v >= 0 for v in r.rps.values()), "negative request rate"
-        seen["r"] = r
-        return f"{len(r.shares)} tenants" + ("" if r.rps else " (no rates: the health backend must provide them)")
-
-    if not await c.run("read_traffic", read) or not write:
-        return
-    current = dict(seen["r"].shares)
-    rid = f"contract-{uuid.uuid4().hex[:12]}"
-
-    async def apply_same() -> str:
-        res = await obj.apply_shares(current, rid)
-        assert isinstance(res, ApplyResult), "apply_shares must return ApplyResult"
-        assert not res.failed, f"{len(res.failed)} tenants failed: {list(res.failed.items())[:3]}"
-        again = await obj.apply_shares(current, rid)
-        assert dict(again.applied) == dict(res.applied), "the same request id gave a different result"
-        back = await obj.read_traffic()
-        diff = [t for t, s in current.items() if abs(back.shares.get(t, -1) - s) > 1e-6]
-        assert not diff, f"read-back differs for {diff[:3]}"
-        return "idempotent, confirmed by read-back"
-
-    await c.run("apply_shares (re-apply current, same request id twice)", apply_same)
+# Values ----------------------------------------------------------------------------------------
 
 
-async def _autoscaler(obj: Any, c: _Checks, write: bool, ctx: BackendContext) -> None:
-    for tier in (ctx.tiers.get("old", "old"), ctx.tiers.get("new", "new")):
-        seen: dict[str, TierReading] = {}
-
-        async def read(tier: str = tier, seen: dict = seen) -> str:
-            r = await obj.read_tier(tier)
-            assert isinstance(r, TierReading), "read_tier must return TierReading"
-            assert r.ready >= 0, "negative ready replicas"
-            assert r.desired >= 0, "negative desired replicas"
-            assert r.per_replica_rps > 0, "per_replica_rps must be positive"
-            seen["r"] = r
-            return f"ready {r.ready}, desired {r.desired}, {r.per_replica_rps:g} rps/replica"
-
-        if await c.run(f"read_tier({tier})", read) and write:
-
-            async def scale(tier: str = tier, seen: dict = seen) -> str:
-                r = seen["r"]
-                await obj.scale_tier(tier, r.desired, f"contract-{uuid.uuid4().hex[:12]}")
-                back = await obj.read_tier(tier)
-                assert back.desired >= r.desired, f"desired fell from {r.desired} to {back.desired}"
-                return f"floor held at {r.desired}"
-
-            await c.run(f"scale_tier({tier}, current)", scale)
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-async def _cache(obj: Any, c: _Checks, write: bool) -> None:
-    seen: dict[str, list[NamespaceReading]] = {}
-
-    async def read() -> str:
-        ns = await obj.namespaces()
-        assert all(isinstance(n, NamespaceReading) for n in ns), "namespaces must be NamespaceReading"
-        assert all(0.0 <= n.hit_rate <= 1.0 for n in ns), "hit rate outside [0, 1]"
-        seen["ns"] = ns
-        return f"{len(ns)} namespaces"
-
-    if not await c.run("namespaces", read) or not write or not seen["ns"]:
-        return
-    target = seen["ns"][0]
-
-    async def freeze_thaw() -> str:
-        await obj.freeze(target.name)
-        frozen = {n.name: n.frozen for n in await obj.namespaces()}
-        assert frozen.get(target.name), "freeze did not show in namespaces()"
-        if not target.frozen:
-            await obj.thaw(target.name)
-            thawed = {n.name: n.frozen for n in await obj.namespaces()}
-            assert not thawed.get(target.name), "thaw did not show in namespaces()"
-        return target.name
-
-    await c.run("freeze / thaw", freeze_thaw)
+def _mapping_problem(method: str, value: Any, what: str) -> list[str]:
+    if isinstance(value, Mapping):
+        return []
+    return [f"{method} returned {type(value).__name__}; expected a Mapping[str, float] ({what}) or a SignalReading"]
 
 
-async def _provider(obj: Any, c: _Checks, alias: str) -> None:
-    if not alias:
-        c.results.append(Check("provider", "resolve", True, "no models.alias configured: nothing to resolve"))
-        return
-
-    async def resolve() -> str:
-        rev = await obj.resolve(alias)
-        assert isinstance(rev, str) and is_pinned(rev), f"{alias!r} resolved to {rev!r}, not a pinned revision"
-        return f"{alias} -> {rev}"
-
-    await c.run("resolve", resolve)
+def _key_problems(values: Mapping[Any, Any]) -> list[str]:
+    return [
+        f"tenant key {k!r} is {type(k).__name__}, not a string (tenant names are str)"
+        for k in values
+        if not isinstance(k, str)
+    ]
 
 
-async def _health(obj: Any, c: _Checks) -> None:
-    seen: dict[str, Any] = {}
+def rate_problems(rates: Mapping[Any, Any], max_rps: float = MAX_TENANT_RPS) -> list[str]:
+    """One line per tenant whose rate is not a finite, plausible requests-per-second figure."""
+    out = _key_problems(rates)
+    for t, v in rates.items():
+        if not _number(v):
+            out.append(f"rate for {t!r} is {v!r} ({type(v).__name__}), not a number")
+        elif not math.isfinite(v):
+            out.append(f"rate for {t!r} is {v} (not finite): report it as unknown instead")
+        elif v < 0:
+            out.append(f"rate for {t!r} is negative ({v:g} rps)")
+        elif v > max_rps:
+            out.append(
+                f"rate for {t!r} is {v:,.0f} rps, above the bound of {max_rps:,.0f} per tenant "
+                "(per-minute figures? rates are requests per second)"
+            )
+    return out
 
-    async def read() -> str:
-        r = await obj.regressions()
-        assert all(0.0 <= v <= 1.0 for v in r.values()), "severity outside [0, 1]"
-        seen["r"] = r
-        regressing = sum(1 for v in r.values() if v > 0)
-        unknown = len(getattr(r, "unknown", {}))
-        return f"{len(r)} read, {regressing} regressing" + (f", {unknown} unknown" if unknown else "")
 
-    await c.run("regressions", read)
-    # A backend that can say what each query returned per tenant (the prometheus backend) says it here.
-    for name, ok, detail in obj.report() if hasattr(obj, "report") else ():
-        c.results.append(Check("health", name, ok, detail))
-    if hasattr(obj, "rates"):
+def fraction_problems(values: Mapping[Any, Any], what: str) -> list[str]:
+    """One line per tenant whose `what` (share, severity) is not a finite number in 0..1."""
+    out = _key_problems(values)
+    for t, v in values.items():
+        if not _number(v):
+            out.append(f"{what} for {t!r} is {v!r} ({type(v).__name__}), not a number in 0..1")
+        elif math.isnan(v):
+            out.append(f"{what} for {t!r} is NaN: report the tenant as unknown (SignalReading) instead")
+        elif not 0.0 <= v <= 1.0:
+            hint = " (a percent? divide by 100)" if 1.0 < v <= 100.0 else ""
+            out.append(f"{what} for {t!r} is {v:g}, outside 0..1{hint}")
+    return out
 
-        async def rates() -> str:
-            r = await obj.rates()
-            assert all(v >= 0 for v in r.values()), "negative request rate"
-            tenants = set(seen.get("r", {})) | set(getattr(seen.get("r"), "unknown", {})) | set(r)
-            unknown = {t: r.why_unknown(t) for t in sorted(tenants - set(r))} if hasattr(r, "why_unknown") else {}
-            if unknown:
-                sample = "; ".join(f"{t}: {why}" for t, why in list(unknown.items())[:5])
-                return (
-                    f"warning: partial coverage, {len(r)} of {len(tenants)} tenants have a rate; "
-                    f"unknown (planned at a conservative estimate): {sample}"
+
+# Router ----------------------------------------------------------------------------------------
+
+
+async def _read_traffic(c: _Checks) -> TrafficReading | None:
+    r = await c.run("read_traffic", "read_traffic")
+    if r is None:
+        return None
+    if not isinstance(r, TrafficReading):
+        c.fail("read_traffic", [f"read_traffic returned {type(r).__name__}, not TrafficReading"])
+        return None
+    problems = fraction_problems(r.shares, "share")
+    problems += rate_problems(r.rps, c.limits.max_rps)
+    if not c.fail("read_traffic", problems):
+        return None
+    rates = "" if r.rps else " (no rates: the health backend must provide them)"
+    c.ok("read_traffic", f"{len(r.shares)} tenants{rates}; {c.took}, event loop free")
+    return r
+
+
+def _moved(share: float, step: float) -> float:
+    return round(share - step if share - step >= 0.0 else share + step, 9)
+
+
+def _result_problems(res: Any, asked: Mapping[str, float]) -> list[str]:
+    if not isinstance(res, ApplyResult):
+        return [f"apply_shares returned {type(res).__name__}, not ApplyResult"]
+    out = [
+        f"apply_shares dropped tenant {t!r}: in neither applied nor failed"
+        for t in asked
+        if t not in res.applied and t not in res.failed
+    ]
+    out += [
+        f"apply_shares reported tenant {t!r}, which it was not asked to set"
+        for t in {**res.applied, **res.failed}
+        if t not in asked
+    ]
+    out += [f"apply_shares could not set tenant {t!r}: {why}" for t, why in res.failed.items() if t in asked]
+    return out
+
+
+async def _apply_and_read_back(c: _Checks, moved: dict[str, float], rid: str) -> list[str]:
+    try:
+        res, took = await c.call("apply_shares", moved, rid)
+        problems = _result_problems(res, moved)
+        if not isinstance(res, ApplyResult):
+            return problems
+        back, _ = await c.call("read_traffic")
+        for t, want in moved.items():
+            got = back.shares.get(t)
+            if t in res.applied and (got is None or abs(got - want) > SHARE_TOLERANCE):
+                problems.append(
+                    f"apply_shares claimed tenant {t!r} at {want:g}, but read_traffic reads {got!r}: not written"
                 )
-            return f"{len(r)} tenants, {sum(r.values()):,.1f} rps in all"
+        again, _ = await c.call("apply_shares", moved, rid)
+        if isinstance(again, ApplyResult) and dict(again.applied) != dict(res.applied):
+            problems.append("apply_shares: the same request id twice gave a different result")
+    except Problem as p:
+        return [str(p)]
+    c.took = took
+    return problems
 
-        await c.run("rates", rates)
-    if hasattr(obj, "warmth"):
 
-        async def warmth() -> str:
-            w = await obj.warmth()
-            assert all(0.0 <= v <= 1.0 for v in w.values()), "hit rate outside [0, 1]"
-            bad = getattr(w, "unknown", {})
-            shown = ", ".join(f"{k} {v:.0%}" for k, v in list(w.items())[:6]) or "nothing configured or returned"
-            return shown + (f"; unknown: {'; '.join(f'{k}: {v}' for k, v in bad.items())}" if bad else "")
+async def _restore(c: _Checks, original: dict[str, float]) -> None:
+    try:
+        await c.call("apply_shares", original, f"contract-restore-{uuid.uuid4().hex[:12]}")
+        back, _ = await c.call("read_traffic")
+        left = {
+            t: back.shares.get(t)
+            for t, s in original.items()
+            if abs(back.shares.get(t, math.inf) - s) > SHARE_TOLERANCE
+        }
+    except Problem as p:
+        c.fail("restore", [f"{p}; set {dict(original)} back by hand"])
+        return
+    problems = [
+        f"could not restore tenant {t!r} to {original[t]:g} (reads {got!r}): set it back by hand"
+        for t, got in left.items()
+    ]
+    if c.fail("restore", problems):
+        c.ok("restore", f"{', '.join(original)} back at {', '.join(f'{s:g}' for s in original.values())}")
 
-        await c.run("warmth", warmth)
+
+async def check_router(router: Any, *, write: bool = False, limits: Limits | None = None) -> list[Check]:
+    """The router contract: a valid reading; with `write`, a move of up to two tenants by one share step,
+    accounted for and read back, then restored."""
+    c = _Checks("router", router, limits or Limits())
+    r = await _read_traffic(c)
+    if r is None or not write:
+        return c.results
+    step = max(c.limits.share_step, SHARE_STEP)
+    original = {t: float(s) for t, s in sorted(r.shares.items())[:WRITE_TENANTS]}
+    if not original:
+        c.ok("apply_shares", "no tenants to move: write path not exercised")
+        return c.results
+    moved = {t: _moved(s, step) for t, s in original.items()}
+    try:
+        problems = await _apply_and_read_back(c, moved, f"contract-{uuid.uuid4().hex[:12]}")
+    finally:
+        await _restore(c, original)
+    name = f"apply_shares (moved {', '.join(original)} by {step:g} and back)"
+    if c.fail(name, problems):
+        c.ok(name, f"all accounted for, confirmed by read-back, idempotent per request id; {c.took}")
+    # the restore check ran first (in `finally`): report it after the move it undoes
+    c.results.sort(key=lambda k: k.name == "restore")
+    return c.results
+
+
+# Autoscaler, cache, provider -------------------------------------------------------------------
+
+
+async def _autoscaler(c: _Checks, write: bool, ctx: BackendContext) -> None:
+    for tier in (ctx.tiers.get("old", "old"), ctx.tiers.get("new", "new")):
+        r = await c.run(f"read_tier({tier})", "read_tier", tier)
+        if r is None:
+            continue
+        if not isinstance(r, TierReading):
+            c.fail(f"read_tier({tier})", [f"read_tier returned {type(r).__name__}, not TierReading"])
+            continue
+        problems = [f"read_tier({tier}): negative {k} replicas" for k in ("ready", "desired") if getattr(r, k) < 0]
+        if not _number(r.per_replica_rps) or not r.per_replica_rps > 0 or not math.isfinite(r.per_replica_rps):
+            problems.append(
+                f"read_tier({tier}): per_replica_rps must be a positive finite number, not {r.per_replica_rps!r}"
+            )
+        if not c.fail(f"read_tier({tier})", problems):
+            continue
+        c.ok(f"read_tier({tier})", f"ready {r.ready}, desired {r.desired}, {r.per_replica_rps:g} rps/replica; {c.took}")
+        if not write:
+            continue
+        name = f"scale_tier({tier}, current)"
+        try:
+            await c.call("scale_tier", tier, r.desired, f"contract-{uuid.uuid4().hex[:12]}")
+            back, _ = await c.call("read_tier", tier)
+            problems = [] if back.desired >= r.desired else [f"desired fell from {r.desired} to {back.desired}"]
+        except Problem as p:
+            problems = [str(p)]
+        if c.fail(name, problems):
+            c.ok(name, f"floor held at {r.desired}")
+
+
+async def _cache(c: _Checks, write: bool) -> None:
+    ns = await c.run("namespaces", "namespaces")
+    if ns is None:
+        return
+    problems = [] if isinstance(ns, list) else [f"namespaces returned {type(ns).__name__}, not a list"]
+    problems = problems or [
+        f"namespaces: {n!r} is not a NamespaceReading" for n in ns if not isinstance(n, NamespaceReading)
+    ]
+    problems = problems or [
+        f"namespaces: hit rate of {n.name!r} is {n.hit_rate!r}, outside 0..1"
+        for n in ns
+        if not 0.0 <= n.hit_rate <= 1.0
+    ]
+    if not c.fail("namespaces", problems):
+        return
+    c.ok("namespaces", f"{len(ns)} namespaces; {c.took}")
+    if write and ns:
+        await _freeze_thaw(c, ns[0])
+
+
+async def _freeze_thaw(c: _Checks, target: NamespaceReading) -> None:
+    try:
+        await c.call("freeze", target.name)
+        frozen = {n.name: n.frozen for n in (await c.call("namespaces"))[0]}
+        problems = [] if frozen.get(target.name) else ["freeze did not show in namespaces()"]
+        if not target.frozen and not problems:
+            await c.call("thaw", target.name)
+            thawed = {n.name: n.frozen for n in (await c.call("namespaces"))[0]}
+            problems = ["thaw did not show in namespaces()"] if thawed.get(target.name) else []
+    except Problem as p:
+        problems = [str(p)]
+    if c.fail("freeze / thaw", problems):
+        c.ok("freeze / thaw", target.name)
+
+
+async def _provider(c: _Checks, alias: str) -> None:
+    if not alias:
+        c.ok("resolve", "no models.alias configured: nothing to resolve")
+        return
+    rev = await c.run("resolve", "resolve", alias)
+    if rev is None:
+        return
+    if c.fail(
+        "resolve",
+        [] if isinstance(rev, str) and is_pinned(rev) else [f"{alias!r} resolved to {rev!r}, not a pinned revision"],
+    ):
+        c.ok("resolve", f"{alias} -> {rev}")
+
+
+# Health ----------------------------------------------------------------------------------------
+
+
+async def check_health(health: Any, *, limits: Limits | None = None) -> list[Check]:
+    """The health contract: severities are finite numbers in 0..1 per tenant (named when not); rates and
+    warmth, when the backend has them, are called and checked too."""
+    c = _Checks("health", health, limits or Limits())
+    r = await c.run("regressions", "regressions")
+    if r is not None:
+        problems = _mapping_problem("regressions", r, "tenant -> severity 0..1") or fraction_problems(r, "severity")
+        if c.fail("regressions", problems):
+            c.ok("regressions", _health_summary(r, c.limits.threshold) + f"; {c.took}")
+    # A backend that can say what each query returned per tenant (the prometheus backend) says it here.
+    for name, ok, detail in health.report() if hasattr(health, "report") else ():
+        c.results.append(Check("health", name, ok, detail))
+    if hasattr(health, "rates"):
+        await _rates(c, r if isinstance(r, Mapping) else {})
+    if hasattr(health, "warmth"):
+        await _warmth(c)
+    return c.results
+
+
+def _health_summary(r: Mapping[str, float], threshold: float) -> str:
+    regressing = sum(1 for v in r.values() if v >= threshold)
+    below = sum(1 for v in r.values() if 0 < v < threshold)
+    unknown = len(getattr(r, "unknown", {}))
+    return (
+        f"{len(r)} read, {regressing} regressing (severity >= {threshold:g})"
+        + (f", {below} below the threshold" if below else "")
+        + (f", {unknown} unknown" if unknown else "")
+    )
+
+
+async def _rates(c: _Checks, severities: Mapping[str, float]) -> None:
+    r = await c.run("rates", "rates")
+    if r is None:
+        return
+    if not c.fail(
+        "rates",
+        _mapping_problem("rates", r, "tenant -> requests per second") or rate_problems(r, c.limits.max_rps),
+    ):
+        return
+    tenants = set(severities) | set(getattr(severities, "unknown", {})) | set(r)
+    unknown = {t: r.why_unknown(t) for t in sorted(tenants - set(r))} if hasattr(r, "why_unknown") else {}
+    if unknown:
+        sample = "; ".join(f"{t}: {why}" for t, why in list(unknown.items())[:5])
+        c.ok(
+            "rates",
+            f"warning: partial coverage, {len(r)} of {len(tenants)} tenants have a rate; "
+            f"unknown (planned at a conservative estimate): {sample}",
+        )
+        return
+    c.ok("rates", f"{len(r)} tenants, {sum(r.values()):,.1f} rps in all; {c.took}")
+
+
+async def _warmth(c: _Checks) -> None:
+    w = await c.run("warmth", "warmth")
+    if w is None:
+        return
+    if not c.fail(
+        "warmth",
+        _mapping_problem("warmth", w, "namespace -> hit rate 0..1") or fraction_problems(w, "hit rate"),
+    ):
+        return
+    bad = getattr(w, "unknown", {})
+    shown = ", ".join(f"{k} {v:.0%}" for k, v in list(w.items())[:6]) or "nothing configured or returned"
+    c.ok("warmth", shown + (f"; unknown: {'; '.join(f'{k}: {v}' for k, v in bad.items())}" if bad else ""))
+
+
+# A role object, a backend ------------------------------------------------------------------------
+
+
+async def check_role(
+    role: str,
+    obj: Any,
+    context: BackendContext | None = None,
+    *,
+    alias: str = "",
+    write: bool = False,
+    limits: Limits | None = None,
+) -> list[Check]:
+    """The contract checks for one role object (what `plugins check` runs after creating it)."""
+    limits = limits or Limits()
+    if role == "router":
+        return await check_router(obj, write=write, limits=limits)
+    if role == "health":
+        return await check_health(obj, limits=limits)
+    c = _Checks(role, obj, limits)
+    if role == "autoscaler":
+        await _autoscaler(c, write, context or BackendContext(None, "."))
+    elif role == "cache":
+        await _cache(c, write)
+    elif role == "provider":
+        await _provider(c, alias)
+    return c.results
 
 
 async def check_backend(
@@ -203,29 +495,21 @@ async def check_backend(
     alias: str = "",
     write: bool = False,
     timeout_s: float = 10.0,
+    threshold: float = 0.2,
 ) -> list[Check]:
     """Run the contract checks for every role `name` claims. Never raises for a backend's failure."""
     spec = host.backends()[name]
+    step = getattr(getattr(spec, "capabilities", None), "share_step", 0.0) or SHARE_STEP
+    limits = Limits(timeout_s=timeout_s, threshold=threshold, share_step=step)
     results: list[Check] = []
     for role in sorted(spec.roles):
         if role == "simulator":
             continue
-        c = _Checks(role, timeout_s)
         try:
             obj = host.create(role, name, options, context)
         except Exception as exc:
             results.append(Check(role, "create", False, str(exc)))
             continue
-        c.results.append(Check(role, "implements the role", True))
-        if role == "router":
-            await _router(obj, c, write)
-        elif role == "autoscaler":
-            await _autoscaler(obj, c, write, context)
-        elif role == "cache":
-            await _cache(obj, c, write)
-        elif role == "provider":
-            await _provider(obj, c, alias)
-        elif role == "health":
-            await _health(obj, c)
-        results.extend(c.results)
+        results.append(Check(role, "implements the role", True))
+        results.extend(await check_role(role, obj, context, alias=alias, write=write, limits=limits))
     return results

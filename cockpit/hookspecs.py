@@ -34,6 +34,12 @@ import pluggy
 PROJECT = "cockpit"
 ENTRY_POINT_GROUP = "cockpit.backends"
 ROLES = ("router", "autoscaler", "cache", "provider", "health")
+# The plugin contract this cockpit speaks. A backend declares the version it was written for in
+# ``BackendSpec.contract_version``; the host refuses one outside ``SUPPORTED_CONTRACTS`` with one sentence.
+#   1  the roles, values and hooks of this module without the two below
+#   2  ``BackendContext.models`` (the pinned old and new revisions, the alias) and ``BackendSpec.capabilities``
+CONTRACT_VERSION = 2
+SUPPORTED_CONTRACTS = range(1, CONTRACT_VERSION + 1)
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -106,29 +112,69 @@ class WarmResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PinnedModels:
+    """The revisions cockpit.toml's ``[models]`` pins (contract 2): read them here instead of repeating
+    them as a plugin option, so they never disagree after a ``cockpit pin --rollback``."""
+
+    old: str = ""  # the rollback target
+    new: str = ""  # the revision being rolled out (or back)
+    alias: str = ""  # the floating alias the provider resolves, "" if none
+
+
+@dataclass(frozen=True, slots=True)
 class BackendContext:
     """What a backend factory gets besides its options.
 
     `clock` is the engine's clock (``now()`` in seconds): backends that simulate use it, real ones
     may ignore it. `config_dir` resolves relative paths in options. `tiers` maps role names
-    ("old", "new") to the tier names the autoscaler knows.
+    ("old", "new") to the tier names the autoscaler knows. `models` are the pinned revisions (contract 2).
     """
 
     clock: Any
     config_dir: str
     tiers: Mapping[str, str] = field(default_factory=dict)
     tenants: tuple[str, ...] = ()
+    models: PinnedModels = PinnedModels()
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do (contract 2), declared so the host and `plugins check` need not guess.
+
+    `share_step`: the smallest share move a router stores (0.01 for a router that keeps whole-percent
+    weights; 0.0 for any share); `plugins check --write` moves a tenant by it. `creates_tenants`: whether
+    ``apply_shares`` may name a tenant the router does not serve yet (a drill seeds its starting shares
+    that way). `measures_rates`: whether ``TrafficReading.rps`` is filled (else the health backend's
+    ``rates()`` must be). `answers_unknown`: a health backend that returns a ``SignalReading`` with
+    unknowns rather than leaving a tenant out."""
+
+    share_step: float = 0.0
+    creates_tenants: bool = True
+    measures_rates: bool = True
+    answers_unknown: bool = False
+
+    def problem(self) -> str | None:
+        """Why these capabilities cannot be right (one phrase), None when they can."""
+        step = self.share_step
+        if isinstance(step, bool) or not isinstance(step, int | float) or not 0.0 <= step <= 0.5:
+            return f"capabilities.share_step must be a number from 0 to 0.5, not {step!r}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
 class BackendSpec:
-    """A backend a plugin offers. `factory(role, options, context)` returns the role object."""
+    """A backend a plugin offers. `factory(role, options, context)` returns the role object.
+
+    `contract_version` is the plugin contract the backend was written for (see ``CONTRACT_VERSION``);
+    a backend that does not say is taken as contract 1."""
 
     name: str
     roles: frozenset[str]
     factory: Callable[[str, Mapping[str, Any], BackendContext], Any]
     description: str = ""
     version: str = ""
+    contract_version: int = 1
+    capabilities: Capabilities = Capabilities()
 
 
 @dataclass(frozen=True, slots=True)

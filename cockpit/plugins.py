@@ -7,6 +7,11 @@ entry-point group as a third-party plugin, so there is one way in.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
+import os
+import sys
+import traceback
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,11 +23,15 @@ from cockpit.hookspecs import (
     ENTRY_POINT_GROUP,
     PROJECT,
     ROLE_PROTOCOLS,
+    SUPPORTED_CONTRACTS,
     BackendContext,
     BackendSpec,
+    Capabilities,
     CockpitSpec,
     PluginAction,
 )
+
+_COCKPIT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +69,64 @@ def installed_plugins() -> list[InstalledPlugin]:
     return sorted(out, key=lambda p: p.name)
 
 
-def _describe(exc: BaseException) -> str:
-    """One bounded line for the journal and the screen; URL credentials (a webhook token, a Redis
-    password) never pass through it."""
+def _host_file(filename: str) -> bool:
+    """A frame of the cockpit's host, pluggy or the standard library: never where a plugin went wrong."""
+    import sysconfig
+
+    roots = (_COCKPIT_DIR, os.path.dirname(pluggy.__file__), sysconfig.get_paths()["stdlib"])
+    return filename.startswith(tuple(r + os.sep for r in roots))
+
+
+def source_of(obj: object) -> str:
+    """The folder of the package that defines `obj` (a role object, a factory, a plugin module): its frames
+    are the ones an error should point at. "" when unknown."""
+    module = obj if isinstance(obj, types.ModuleType) else sys.modules.get(getattr(obj, "__module__", "") or "")
+    if module is None and not isinstance(obj, type):
+        module = sys.modules.get(type(obj).__module__)
+    path = getattr(module, "__file__", None)
+    return os.path.dirname(os.path.abspath(path)) if path else ""
+
+
+def raised_at(exc: BaseException, source: str = "") -> str:
+    """`path:line in function` of the frame in the plugin that raised (or called what raised): the
+    innermost frame under `source`, else the innermost outside the host and the standard library."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if source and f.filename.startswith(source)]
+    mine = mine or [f for f in frames if not _host_file(f.filename)]
+    if not mine:
+        return ""
+    f = mine[-1]
+    name = os.path.relpath(f.filename) if f.filename.startswith(os.getcwd() + os.sep) else f.filename
+    return f"{name}:{f.lineno} in {f.name}"
+
+
+def _describe(exc: BaseException, source: str = "") -> str:
+    """One bounded line for the journal and the screen, with the plugin's file and line; URL credentials
+    (a webhook token, a Redis password) never pass through it."""
     from cockpit.redact import redact_text
 
-    text = redact_text(f"{type(exc).__name__}: {exc}")
+    at = raised_at(exc, source)
+    text = redact_text(f"{type(exc).__name__}: {exc}" + (f" (at {at})" if at else ""))
     return text if len(text) <= 500 else text[:499] + "…"
+
+
+def _spec_problem(spec: BackendSpec) -> str | None:
+    """One sentence when the host cannot take a backend as declared (a contract it does not speak)."""
+    v = spec.contract_version
+    if v not in SUPPORTED_CONTRACTS:
+        first, last = SUPPORTED_CONTRACTS[0], SUPPORTED_CONTRACTS[-1]
+        return (
+            f"backend {spec.name!r} was written for plugin contract {v!r}, but this cockpit speaks contracts "
+            f"{first} to {last}: upgrade the cockpit, or install a release of the plugin for contract {last}"
+        )
+    if not isinstance(spec.capabilities, Capabilities):
+        return f"backend {spec.name!r}: capabilities must be a cockpit.hookspecs.Capabilities"
+    problem = spec.capabilities.problem()
+    return f"backend {spec.name!r}: {problem}" if problem else None
+
+
+def _methods(protocol: type) -> list[str]:
+    return [m for m in vars(protocol) if not m.startswith("_") and callable(getattr(protocol, m))]
 
 
 class PluginHost:
@@ -113,9 +173,14 @@ class PluginHost:
             try:
                 specs = cast("list[BackendSpec] | None", impl.function())  # pluggy types results as object
             except Exception as exc:
-                self.failures.append(PluginFailure(impl.plugin_name, "cockpit_backends", _describe(exc)))
+                failure = PluginFailure(impl.plugin_name, "cockpit_backends", _describe(exc, source_of(impl.plugin)))
+                self.failures.append(failure)
                 continue
             for spec in specs or ():
+                problem = _spec_problem(spec)
+                if problem:
+                    self.failures.append(PluginFailure(impl.plugin_name, "cockpit_backends", problem))
+                    continue
                 if spec.name in found:
                     self.failures.append(
                         PluginFailure(
@@ -144,10 +209,22 @@ class PluginHost:
         except CockpitError:  # the backend's own one-sentence error (e.g. its options or files are wrong)
             raise
         except Exception as exc:
-            raise PluginError(f"backend {name!r} could not start its {role!r} role: {_describe(exc)}") from exc
+            raise PluginError(
+                f"backend {name!r} could not start its {role!r} role: {_describe(exc, source_of(spec.factory))}"
+            ) from exc
         protocol = ROLE_PROTOCOLS[role]
         if not isinstance(obj, protocol):
-            raise PluginError(f"backend {name!r} returned an object that does not implement the {role!r} role")
+            missing = [m for m in _methods(protocol) if not callable(getattr(obj, m, None))]
+            raise PluginError(
+                f"backend {name!r} returned a {type(obj).__name__} that does not implement the {role!r} role"
+                + (f" (no {', '.join(missing)})" if missing else "")
+            )
+        for m in _methods(protocol):
+            if inspect.iscoroutinefunction(getattr(protocol, m)) and not inspect.iscoroutinefunction(getattr(obj, m)):
+                raise PluginError(
+                    f"backend {name!r}: {type(obj).__name__}.{m} is a plain def; the {role!r} role requires "
+                    f"async def {m}(...)"
+                )
         return obj
 
     def actions(self, context: BackendContext) -> list[PluginAction]:
@@ -157,7 +234,8 @@ class PluginHost:
             try:
                 got = cast("list[PluginAction] | None", impl.function(context=context))  # (as above)
             except Exception as exc:
-                self.failures.append(PluginFailure(impl.plugin_name, "cockpit_actions", _describe(exc)))
+                failure = PluginFailure(impl.plugin_name, "cockpit_actions", _describe(exc, source_of(impl.plugin)))
+                self.failures.append(failure)
                 continue
             for a in got or ():
                 if a.id in found:
@@ -176,7 +254,7 @@ class PluginHost:
             try:
                 impl.function(*[kwargs[a] for a in impl.argnames])
             except Exception as exc:
-                failures.append(PluginFailure(impl.plugin_name, hook, _describe(exc)))
+                failures.append(PluginFailure(impl.plugin_name, hook, _describe(exc, source_of(impl.plugin))))
         self.failures.extend(failures)
         return failures
 
@@ -193,7 +271,7 @@ class PluginHost:
             try:
                 impl.function(*[kwargs[a] for a in impl.argnames])
             except Exception as exc:
-                return PluginFailure(impl.plugin_name, hook, _describe(exc))
+                return PluginFailure(impl.plugin_name, hook, _describe(exc, source_of(impl.plugin)))
             return None
 
         tasks = {asyncio.ensure_future(asyncio.to_thread(one, impl)): impl for impl in impls}

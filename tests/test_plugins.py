@@ -125,4 +125,7 @@ def test_event_hooks_run_in_isolation_and_failures_are_journaled(tmp_path):
     errors = asyncio.run(go())
     assert ("declared", "INC-1") in rec.calls  # the raiser did not stop the recorder
     assert ("stage", 1) in rec.calls
-    assert errors == [{"plugin": "raiser", "hook": "cockpit_incident_declared", "error": "RuntimeError: webhook down"}]
+    # the failure names the plugin's file and line (the hook's `raise`, just above in this file)
+    where = f"tests/test_plugins.py:{Raiser.cockpit_incident_declared.__code__.co_firstlineno + 2}"
+    error = f"RuntimeError: webhook down (at {where} in cockpit_incident_declared)"
+    assert errors == [{"plugin": "raiser", "hook": "cockpit_incident_declared", "error": error}]

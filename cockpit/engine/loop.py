@@ -37,7 +37,7 @@ from cockpit.engine.observe import observe
 from cockpit.engine.observed import Observed
 from cockpit.engine.snapshot import Snapshot, build_snapshot
 from cockpit.errors import ConfigError
-from cockpit.hookspecs import BackendContext, PluginAction, TrafficReading
+from cockpit.hookspecs import BackendContext, PinnedModels, PluginAction, TrafficReading
 from cockpit.plugins import PluginHost
 
 __all__ = [
@@ -81,6 +81,7 @@ class Engine:
             clock=clock,
             config_dir=str(config.dir),
             tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
+            models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
         )
         self.observed = Observed(config.file.tiers.old, config.file.tiers.new)
         self.rollout: RolloutScheduler | None = None

@@ -23,9 +23,9 @@ def test_plugins_check_http_write_passes(router_server, tmp_path):
     out = run_cli("--config", str(cfg), "plugins", "check", "http", "--write")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "PASS  router     read_traffic: 10 tenants" in out.stdout
-    assert "PASS  router     apply_shares (re-apply current, same request id twice)" in out.stdout
+    assert "PASS  router     apply_shares (moved " in out.stdout and "PASS  router     restore: " in out.stdout
     assert "0 failed" in out.stdout
-    assert router_server.state.applies == 1 and router_server.state.replays == 1
+    assert router_server.state.applies == 2 and router_server.state.replays == 1  # the move, then its undo
 
 
 def test_plugins_check_http_fails_when_the_router_is_unreachable(tmp_path):
