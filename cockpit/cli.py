@@ -125,13 +125,24 @@ def _plugins(args: argparse.Namespace) -> int:
     from cockpit.plugins import installed_plugins
 
     if args.plugins_command is None:
-        # Metadata only: listing never imports a plugin (a broken or heavy one costs nothing here).
-        plugins = installed_plugins()
+        # Metadata only: listing never imports a plugin (a broken or heavy one costs nothing here), but
+        # locates its module; --check-imports imports each and says why one fails.
+        plugins = installed_plugins(check_imports=args.check_imports)
         width = max((len(p.name) for p in plugins), default=4)
         for p in plugins:
-            print(f"{p.name:<{width}}  {p.distribution} {p.version}  ({p.module})")
-        return 0
+            print(
+                f"{p.name:<{width}}  {p.distribution} {p.version}  ({p.module})"
+                + (f"  {p.problem}" if p.problem else "")
+            )
+        return 1 if any(p.problem for p in plugins) else 0
     return _plugins_check(args)
+
+
+def _config_warnings(config: Any, host: Any) -> list[str]:
+    from cockpit.plugins import unknown_tables
+
+    file = "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
+    return unknown_tables(config.file.plugins, host.known_names(), file)
 
 
 def _plugins_check(args: argparse.Namespace) -> int:
@@ -170,6 +181,8 @@ def _plugins_check(args: argparse.Namespace) -> int:
         )
     )
     print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
+    for warning in _config_warnings(config, host):
+        print(f"  WARN  config     {warning}")
     for r in results:
         print(f"  {r.line()}")
     failed = sum(1 for r in results if not r.ok)
@@ -318,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_lazy("cockpit.cli_history", "evidence_command"))
     pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
     pg.set_defaults(func=_plugins, plugins_command=None)
+    pg.add_argument(
+        "--check-imports",
+        action="store_true",
+        help="import each plugin and mark one that fails to import, with the reason (exit 1 if any)",
+    )
     pgs = pg.add_subparsers(dest="plugins_command")
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")

@@ -7,6 +7,7 @@ entry-point group as a third-party plugin, so there is one way in.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import inspect
 import os
 import sys
@@ -52,9 +53,13 @@ class InstalledPlugin:
     module: str
     distribution: str
     version: str
+    problem: str = ""  # "fails to import: …" when the plugin cannot be loaded ("" when it can, or unchecked)
 
 
-def installed_plugins() -> list[InstalledPlugin]:
+def installed_plugins(*, check_imports: bool = False) -> list[InstalledPlugin]:
+    """Every entry point in the group. Without `check_imports`, from package metadata only: the module is
+    located (``find_spec`` of its top-level package, which runs none of its code), not imported, so a
+    stale entry point shows; with it, each plugin is imported and an import failure shows with its reason."""
     out = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist
@@ -64,9 +69,43 @@ def installed_plugins() -> list[InstalledPlugin]:
                 module=ep.value,
                 distribution=dist.name if dist else "",
                 version=dist.version if dist else "",
+                problem=_import_problem(ep) if check_imports else _locate_problem(ep.value),
             )
         )
     return sorted(out, key=lambda p: p.name)
+
+
+def _locate_problem(value: str) -> str:
+    top = value.split(":")[0].split(".")[0].strip()
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError) as exc:
+        return f"fails to import: {_describe(exc)}"
+    return "" if found else f"fails to import: no module named {top!r} (the entry point outlived its package?)"
+
+
+def _import_problem(ep: importlib.metadata.EntryPoint) -> str:
+    try:
+        ep.load()
+    except Exception as exc:
+        return f"fails to import: {_describe(exc)}"
+    return ""
+
+
+def unknown_tables(tables: Iterable[str], known: Iterable[str], file: str) -> list[str]:
+    """One sentence per ``[plugins.X]`` table that names no installed plugin or backend (a typo leaves
+    a backend on its defaults, or unconfigured), with the nearest known name."""
+    import difflib
+
+    names = sorted(set(known))
+    out = []
+    for t in tables:
+        if t in names:
+            continue
+        near = difflib.get_close_matches(t, names, n=1, cutoff=0.6)
+        hint = f"did you mean [plugins.{near[0]}]?" if near else f"installed: {', '.join(names) or 'none'}"
+        out.append(f"{file}: [plugins.{t}] names no installed plugin or backend; {hint}")
+    return out
 
 
 def _host_file(filename: str) -> bool:
@@ -191,6 +230,11 @@ class PluginHost:
                 found[spec.name] = spec
         self._backends = found
         return found
+
+    def known_names(self) -> set[str]:
+        """Names a ``[plugins.X]`` table may use: every backend, and every registered plugin (a freeze-only
+        plugin reads its table through ``cockpit_configure``)."""
+        return set(self.backends()) | {name for name, _ in self.pm.list_name_plugin() if name}
 
     def create(self, role: str, name: str, options: Mapping[str, Any], context: BackendContext) -> Any:
         """The object serving `role` from backend `name`, checked against the role's protocol."""
