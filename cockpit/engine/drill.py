@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,16 @@ class Autopilot:
         self.engine = engine
         self.declared_at: float | None = None
         self.scope: set[str] = set()
+        self._harm_seen: Mapping[str, float] | None = None
 
     async def act(self) -> None:
         e = self.engine
         snap = e.snapshot
         if snap is None:
             return
+        if snap.harm is self._harm_seen:
+            return  # the same health reading as last tick: nothing new to act on
+        self._harm_seen = snap.harm
         threshold = e.config.file.incident.regression_threshold
         regressing = {t for t, h in snap.harm.items() if h >= threshold}
         if not regressing:

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import zlib
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,18 +68,16 @@ class TierSim:
     load: float = 0.0
     served: float = 0.0
 
-    _ready: tuple[float, int, int, int] | None = field(default=None, repr=False, compare=False)
+    _sorted: tuple[int, int, list[float]] | None = field(default=None, repr=False, compare=False)
 
     def ready(self, t: float) -> int:
-        """Replicas ready at `t`. Counted again only when `t` or the replica set changed (every change
-        adds or removes a replica, or creates one with a new ordinal)."""
-        key = (t, len(self.replicas), self.next_ordinal)
-        cached = self._ready
-        if cached is not None and cached[:3] == key:
-            return cached[3]
-        n = sum(1 for r in self.replicas if r <= t + EPS)
-        self._ready = (*key, n)
-        return n
+        """Replicas ready at `t`: a binary search in their ready times, sorted again only when the replica
+        set changed (every change adds or removes a replica, or creates one with a new ordinal)."""
+        key = (len(self.replicas), self.next_ordinal)
+        cached = self._sorted
+        if cached is None or cached[:2] != key:
+            cached = self._sorted = (*key, sorted(self.replicas))
+        return bisect_right(cached[2], t + EPS)
 
     @property
     def desired(self) -> int:
