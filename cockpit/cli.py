@@ -168,6 +168,7 @@ def _plugins_check(args: argparse.Namespace) -> int:
         config_dir=str(Path(config.path).parent),
         tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
         models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
+        config_file=str(config.path),
     )
     results = asyncio.run(
         check_backend(

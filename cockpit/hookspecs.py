@@ -135,6 +135,7 @@ class BackendContext:
     tiers: Mapping[str, str] = field(default_factory=dict)
     tenants: tuple[str, ...] = ()
     models: PinnedModels = PinnedModels()
+    config_file: str = ""  # the configuration file the options came from, for error messages (contract 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,18 +164,21 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class BackendSpec:
-    """A backend a plugin offers. `factory(role, options, context)` returns the role object.
+    """A backend a plugin offers. `factory(role, options, context)` returns the role object; `options`
+    is the ``[plugins.NAME]`` table, or, when the spec declares an `options` type (contract 2), that table
+    validated into it (see ``cockpit.options``).
 
     `contract_version` is the plugin contract the backend was written for (see ``CONTRACT_VERSION``);
     a backend that does not say is taken as contract 1."""
 
     name: str
     roles: frozenset[str]
-    factory: Callable[[str, Mapping[str, Any], BackendContext], Any]
+    factory: Callable[[str, Any, BackendContext], Any]
     description: str = ""
     version: str = ""
     contract_version: int = 1
     capabilities: Capabilities = Capabilities()
+    options: type | None = None  # a msgspec Struct: the host validates the table and the factory gets the Struct
 
 
 @dataclass(frozen=True, slots=True)

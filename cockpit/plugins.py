@@ -248,6 +248,10 @@ class PluginHost:
             raise PluginError(
                 f"backend {name!r} does not serve the {role!r} role (it serves {', '.join(sorted(spec.roles))})"
             )
+        if spec.options is not None:
+            from cockpit.options import parse_options
+
+            options = parse_options(options, spec.options, name, context.config_file)
         try:
             obj = spec.factory(role, options, context)
         except CockpitError:  # the backend's own one-sentence error (e.g. its options or files are wrong)

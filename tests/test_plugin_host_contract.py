@@ -9,11 +9,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import pytest
 
 from cockpit.contract import check_backend
 from cockpit.engine.clock import SimClock
 from cockpit.engine.session import open_drill
+from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, BackendSpec, Capabilities, hookimpl
+from cockpit.options import parse_options
 from cockpit.paths import embedded_config_text
 from cockpit.plugins import PluginHost
 
@@ -121,3 +127,30 @@ def test_the_engine_hands_plugins_the_pinned_models(tmp_path):
         assert models.old and models.new and models.old != models.new
     finally:
         s.close()
+
+
+class Opts(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+
+
+def test_typed_options_errors_name_the_file_the_table_and_the_option():
+    assert parse_options({"url": "redis://x", "timeout_s": 3}, Opts, "redis", "c.toml") == Opts(
+        url="redis://x", timeout_s=3.0
+    )
+    cases = {
+        "c.toml: plugins.redis: unknown option 'urll' (known: url, timeout_s)": {"urll": "x"},
+        "c.toml: plugins.redis.url: required, and not set": {},
+        "c.toml: plugins.redis.url: expected `str`, got `int`": {"url": 5},
+        "c.toml: plugins.redis.timeout_s: expected `float` > 0.0": {"url": "x", "timeout_s": 0},
+    }
+    for sentence, table in cases.items():
+        with pytest.raises(ConfigError) as err:
+            parse_options(table, Opts, "redis", "c.toml")
+        assert str(err.value) == sentence
+
+
+def test_the_testing_kit_imports_no_test_only_dependency():
+    code = "import sys, cockpit.testing; print(sorted(m for m in ('pytest', 'textual') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

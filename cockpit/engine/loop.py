@@ -82,6 +82,7 @@ class Engine:
             config_dir=str(config.dir),
             tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
             models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
+            config_file=str(config.path),
         )
         self.observed = Observed(config.file.tiers.old, config.file.tiers.new)
         self.rollout: RolloutScheduler | None = None

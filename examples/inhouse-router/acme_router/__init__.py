@@ -18,14 +18,25 @@ Configuration (cockpit.toml)::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from cockpit.hookspecs import BackendContext, BackendSpec, hookimpl
+import msgspec
+
+from cockpit.hookspecs import BackendContext, BackendSpec, Capabilities, hookimpl
 
 __version__ = "0.1.0"
 
 
-def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> Any:
+class AcmeOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[plugins.acme-router]``: validated by the cockpit's plugin host before the factory runs, so a
+    wrong table is one sentence naming the file, the table and the option."""
+
+    base_url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]  # the director, e.g. "http://director:7000"
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 2.0  # per request, seconds
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 32  # PUTs in flight (one tenant each)
+
+
+def _factory(role: str, options: AcmeOptions, context: BackendContext) -> Any:
     from acme_router.router import AcmeRouter  # heavy imports happen here, not at start-up
 
     return AcmeRouter(options)
@@ -40,6 +51,10 @@ def cockpit_backends() -> list[BackendSpec]:
             factory=_factory,
             description="ACME traffic director (canary percent per tenant)",
             version=__version__,
+            contract_version=2,
+            options=AcmeOptions,
+            # the director stores percent to 4 decimals: any share; it serves rates; it adds tenants on PUT
+            capabilities=Capabilities(share_step=0.0, creates_tenants=True, measures_rates=True),
         )
     ]
 

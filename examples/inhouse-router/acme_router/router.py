@@ -19,29 +19,19 @@ from typing import Any
 
 import httpx
 
-from cockpit.errors import BackendError, ConfigError
+from acme_router import AcmeOptions
+from cockpit.errors import BackendError
 from cockpit.hookspecs import ApplyResult, TrafficReading
-
-KNOWN_OPTIONS = ("base_url", "timeout_s", "concurrency")
+from cockpit.options import parse_options
 
 
 class AcmeRouter:
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        unknown = sorted(set(options) - set(KNOWN_OPTIONS))
-        if unknown:
-            raise ConfigError(f"plugins.acme-router: unknown option {unknown[0]!r} (known: {', '.join(KNOWN_OPTIONS)})")
-        base_url = options.get("base_url")
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ConfigError("plugins.acme-router.base_url: set it to the director's URL, e.g. 'http://director:7000'")
-        timeout_s = options.get("timeout_s", 2.0)
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
-            raise ConfigError("plugins.acme-router.timeout_s: expected a positive number of seconds")
-        concurrency = options.get("concurrency", 32)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 256:
-            raise ConfigError("plugins.acme-router.concurrency: expected a whole number from 1 to 256")
-        self.base_url = base_url.rstrip("/")
-        self.timeout_s = float(timeout_s)
-        self.concurrency = concurrency
+    def __init__(self, options: AcmeOptions | Mapping[str, Any]) -> None:
+        # The host hands over validated AcmeOptions; a test may pass the raw table.
+        opts = options if isinstance(options, AcmeOptions) else parse_options(options, AcmeOptions, "acme-router")
+        self.base_url = opts.base_url.rstrip("/")
+        self.timeout_s = opts.timeout_s
+        self.concurrency = opts.concurrency
 
     def _client(self) -> httpx.AsyncClient:
         # One client per call keeps the object free of event-loop state; a busy router would keep one.

@@ -9,8 +9,9 @@ from acme_router import cockpit_backends
 from acme_router.router import AcmeRouter
 
 from cockpit.errors import ConfigError
-from cockpit.hookspecs import BackendContext, TrafficRouter
+from cockpit.hookspecs import ApplyResult, BackendContext, TrafficRouter
 from cockpit.plugins import PluginHost
+from cockpit.testing import assert_passes, check_router, check_spec, failures
 
 
 def test_registers_a_router_backend():
@@ -55,7 +56,37 @@ def test_same_request_id_changes_nothing_twice(director):
 
 
 def test_bad_options_are_one_sentence():
-    with pytest.raises(ConfigError, match=r"plugins\.acme-router\.base_url"):
+    with pytest.raises(ConfigError, match=r"plugins\.acme-router\.base_url: required, and not set"):
         AcmeRouter({})
-    with pytest.raises(ConfigError, match="unknown option 'colour'"):
+    with pytest.raises(ConfigError, match="unknown option 'colour' \\(known: base_url, timeout_s, concurrency\\)"):
         AcmeRouter({"base_url": "http://x", "colour": "red"})
+
+
+def test_the_host_validates_the_options_naming_the_file():
+    import acme_router
+
+    host = PluginHost(entry_points=False, plugins=[("acme-router", acme_router)])
+    ctx = BackendContext(None, ".", config_file="/etc/cockpit/cockpit.toml")
+    with pytest.raises(ConfigError) as err:
+        host.create("router", "acme-router", {"base_url": "http://x", "timeout_s": -1}, ctx)
+    assert str(err.value) == "/etc/cockpit/cockpit.toml: plugins.acme-router.timeout_s: expected `float` > 0.0"
+
+
+def test_keeps_the_contract_write_path_included(director):
+    """What `cockpit plugins check acme-router --write` runs, from the plugin's own tests (cockpit.testing)."""
+    import acme_router
+
+    assert_passes(asyncio.run(check_spec(acme_router, "acme-router", {"base_url": director.url}, write=True)))
+    assert director.percent == {"acme": 100.0, "globex": 100.0, "initech": 100.0}  # moved and put back
+
+
+def test_the_kit_catches_a_router_that_claims_what_it_did_not_write(director):
+    class Lying(AcmeRouter):
+        async def apply_shares(self, shares, request_id):
+            return ApplyResult(applied=dict(shares))
+
+    move = "FAIL  router     apply_shares (moved acme, globex by 0.01 and back): apply_shares claimed tenant"
+    assert failures(asyncio.run(check_router(Lying({"base_url": director.url}), write=True))) == [
+        f"{move} 'acme' at 0.99, but read_traffic reads 1.0: not written",
+        f"{move} 'globex' at 0.99, but read_traffic reads 1.0: not written",
+    ]
