@@ -213,16 +213,18 @@ class RollbackScheduler(Memo):
         return bool(done)
 
     def _pending_load(self, view: FleetView) -> float:
-        """Traffic already ordered off the new revision but not yet observed there."""
+        """Traffic already ordered off the new revision but not yet observed there: Σ rps·(share − ceiling)
+        over tenants whose observed share is above their ceiling (looped in C, in the ceilings' order)."""
         inputs = (view.rps, view.shares, self.version)
         pending = self._cached("pending", inputs)
         if pending is None:
-            pending = 0.0
-            for t, c in self.ceilings.items():
-                s = view.shares.get(t, 0.0)
-                if s > c + EPS:
-                    pending += view.rps.get(t, 0.0) * (s - c)
-            self._keep("pending", inputs, pending)
+            names = list(self.ceilings)
+            ceilings = list(self.ceilings.values())
+            shares = list(map(view.shares.get, names, repeat(0.0)))
+            above = list(map(gt, shares, map(add, ceilings, repeat(EPS))))
+            rps = map(view.rps.get, compress(names, above), repeat(0.0))
+            excess = map(sub, compress(shares, above), compress(ceilings, above))
+            pending = self._keep("pending", inputs, sum(map(mul, rps, excess), 0.0))
         return float(pending)
 
     def _hold_reason(self, view: FleetView) -> str | None:
