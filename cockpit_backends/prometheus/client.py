@@ -104,4 +104,7 @@ class PrometheusClient:
         if answer.data.resultType != "vector":
             raise QueryFailed(f"the query returned a {answer.data.resultType}, not an instant vector grouped by label")
         samples = _vector.decode(answer.data.result)
-        return [(s.metric, parse_value(s.value[1]), s.value[0]) for s in samples]
+        try:  # float() reads every value Prometheus writes ("0.5", "NaN", "+Inf"); the slow path is a guard
+            return [(s.metric, float(s.value[1]), s.value[0]) for s in samples]
+        except ValueError:
+            return [(s.metric, parse_value(s.value[1]), s.value[0]) for s in samples]

@@ -12,7 +12,7 @@ from string import Template as _Sub
 from typing import Any
 
 from cockpit.errors import ConfigError
-from cockpit_backends.prometheus.templates import TEMPLATES, Template
+from cockpit_backends.prometheus.templates import SHARED, TEMPLATES, Shared, Template
 
 OPTIONS = (
     "url",
@@ -72,6 +72,7 @@ class Check:
     severity_floor: float
     tenant_label: str
     revision_label: str
+    shared: Shared | None = None  # the value and samples are summed from this query's rows (templates.SHARED)
 
     def threshold_for(self, cohort: str) -> float:
         return self.thresholds.get(cohort, self.threshold)
@@ -90,6 +91,7 @@ class Reading:
     query: str
     key_label: str = ""
     max_age_s: float = 0.0
+    shared: Shared | None = None  # rates: summed from this query's rows (templates.SHARED)
 
     def located(self) -> str:
         return f"{self.where}" + (f", {self.line}" if self.line else "")
@@ -112,6 +114,7 @@ class Settings:
     freshness: Reading | None
     backend: str = "prometheus"
     cohorts: Mapping[str, str] = field(default_factory=dict)  # tenant -> cohort (the cohorts option)
+    window_s: float = 300.0  # the window in seconds (rates summed from a shared query divide by it)
 
 
 def _str(where: str, v: Any, *, empty_ok: bool = False) -> str:
@@ -178,6 +181,14 @@ def _substitute(where: str, text: str, values: Mapping[str, str]) -> str:
         raise ConfigError(f"{where}: unknown placeholder ${{{exc.args[0]}}} (known: {known})") from None
     except ValueError as exc:
         raise ConfigError(f"{where}: a '$' that is not a placeholder ({exc}); write $$ for a literal $") from None
+
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _shared(family: str, values: Mapping[str, str]) -> Shared:
+    sh = SHARED[family]
+    return Shared(_Sub(sh.query).substitute(values), sh.code_label, sh.errors)
 
 
 def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") -> Settings:
@@ -265,6 +276,9 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
             raise ConfigError(f"{where}.consecutive: expected a whole number from 1 to 1000, got {consecutive!r}")
         scale = _num(f"{where}.scale", c.get("scale", tpl.scale if tpl else 1.0), 0, 1e12, lo_open=True)
         floor = _num(f"{where}.severity_floor", c.get("severity_floor", 0.5), 0, 1, lo_open=True)
+        shared = None
+        if tpl is not None and tpl.shared and "query" not in c and "samples" not in c:
+            shared = _shared(tpl.shared, values)
         checks.append(
             Check(
                 name,
@@ -282,6 +296,7 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
                 floor,
                 t_label,
                 r_label,
+                shared,
             )
         )
 
@@ -303,7 +318,8 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
         max_age = (
             _num(f"{where}.max_age_s", r.get("max_age_s", 60.0), 0, 1e9, lo_open=True) if kind == "freshness" else 0
         )
-        readings[kind] = Reading(kind, where, line, q, key_label, max_age)
+        shared = _shared(tpl.shared, base) if tpl is not None and tpl.shared and "query" not in r else None
+        readings[kind] = Reading(kind, where, line, q, key_label, max_age, shared)
     return Settings(
         url=url.rstrip("/"),
         timeout_s=timeout_s,
@@ -320,4 +336,5 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
         freshness=readings["freshness"],
         backend=backend,
         cohorts=cohorts,
+        window_s=float(window[:-1]) * _SECONDS[window[-1]],
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 import statistics
 import time
 from collections.abc import Iterable, Mapping
@@ -37,8 +38,10 @@ from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, SignalReading
 from cockpit_backends.prometheus.client import PrometheusClient, QueryFailed
 from cockpit_backends.prometheus.config import Check, Reading, Settings, parse
+from cockpit_backends.prometheus.templates import Shared
 
-FRESHNESS_REUSE_S = 1.0  # rates() right after regressions() reuses its freshness reading
+REUSE_S = 1.0  # rates() and warmth() within this long after regressions() returns reuse what it read
+Rows = list[tuple[dict[str, str], float, float]]  # (labels, value, sample time) per series
 
 
 @dataclass
@@ -70,7 +73,27 @@ def _bad(v: float) -> str:
     return ""
 
 
-def _by(rows: Iterable[tuple[dict[str, str], float, float]], tenant: str, revision: str):
+def _failed(name: str, located: str, exc: BaseException) -> str:
+    return f"{name} ({located}): {exc}" if isinstance(exc, QueryFailed) else repr(exc)
+
+
+@dataclass
+class _Values:
+    """One check's reading this tick: value and samples per (tenant, revision), and per revision for
+    series without the tenant label (revision-wide); the cohorts its rows name; how many series."""
+
+    per: dict[tuple[str, str], float] = field(default_factory=dict)
+    wide: dict[str, float] = field(default_factory=dict)
+    n_per: dict[tuple[str, str], float] = field(default_factory=dict)
+    n_wide: dict[str, float] = field(default_factory=dict)
+    cohorts: dict[str, str] = field(default_factory=dict)
+    series: int = 0
+
+    def tenants(self) -> set[str]:
+        return {t for t, _ in self.per} | {t for t, _ in self.n_per}
+
+
+def _by(rows: Rows, tenant: str, revision: str) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
     """(tenant, revision) -> value, and revision -> value for series without the tenant label."""
     per: dict[tuple[str, str], float] = {}
     wide: dict[str, float] = {}
@@ -82,6 +105,69 @@ def _by(rows: Iterable[tuple[dict[str, str], float, float]], tenant: str, revisi
         else:
             per[(t, rev)] = v
     return per, wide
+
+
+def _direct(rows: Rows, samples: Rows | None, c: Check, cohort_label: str) -> _Values:
+    """A check read by its own query (and samples query)."""
+    per, wide = _by(rows, c.tenant_label, c.revision_label)
+    n_per, n_wide = _by(samples or [], c.tenant_label, c.revision_label)
+    t_label = c.tenant_label
+    cohorts = {
+        labels[t_label]: labels[cohort_label] for labels, _, _ in rows if cohort_label in labels and t_label in labels
+    }
+    return _Values(per, wide, n_per, n_wide, cohorts, len(rows))
+
+
+def _summed(rows: Rows, shared: Shared, tenant: str, revision: str) -> _Values:
+    """A check summed from a shared query's rows: the error ratio per (tenant, revision) is errors / all
+    (0/0 is NaN, as in PromQL), its samples are all."""
+    is_error = re.compile(shared.errors).fullmatch
+    code = shared.code_label
+    sums: dict[tuple[str | None, str], list[float]] = {}
+    for labels, v, _ in rows:
+        key = (labels.get(tenant), labels.get(revision, ""))
+        acc = sums.get(key)
+        if acc is None:
+            acc = sums[key] = [0.0, 0.0]
+        acc[1] += v
+        if is_error(labels.get(code, "")):
+            acc[0] += v
+    out = _Values(series=len(sums))
+    for (t, r), (err, n) in sums.items():
+        ratio = err / n if n else math.nan
+        if t is None:
+            out.wide[r], out.n_wide[r] = ratio, n
+        else:
+            out.per[(t, r)], out.n_per[(t, r)] = ratio, n
+    return out
+
+
+def _rates(rows: Rows, tenant: str, window_s: float) -> Rows:
+    """Requests per second per tenant from a shared query: all its requests in the window over its seconds."""
+    per: dict[str, list[float]] = {}
+    for labels, v, ts in rows:
+        t = labels.get(tenant)
+        if t is not None:
+            acc = per.setdefault(t, [0.0, ts])
+            acc[0] += v
+    return [({tenant: t}, n / window_s, ts) for t, (n, ts) in per.items()]
+
+
+def _unreadable(new: float | None, n_new: float | None, c: Check, s: Settings) -> str:
+    """Why a tenant's value on the new revision cannot be judged ("" when it can)."""
+    if new is None:
+        return f"no series on the new revision {s.new!r}"
+    bad = _bad(new)
+    if bad:
+        return bad
+    if c.min_samples > 0 and (n_new is None or math.isnan(n_new) or n_new < c.min_samples):
+        got = "none" if n_new is None or math.isnan(n_new) else f"{n_new:.0f}"
+        return f"too few samples on the new revision: {got} < {c.min_samples:g}"
+    return ""
+
+
+def _enough(c: Check, n: float | None) -> bool:
+    return c.min_samples <= 0 or (n is not None and not math.isnan(n) and n >= c.min_samples)
 
 
 class PrometheusHealth:
@@ -100,7 +186,7 @@ class PrometheusHealth:
         self.context = context
         self._breaches: dict[str, dict[str, int]] = {c.name: {} for c in self.settings.checks}
         self._seen: set[str] = set(context.tenants)
-        self._fresh: tuple[float, dict[str, str], str] | None = None  # (taken at, stale tenants, error)
+        self._got: dict[str, tuple[float, Rows | BaseException]] = {}  # query -> (read at, result)
         self.last: list[CheckResult] = []
         self.last_rates: SignalReading | None = None
         self.last_warmth: SignalReading | None = None
@@ -112,148 +198,157 @@ class PrometheusHealth:
         await self.client.aclose()
 
     # Queries --------------------------------------------------------------------------------------
-    async def _run(self, query: str, located: str, name: str) -> list[tuple[dict[str, str], float, float]]:
-        try:
-            return await self.client.query(query)
-        except QueryFailed as exc:
-            raise QueryFailed(f"{name} ({located}): {exc}") from None
-
-    async def _freshness(self) -> tuple[dict[str, str], str]:
-        """Stale tenants (tenant -> reason), and the error if the freshness query failed."""
-        f = self.settings.freshness
-        if f is None:
-            return {}, ""
+    async def _fetch(self, queries: Iterable[str], reuse: bool = False) -> dict[str, Rows | BaseException]:
+        """Each distinct query once, concurrently: query -> its rows, or what went wrong. With `reuse`,
+        a result regressions() got less than REUSE_S ago stands (rates() and warmth() right after it)."""
+        out: dict[str, Rows | BaseException] = {}
         now = time.monotonic()
-        if self._fresh is not None and now - self._fresh[0] < FRESHNESS_REUSE_S:
-            return self._fresh[1], self._fresh[2]
+        for q in queries:
+            hit = self._got.get(q)
+            if reuse and hit is not None and now - hit[0] < REUSE_S:
+                out[q] = hit[1]
+        todo = [q for q in dict.fromkeys(queries) if q not in out]
+        if todo:
+            got = await asyncio.gather(*(self.client.query(q) for q in todo), return_exceptions=True)
+            done = time.monotonic()
+            for q, r in zip(todo, got, strict=True):
+                out[q] = r
+                self._got[q] = (done, r)
+        return out
+
+    def _queries(self) -> list[str]:
+        """What one regressions() tick reads: each check's query and samples (or the shared query they are
+        summed from), the freshness query, and a rates query summed from a shared one (it costs nothing)."""
+        s = self.settings
+        out = []
+        for c in s.checks:
+            out.extend([c.shared.query] if c.shared else [c.query, *([c.samples] if c.samples else [])])
+        if s.freshness is not None:
+            out.append(s.freshness.query)
+        if s.rates is not None and s.rates.shared is not None and s.rates.shared.query in out:
+            out.append(s.rates.shared.query)
+        return out
+
+    def _stale(self, got: Rows | BaseException | None) -> tuple[dict[str, str], str]:
+        """Stale tenants (tenant -> reason) from the freshness query's rows, and the error if it failed."""
+        f = self.settings.freshness
+        if f is None or got is None:
+            return {}, ""
+        if isinstance(got, BaseException):
+            return {}, _failed("freshness", f.located(), got)
         stale: dict[str, str] = {}
-        error = ""
-        try:
-            rows = await self._run(f.query, f.located(), "freshness")
-        except QueryFailed as exc:
-            error = str(exc)
-        else:
-            wall = time.time()
-            label = self.settings.tenant_label
-            fresh = set()
-            for labels, ts, _ in rows:
-                t = labels.get(label)
-                if t is None or math.isnan(ts):
-                    continue
-                age = wall - ts
-                if age > f.max_age_s:
-                    stale[t] = f"stale series: last sample {age:.0f} s ago (max_age_s {f.max_age_s:g})"
-                else:
-                    fresh.add(t)
-            # a tenant seen before with no sample at all now: its target is gone (Prometheus marked it stale)
-            for t in self._seen - fresh - set(stale):
-                stale[t] = "stale series: no sample within Prometheus's lookback (the target stopped reporting it)"
-        self._fresh = (now, stale, error)
-        return stale, error
+        wall = time.time()
+        label = self.settings.tenant_label
+        fresh = set()
+        for labels, ts, _ in got:
+            t = labels.get(label)
+            if t is None or math.isnan(ts):
+                continue
+            age = wall - ts
+            if age > f.max_age_s:
+                stale[t] = f"stale series: last sample {age:.0f} s ago (max_age_s {f.max_age_s:g})"
+            else:
+                fresh.add(t)
+        # a tenant seen before with no sample at all now: its target is gone (Prometheus marked it stale)
+        for t in self._seen - fresh - set(stale):
+            stale[t] = "stale series: no sample within Prometheus's lookback (the target stopped reporting it)"
+        return stale, ""
+
+    def _check_values(self, c: Check, got: Mapping[str, Rows | BaseException]) -> _Values:
+        """The check's values and samples this tick; QueryFailed naming the check."""
+        if c.shared is not None:
+            rows = got[c.shared.query]
+            if isinstance(rows, BaseException):
+                raise QueryFailed(_failed(f"check {c.name!r}", c.located(), rows))
+            return _summed(rows, c.shared, c.tenant_label, c.revision_label)
+        rows = got[c.query]
+        if isinstance(rows, BaseException):
+            raise QueryFailed(_failed(f"check {c.name!r}", c.located(), rows))
+        samples = got[c.samples] if c.samples else None
+        if isinstance(samples, BaseException):
+            raise QueryFailed(_failed(f"check {c.name!r} samples", c.located(), samples))
+        return _direct(rows, samples, c, self.settings.cohort_label)
 
     # Health ---------------------------------------------------------------------------------------
     async def regressions(self) -> SignalReading:
         s = self.settings
-        jobs: list[Any] = []
+        got = await self._fetch(self._queries())
+        stale, fresh_error = self._stale(got.get(s.freshness.query) if s.freshness else None)
+        read: list[tuple[Check, _Values | str]] = []
         for c in s.checks:
-            jobs.append(self._run(c.query, c.located(), f"check {c.name!r}"))
-            jobs.append(self._run(c.samples, c.located(), f"check {c.name!r} samples") if c.samples else _none())
-        jobs.append(self._freshness())
-        got = await asyncio.gather(*jobs, return_exceptions=True)
-        stale, fresh_error = got[-1] if not isinstance(got[-1], BaseException) else ({}, str(got[-1]))
-        for i, c in enumerate(s.checks):  # every tenant any check sees is judged by every check
-            for rows in got[2 * i : 2 * i + 2]:
-                if isinstance(rows, list):
-                    self._seen |= {labels[c.tenant_label] for labels, _, _ in rows if c.tenant_label in labels}
-        results = []
-        for i, c in enumerate(s.checks):
-            rows, samples = got[2 * i], got[2 * i + 1]
-            if isinstance(rows, BaseException) or isinstance(samples, BaseException):
-                err = rows if isinstance(rows, BaseException) else samples
-                results.append(CheckResult(c, error=str(err) if isinstance(err, QueryFailed) else repr(err)))
+            try:
+                values = self._check_values(c, got)
+            except QueryFailed as exc:
+                read.append((c, str(exc)))
                 continue
-            results.append(self._evaluate(c, rows, samples))
+            read.append((c, values))
+            self._seen |= values.tenants()  # every tenant any check sees is judged by every check
+        results = [CheckResult(c, error=r) if isinstance(r, str) else self._evaluate(c, r) for c, r in read]
         self.last = results
+        done = time.monotonic()  # rates() and warmth() right after this call reuse what it read
+        self._got = {q: (done, r) for q, (_, r) in self._got.items()}
         return self._combine(results, stale, fresh_error)
 
-    def _evaluate(self, c: Check, rows: list, samples: list | None) -> CheckResult:
+    def _evaluate(self, c: Check, got: _Values) -> CheckResult:
         s = self.settings
-        per, wide = _by(rows, c.tenant_label, c.revision_label)
-        n_per, n_wide = _by(samples or (), c.tenant_label, c.revision_label)
         cohorts = dict(s.cohorts)
-        cohorts.update(
-            (labels[c.tenant_label], labels[s.cohort_label])
-            for labels, _, _ in rows
-            if s.cohort_label in labels and c.tenant_label in labels
-        )
-        res = CheckResult(c, series=len(rows))
-        tenants = {t for t, _ in per} | {t for t, _ in n_per} | self._seen
-        fleet_old, fleet_from = self._fleet_baseline(c, per, wide, n_per)
+        cohorts.update(got.cohorts)
+        res = CheckResult(c, series=got.series)
+        fleet = self._fleet_baseline(c, got)
         counts = self._breaches[c.name]
-        for t in tenants:
-            v = TenantVerdict()
-            res.tenants[t] = v
-            new = per.get((t, s.new), wide.get(s.new))
-            n_new = n_per.get((t, s.new), n_wide.get(s.new))
-            v.samples = n_new
-            if new is None:
-                v.unknown = f"no series on the new revision {s.new!r}"
+        wide_new, n_wide_new = got.wide.get(s.new), got.n_wide.get(s.new)
+        for t in got.tenants() | self._seen:
+            v = res.tenants[t] = TenantVerdict()
+            new = v.value = got.per.get((t, s.new), wide_new)
+            v.samples = got.n_per.get((t, s.new), n_wide_new)
+            v.unknown = _unreadable(new, v.samples, c, s)
+            if v.unknown or new is None:
                 continue
-            v.value = new
-            bad = _bad(new)
-            if bad:
-                v.unknown = bad
+            d, breach = self._degradation(c, t, new, got, fleet, cohorts.get(t, ""), v)
+            if v.unknown:
                 continue
-            if c.min_samples > 0 and (n_new is None or math.isnan(n_new) or n_new < c.min_samples):
-                got = "none" if n_new is None or math.isnan(n_new) else f"{n_new:.0f}"
-                v.unknown = f"too few samples on the new revision: {got} < {c.min_samples:g}"
-                continue
-            threshold = c.threshold_for(cohorts.get(t, ""))
-            if c.baseline == "none":
-                d = (new - threshold) if c.direction == "higher_is_worse" else (threshold - new)
-                breach = d > 0
-                v.baseline_from = "none (absolute threshold)"
-            else:
-                base, base_from = self._own_baseline(c, t, per, n_per)
-                if base is None:
-                    base, base_from = fleet_old, fleet_from
-                if base is None:
-                    v.unknown = f"no baseline: no old-revision {s.old!r} series with enough samples"
-                    continue
-                v.baseline, v.baseline_from = base, base_from
-                d = (new - base) if c.direction == "higher_is_worse" else (base - new)
-                breach = d > threshold
             counts[t] = counts.get(t, 0) + 1 if breach else 0
             v.breaches = counts[t]
             if breach and counts[t] >= c.consecutive:
                 v.severity = c.severity_floor + (1.0 - c.severity_floor) * min(1.0, max(d, 0.0) / c.scale)
         return res
 
-    def _own_baseline(self, c: Check, t: str, per: dict, n_per: dict) -> tuple[float | None, str]:
-        s = self.settings
-        v = per.get((t, s.old))
-        if v is None or _bad(v):
+    def _degradation(
+        self, c: Check, t: str, new: float, got: _Values, fleet: tuple[float | None, str], cohort: str, v: TenantVerdict
+    ) -> tuple[float, bool]:
+        """How much worse the tenant is than its baseline (or the threshold itself), and whether that
+        breaches; records the baseline on `v`, or why there is none."""
+        threshold = c.threshold_for(cohort)
+        worse = c.direction == "higher_is_worse"
+        if c.baseline == "none":
+            v.baseline_from = "none (absolute threshold)"
+            d = (new - threshold) if worse else (threshold - new)
+            return d, d > 0
+        base, base_from = self._own_baseline(c, t, got)
+        if base is None:
+            base, base_from = fleet
+        if base is None:
+            v.unknown = f"no baseline: no old-revision {self.settings.old!r} series with enough samples"
+            return 0.0, False
+        v.baseline, v.baseline_from = base, base_from
+        d = (new - base) if worse else (base - new)
+        return d, d > threshold
+
+    def _own_baseline(self, c: Check, t: str, got: _Values) -> tuple[float | None, str]:
+        old = self.settings.old
+        v = got.per.get((t, old))
+        if v is None or _bad(v) or not _enough(c, got.n_per.get((t, old))):
             return None, ""
-        if c.min_samples > 0:
-            n = n_per.get((t, s.old))
-            if n is None or math.isnan(n) or n < c.min_samples:
-                return None, ""
         return v, "own old"
 
-    def _fleet_baseline(self, c: Check, per: dict, wide: dict, n_per: dict) -> tuple[float | None, str]:
-        s = self.settings
-        w = wide.get(s.old)
+    def _fleet_baseline(self, c: Check, got: _Values) -> tuple[float | None, str]:
+        old = self.settings.old
+        w = got.wide.get(old)
         if w is not None and not _bad(w):
             return w, "fleet old (revision-wide series)"
-        vals = []
-        for (t, rev), v in per.items():
-            if rev != s.old or _bad(v):
-                continue
-            if c.min_samples > 0:
-                n = n_per.get((t, rev))
-                if n is None or math.isnan(n) or n < c.min_samples:
-                    continue
-            vals.append(v)
+        vals = [
+            v for (t, rev), v in got.per.items() if rev == old and not _bad(v) and _enough(c, got.n_per.get((t, rev)))
+        ]
         if not vals:
             return None, ""
         return statistics.median(vals), f"fleet old (median of {len(vals)} tenants)"
@@ -326,7 +421,10 @@ class PrometheusHealth:
             reading = SignalReading({}, {}, "no rates query configured (plugins.prometheus.rates)")
             self.last_rates = reading
             return reading
-        (rows, err), (stale, fresh_error) = await asyncio.gather(self._reading(r), self._freshness())
+        f = self.settings.freshness
+        got = await self._fetch([r.shared.query if r.shared else r.query, *([f.query] if f else [])], reuse=True)
+        rows, err = self._reading(r, got)
+        stale, fresh_error = self._stale(got.get(f.query) if f else None)
         if err:
             reading = SignalReading({}, {}, f"rates {err}")
             self.last_rates = reading
@@ -356,7 +454,7 @@ class PrometheusHealth:
         w = self.settings.warmth
         if w is None:
             return SignalReading({}, {}, "")
-        rows, err = await self._reading(w)
+        rows, err = self._reading(w, await self._fetch([w.query], reuse=True))
         if err:
             reading = SignalReading({}, {}, f"warmth {err}")
         else:
@@ -375,12 +473,12 @@ class PrometheusHealth:
         self.last_warmth = reading
         return reading
 
-    async def _reading(self, r: Reading) -> tuple[list, str]:
-        try:
-            return await self._run(r.query, r.located(), r.kind), ""
-        except QueryFailed as exc:
-            return [], f"query failed: {exc}"
-
-
-async def _none() -> None:
-    return None
+    def _reading(self, r: Reading, got: Mapping[str, Rows | BaseException]) -> tuple[Rows, str]:
+        rows = got[r.shared.query if r.shared else r.query]
+        if isinstance(rows, QueryFailed):
+            return [], f"query failed: {r.kind} ({r.located()}): {rows}"
+        if isinstance(rows, BaseException):
+            raise rows
+        if r.shared is not None:
+            return _rates(rows, self.settings.tenant_label, self.settings.window_s), ""
+        return rows, ""

@@ -111,6 +111,56 @@ def test_rates_and_warmth(tmp_path, fleet_prometheus):
     assert warmth[OLD] == pytest.approx(0.3, abs=0.01) and warmth[NEW] == pytest.approx(0.8, abs=0.01)
 
 
+def test_http_templates_read_one_shared_query_with_the_same_values(tmp_path, fleet_prometheus):
+    """http.error_ratio, its samples and http.rates are summed from one `sum by (tenant, revision, code)`
+    query per tick; they read what the templates' own PromQL reads from the same Prometheus."""
+    from cockpit_backends.prometheus.templates import TEMPLATES
+
+    tpl = TEMPLATES["http.error_ratio"]
+    sub = {"${tenant}": "tenant", "${revision}": "revision", "${window}": "10s", ", ${selector}": "", "${selector}": ""}
+
+    def fill(q: str) -> str:
+        for k, v in sub.items():
+            q = q.replace(k, v)
+        return q
+
+    by_hand = ERRORS | {"name": "by_hand", "query": fill(tpl.query), "samples": fill(tpl.samples)}
+    rates_q = fill(TEMPLATES["http.rates"].query)
+    shared = make(tmp_path, fleet_prometheus.url, checks=[ERRORS], rates={"template": "http.rates"})
+    own = make(tmp_path, fleet_prometheus.url, checks=[by_hand], rates={"query": rates_q})
+    assert shared.settings.checks[0].shared is not None and own.settings.checks[0].shared is None
+    queries = []
+    real = shared.client.query
+
+    async def counted(q):
+        queries.append(q)
+        return await real(q)
+
+    shared.client.query = counted
+
+    async def tick(h):
+        return await h.regressions(), await h.rates()
+
+    (harm, rates), (harm2, rates2) = run(tick(shared)), run(tick(own))
+    assert queries == [shared.settings.checks[0].shared.query]  # one query: ratio, samples and rates
+    assert set(harm) == set(harm2) and set(harm.unknown) == set(harm2.unknown)
+    for t in harm:
+        assert harm[t] == pytest.approx(harm2[t], abs=0.02), t
+    why = {t: r.removeprefix("errors: ")[:40] for t, r in harm.unknown.items()}
+    assert why == {t: r.removeprefix("by_hand: ")[:40] for t, r in harm2.unknown.items()}
+    values = {t: v.value for t, v in shared.last[0].tenants.items()}
+    values2 = {t: v.value for t, v in own.last[0].tenants.items()}
+    for t, v in values.items():  # NaN (0/0) where Prometheus says NaN
+        assert (
+            (math.isnan(v) and math.isnan(values2[t]))
+            if v is not None and math.isnan(v)
+            else v == pytest.approx(values2[t], rel=0.05, abs=0.002)
+        ), t
+    assert set(rates) == set(rates2)
+    for t in rates:
+        assert rates[t] == pytest.approx(rates2[t], rel=0.05), t
+
+
 def test_prometheus_down_makes_everyone_unknown(tmp_path):
     h = make(tmp_path, f"http://127.0.0.1:{free_port()}", checks=[ERRORS], rates={"template": "http.rates"})
     r = run(h.regressions())
