@@ -24,9 +24,7 @@ import contextlib
 import logging
 import os
 import time
-import types
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,111 +33,27 @@ import msgspec
 from cockpit.config import Config
 from cockpit.engine.auth import PROTOCOL_VERSION, Access, RefusalLimiter, abbreviate
 from cockpit.engine.loop import Engine, Snapshot
+from cockpit.engine.wire import (  # noqa: F401 - the protocol's names, re-exported for clients
+    ENCODER,
+    HELLO_DEADLINE_S,
+    IN_FLIGHT_MAX,
+    LINE_LIMIT,
+    PENDING_GRACE_S,
+    PENDING_MAX,
+    QUEUED_MAX,
+    REQUEST_LIMIT,
+    SLOW_READER_S,
+    Address,
+    _Client,
+    _enc_hook,
+    encode,
+    parse_address,
+)
 from cockpit.errors import CockpitError
 
-LINE_LIMIT = 256 * 1024 * 1024  # what a screen reads: a 10,000-tenant snapshot is a few MB; never cut a frame
-REQUEST_LIMIT = 64 * 1024  # what the engine reads from a client, hello included: requests are small
-HELLO_DEADLINE_S = 5.0  # a connection that has not said hello by then is closed
-PENDING_MAX = 64  # connections that have not said hello yet, at once (64 KB buffer each at most)
-PENDING_GRACE_S = 0.5  # a connection this young is not evicted for a newer one
-IN_FLIGHT_MAX = 8  # requests one client may have in flight: past it the engine stops reading from it
-QUEUED_MAX = 256  # replies queued for one client that does not read them: past it the client is dropped
-SLOW_READER_S = 30.0  # a client whose socket takes longer than this to drain is dropped
-CONTROL = ("take-control", "release-control")
 log = logging.getLogger("cockpit.engine.server")
 
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, (types.MappingProxyType, Mapping)):
-        return dict(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
-
-
-ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    return ENCODER.encode(message) + b"\n"
-
-
-@dataclass(frozen=True)
-class Address:
-    """Where an engine listens: TCP host and port, or a Unix socket path."""
-
-    host: str = ""
-    port: int = 0
-    path: str = ""
-
-    def __str__(self) -> str:
-        return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
-
-
-def parse_address(text: str, flag: str = "--listen") -> Address:
-    """`host:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
-    if text.startswith("unix:"):
-        return Address(path=text.removeprefix("unix:"))
-    if "/" in text:
-        return Address(path=text)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise CockpitError(f"{flag} {text!r}: expected HOST:PORT (port 1-65535) or unix:/path/to.sock")
-    return Address(host=host or "127.0.0.1", port=int(port))
-
-
-@dataclass(eq=False)
-class _Client:
-    writer: asyncio.StreamWriter
-    operator: str = ""
-    replies: list[bytes] = field(default_factory=list)
-    frame: bytes | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    closed: bool = False
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT_MAX))
-
-    def send(self, data: bytes) -> None:
-        if self.closed:
-            return
-        if len(self.replies) >= QUEUED_MAX:
-            self.drop("it does not read its replies")
-            return
-        self.replies.append(data)
-        self.wake.set()
-
-    def send_frame(self, data: bytes) -> None:
-        self.frame = data  # a slow screen skips to the newest snapshot instead of queueing old ones
-        self.wake.set()
-
-    def drop(self, why: str) -> None:
-        """Bounded memory: a client that does not keep up is disconnected, not buffered for."""
-        if not self.closed:
-            log.warning("dropping screen %s: %s", self.operator or "(no hello)", why)
-        self.closed = True
-        self.replies.clear()
-        self.frame = None
-        self.wake.set()
-        with contextlib.suppress(Exception):
-            self.writer.transport.abort()
-
-    async def pump(self) -> None:
-        try:
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                # The pending snapshot first: a status or reply queued after it is never older than it,
-                # so the last word on role and control a screen reads is always the newest.
-                if self.frame is not None:
-                    frame, self.frame = self.frame, None
-                    self.writer.write(frame)
-                while self.replies:
-                    self.writer.write(self.replies.pop(0))
-                try:
-                    await asyncio.wait_for(self.writer.drain(), SLOW_READER_S)
-                except TimeoutError:
-                    self.drop(f"its socket did not drain within {SLOW_READER_S:g} s")
-        except (ConnectionError, RuntimeError, OSError):
-            self.closed = True
+CONTROL = ("take-control", "release-control")
 
 
 class EngineServer:
