@@ -154,3 +154,41 @@ def test_the_testing_kit_imports_no_test_only_dependency():
     code = "import sys, cockpit.testing; print(sorted(m for m in ('pytest', 'textual') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class ListHealth:
+    async def regressions(self):
+        return ["acme"]  # a list, not a mapping
+
+
+class RaisingHealth:
+    async def regressions(self):
+        raise KeyError("route")  # HEALTH RAISES
+
+
+def _drill_with_health(tmp_path: Path, cls: type) -> dict[str, str]:
+    class Plugin:
+        @hookimpl
+        def cockpit_backends(self):
+            return [BackendSpec("h", frozenset({"health"}), lambda role, options, context: cls())]
+
+    host = PluginHost(plugins=[("h", Plugin())])
+    s = open_drill("classic", journal=tmp_path / "j.db", clock=SimClock(), host=host, backends={"health": "h"})
+    try:
+        asyncio.run(s.engine.tick())
+        return dict(s.engine.backends.degraded)
+    finally:
+        s.close()
+
+
+def test_the_engine_says_what_type_a_health_plugin_should_return(tmp_path):
+    assert _drill_with_health(tmp_path, ListHealth)["health"] == (
+        "h: regressions returned list; expected a Mapping[str, float] (tenant -> severity 0..1) or a SignalReading"
+    )
+
+
+def test_the_engine_names_the_plugin_s_line_when_a_call_raises(tmp_path):
+    n = next(i for i, ln in enumerate(Path(__file__).read_text().splitlines(), 1) if ln.endswith("# HEALTH RAISES"))
+    assert _drill_with_health(tmp_path, RaisingHealth)["health"] == (
+        f"h: KeyError: 'route' (at tests/test_plugin_host_contract.py:{n} in regressions)"
+    )

@@ -18,7 +18,7 @@ from cockpit.engine.clock import Clock
 from cockpit.engine.journal import JournalLike
 from cockpit.errors import PluginError
 from cockpit.hookspecs import ROLES, BackendContext
-from cockpit.plugins import PluginFailure, PluginHost
+from cockpit.plugins import PluginFailure, PluginHost, raised_at, source_of
 
 T = TypeVar("T")
 log = logging.getLogger("cockpit.engine")
@@ -69,7 +69,8 @@ class Backends:
             self.degrade(role, f"{name}: timed out after {self.timeout_s:g} s")
             return None
         except Exception as exc:
-            self.degrade(role, f"{name}: {type(exc).__name__}: {exc}")
+            at = raised_at(exc, source_of(getattr(self, role, None)))  # the plugin's file and line
+            self.degrade(role, f"{name}: {type(exc).__name__}: {exc}" + (f" (at {at})" if at else ""))
             return None
         if clears:
             self.recover(role)

@@ -6,7 +6,7 @@ router cannot measure come from health, never as 0 rps; warmth health measures r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cockpit.config import Config
@@ -26,7 +26,16 @@ async def observe(b: Backends, config: Config, obs: Observed, same: Same) -> tup
     old = await b.call("autoscaler", b.autoscaler.read_tier(tiers.old))
     new = await b.call("autoscaler", b.autoscaler.read_tier(tiers.new))
     namespaces = await b.call("cache", b.cache.namespaces())
-    harm = await b.call("health", b.health.regressions())
+    harm = await b.call("health", b.health.regressions(), clears=False)
+    if harm is not None and not isinstance(harm, Mapping):
+        b.degrade(
+            "health",
+            f"{b.names['health']}: regressions returned {type(harm).__name__}; expected a "
+            "Mapping[str, float] (tenant -> severity 0..1) or a SignalReading",
+        )
+        harm = None
+    elif harm is not None:
+        b.recover("health")
     unknown: dict[str, dict[str, str]] = {}
     rates_unknown = False
     if traffic is not None and not traffic.rps and hasattr(b.health, "rates"):
