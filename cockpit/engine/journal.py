@@ -11,14 +11,13 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import msgspec
-
+from cockpit.engine.encoding import ENCODER
 from cockpit.errors import CockpitError, ConfigError
 
 SCHEMA = """
@@ -70,22 +69,10 @@ def _corrupt(path: str, seq: Any, why: str) -> JournalCorrupt:
     )
 
 
-def _plain(obj: Any) -> Any:
-    """Read-only mappings (readings handed through as they are) are written as objects."""
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"cannot journal a {type(obj).__name__}")
-
-
-_ENCODER = msgspec.json.Encoder(enc_hook=_plain)
-
-
 def encode_data(data: dict[str, Any]) -> str:
     """An entry's data as compact JSON. msgspec encodes in C: a stage of 25,000 tenants is journaled in
     milliseconds. Non-finite floats are written as null (a journal holds no NaN)."""
-    return _ENCODER.encode(data).decode()
+    return ENCODER.encode(data).decode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import types
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
+from cockpit.engine.encoding import ENCODER
+from cockpit.engine.encoding import plain as _enc_hook  # noqa: F401 - server.py encodes plans with it
 from cockpit.errors import CockpitError
 
 log = logging.getLogger("cockpit.engine.server")
@@ -25,17 +23,6 @@ PENDING_GRACE_S = 0.5  # a connection this young is not evicted for a newer one
 IN_FLIGHT_MAX = 8  # requests one client may have in flight: past it the engine stops reading from it
 QUEUED_MAX = 256  # replies queued for one client that does not read them: past it the client is dropped
 SLOW_READER_S = 30.0  # a client whose socket takes longer than this to drain is dropped
-
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, (types.MappingProxyType, Mapping)):
-        return dict(obj)
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
-
-
-ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
 
 
 def encode(message: dict[str, Any]) -> bytes:
