@@ -338,6 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="import each plugin and mark one that fails to import, with the reason (exit 1 if any)",
     )
     pgs = pg.add_subparsers(dest="plugins_command")
+    ps = pgs.add_parser("show", help="a backend's roles, contract, capabilities and typed options")
+    ps.add_argument("name")
+    ps.add_argument("--json-schema", action="store_true", help="print its options' JSON schema (for editors)")
+    ps.set_defaults(func=_lazy("cockpit.cli_plugins", "show_command"))
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")

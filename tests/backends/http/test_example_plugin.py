@@ -3,6 +3,7 @@ through the `cockpit.backends` entry-point group; and its own test suite run as 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -73,6 +74,24 @@ def test_the_installed_example_is_listed_through_the_entry_point_group(installed
     assert "acme-router-cockpit 0.1.0" in line and "(acme_router)" in line
     # and it is not there without the install (so the assertion above can fail)
     assert "acme-router" not in run_cli("plugins").stdout
+
+
+def test_plugins_show_prints_the_typed_options_and_their_json_schema(installed):
+    env = {"PYTHONPATH": str(installed)}
+    out = run_cli("plugins", "show", "acme-router", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines() == [
+        "acme-router 0.1.0 (plugin contract 2): roles router",
+        "  ACME traffic director (canary percent per tenant)",
+        "  capabilities: any share, creates tenants, measures rates",
+        "  options [plugins.acme-router]:",
+        "    base_url     str matching '^https?://'  required",
+        "    timeout_s    float > 0                  default 2.0",
+        "    concurrency  int >= 1 <= 256            default 32",
+    ]
+    schema = json.loads(run_cli("plugins", "show", "acme-router", "--json-schema", env=env).stdout)
+    options = schema["$defs"]["AcmeOptions"]
+    assert options["required"] == ["base_url"] and options["additionalProperties"] is False
 
 
 def test_plugins_check_acme_router_write_passes_against_its_server(installed, director, tmp_path):
