@@ -191,10 +191,8 @@ def _shared(family: str, values: Mapping[str, str]) -> Shared:
     return Shared(_Sub(sh.query).substitute(values), sh.code_label, sh.errors)
 
 
-def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") -> Settings:
-    root = f"plugins.{backend}"
-    o = _table(root, raw, OPTIONS)
-    lines = _Lines(config_dir)
+def _connection(root: str, o: Mapping[str, Any]) -> tuple[str, float, str]:
+    """url, timeout_s and token_env."""
     url = o.get("url")
     if url is None:
         raise ConfigError(f"{root}.url: required; set it to Prometheus's address, e.g. 'http://127.0.0.1:9090'")
@@ -204,9 +202,10 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
     token_env = o.get("token_env", "")
     if token_env and (not isinstance(token_env, str) or "=" in token_env):
         raise ConfigError(f"{root}.token_env: expected an environment variable's name, e.g. 'PROMETHEUS_TOKEN'")
-    tenant_label = _str(f"{root}.tenant_label", o.get("tenant_label", "tenant"))
-    revision_label = _str(f"{root}.revision_label", o.get("revision_label", "revision"))
-    cohort_label = _str(f"{root}.cohort_label", o.get("cohort_label", "cohort"))
+    return url, timeout_s, token_env or ""
+
+
+def _revisions(root: str, o: Mapping[str, Any], revision_label: str) -> tuple[str, str]:
     revs = o.get("revisions")
     if revs is None:
         raise ConfigError(
@@ -218,6 +217,11 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
     new = _str(f"{root}.revisions.new", revs.get("new"))
     if old == new:
         raise ConfigError(f"{root}.revisions: old and new are both {old!r}; name the two revisions' label values")
+    return old, new
+
+
+def _cohorts(root: str, o: Mapping[str, Any]) -> dict[str, str]:
+    """tenant -> cohort, from cohort = [tenants]."""
     cohorts: dict[str, str] = {}
     raw_cohorts = o.get("cohorts", {})
     if not isinstance(raw_cohorts, Mapping):
@@ -226,12 +230,101 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
         if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
             raise ConfigError(f"{root}.cohorts.{cohort}: expected a list of tenant names, got {members!r}")
         cohorts.update(dict.fromkeys(members, str(cohort)))
+    return cohorts
+
+
+def _window(root: str, o: Mapping[str, Any]) -> str:
     window = _str(f"{root}.window", o.get("window", "5m"))
     if not window[:-1].isdigit() or window[-1] not in "smhd":
         raise ConfigError(f"{root}.window: expected a Prometheus duration such as '30s' or '5m', got {window!r}")
-    selector = _str(f"{root}.selector", o.get("selector", ""), empty_ok=True)
-    base = {"window": window, "selector": selector, "tenant": tenant_label, "revision": revision_label}
+    return window
 
+
+def _line(lines: _Lines, raw: Mapping[str, Any], fallback: str) -> str:
+    """Where the query (else `fallback`) is written in the configuration file."""
+    return lines.find(str(raw.get("query", "")).strip().splitlines()[0] if raw.get("query") else "", fallback)
+
+
+def _queries(
+    where: str, c: Mapping[str, Any], tpl: Template | None, values: Mapping[str, str]
+) -> tuple[str, str, float]:
+    """A check's query, samples query and min_samples."""
+    query = _substitute(f"{where}.query", _str(f"{where}.query", c.get("query", tpl.query if tpl else "")), values)
+    samples_raw = c.get("samples", tpl.samples if tpl else "")
+    samples = _substitute(f"{where}.samples", _str(f"{where}.samples", samples_raw, empty_ok=True), values)
+    min_samples = _num(f"{where}.min_samples", c.get("min_samples", 20 if samples else 0), 0, 1e12)
+    if min_samples > 0 and not samples:
+        raise ConfigError(f"{where}.min_samples: needs a samples query (requests in the window per tenant)")
+    return query, samples, min_samples
+
+
+def _judgement(where: str, c: Mapping[str, Any], tpl: Template | None) -> tuple[str, float, dict[str, float], str]:
+    """A check's direction, threshold, per-cohort thresholds and baseline."""
+    direction = c.get("direction", tpl.direction if tpl else "higher_is_worse")
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"{where}.direction: expected 'higher_is_worse' or 'lower_is_worse', got {direction!r}")
+    threshold = _num(f"{where}.threshold", c.get("threshold", tpl.threshold if tpl else None), 0, 1e12)
+    th_raw = c.get("thresholds", {})
+    if not isinstance(th_raw, Mapping):
+        raise ConfigError(f"{where}.thresholds: expected a table of cohort = number, e.g. {{ enterprise = 0.02 }}")
+    thresholds = {str(k): _num(f"{where}.thresholds.{k}", v, 0, 1e12) for k, v in th_raw.items()}
+    baseline = c.get("baseline", "old")
+    if baseline not in BASELINES:
+        raise ConfigError(f"{where}.baseline: expected 'old' or 'none', got {baseline!r}")
+    return direction, threshold, thresholds, baseline
+
+
+def _severity(where: str, c: Mapping[str, Any], tpl: Template | None) -> tuple[int, float, float]:
+    """A check's consecutive, scale and severity_floor."""
+    consecutive = c.get("consecutive", 2)
+    if isinstance(consecutive, bool) or not isinstance(consecutive, int) or not 1 <= consecutive <= 1000:
+        raise ConfigError(f"{where}.consecutive: expected a whole number from 1 to 1000, got {consecutive!r}")
+    scale = _num(f"{where}.scale", c.get("scale", tpl.scale if tpl else 1.0), 0, 1e12, lo_open=True)
+    floor = _num(f"{where}.severity_floor", c.get("severity_floor", 0.5), 0, 1, lo_open=True)
+    return consecutive, scale, floor
+
+
+def _check(where: str, rc: Any, taken: list[Check], lines: _Lines, base: Mapping[str, str]) -> Check:
+    c = _table(where, rc, CHECK_OPTIONS)
+    name = _str(f"{where}.name", c.get("name"))
+    if any(x.name == name for x in taken):
+        raise ConfigError(f"{where}.name: {name!r} is used by another check; names must be unique")
+    tpl = _template(where, c["template"], ("check",)) if "template" in c else None
+    if tpl is None and "query" not in c:
+        raise ConfigError(f"{where}: set query (PromQL) or template (one of the shipped ones)")
+    line = _line(lines, c, f'"{name}"')
+    t_label = _str(f"{where}.tenant_label", c.get("tenant_label", base["tenant"]))
+    r_label = _str(
+        f"{where}.revision_label", c.get("revision_label", (tpl.revision_label if tpl else "") or base["revision"])
+    )
+    values = dict(base, tenant=t_label, revision=r_label)
+    query, samples, min_samples = _queries(where, c, tpl, values)
+    direction, threshold, thresholds, baseline = _judgement(where, c, tpl)
+    consecutive, scale, floor = _severity(where, c, tpl)
+    shared = None
+    if tpl is not None and tpl.shared and "query" not in c and "samples" not in c:
+        shared = _shared(tpl.shared, values)
+    return Check(
+        name,
+        where,
+        line,
+        query,
+        samples,
+        min_samples,
+        direction,
+        threshold,
+        thresholds,
+        baseline,
+        consecutive,
+        scale,
+        floor,
+        t_label,
+        r_label,
+        shared,
+    )
+
+
+def _checks(root: str, o: Mapping[str, Any], lines: _Lines, base: Mapping[str, str]) -> tuple[Check, ...]:
     raw_checks = o.get("checks", [])
     if not isinstance(raw_checks, list) or not raw_checks:
         raise ConfigError(
@@ -240,97 +333,53 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
         )
     checks: list[Check] = []
     for i, rc in enumerate(raw_checks):
-        where = f"{root}.checks[{i}]"
-        c = _table(where, rc, CHECK_OPTIONS)
-        name = _str(f"{where}.name", c.get("name"))
-        if any(x.name == name for x in checks):
-            raise ConfigError(f"{where}.name: {name!r} is used by another check; names must be unique")
-        tpl = _template(where, c["template"], ("check",)) if "template" in c else None
-        if tpl is None and "query" not in c:
-            raise ConfigError(f"{where}: set query (PromQL) or template (one of the shipped ones)")
-        line = lines.find(str(c.get("query", "")).strip().splitlines()[0] if c.get("query") else "", f'"{name}"')
-        t_label = _str(f"{where}.tenant_label", c.get("tenant_label", tenant_label))
-        r_label = _str(
-            f"{where}.revision_label", c.get("revision_label", (tpl.revision_label if tpl else "") or revision_label)
-        )
-        values = dict(base, tenant=t_label, revision=r_label)
-        query = _substitute(f"{where}.query", _str(f"{where}.query", c.get("query", tpl.query if tpl else "")), values)
-        samples_raw = c.get("samples", tpl.samples if tpl else "")
-        samples = _substitute(f"{where}.samples", _str(f"{where}.samples", samples_raw, empty_ok=True), values)
-        min_samples = _num(f"{where}.min_samples", c.get("min_samples", 20 if samples else 0), 0, 1e12)
-        if min_samples > 0 and not samples:
-            raise ConfigError(f"{where}.min_samples: needs a samples query (requests in the window per tenant)")
-        direction = c.get("direction", tpl.direction if tpl else "higher_is_worse")
-        if direction not in DIRECTIONS:
-            raise ConfigError(f"{where}.direction: expected 'higher_is_worse' or 'lower_is_worse', got {direction!r}")
-        threshold = _num(f"{where}.threshold", c.get("threshold", tpl.threshold if tpl else None), 0, 1e12)
-        th_raw = c.get("thresholds", {})
-        if not isinstance(th_raw, Mapping):
-            raise ConfigError(f"{where}.thresholds: expected a table of cohort = number, e.g. {{ enterprise = 0.02 }}")
-        thresholds = {str(k): _num(f"{where}.thresholds.{k}", v, 0, 1e12) for k, v in th_raw.items()}
-        baseline = c.get("baseline", "old")
-        if baseline not in BASELINES:
-            raise ConfigError(f"{where}.baseline: expected 'old' or 'none', got {baseline!r}")
-        consecutive = c.get("consecutive", 2)
-        if isinstance(consecutive, bool) or not isinstance(consecutive, int) or not 1 <= consecutive <= 1000:
-            raise ConfigError(f"{where}.consecutive: expected a whole number from 1 to 1000, got {consecutive!r}")
-        scale = _num(f"{where}.scale", c.get("scale", tpl.scale if tpl else 1.0), 0, 1e12, lo_open=True)
-        floor = _num(f"{where}.severity_floor", c.get("severity_floor", 0.5), 0, 1, lo_open=True)
-        shared = None
-        if tpl is not None and tpl.shared and "query" not in c and "samples" not in c:
-            shared = _shared(tpl.shared, values)
-        checks.append(
-            Check(
-                name,
-                where,
-                line,
-                query,
-                samples,
-                min_samples,
-                direction,
-                threshold,
-                thresholds,
-                baseline,
-                consecutive,
-                scale,
-                floor,
-                t_label,
-                r_label,
-                shared,
-            )
-        )
+        checks.append(_check(f"{root}.checks[{i}]", rc, checks, lines, base))
+    return tuple(checks)
 
-    readings: dict[str, Reading | None] = {}
-    for kind, known in READING_OPTIONS.items():
-        if kind not in o:
-            readings[kind] = None
-            continue
-        where = f"{root}.{kind}"
-        r = _table(where, o[kind], known)
-        tpl = _template(where, r["template"], (kind,)) if "template" in r else None
-        if tpl is None and "query" not in r:
-            raise ConfigError(f"{where}: set query (PromQL) or template (one of the shipped ones)")
-        q = _substitute(f"{where}.query", _str(f"{where}.query", r.get("query", tpl.query if tpl else "")), base)
-        line = lines.find(str(r.get("query", "")).strip().splitlines()[0] if r.get("query") else "", f"{kind}")
-        key_label = ""
-        if kind == "warmth":
-            key_label = _str(f"{where}.key_label", r.get("key_label", (tpl.key_label if tpl else "") or "namespace"))
-        max_age = (
-            _num(f"{where}.max_age_s", r.get("max_age_s", 60.0), 0, 1e9, lo_open=True) if kind == "freshness" else 0
-        )
-        shared = _shared(tpl.shared, base) if tpl is not None and tpl.shared and "query" not in r else None
-        readings[kind] = Reading(kind, where, line, q, key_label, max_age, shared)
+
+def _reading(root: str, kind: str, raw: Any, lines: _Lines, base: Mapping[str, str]) -> Reading:
+    """The rates, warmth or freshness reading."""
+    where = f"{root}.{kind}"
+    r = _table(where, raw, READING_OPTIONS[kind])
+    tpl = _template(where, r["template"], (kind,)) if "template" in r else None
+    if tpl is None and "query" not in r:
+        raise ConfigError(f"{where}: set query (PromQL) or template (one of the shipped ones)")
+    q = _substitute(f"{where}.query", _str(f"{where}.query", r.get("query", tpl.query if tpl else "")), base)
+    line = _line(lines, r, f"{kind}")
+    key_label = ""
+    if kind == "warmth":
+        key_label = _str(f"{where}.key_label", r.get("key_label", (tpl.key_label if tpl else "") or "namespace"))
+    max_age = _num(f"{where}.max_age_s", r.get("max_age_s", 60.0), 0, 1e9, lo_open=True) if kind == "freshness" else 0
+    shared = _shared(tpl.shared, base) if tpl is not None and tpl.shared and "query" not in r else None
+    return Reading(kind, where, line, q, key_label, max_age, shared)
+
+
+def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") -> Settings:
+    root = f"plugins.{backend}"
+    o = _table(root, raw, OPTIONS)
+    lines = _Lines(config_dir)
+    url, timeout_s, token_env = _connection(root, o)
+    tenant_label = _str(f"{root}.tenant_label", o.get("tenant_label", "tenant"))
+    revision_label = _str(f"{root}.revision_label", o.get("revision_label", "revision"))
+    cohort_label = _str(f"{root}.cohort_label", o.get("cohort_label", "cohort"))
+    old, new = _revisions(root, o, revision_label)
+    cohorts = _cohorts(root, o)
+    window = _window(root, o)
+    selector = _str(f"{root}.selector", o.get("selector", ""), empty_ok=True)
+    base = {"window": window, "selector": selector, "tenant": tenant_label, "revision": revision_label}
+    checks = _checks(root, o, lines, base)
+    readings = {kind: _reading(root, kind, o[kind], lines, base) if kind in o else None for kind in READING_OPTIONS}
     return Settings(
         url=url.rstrip("/"),
         timeout_s=timeout_s,
-        token_env=token_env or "",
+        token_env=token_env,
         tenant_label=tenant_label,
         revision_label=revision_label,
         cohort_label=cohort_label,
         old=old,
         new=new,
         window=window,
-        checks=tuple(checks),
+        checks=checks,
         rates=readings["rates"],
         warmth=readings["warmth"],
         freshness=readings["freshness"],

@@ -68,6 +68,48 @@ def _walk(doc: Any, parts: list[str]) -> Any:
     return cur
 
 
+def _where(root: str, options: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
+    """The url, the field path and the baseline field path."""
+    url = options.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{root}.url: expected an http:// or https:// URL (may hold ${{tenant}}), got {url!r}")
+    field = options.get("field")
+    if not isinstance(field, str) or not field:
+        raise ConfigError(f"{root}.field: required; a dotted path such as 'tenants.${{tenant}}.score'")
+    parts = field.split(".")
+    if "${tenant}" not in url and "${tenant}" not in parts:
+        raise ConfigError(f"{root}.field: put ${{tenant}} in the path (or in url) so each tenant has its own score")
+    bf = options.get("baseline_field", "")
+    if not isinstance(bf, str):
+        raise ConfigError(f"{root}.baseline_field: expected a dotted path, got {bf!r}")
+    return url, parts, bf.split(".") if bf else []
+
+
+def _judgement(root: str, options: Mapping[str, Any]) -> tuple[str, float, float, float, int]:
+    """direction, threshold, scale, severity_floor and consecutive."""
+    direction = options.get("direction", "lower_is_worse")
+    if direction not in ("higher_is_worse", "lower_is_worse"):
+        raise ConfigError(f"{root}.direction: expected 'higher_is_worse' or 'lower_is_worse', got {direction!r}")
+    if "threshold" not in options:
+        raise ConfigError(f"{root}.threshold: required; the degradation (or bound) beyond which a tenant breaches")
+    threshold = _num(f"{root}.threshold", options["threshold"], -1e12, 1e12)
+    scale = _num(f"{root}.scale", options.get("scale", 1.0), 1e-12, 1e12)
+    floor = _num(f"{root}.severity_floor", options.get("severity_floor", 0.5), 1e-12, 1.0)
+    c = options.get("consecutive", 1)
+    if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 1000:
+        raise ConfigError(f"{root}.consecutive: expected a whole number from 1 to 1000, got {c!r}")
+    return direction, threshold, scale, floor, c
+
+
+def _token(root: str, token_env: Any) -> str:
+    if not token_env:
+        return ""
+    token = os.environ.get(str(token_env), "").strip()
+    if not token:
+        raise ConfigError(f"{root}.token_env: environment variable {token_env} is not set; export it")
+    return token
+
+
 class HttpJsonHealth:
     """``HealthSignals`` over a JSON document. Options: see the module docstring and docs/backends/prometheus.md."""
 
@@ -76,35 +118,9 @@ class HttpJsonHealth:
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise ConfigError(f"{root}: unknown option {unknown[0]!r} (known: {', '.join(OPTIONS)})")
-        url = options.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{root}.url: expected an http:// or https:// URL (may hold ${{tenant}}), got {url!r}")
-        field = options.get("field")
-        if not isinstance(field, str) or not field:
-            raise ConfigError(f"{root}.field: required; a dotted path such as 'tenants.${{tenant}}.score'")
-        self.url = url
-        self.per_tenant = "${tenant}" in url
-        self.field = field.split(".")
-        if not self.per_tenant and "${tenant}" not in self.field:
-            raise ConfigError(f"{root}.field: put ${{tenant}} in the path (or in url) so each tenant has its own score")
-        bf = options.get("baseline_field", "")
-        if not isinstance(bf, str):
-            raise ConfigError(f"{root}.baseline_field: expected a dotted path, got {bf!r}")
-        self.baseline_field = bf.split(".") if bf else []
-        self.direction = options.get("direction", "lower_is_worse")
-        if self.direction not in ("higher_is_worse", "lower_is_worse"):
-            raise ConfigError(
-                f"{root}.direction: expected 'higher_is_worse' or 'lower_is_worse', got {self.direction!r}"
-            )
-        if "threshold" not in options:
-            raise ConfigError(f"{root}.threshold: required; the degradation (or bound) beyond which a tenant breaches")
-        self.threshold = _num(f"{root}.threshold", options["threshold"], -1e12, 1e12)
-        self.scale = _num(f"{root}.scale", options.get("scale", 1.0), 1e-12, 1e12)
-        self.floor = _num(f"{root}.severity_floor", options.get("severity_floor", 0.5), 1e-12, 1.0)
-        c = options.get("consecutive", 1)
-        if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 1000:
-            raise ConfigError(f"{root}.consecutive: expected a whole number from 1 to 1000, got {c!r}")
-        self.consecutive = c
+        self.url, self.field, self.baseline_field = _where(root, options)
+        self.per_tenant = "${tenant}" in self.url
+        self.direction, self.threshold, self.scale, self.floor, self.consecutive = _judgement(root, options)
         self.timeout_s = _num(f"{root}.timeout_s", options.get("timeout_s", 2.0), 0.05, 60)
         tenants = options.get("tenants", list(context.tenants))
         if not isinstance(tenants, list) or not all(isinstance(t, str) and t for t in tenants):
@@ -112,12 +128,7 @@ class HttpJsonHealth:
         if self.per_tenant and not tenants:
             raise ConfigError(f"{root}.tenants: url holds ${{tenant}}, so list the tenants to ask about")
         self.tenants = tuple(tenants)
-        token_env = options.get("token_env", "")
-        self._token = ""
-        if token_env:
-            self._token = os.environ.get(str(token_env), "").strip()
-            if not self._token:
-                raise ConfigError(f"{root}.token_env: environment variable {token_env} is not set; export it")
+        self._token = _token(root, options.get("token_env", ""))
         self._breaches: dict[str, int] = {}
         self._client: Any = None
         self._loop: Any = None
