@@ -382,7 +382,9 @@ class MainScreen(Screen[None]):
         self.app.push_screen(TextScreen("Keys (live bindings)", self.help_text(), "help"))
 
     def help_text(self) -> str:
-        return keys.help_text(self.app, self.engine.actions, self.engine.read_only)
+        source = self.engine.config.source or str(self.engine.config.path)
+        text = keys.help_text(self.app, self.engine.actions, self.engine.read_only)
+        return f"configuration: {source}\n\n{text}"
 
     async def action_timeline(self) -> None:
         body = await timeline_text(self.engine, self.real_clock)

@@ -26,6 +26,8 @@ async def _bound_confirmed_journaled(tmp_path):
         async with app.run_test(size=(100, 30)) as pilot:
             await app.step()
             assert "Game day: crash 2 old replicas" in app.main.help_text()
+            # the help screen says which configuration this screen runs (here the drill's)
+            assert app.main.help_text().startswith(f"configuration: {s.engine.config.path}")
             titles = [t for t, _, _ in app.palette_commands()]
             assert "plugin mock: game day: crash 2 old replicas" in titles
             ready = s.engine.snapshot.old_tier.ready
