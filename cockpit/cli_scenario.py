@@ -36,6 +36,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     pr.add_argument("--end", required=True, help="the window's end: epoch seconds or an ISO date-time")
     pr.add_argument("--step", type=float, default=15.0, help="range-query resolution in seconds (default 15)")
     pr.add_argument("--out", required=True, help="the scenario file to write, e.g. incident.toml")
+    pr.add_argument(
+        "--ready-query", default="", help="PromQL of each tier's ready replicas (default: kube-state-metrics')"
+    )
+    pr.add_argument("--desired-query", default="", help="PromQL of each tier's desired replicas")
     pr.set_defaults(func=from_prometheus_command)
     return p
 
@@ -88,10 +92,71 @@ def from_journal_command(args: argparse.Namespace) -> int:
     return write_scenario(d, args.out)
 
 
-def from_prometheus_command(args: argparse.Namespace) -> int:
+def _epoch(text: str, option: str) -> float:
+    import datetime as dt
+
     from cockpit.errors import ConfigError
 
-    raise ConfigError("scenario from-prometheus: not available yet")
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected epoch seconds or an ISO date-time") from None
+    return (when if when.tzinfo else when.astimezone()).timestamp()
+
+
+def _prometheus_settings(args: argparse.Namespace) -> Any:
+    from cockpit.errors import ConfigError
+    from cockpit.paths import find_config
+    from cockpit.schema import read_toml
+    from cockpit_backends.prometheus.config import parse
+
+    source = find_config(args.config)
+    if source is None or source.embedded:
+        raise ConfigError("scenario from-prometheus: no configuration file; pass --config with a [plugins.prometheus]")
+    plugins = read_toml(source.path, "configuration file").get("plugins", {})
+    raw = plugins.get("prometheus") if isinstance(plugins, dict) else None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source.path}: no prometheus backend configured ([plugins.prometheus] with url and checks)")
+    return parse(raw, str(Path(source.path).parent))
+
+
+def _progress(done: int, total: int) -> None:
+    import sys
+
+    end = "\n" if done == total else ""
+    print(f"\rcockpit: reading Prometheus: {done}/{total} windows ({done * 100 // total} %)", end=end, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def from_prometheus_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from cockpit.errors import ConfigError
+    from cockpit_backends.prometheus import history
+    from cockpit_backends.prometheus.client import PrometheusClient
+
+    start, end = _epoch(args.start, "--start"), _epoch(args.end, "--end")
+    if not end > start:
+        raise ConfigError(f"--end {args.end}: the window ends before it starts")
+    if not 0.001 <= args.step <= 86_400 or (end - start) / args.step > 10_000_000:
+        raise ConfigError(f"--step {args.step:g}: expected 0.001 to 86400 seconds, at most 10 million steps")
+    s = _prometheus_settings(args)
+    q = history.queries(s, args.ready_query or history.READY_QUERY, args.desired_query or history.DESIRED_QUERY)
+    client = PrometheusClient(s.url, s.timeout_s, os.environ.get(s.token_env, "") if s.token_env else "")
+
+    async def run() -> history.Gathered:
+        try:
+            return await history.Reader(client, s, q).gather(start, end, args.step, _progress)
+        finally:
+            await client.aclose()
+
+    g = asyncio.run(run())
+    return write_scenario(history.draft(g, s, q, start, end, args.step), args.out)
 
 
 def as_it_happened(scenario: str) -> list[Scorecard]:

@@ -7,6 +7,8 @@ Series (the plain HTTP RED and vLLM names, so the shipped query templates read t
         rate everywhere, "200" the rest.
 ``vllm:prefix_cache_hits_total{model_name}``, ``vllm:prefix_cache_queries_total{model_name}``   each
         cache namespace's hits and lookups, by the revision it serves.
+``kube_deployment_status_replicas_ready{deployment, revision}``, ``kube_deployment_spec_replicas{…}``
+        each tier's ready and desired replicas (deployment "old" or "new"), as kube-state-metrics names them.
 ``cockpit_sim_time_seconds``   the simulated time the world has reached.
 
 Counters are integrated as the world advances (O(tenants) per engine tick, only while an exporter runs)
@@ -40,6 +42,7 @@ class Exporter:
         self.counts: dict[str, list[float]] = {}
         self.labels: dict[str, str] = {}
         self.caches: list[tuple[str, float, float]] = []
+        self.tiers: list[tuple[str, str, int, int]] = []  # (tier, revision, ready, desired)
         self.t = 0.0
         self.revisions = ("old", "new")
         exporter = self
@@ -91,6 +94,10 @@ class Exporter:
                     c[1] += old * BASE_ERROR_RATE
                     c[2] += new * (1.0 - bad)
                     c[3] += new * bad
+            self.tiers = [
+                (name, self.revisions[0] if name == "old" else self.revisions[1], tier.ready(t1), tier.desired)
+                for name, tier in world.tiers.items()
+            ]
             self.caches = [
                 (cache.revision, cache.hits / self.speed, (cache.hits + cache.misses) / self.speed)
                 for cache in world.caches.values()
@@ -115,6 +122,14 @@ class Exporter:
             out.append("# TYPE vllm:prefix_cache_queries_total counter")
             for rev, _, queries in self.caches:
                 out.append(f'vllm:prefix_cache_queries_total{{model_name="{_esc(rev)}"}} {queries:.6f}')
+            out.append("# TYPE kube_deployment_status_replicas_ready gauge")
+            for tier, rev, ready, _ in self.tiers:
+                lab = f'deployment="{tier}",revision="{_esc(rev)}"'
+                out.append(f"kube_deployment_status_replicas_ready{{{lab}}} {ready}")
+            out.append("# TYPE kube_deployment_spec_replicas gauge")
+            for tier, rev, _, desired in self.tiers:
+                lab = f'deployment="{tier}",revision="{_esc(rev)}"'
+                out.append(f"kube_deployment_spec_replicas{{{lab}}} {desired}")
             out.append("# TYPE cockpit_sim_time_seconds gauge")
             out.append(f"cockpit_sim_time_seconds {self.t:.3f}")
             return "\n".join(out) + "\n"

@@ -32,8 +32,14 @@ class _Answer(msgspec.Struct):
     error: str = ""
 
 
+class _Series(msgspec.Struct):
+    metric: dict[str, str]
+    values: list[tuple[float, str]]
+
+
 _answer = msgspec.json.Decoder(_Answer)
 _vector = msgspec.json.Decoder(list[_Sample])
+_matrix = msgspec.json.Decoder(list[_Series])
 
 
 def parse_value(text: str) -> float:
@@ -108,3 +114,34 @@ class PrometheusClient:
             return [(s.metric, float(s.value[1]), s.value[0]) for s in samples]
         except ValueError:
             return [(s.metric, parse_value(s.value[1]), s.value[0]) for s in samples]
+
+    async def query_range(
+        self, promql: str, start: float, end: float, step: float
+    ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """The range vector `promql` evaluates to from `start` to `end` every `step` seconds: (labels,
+        [(time, value)]) per series. Callers keep windows short (a few hundred steps) and fold each
+        answer into aggregates, so memory stays bounded however long the whole window is."""
+        import httpx
+
+        form = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                resp = await self._http().post("/api/v1/query_range", data=form)
+        except (TimeoutError, httpx.TimeoutException):
+            raise QueryFailed(f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise QueryFailed(f"Prometheus at {self.url} is unreachable ({type(exc).__name__})") from None
+        try:
+            answer = _answer.decode(resp.content)
+        except msgspec.DecodeError:
+            raise QueryFailed(
+                f"Prometheus at {self.url} answered {resp.status_code} with a body that is not its JSON API"
+            ) from None
+        if answer.status != "success" or answer.data is None:
+            if answer.errorType == "bad_data":
+                raise QueryFailed(f"Prometheus rejected the query: {answer.error}")
+            raise QueryFailed(f"Prometheus answered {resp.status_code} ({answer.errorType}: {answer.error})")
+        if answer.data.resultType != "matrix":
+            raise QueryFailed(f"the range query returned a {answer.data.resultType}, not a matrix")
+        series = _matrix.decode(answer.data.result)
+        return [(s.metric, [(t, parse_value(v)) for t, v in s.values]) for s in series]
