@@ -23,6 +23,9 @@ prints. Nothing here imports pytest or any test-only dependency.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,7 +40,7 @@ from cockpit.contract import (
     check_role,
     check_router,
 )
-from cockpit.hookspecs import BackendContext, PinnedModels
+from cockpit.hookspecs import ApplyResult, BackendContext, PinnedModels
 from cockpit.plugins import PluginHost
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "MAX_TENANT_RPS",
     "SHARE_STEP",
     "Check",
+    "Faulty",
     "Limits",
     "assert_passes",
     "check_health",
@@ -99,3 +103,55 @@ def assert_passes(findings: list[Check]) -> None:
     failed = failures(findings)
     if failed:
         raise AssertionError("contract checks failed:\n" + "\n".join(failed))
+
+
+class Faulty:
+    """A role object with faults injected, to see what the engine and the checks make of them.
+
+    Every async method of `inner` (or those named in `methods`) is passed through after `latency_s`
+    (awaited, or with `blocking` a ``time.sleep`` that holds the event loop, as a synchronous client
+    would), raising `error` when set. For a router, `lie` makes ``apply_shares`` claim every tenant
+    without writing any, and `drop` leaves those tenants out of its result."""
+
+    def __init__(
+        self,
+        inner: Any,
+        *,
+        latency_s: float = 0.0,
+        blocking: bool = False,
+        error: Exception | None = None,
+        methods: frozenset[str] = frozenset(),
+        lie: bool = False,
+        drop: frozenset[str] = frozenset(),
+    ) -> None:
+        self.inner, self.latency_s, self.blocking, self.error = inner, latency_s, blocking, error
+        self.methods, self.lie, self.drop = methods, lie, drop
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not inspect.iscoroutinefunction(target):
+            return target
+
+        async def faulty(*args: Any, **kwargs: Any) -> Any:
+            await self._fault(name)
+            if name == "apply_shares" and self.lie:
+                return ApplyResult(applied=dict(args[0] if args else kwargs["shares"]))
+            result = await target(*args, **kwargs)
+            if name == "apply_shares" and self.drop and isinstance(result, ApplyResult):
+                return ApplyResult(applied=self._keep(result.applied), failed=self._keep(result.failed))
+            return result
+
+        return faulty
+
+    def _keep(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {t: v for t, v in values.items() if t not in self.drop}
+
+    async def _fault(self, name: str) -> None:
+        if self.methods and name not in self.methods:
+            return
+        if self.blocking:
+            time.sleep(self.latency_s)
+        elif self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if self.error is not None:
+            raise self.error

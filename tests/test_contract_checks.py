@@ -273,3 +273,24 @@ def test_a_signal_reading_with_unknowns_passes_with_a_coverage_warning():
 
 def test_check_results_are_plain_values():
     assert Check("router", "x", False, "why").line() == "FAIL  router     x: why"
+
+
+# The fault-injecting wrapper of cockpit.testing ------------------------------------------------------
+
+
+def test_faulty_wrapper_injects_what_the_checks_catch():
+    from cockpit.testing import Faulty, failures
+
+    def lines(**faults):
+        return failures(asyncio.run(check_router(Faulty(Router(), **faults), write=True)))
+
+    assert lines() == []
+    assert lines(lie=True) == [UNWRITTEN.format("acme", 0.99, 1.0), UNWRITTEN.format("globex", 0.49, 0.5)]
+    assert lines(drop=frozenset({"acme"})) == [
+        f"FAIL  router     {MOVE}: apply_shares dropped tenant 'acme': in neither applied nor failed"
+    ]
+    (blocked,) = lines(latency_s=0.4, blocking=True, methods=frozenset({"read_traffic"}))
+    assert "read_traffic blocked the event loop for 0.4" in blocked
+    assert lines(latency_s=0.4) == []  # awaited latency does not block the loop
+    (raised,) = lines(error=ConnectionError("router down"), methods=frozenset({"read_traffic"}))
+    assert raised.startswith("FAIL  router     read_traffic: ConnectionError: router down (at ")
