@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import pluggy
 
-from cockpit.errors import CockpitError, PluginError
+from cockpit.errors import CockpitError, ConfigError, PluginError
 from cockpit.hookspecs import (
     ENTRY_POINT_GROUP,
     PROJECT,
@@ -40,6 +40,7 @@ class PluginFailure:
     plugin: str
     where: str  # "import", "register", "cockpit_backends", a hook name
     error: str
+    config_error: bool = False  # the plugin raised ConfigError: its options are wrong (the cockpit refuses to start)
 
     def __str__(self) -> str:
         return f"plugin {self.plugin!r} failed in {self.where}: {self.error}"
@@ -144,7 +145,8 @@ def _describe(exc: BaseException, source: str = "") -> str:
     (a webhook token, a Redis password) never pass through it."""
     from cockpit.redact import redact_text
 
-    at = raised_at(exc, source)
+    # a ConfigError is the plugin's sentence for the operator about cockpit.toml: no source location
+    at = "" if isinstance(exc, ConfigError) else raised_at(exc, source)
     text = redact_text(f"{type(exc).__name__}: {exc}" + (f" (at {at})" if at else ""))
     return text if len(text) <= 500 else text[:499] + "…"
 
@@ -302,7 +304,8 @@ class PluginHost:
             try:
                 impl.function(*[kwargs[a] for a in impl.argnames])
             except Exception as exc:
-                failures.append(PluginFailure(impl.plugin_name, hook, _describe(exc, source_of(impl.plugin))))
+                described = _describe(exc, source_of(impl.plugin))
+                failures.append(PluginFailure(impl.plugin_name, hook, described, isinstance(exc, ConfigError)))
         self.failures.extend(failures)
         return failures
 

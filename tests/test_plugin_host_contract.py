@@ -192,3 +192,15 @@ def test_the_engine_names_the_plugin_s_line_when_a_call_raises(tmp_path):
     assert _drill_with_health(tmp_path, RaisingHealth)["health"] == (
         f"h: KeyError: 'route' (at tests/test_plugin_host_contract.py:{n} in regressions)"
     )
+
+
+def test_a_config_error_from_cockpit_configure_stops_the_engine_with_the_plugin_s_sentence(tmp_path):
+    class Picky:
+        @hookimpl
+        def cockpit_configure(self, plugins, context):
+            raise ConfigError("plugins.picky.url: expected an http(s) URL")
+
+    host = PluginHost(plugins=[("picky", Picky())])
+    with pytest.raises(ConfigError) as err:
+        open_drill("classic", journal=tmp_path / "j.db", clock=SimClock(), host=host).close()
+    assert str(err.value) == "plugins.picky.url: expected an http(s) URL"  # no source location: it is config

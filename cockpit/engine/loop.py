@@ -207,8 +207,8 @@ class Engine:
             changed=self._changed,
         )
         for f in self.host.notify("cockpit_configure", plugins=self.config.file.plugins, context=self.context):
-            if f.error.startswith("ConfigError: "):
-                raise ConfigError(f.error.removeprefix("ConfigError: "))
+            if f.config_error:
+                raise ConfigError(f.error.split(": ", 1)[-1])
         self._actions = {a.id: a for a in self.host.actions(self.context)}
         self._restore()
 
