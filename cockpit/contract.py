@@ -216,6 +216,10 @@ async def _read_traffic(c: _Checks) -> TrafficReading | None:
     if not c.fail("read_traffic", problems):
         return None
     rates = "" if r.rps else " (no rates: the health backend must provide them)"
+    uncovered = sorted(t for t in r.shares if t not in r.rps) if r.rps else []
+    if uncovered:
+        shown = ", ".join(uncovered[:5]) + (", …" if len(uncovered) > 5 else "")
+        rates = f" (warning: rates cover {len(r.shares) - len(uncovered)} of {len(r.shares)} tenants; none for {shown})"
     c.ok("read_traffic", f"{len(r.shares)} tenants{rates}; {c.took}, event loop free")
     return r
 

@@ -294,3 +294,15 @@ def test_faulty_wrapper_injects_what_the_checks_catch():
     assert lines(latency_s=0.4) == []  # awaited latency does not block the loop
     (raised,) = lines(error=ConnectionError("router down"), methods=frozenset({"read_traffic"}))
     assert raised.startswith("FAIL  router     read_traffic: ConnectionError: router down (at ")
+
+
+class PartialRates(Router):
+    async def read_traffic(self) -> TrafficReading:
+        return TrafficReading(dict(self.shares), {"acme": 10.0})
+
+
+def test_rates_covering_only_some_tenants_are_a_warning():
+    line = asyncio.run(check_router(PartialRates()))[0].line()
+    assert line.startswith(
+        "PASS  router     read_traffic: 3 tenants (warning: rates cover 1 of 3 tenants; none for globex, initech); "
+    )
