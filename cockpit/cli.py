@@ -345,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
+    pn = sub.add_parser("plugin", help="start a plugin of your own: cockpit plugin new NAME --role router")
+    pns = pn.add_subparsers(dest="plugin_command", required=True)
+    new = pns.add_parser("new", help="write a plugin distribution whose tests pass as generated")
+    new.add_argument("name", help="the backend's name, e.g. my-gateway")
+    new.add_argument("--role", default="router", help="the role it serves (router)")
+    new.add_argument("--dir", default=".", help="where to write NAME-cockpit/ (default: here)")
+    new.set_defaults(func=_lazy("cockpit.cli_plugins", "new_command"))
     from cockpit import cli_engine, cli_journal, cli_scenario
 
     cli_engine.add_parser(sub)

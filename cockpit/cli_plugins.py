@@ -1,4 +1,5 @@
-"""`cockpit plugins show NAME [--json-schema]`: a backend's roles, contract, capabilities and options."""
+"""`cockpit plugins show NAME [--json-schema]`: a backend's roles, contract, capabilities and options;
+`cockpit plugin new NAME --role router`: a plugin distribution to start from (cockpit.scaffold)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,13 @@ def _type_name(info: Any) -> str:
             bounds.append(f"{sign} {value:g}")
     pattern = getattr(info, "pattern", None)
     return " ".join([name, *bounds] + ([f"matching {pattern!r}"] if pattern else []))
+
+
+def new_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cockpit.scaffold import new_plugin
+
+    root = new_plugin(args.name, args.role, Path(args.dir))
+    print(f"{root}: a {args.role} plugin; next: cd {root} && pip install -e '.[test]' && pytest")
+    return 0
