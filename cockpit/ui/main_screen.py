@@ -57,6 +57,7 @@ class MainScreen(Screen[None]):
         self.filter = panels.FilterInput(
             self.filter_changed, placeholder="filter tenants (name, cohort, health); escape closes", id="filter"
         )
+        self.unknown = panels.UnknownPanel(id="unknown")
         self.tablebar = panels.TableBar(id="tablebar")
         self.table = TenantTable(view.TENANT_COLUMNS, (6, 6, *view.FIXED_WIDTHS), id="tenants")
 
@@ -80,7 +81,7 @@ class MainScreen(Screen[None]):
             if self.engine.can_take_control:
                 yield self.attach
             yield from (self.models, self.capacity, self.caches, self.trends, self.rollback, self.plan)
-            yield from (self.filter, self.tablebar, self.table)
+            yield from (self.unknown, self.filter, self.tablebar, self.table)
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
@@ -132,6 +133,7 @@ class MainScreen(Screen[None]):
         self.rollback.show(snap, self.drill.settle_left(snap, now) if self.drill is not None else None)
         self.trends.show(self.history, estimated=self.drill is None)
         self.plan.show(self.planner.plan, snap)
+        self.unknown.show(snap)
 
     def show_control(self) -> None:
         """Attached: who is in control. When control changes hands, the keys change with it."""
@@ -157,7 +159,8 @@ class MainScreen(Screen[None]):
             table.set_rows(order, fmt, lambda t: harm.get(t, 0.0) >= th, fresh=fresh)
         regr = len(view.regressing(snap, self.threshold)) if fresh else self._regr_count
         self._regr_count = regr
-        self.tablebar.show(len(order), len(index.ordered), regr, bool(self.filter_text.strip()))
+        unknown = len(snap.unknown.get("health", {})) if snap is not None else 0
+        self.tablebar.show(len(order), len(index.ordered), regr, bool(self.filter_text.strip()), unknown)
 
     # Read-only: the one place the screen refuses a write ----------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

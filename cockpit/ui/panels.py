@@ -134,16 +134,32 @@ class PlanPanel(Panel):
         self.update(view.plan_line(plan, stage, bool(rb.get("armed")), bool(rb.get("done")), held, now))
 
 
+class UnknownPanel(Panel):
+    """What could not be read (health, rates, cache warmth): how many, what the cockpit does about it,
+    and the first reason. Hidden while everything was read."""
+
+    DEFAULT_CSS = """
+    UnknownPanel { background: $warning-darken-3; color: $text; }
+    """
+
+    def show(self, snap: Snapshot | None) -> None:
+        lines = view.unknown_lines(snap)
+        self.display = bool(lines)
+        if lines:
+            self.update("\n".join(lines))
+
+
 class TableBar(Panel):
-    """How many tenants the table shows, how many regress, and the table's legend."""
+    """How many tenants the table shows, how many regress (and how many are unknown), and the legend."""
 
     DEFAULT_CSS = """
     TableBar { height: 1; padding: 0 1; color: $text-muted; }
     """
 
-    def show(self, shown: int, total: int, regressing: int, filtering: bool) -> None:
+    def show(self, shown: int, total: int, regressing: int, filtering: bool, unknown: int = 0) -> None:
         count = f"{shown:,} of {total:,} tenants match" if filtering else f"{total:,} tenants"
-        self.update(f"{count} · {regressing} regressing · / filter · hit o·n = tier cache")
+        unk = f" · {unknown} unknown" if unknown else ""
+        self.update(f"{count} · {regressing} regressing{unk} · / filter · hit o·n = tier cache")
 
 
 class FilterInput(Input):

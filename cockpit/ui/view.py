@@ -114,9 +114,16 @@ def rollback_line(snap: Snapshot | None, settle_left: float | None = None) -> st
     return line
 
 
-def health(harm: float, threshold: float) -> str:
+UNKNOWN_GLYPH = "?"
+
+
+def health(harm: float, threshold: float, unknown: bool = False) -> str:
+    """A tenant's health cell. Unknown is a word, never a colour only and never "ok": a tenant whose
+    health cannot be read says so (a regression read earlier in the same reading still stands)."""
     if harm >= threshold:
         return f"✗ REGR {harm:.2f}"
+    if unknown:
+        return f"{UNKNOWN_GLYPH} unknown"
     if harm > 0:
         return f"~ warn {harm:.2f}"
     return "✓ ok"
@@ -129,8 +136,34 @@ HIT_NOTE = "hit o·n: hit rate of the old·new tier's cache namespace serving th
 Row = tuple[str, ...]
 
 
-def health_word(harm: float, threshold: float) -> str:
-    return "✗ regr" if harm >= threshold else ("~ warn" if harm > 0 else "✓ ok")
+def health_word(harm: float, threshold: float, unknown: bool = False) -> str:
+    if harm >= threshold:
+        return "✗ regr"
+    if unknown:
+        return f"{UNKNOWN_GLYPH} unknown"
+    return "~ warn" if harm > 0 else "✓ ok"
+
+
+UNKNOWN_KINDS = (  # Snapshot.unknown's kinds, what each counts, and what the cockpit does about it
+    ("health", "tenant(s)", "health unknown", "never counted healthy"),
+    ("rps", "tenant(s)", "rps unknown", "planned at a stated estimate"),
+    ("warmth", "namespace(s)", "hit rate unknown", "planned cold"),
+)
+
+
+def unknown_lines(snap: Snapshot | None, width: int = 300) -> list[str]:
+    """What could not be read, one line per kind: how many, what the cockpit does, and the first reason
+    (by name), cut at `width` characters (the panel wraps it). Empty when everything was read."""
+    unknown = snap.unknown if snap is not None else {}
+    out = []
+    for kind, what, head, does in UNKNOWN_KINDS:
+        got = unknown.get(kind)
+        if not got:
+            continue
+        first = min(got)
+        line = f"{UNKNOWN_GLYPH} {head}: {len(got)} {what} ({does}) · {first}: {got[first]}"
+        out.append(line if len(line) <= width else line[: width - 1] + "…")
+    return out
 
 
 def tier_hits(snap: Snapshot | None, old_tier: str, new_tier: str) -> tuple[float | None, float | None]:
@@ -151,6 +184,7 @@ def row_formatter(
     calls it only for rows on screen."""
     harm, ceilings, targets, effective = snap.harm, snap.ceilings, snap.targets, snap.effective
     old_hit, new_hit = hits
+    unknown = snap.unknown.get("health", {})
 
     def fmt(t: str) -> Row:
         ceiling = ceilings.get(t)
@@ -164,7 +198,7 @@ def row_formatter(
             pct(targets.get(t)),
             "—" if ceiling is None else pct(ceiling),
             pct(share),
-            health(harm.get(t, 0.0), threshold),
+            health(harm.get(t, 0.0), threshold, t in unknown),
             f"{o}·{n}",
         )
 
@@ -172,12 +206,14 @@ def row_formatter(
 
 
 class TenantIndex:
-    """The table's order (regressing first) and filter, cached: a new tick costs one scan, a keystroke
-    in the filter at most one scan of the tenants still matching, and nothing else costs a scan."""
+    """The table's order (regressing first, then unknown health) and filter, cached: a new tick costs one
+    scan, a keystroke in the filter at most one scan of the tenants still matching, and nothing else costs
+    a scan."""
 
     def __init__(self) -> None:
         self._traffic: TrafficReading | None = None
         self._harm: Mapping[str, float] | None = None
+        self._unknown: Mapping[str, str] = {}
         self._threshold = 0.0
         self.ordered: list[str] = []
         self.widths = (6, 6)
@@ -188,9 +224,11 @@ class TenantIndex:
         """Re-derive the order if the snapshot's traffic or health changed; True if it did."""
         traffic = snap.traffic if snap is not None else None
         harm = snap.harm if snap is not None else None
-        if traffic is self._traffic and harm is self._harm and threshold == self._threshold:
+        unknown = snap.unknown.get("health", {}) if snap is not None else {}
+        same_unknown = unknown is self._unknown or unknown == self._unknown  # a new snapshot copies it
+        if traffic is self._traffic and harm is self._harm and threshold == self._threshold and same_unknown:
             return False
-        self._traffic, self._harm, self._threshold = traffic, harm, threshold
+        self._traffic, self._harm, self._threshold, self._unknown = traffic, harm, threshold, unknown
         self._search = None
         self._last = None
         if traffic is None or harm is None:
@@ -199,6 +237,8 @@ class TenantIndex:
         shares = traffic.shares
         regr = [t for t in shares if harm.get(t, 0.0) >= threshold]
         rest = [t for t in shares if harm.get(t, 0.0) < threshold] if regr else list(shares)
+        if unknown:  # then the tenants whose health cannot be read: they need a look too
+            rest = [t for t in rest if t in unknown] + [t for t in rest if t not in unknown]
         self.ordered = regr + rest
         longest = max(map(len, shares), default=6)
         cohort = max(map(len, traffic.cohorts.values()), default=6)
@@ -212,10 +252,10 @@ class TenantIndex:
         if self._last is not None and self._last[0] == needle:
             return self._last[1]
         if self._search is None:
-            tr, harm, th = self._traffic, self._harm or {}, self._threshold
+            tr, harm, th, unknown = self._traffic, self._harm or {}, self._threshold, self._unknown
             cohorts = tr.cohorts if tr is not None else {}
             self._search = {
-                t: f"{t.lower()}\0{cohorts.get(t, '').lower()}\0{health_word(harm.get(t, 0.0), th)}"
+                t: f"{t.lower()}\0{cohorts.get(t, '').lower()}\0{health_word(harm.get(t, 0.0), th, t in unknown)}"
                 for t in self.ordered
             }
         base = self._last[1] if self._last is not None and needle.startswith(self._last[0]) else self.ordered
@@ -341,11 +381,23 @@ def arm_summary(plan: Plan, ready: int | None, declares: bool, stages_shown: int
         *stage_lines(plan, stages_shown),
         "Stages move only as fast as ready old-tier capacity allows.",
     ]
-    if plan.unknown:
-        lines.append(f"Unknown readings for {len(plan.unknown)} tenant(s): planned conservatively.")
+    lines.extend(plan_unknown_lines(plan))
     if declares:
         lines.append("No incident is open: arming also declares one (rollout, flags and cache GC freeze).")
     return "\n".join(lines)
+
+
+def plan_unknown_lines(plan: Plan, limit: int = 6) -> list[str]:
+    """The tenants the plan could not read, each with what was assumed (an unknown rate is planned at a
+    stated estimate, never 0 rps; an unknown health is never counted healthy)."""
+    if not plan.unknown:
+        return []
+    out = [f"{UNKNOWN_GLYPH} Unknown readings for {len(plan.unknown)} tenant(s), planned conservatively:"]
+    for t in sorted(plan.unknown)[:limit]:
+        out.append(f"  {t}: {plan.unknown[t]}")
+    if len(plan.unknown) > limit:
+        out.append(f"  … +{len(plan.unknown) - limit} more (cockpit plan lists them all)")
+    return out
 
 
 def stage_lines(plan: Plan, limit: int = 5) -> list[str]:
