@@ -65,6 +65,14 @@ def write_scenario(d: Draft, out: str) -> int:
     return 0
 
 
+def _name(out: str, default: str) -> str:
+    """The scenario's name: the output file's stem, when it is a usable name."""
+    from cockpit.errors import name_problem
+
+    stem = Path(out).stem
+    return stem if stem and not name_problem(stem) else default
+
+
 def from_journal_command(args: argparse.Namespace) -> int:
     from cockpit.engine.journal import Journal
     from cockpit.errors import ConfigError
@@ -82,7 +90,7 @@ def from_journal_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # not SQLite, or not a journal: one sentence
         raise ConfigError(f"journal {ref}: cannot be read as a cockpit journal ({exc.__class__.__name__})") from None
     try:
-        d = draft(journal.entries(), ref, args.detection_delay)
+        d = draft(journal.entries(), ref, args.detection_delay, _name(args.out, "from-journal"))
     except Exception as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -156,7 +164,8 @@ def from_prometheus_command(args: argparse.Namespace) -> int:
             await client.aclose()
 
     g = asyncio.run(run())
-    return write_scenario(history.draft(g, s, q, start, end, args.step), args.out)
+    name = _name(args.out, "from-prometheus")
+    return write_scenario(history.draft(g, s, q, start, end, args.step, name), args.out)
 
 
 def as_it_happened(scenario: str) -> list[Scorecard]:

@@ -82,6 +82,7 @@ def test_drill_compare_adds_as_it_happened(classic: tuple[Path, dict, Path]) -> 
     assert out.returncode == 0, out.stderr
     cards = json.loads(out.stdout)
     assert [c["strategy"] for c in cards] == ["cockpit", "abort", "fixed-stages", "as it happened"]
+    assert {c["scenario"] for c in cards} == {"incident"}  # named after the file written
     happened = cards[3]
     assert happened["scope"] == original["scope"]
     assert happened["declared_at_s"] == original["declared_at_s"]

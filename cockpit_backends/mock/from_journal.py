@@ -263,7 +263,12 @@ def read(entries: Iterable[EntryLike]) -> Journaled:
     return j
 
 
-def draft(entries: Iterable[EntryLike], source: str, detection_delay_s: float = DEFAULT_DETECTION_DELAY_S) -> Draft:
+def draft(
+    entries: Iterable[EntryLike],
+    source: str,
+    detection_delay_s: float = DEFAULT_DETECTION_DELAY_S,
+    name: str = "from-journal",
+) -> Draft:
     """The scenario the journal at `source` describes. Raises ConfigError when it holds no fleet."""
     j = read(entries)
     if j.fleet is None:
@@ -279,7 +284,7 @@ def draft(entries: Iterable[EntryLike], source: str, detection_delay_s: float = 
     )
     fleet = j.fleet
     span = math.ceil(j.t(j.last_ts))
-    d.table("scenario").add("name", "from-journal").add("description", f"Replayed from the journal {source}.").add(
+    d.table("scenario").add("name", name).add("description", f"Replayed from the journal {source}.").add(
         "seed", 1, "not journaled: any seed"
     ).add("duration_s", float(span + SPAN_MARGIN_S), f"the journal spans {span} s, plus {SPAN_MARGIN_S:g} s").add(
         "tick_s", 1.0, "the engine's tick in a drill"

@@ -248,7 +248,9 @@ def _fold_tiers(
             g.per_replica_load = max(g.per_replica_load, g.old_load / r)
 
 
-def draft(g: Gathered, s: Settings, q: Queries, start: float, end: float, step: float) -> Draft:
+def draft(
+    g: Gathered, s: Settings, q: Queries, start: float, end: float, step: float, name: str = "from-prometheus"
+) -> Draft:
     if not g.traffic:
         raise ConfigError(
             f"query {q.traffic!r} returned no traffic between {start:.0f} and {end:.0f}: a window with no data "
@@ -262,11 +264,11 @@ def draft(g: Gathered, s: Settings, q: Queries, start: float, end: float, step: 
             f"step {step:g} s, {g.points} steps. T+N is seconds after the window's start.",
         ]
     )
-    d.table("scenario").add("name", "from-prometheus").add(
-        "description", f"Replayed from Prometheus {start:.0f}-{end:.0f}."
-    ).add("seed", 1, "not in the metrics: any seed").add(
-        "duration_s", float(math.ceil(end - start) + SPAN_MARGIN_S), f"the window, plus {SPAN_MARGIN_S:g} s"
-    ).add("tick_s", 1.0)
+    d.table("scenario").add("name", name).add("description", f"Replayed from Prometheus {start:.0f}-{end:.0f}.").add(
+        "seed", 1, "not in the metrics: any seed"
+    ).add("duration_s", float(math.ceil(end - start) + SPAN_MARGIN_S), f"the window, plus {SPAN_MARGIN_S:g} s").add(
+        "tick_s", 1.0
+    )
     d.table("models").add("old", s.old, "plugins.prometheus.revisions.old").add(
         "new", s.new, "plugins.prometheus.revisions.new"
     )

@@ -161,6 +161,12 @@ def test_bad_windows_and_queries_are_one_sentence(incident: tuple[Path, float, f
     out = cockpit("scenario", "from-prometheus", *window, "--config", "several.toml", "--out", "x.toml", cwd=d)
     assert out.returncode == 2 and "several series" in out.stderr and "increase(http_requests_total[10s])" in out.stderr
     outs.append(out)
+    out = cockpit(
+        "scenario", "from-prometheus", *window, "--config", "cockpit.toml", "--ready-query", "kube_no_such_metric",
+        "--out", "x.toml", cwd=d,
+    )  # fmt: skip
+    assert out.returncode == 2 and "'kube_no_such_metric' returned no series for the old tier" in out.stderr
+    outs.append(out)
     (d / "none.toml").write_text(f'[models]\nold = "{OLD}"\nnew = "{NEW}"\n')
     out = cockpit("scenario", "from-prometheus", *window, "--config", "none.toml", "--out", "x.toml", cwd=d)
     assert out.returncode == 2 and "no prometheus backend configured" in out.stderr
