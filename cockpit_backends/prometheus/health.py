@@ -123,18 +123,22 @@ def _summed(rows: Rows, shared: Shared, tenant: str, revision: str) -> _Values:
     (0/0 is NaN, as in PromQL), its samples are all."""
     is_error = re.compile(shared.errors).fullmatch
     code = shared.code_label
-    sums: dict[tuple[str | None, str], list[float]] = {}
+    error_codes: dict[str, bool] = {}
+    total: dict[tuple[str | None, str], float] = {}
+    errors: dict[tuple[str | None, str], float] = {}
     for labels, v, _ in rows:
-        key = (labels.get(tenant), labels.get(revision, ""))
-        acc = sums.get(key)
-        if acc is None:
-            acc = sums[key] = [0.0, 0.0]
-        acc[1] += v
-        if is_error(labels.get(code, "")):
-            acc[0] += v
-    out = _Values(series=len(sums))
-    for (t, r), (err, n) in sums.items():
-        ratio = err / n if n else math.nan
+        get = labels.get
+        key = (get(tenant), get(revision, ""))
+        total[key] = total.get(key, 0.0) + v
+        c = get(code, "")
+        bad = error_codes.get(c)
+        if bad is None:
+            bad = error_codes[c] = is_error(c) is not None
+        if bad:
+            errors[key] = errors.get(key, 0.0) + v
+    out = _Values(series=len(total))
+    for (t, r), n in total.items():
+        ratio = errors.get((t, r), 0.0) / n if n else math.nan
         if t is None:
             out.wide[r], out.n_wide[r] = ratio, n
         else:
@@ -144,13 +148,13 @@ def _summed(rows: Rows, shared: Shared, tenant: str, revision: str) -> _Values:
 
 def _rates(rows: Rows, tenant: str, window_s: float) -> Rows:
     """Requests per second per tenant from a shared query: all its requests in the window over its seconds."""
-    per: dict[str, list[float]] = {}
-    for labels, v, ts in rows:
+    per: dict[str, float] = {}
+    for labels, v, _ in rows:
         t = labels.get(tenant)
         if t is not None:
-            acc = per.setdefault(t, [0.0, ts])
-            acc[0] += v
-    return [({tenant: t}, n / window_s, ts) for t, (n, ts) in per.items()]
+            per[t] = per.get(t, 0.0) + v
+    ts = rows[-1][2] if rows else 0.0
+    return [({tenant: t}, n / window_s, ts) for t, n in per.items()]
 
 
 def _unreadable(new: float | None, n_new: float | None, c: Check, s: Settings) -> str:
