@@ -18,6 +18,23 @@ from cockpit.hookspecs import TrafficReading
 Same = Callable[[str, tuple[Any, ...], Callable[[], Any]], Any]  # the engine's identity memo
 
 
+async def _regressions(b: Backends) -> Any:
+    """health's regressions(), or None; a result that is not a mapping degrades the role, saying what
+    type was expected (rather than failing later with an AttributeError)."""
+    harm = await b.call("health", b.health.regressions(), clears=False)
+    if harm is None:
+        return None
+    if not isinstance(harm, Mapping):
+        b.degrade(
+            "health",
+            f"{b.names['health']}: regressions returned {type(harm).__name__}; expected a "
+            "Mapping[str, float] (tenant -> severity 0..1) or a SignalReading",
+        )
+        return None
+    b.recover("health")
+    return harm
+
+
 async def observe(b: Backends, config: Config, obs: Observed, same: Same) -> tuple[TrafficReading | None, str | None]:
     """Read every role once. Returns this tick's traffic (None: the router failed) and, when this
     tick's capacity or cache reading failed, which one (the rollback never plans on a stale one)."""
@@ -26,16 +43,7 @@ async def observe(b: Backends, config: Config, obs: Observed, same: Same) -> tup
     old = await b.call("autoscaler", b.autoscaler.read_tier(tiers.old))
     new = await b.call("autoscaler", b.autoscaler.read_tier(tiers.new))
     namespaces = await b.call("cache", b.cache.namespaces())
-    harm = await b.call("health", b.health.regressions(), clears=False)
-    if harm is not None and not isinstance(harm, Mapping):
-        b.degrade(
-            "health",
-            f"{b.names['health']}: regressions returned {type(harm).__name__}; expected a "
-            "Mapping[str, float] (tenant -> severity 0..1) or a SignalReading",
-        )
-        harm = None
-    elif harm is not None:
-        b.recover("health")
+    harm = await _regressions(b)
     unknown: dict[str, dict[str, str]] = {}
     rates_unknown = False
     if traffic is not None and not traffic.rps and hasattr(b.health, "rates"):
