@@ -138,7 +138,8 @@ def _plugins(args: argparse.Namespace) -> int:
     return _plugins_check(args)
 
 
-def _config_warnings(config: Any, host: Any) -> list[str]:
+def config_warnings(config: Any, host: Any) -> list[str]:
+    """One line per [plugins.X] table that names no installed plugin (plugins check and lint)."""
     from cockpit.plugins import unknown_tables
 
     file = "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
@@ -182,7 +183,7 @@ def _plugins_check(args: argparse.Namespace) -> int:
         )
     )
     print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
-    for warning in _config_warnings(config, host):
+    for warning in config_warnings(config, host):
         print(f"  WARN  config     {warning}")
     for r in results:
         print(f"  {r.line()}")
@@ -199,8 +200,8 @@ simulator, its journal and world in the user's state directory (~/.local/state/c
 
 exit codes:
   0    success
-  1    a check found problems (lint: aliases; plugins check: failed checks; pin: unresolved aliases;
-       timeline: nothing at that time)
+  1    a check found problems (lint: aliases, a [plugins.X] table naming no plugin; plugins check:
+       failed checks; pin: unresolved aliases; timeline: nothing at that time)
   2    bad input or environment: a malformed file, an unknown option, scenario or backend, a missing
        extra, an unreachable backend (one sentence on stderr naming what and where)
   130  interrupted (Ctrl-C)

@@ -8,7 +8,7 @@ from typing import Any
 from cockpit.errors import CockpitError
 
 
-def _provider(config: Any) -> Any:
+def _provider(config: Any, host: Any = None) -> Any:
     """The configured provider role, or None (and why) when it cannot be reached or built."""
     from cockpit.engine.session import make_clock
     from cockpit.hookspecs import BackendContext
@@ -17,7 +17,7 @@ def _provider(config: Any) -> Any:
     name = config.backend_for("provider")
     context = BackendContext(clock=make_clock(config), config_dir=str(config.dir))
     try:
-        return PluginHost().create("provider", name, config.options_for(name), context), None
+        return (host or PluginHost()).create("provider", name, config.options_for(name), context), None
     except CockpitError as exc:
         return None, str(exc)
 
@@ -25,21 +25,28 @@ def _provider(config: Any) -> Any:
 def lint_command(args: argparse.Namespace) -> int:
     import asyncio
 
+    from cockpit.cli import config_warnings
     from cockpit.paths import find_config, load_found
     from cockpit.pinning import lint, references
+    from cockpit.plugins import PluginHost
 
     source = find_config(args.config)
     config = load_found(source, require_pins=False)
     refs = references(source.path, source.text)
     name = "embedded default cockpit.toml" if source.embedded else str(config.path)
-    provider, why = _provider(config)
+    host = PluginHost()
+    provider, why = _provider(config, host)
     findings = asyncio.run(lint(refs, provider.resolve if provider else None))
+    tables = config_warnings(config, host)  # a misspelled [plugins.X] leaves a backend on its defaults
+    for line in tables:
+        print(line)
     for f in findings:
         where = f"{name}:{f.ref.line}" if f.ref.line else name
         now = f"it resolves to {f.resolves_to} now" if f.resolves_to else f"could not resolve it ({f.error or why})"
         print(f"{where}: {f.ref.key} = {f.ref.value!r} is an alias, not a pinned revision; {now}")
     if findings:
         print(f"{len(findings)} alias(es) where a pinned revision is required; `cockpit pin` resolves and locks them")
+    if findings or tables:
         return 1
     print(f"{name}: {len(refs)} model reference(s), all pinned")
     return 0

@@ -238,6 +238,11 @@ class PluginHost:
         plugin reads its table through ``cockpit_configure``)."""
         return set(self.backends()) | {name for name, _ in self.pm.list_name_plugin() if name}
 
+    def capabilities(self, name: str) -> Capabilities:
+        """What backend `name` declares it can do (the defaults for an unknown backend)."""
+        spec = self.backends().get(name)
+        return spec.capabilities if spec is not None else Capabilities()
+
     def create(self, role: str, name: str, options: Mapping[str, Any], context: BackendContext) -> Any:
         """The object serving `role` from backend `name`, checked against the role's protocol."""
         specs = self.backends()

@@ -24,6 +24,7 @@ from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler, Stage
 from cockpit.domain.rollout import RolloutScheduler
+from cockpit.domain.staging import RollbackPolicy
 from cockpit.domain.warmer import Warmer, WarmerPolicy
 from cockpit.engine import commands, state
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
@@ -50,6 +51,15 @@ __all__ = [
 ]
 
 log = logging.getLogger("cockpit.engine")
+
+
+def rollback_policy(config: Config, host: PluginHost) -> RollbackPolicy:
+    """The configured rollback policy, its smallest move raised to the router's declared share step, so
+    every ceiling the scheduler plans lands on the grid of shares the router can store."""
+    step = host.capabilities(config.backend_for("router")).share_step
+    if step <= config.rollback.min_move:
+        return config.rollback
+    return replace(config.rollback, min_move=step)
 
 
 class Engine:
@@ -86,7 +96,8 @@ class Engine:
         )
         self.observed = Observed(config.file.tiers.old, config.file.tiers.new)
         self.rollout: RolloutScheduler | None = None
-        self.rollback: RollbackScheduler = STRATEGIES[strategy](policy=config.rollback, mode=config.mode)
+        self.policy = rollback_policy(config, host)
+        self.rollback: RollbackScheduler = STRATEGIES[strategy](policy=self.policy, mode=config.mode)
         self.rollback.strategy = strategy
         self.incident: Incident | None = None
         self.incident_count = 0

@@ -95,7 +95,7 @@ def restore(engine: Engine) -> None:
     engine.rollout_written = engine.rollout.version if engine.rollout else -1
     if d["rollback"]["strategy"] in STRATEGIES and d["rollback"]["strategy"] != engine.strategy:
         engine.strategy = d["rollback"]["strategy"]
-        engine.rollback = STRATEGIES[engine.strategy](policy=engine.config.rollback)
+        engine.rollback = STRATEGIES[engine.strategy](policy=engine.policy)
     engine.rollback.load_snapshot(d["rollback"])
     engine.incident = Incident.from_dict(d["incident"]) if d.get("incident") else None
     engine.incident_count = d.get("incident_count", 0)

@@ -29,9 +29,7 @@ class AcmeRouter:
     def __init__(self, options: AcmeOptions | Mapping[str, Any]) -> None:
         # The host hands over validated AcmeOptions; a test may pass the raw table.
         opts = options if isinstance(options, AcmeOptions) else parse_options(options, AcmeOptions, "acme-router")
-        self.base_url = opts.base_url.rstrip("/")
-        self.timeout_s = opts.timeout_s
-        self.concurrency = opts.concurrency
+        self.base_url, self.timeout_s, self.concurrency = opts.base_url.rstrip("/"), opts.timeout_s, opts.concurrency
 
     def _client(self) -> httpx.AsyncClient:
         # One client per call keeps the object free of event-loop state; a busy router would keep one.
@@ -73,11 +71,8 @@ class AcmeRouter:
         # Confirm by read-back: only what the director now serves counts as applied.
         back = await self.read_traffic()
         applied: dict[str, float] = {}
-        for tenant, share in shares.items():
-            if tenant in failed:
-                continue
-            seen = back.shares.get(tenant)
-            if seen is not None and abs(seen - share) <= 1e-6:
+        for tenant, share in ((t, s) for t, s in shares.items() if t not in failed):
+            if (seen := back.shares.get(tenant)) is not None and abs(seen - share) <= 1e-6:
                 applied[tenant] = share
             else:
                 failed[tenant] = f"not confirmed by read-back (reads {seen!r})"
