@@ -7,7 +7,10 @@ free port with a temporary data dir) scrapes it every 2 s; the prometheus backen
 regressions() (one error-ratio check with its minimum-sample query, plus the freshness query) and rates()
 once per tick, as the engine does.
 
-    python benchmarks/bench_prometheus.py [--tenants 10000] [--ticks 10]
+    python benchmarks/bench_prometheus.py [--tenants 10000] [--ticks 10] [--compare]
+
+--compare also times the same check and rates written as the templates' own PromQL (check, samples and
+rates a query each: what the backend sent before the shared query), the two taking ticks in turn.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from string import Template
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.engine.clock import SimClock
 from cockpit.hookspecs import BackendContext
 from cockpit_backends.prometheus.health import PrometheusHealth
+from cockpit_backends.prometheus.templates import TEMPLATES
 from tests.backends.prometheus.conftest import NEW, OLD, Exporter, Prometheus
 
 SCRAPE_S = 2.0
@@ -61,37 +66,62 @@ def serve_exporter(n: int) -> None:
     exporter.close()
 
 
-async def ticks(h: PrometheusHealth, n: int) -> tuple[list[float], list[float], int]:
-    """Each tick's time, the part of it until Prometheus's last answer arrived (decoded), and how many
-    queries the ticks sent."""
-    out, waited = [], []
-    answered: list[float] = []
-    query = h.client.query
+class Timed:
+    """A backend whose ticks are timed: each tick's time, the part of it until Prometheus's last answer
+    arrived (decoded), and how many queries a tick sent."""
 
-    async def timed(promql: str):
-        rows = await query(promql)
-        answered.append(time.perf_counter())
-        return rows
+    def __init__(self, h: PrometheusHealth) -> None:
+        self.h = h
+        self.times: list[float] = []
+        self.waited: list[float] = []
+        self.answered: list[float] = []
+        query = h.client.query
 
-    h.client.query = timed  # type: ignore[method-assign]
-    for _ in range(n):
-        answered.clear()
+        async def timed(promql: str):
+            rows = await query(promql)
+            self.answered.append(time.perf_counter())
+            return rows
+
+        h.client.query = timed  # type: ignore[method-assign]
+
+    async def tick(self) -> str:
+        self.answered.clear()
         t = time.perf_counter()
-        harm = await h.regressions()
-        rates = await h.rates()
-        out.append(time.perf_counter() - t)
-        waited.append(max(answered, default=t) - t)
+        harm = await self.h.regressions()
+        rates = await self.h.rates()
+        self.times.append(time.perf_counter() - t)
+        self.waited.append(max(self.answered, default=t) - t)
         regressing = sum(1 for v in harm.values() if v > 0)
-    print(f"last tick: {len(harm)} tenants read, {regressing} regressing, {len(harm.unknown)} unknown, "
-          f"{len(rates)} rates, {len(answered)} queries")  # fmt: skip
-    await h.aclose()
-    return out, waited, len(answered)
+        return (f"{len(harm)} tenants read, {regressing} regressing, {len(harm.unknown)} unknown, "
+                f"{len(rates)} rates, {len(self.answered)} queries")  # fmt: skip
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}: median {statistics.median(self.times):.3f} s, max {max(self.times):.3f} s over "
+            f"{len(self.times)} ticks; until Prometheus's last answer (decoded) median "
+            f"{statistics.median(self.waited):.3f} s; {len(self.answered)} queries per tick"
+        )
+
+
+async def ticks(backends: list[Timed], n: int) -> None:
+    """Ticks taken in turn by each backend, so each sees the same Prometheus under the same load."""
+    for _ in range(n):
+        said = [await b.tick() for b in backends]
+    for b, last in zip(backends, said, strict=True):
+        print(f"last tick: {last}")
+        await b.h.aclose()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tenants", type=int, default=10_000)
     ap.add_argument("--ticks", type=int, default=10)
+    ap.add_argument(
+        "--compare",
+        action="store_true",
+        help="also time the check and rates written as the templates' own PromQL (a query each, as before "
+        "the shared query), ticks taken in turn",
+    )
     ap.add_argument("--exporter", action="store_true", help=argparse.SUPPRESS)  # the exporter's process
     args = ap.parse_args()
     if args.exporter:
@@ -120,17 +150,26 @@ def main() -> None:
                 "rates": {"template": "http.rates"},
                 "freshness": {"template": "http.freshness", "max_age_s": 30},
             }
-            h = PrometheusHealth(opts, BackendContext(clock=SimClock(), config_dir=tmp))
-            times, waited, queries = asyncio.run(ticks(h, args.ticks))
+            ctx = BackendContext(clock=SimClock(), config_dir=tmp)
+            backends = [Timed(PrometheusHealth(opts, ctx))]
+            if args.compare:
+                tpl, fill = TEMPLATES["http.error_ratio"], {"window": f"{window_s}s", "selector": ""}
+                own = dict(fill, tenant="tenant", revision="revision")
+                check = opts["checks"][0] | {  # type: ignore[index]
+                    "query": Template(tpl.query).substitute(own),
+                    "samples": Template(tpl.samples).substitute(own),
+                }
+                rates = {"query": Template(TEMPLATES["http.rates"].query).substitute(own)}
+                backends.append(Timed(PrometheusHealth(opts | {"checks": [check], "rates": rates}, ctx)))
+            asyncio.run(ticks(backends, args.ticks))
         finally:
             prom.stop()
             exporter.stdin.close()
             exporter.wait(10)
-    print(
-        f"{args.tenants:,} tenants: health + rates per tick median {statistics.median(times):.3f} s, "
-        f"max {max(times):.3f} s over {len(times)} ticks (target <= 1 s); until Prometheus's last answer "
-        f"(decoded): median {statistics.median(waited):.3f} s; {queries} queries per tick"
-    )
+    print(f"{args.tenants:,} tenants, health + rates per tick (target <= 1 s):")
+    print("  " + backends[0].line("shipped templates (one shared query + freshness)"))
+    if args.compare:
+        print("  " + backends[1].line("the templates' own PromQL (a query each)"))
 
 
 if __name__ == "__main__":

@@ -289,8 +289,8 @@ class PrometheusHealth:
             self._seen |= values.tenants()  # every tenant any check sees is judged by every check
         results = [CheckResult(c, error=r) if isinstance(r, str) else self._evaluate(c, r) for c, r in read]
         self.last = results
-        done = time.monotonic()  # rates() and warmth() right after this call reuse what it read
-        self._got = {q: (done, r) for q, (_, r) in self._got.items()}
+        done = time.monotonic()  # rates() and warmth() right after this call reuse what it read (only that)
+        self._got = {q: (done, r) for q, r in got.items()}
         return self._combine(results, stale, fresh_error)
 
     def _evaluate(self, c: Check, got: _Values) -> CheckResult:

@@ -111,6 +111,14 @@ def test_rates_and_warmth(tmp_path, fleet_prometheus):
     assert warmth[OLD] == pytest.approx(0.3, abs=0.01) and warmth[NEW] == pytest.approx(0.8, abs=0.01)
 
 
+def _counted(query, sent: list[str]):
+    async def counted(q):
+        sent.append(q)
+        return await query(q)
+
+    return counted
+
+
 def test_http_templates_read_one_shared_query_with_the_same_values(tmp_path, fleet_prometheus):
     """http.error_ratio, its samples and http.rates are summed from one `sum by (tenant, revision, code)`
     query per tick; they read what the templates' own PromQL reads from the same Prometheus."""
@@ -129,20 +137,19 @@ def test_http_templates_read_one_shared_query_with_the_same_values(tmp_path, fle
     shared = make(tmp_path, fleet_prometheus.url, checks=[ERRORS], rates={"template": "http.rates"})
     own = make(tmp_path, fleet_prometheus.url, checks=[by_hand], rates={"query": rates_q})
     assert shared.settings.checks[0].shared is not None and own.settings.checks[0].shared is None
-    queries = []
-    real = shared.client.query
-
-    async def counted(q):
-        queries.append(q)
-        return await real(q)
-
-    shared.client.query = counted
+    sent: dict[object, list[str]] = {shared: [], own: []}
+    for h in (shared, own):
+        h.client.query = _counted(h.client.query, sent[h])
 
     async def tick(h):
         return await h.regressions(), await h.rates()
 
     (harm, rates), (harm2, rates2) = run(tick(shared)), run(tick(own))
-    assert queries == [shared.settings.checks[0].shared.query]  # one query: ratio, samples and rates
+    assert sent[shared] == [shared.settings.checks[0].shared.query]  # one query: ratio, samples and rates
+    assert len(set(sent[own])) == len(sent[own]) == 3  # the check, its samples, the rates
+    sent[own].clear()
+    run(tick(own))  # the next tick reads the rates anew (only what regressions() just read is reused)
+    assert len(sent[own]) == 3
     assert set(harm) == set(harm2) and set(harm.unknown) == set(harm2.unknown)
     for t in harm:
         assert harm[t] == pytest.approx(harm2[t], abs=0.02), t
