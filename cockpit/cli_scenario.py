@@ -40,6 +40,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--ready-query", default="", help="PromQL of each tier's ready replicas (default: kube-state-metrics')"
     )
     pr.add_argument("--desired-query", default="", help="PromQL of each tier's desired replicas")
+    pr.add_argument(
+        "--utilisation-query",
+        default="",
+        help="PromQL of each tier's serving utilisation, 0-1, by revision (default: vLLM's KV-cache usage)",
+    )
     pr.set_defaults(func=from_prometheus_command)
     return p
 
@@ -154,7 +159,12 @@ def from_prometheus_command(args: argparse.Namespace) -> int:
     if not 0.001 <= args.step <= 86_400 or (end - start) / args.step > 10_000_000:
         raise ConfigError(f"--step {args.step:g}: expected 0.001 to 86400 seconds, at most 10 million steps")
     s = _prometheus_settings(args)
-    q = history.queries(s, args.ready_query or history.READY_QUERY, args.desired_query or history.DESIRED_QUERY)
+    q = history.queries(
+        s,
+        args.ready_query or history.READY_QUERY,
+        args.desired_query or history.DESIRED_QUERY,
+        args.utilisation_query or history.UTILISATION_QUERY,
+    )
     client = PrometheusClient(s.url, s.timeout_s, os.environ.get(s.token_env, "") if s.token_env else "")
 
     async def run() -> history.Gathered:

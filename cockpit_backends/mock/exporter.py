@@ -9,6 +9,10 @@ Series (the plain HTTP RED and vLLM names, so the shipped query templates read t
         cache namespace's hits and lookups, by the revision it serves.
 ``kube_deployment_status_replicas_ready{deployment, revision}``, ``kube_deployment_spec_replicas{…}``
         each tier's ready and desired replicas (deployment "old" or "new"), as kube-state-metrics names them.
+``vllm:kv_cache_usage_perc{model_name}``   each tier's serving utilisation, 0 to 1, by the revision it
+        serves: the tier's load over its capacity (ready replicas x per-replica rate x cache factor), 1 when
+        overloaded. The simulator's model of vLLM's KV-cache usage gauge: sequences in flight are load x
+        latency (Little's law) and each holds KV blocks, so usage tracks load over capacity and saturates.
 ``cockpit_sim_time_seconds``   the simulated time the world has reached.
 
 Counters are integrated as the world advances (O(tenants) per engine tick, only while an exporter runs)
@@ -43,6 +47,7 @@ class Exporter:
         self.labels: dict[str, str] = {}
         self.caches: list[tuple[str, float, float]] = []
         self.tiers: list[tuple[str, str, int, int]] = []  # (tier, revision, ready, desired)
+        self.usage: list[tuple[str, float]] = []  # (revision, utilisation)
         self.t = 0.0
         self.revisions = ("old", "new")
         exporter = self
@@ -98,6 +103,13 @@ class Exporter:
                 (name, self.revisions[0] if name == "old" else self.revisions[1], tier.ready(t1), tier.desired)
                 for name, tier in world.tiers.items()
             ]
+            self.usage = []
+            for name, tier in world.tiers.items():
+                cache = world.caches.get(name)
+                factor = tier.cache_factor(cache.active) if cache is not None else 1.0
+                capacity = tier.ready(t1) * tier.spec.per_replica_rps * factor
+                util = min(1.0, tier.load / capacity) if capacity > 0 else (1.0 if tier.load > 0 else 0.0)
+                self.usage.append((self.revisions[0] if name == "old" else self.revisions[1], util))
             self.caches = [
                 (cache.revision, cache.hits / self.speed, (cache.hits + cache.misses) / self.speed)
                 for cache in world.caches.values()
@@ -130,6 +142,9 @@ class Exporter:
             for tier, rev, _, desired in self.tiers:
                 lab = f'deployment="{tier}",revision="{_esc(rev)}"'
                 out.append(f"kube_deployment_spec_replicas{{{lab}}} {desired}")
+            out.append("# TYPE vllm:kv_cache_usage_perc gauge")
+            for rev, util in self.usage:
+                out.append(f'vllm:kv_cache_usage_perc{{model_name="{_esc(rev)}"}} {util:.6f}')
             out.append("# TYPE cockpit_sim_time_seconds gauge")
             out.append(f"cockpit_sim_time_seconds {self.t:.3f}")
             return "\n".join(out) + "\n"

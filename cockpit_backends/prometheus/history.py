@@ -22,7 +22,11 @@ CHUNK_STEPS = 240  # steps per range query: bounded answers, bounded memory
 SHARE_STEP = 0.05  # a recorded share change: the tenant's share moved at least this much
 READY_QUERY = "kube_deployment_status_replicas_ready"
 DESIRED_QUERY = "kube_deployment_spec_replicas"
-HPA_TARGET = 0.7  # the format's hpa_target_utilisation: what capacity estimates assume the HPA held
+UTILISATION_QUERY = "avg by (model_name) (vllm:kv_cache_usage_perc)"
+UTIL_RANGE = (0.05, 0.95)  # steps whose utilisation says something about capacity: not idle, not saturated
+STEADY = 0.02  # ... and steady: load, utilisation and warmth within 2 % of the previous step's, same replicas
+HPA_TARGET = 0.7  # the format's hpa_target_utilisation: the fallback estimate assumes the HPA held it
+WARM_HIT, COLD_FACTOR = 0.8, 0.5  # the format's warm_hit_rate and cold_capacity_factor (the file keeps both)
 SPAN_MARGIN_S = 1800.0
 
 Series = list[tuple[dict[str, str], list[tuple[float, float]]]]
@@ -70,7 +74,11 @@ class Gathered:
     warmth_first: dict[str, float] = field(default_factory=dict)
     warmth_max: float = 0.0
     tiers: dict[str, TierTrack] = field(default_factory=lambda: {"old": TierTrack(), "new": TierTrack()})
-    per_replica_load: float = 0.0  # the most old-tier rps one ready replica carried
+    per_replica_load: float = 0.0  # the most old-tier rps one ready replica carried (the fallback estimate)
+    util_load: float = 0.0  # sum over usable steps of the old tier's rps ...
+    util_capacity: float = 0.0  # ... and of utilisation x ready replicas x cache factor: load / this = capacity
+    util_steps: int = 0
+    util_prev: tuple[float, int, float, float] | None = None  # the previous step's (load, ready, util, factor)
     old_load: float = 0.0  # the latest step's old-tier rps
     points: int = 0
 
@@ -82,16 +90,19 @@ class Queries:
     warmth: str
     ready: str
     desired: str
+    utilisation: str = UTILISATION_QUERY
 
 
-def queries(s: Settings, ready: str = READY_QUERY, desired: str = DESIRED_QUERY) -> Queries:
+def queries(
+    s: Settings, ready: str = READY_QUERY, desired: str = DESIRED_QUERY, utilisation: str = UTILISATION_QUERY
+) -> Queries:
     check = next((c for c in s.checks if c.samples), None)
     if check is None:
         raise ConfigError(
             f"plugins.{s.backend}.checks: from-prometheus reads each tenant's traffic per revision from a check's "
             "samples query; give one check a samples query (the shipped error-ratio templates have one)"
         )
-    return Queries(check.samples, check, s.warmth.query if s.warmth else "", ready, desired)
+    return Queries(check.samples, check, s.warmth.query if s.warmth else "", ready, desired, utilisation)
 
 
 def _by(series: Series, keys: tuple[str, ...], query: str) -> dict[tuple[str, ...], list[tuple[float, float]]]:
@@ -141,9 +152,12 @@ class Reader:
         tiers = {}
         for name, promql in (("ready", q.ready), ("desired", q.desired)):
             tiers[name] = _tier_series(await self._range(promql, a, b, step), s, promql)
+        util = _revision_series(await self._range(q.utilisation, a, b, step), s, q.utilisation)
+        warm_old: dict[float, float] = {}
         if q.warmth:
             for labels, values in await self._range(q.warmth, a, b, step):
-                _fold_warmth(g, labels, values, s)
+                if _fold_warmth(g, labels, values, s) == s.old:
+                    warm_old = _at(values)
         times = sorted(
             {t for vs in traffic.values() for t, _ in vs} | {t for vs in tiers["ready"].values() for t, _ in vs}
         )
@@ -152,11 +166,13 @@ class Reader:
         checks = {x: (_at(health.get((x, s.old))), _at(health.get((x, s.new)))) for x in {k[0] for k in health}}
         ready = {n: _at(tiers["ready"].get(n)) for n in ("old", "new")}
         desired = {n: _at(tiers["desired"].get(n)) for n in ("old", "new")}
+        util_old = _at(util.get("old"))
         for t in times:
             g.points += 1
             _fold_traffic(g, t, per_tenant, self.s.window_s)
             _fold_health(g, t, checks, q.check)
             _fold_tiers(g, t, ready, desired)
+            _fold_utilisation(g, t, ready["old"].get(t), util_old.get(t), warm_old.get(t))
 
 
 def _tier_series(series: Series, s: Settings, promql: str) -> dict[str, list[tuple[float, float]]]:
@@ -175,13 +191,56 @@ def _tier_series(series: Series, s: Settings, promql: str) -> dict[str, list[tup
     return out
 
 
-def _fold_warmth(g: Gathered, labels: dict[str, str], values: list[tuple[float, float]], s: Settings) -> None:
+def _revision_series(series: Series, s: Settings, promql: str) -> dict[str, list[tuple[float, float]]]:
+    """Which series is which tier: one of its labels names the tier's revision (vLLM's model_name)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for labels, values in series:
+        rev = next((v for v in labels.values() if v in (s.old, s.new)), "")
+        if not rev:
+            continue
+        tier = "old" if rev == s.old else "new"
+        if tier in out:
+            raise ConfigError(f"query {promql!r} returned several series for the {tier} tier ({rev}); aggregate it")
+        out[tier] = values
+    return out
+
+
+def _fold_warmth(g: Gathered, labels: dict[str, str], values: list[tuple[float, float]], s: Settings) -> str:
     key = next((v for v in labels.values() if v in (s.old, s.new)), "")
     finite = [v for _t, v in values if math.isfinite(v)]
     if not key or not finite:
-        return
+        return ""
     g.warmth_first.setdefault(key, finite[0])
     g.warmth_max = max(g.warmth_max, *finite)
+    return key
+
+
+def cache_factor(hit: float | None) -> float:
+    """The format's capacity factor at a hit rate (the defaults the generated file keeps); 1 if unknown."""
+    if hit is None:
+        return 1.0
+    return COLD_FACTOR + (1.0 - COLD_FACTOR) * min(1.0, max(0.0, hit / WARM_HIT))
+
+
+def _fold_utilisation(g: Gathered, t: float, ready: float | None, util: float | None, hit: float | None) -> None:
+    """Capacity from load and utilisation: over the steps where the old tier was neither idle nor saturated
+    and steady, sum its load and its utilisation x ready replicas x cache factor; their ratio is the warm per-replica
+    capacity (a ratio of sums: bounded memory, and steps carrying more load weigh more)."""
+    if ready is None or util is None or round(ready) <= 0 or g.old_load <= 0:
+        g.util_prev = None
+        return
+    now = (g.old_load, round(ready), util, cache_factor(hit))
+    prev, g.util_prev = g.util_prev, now
+    if not UTIL_RANGE[0] <= util <= UTIL_RANGE[1] or prev is None:
+        return
+    # a rate over a window lags the gauges while traffic or replicas move: use the steps where nothing moved
+    if prev[1] != now[1] or any(abs(a - b) > STEADY * max(a, b) for a, b in zip(prev[::2], now[::2], strict=True)):
+        return
+    if abs(prev[3] - now[3]) > STEADY * now[3]:
+        return
+    g.util_load += g.old_load
+    g.util_capacity += util * now[1] * now[3]
+    g.util_steps += 1
 
 
 def _fold_traffic(
@@ -282,11 +341,23 @@ def draft(
 
 
 def _tiers(d: Draft, g: Gathered, q: Queries) -> None:
-    per = g.per_replica_load / HPA_TARGET if g.per_replica_load > 0 else 20.0
-    per_note = (
-        f"the most old-tier rps one ready replica carried ({g.per_replica_load:.2f}; {q.traffic!r} over {q.ready!r}) "
-        f"/ {HPA_TARGET} (assumes the autoscaler held its target utilisation)"
-    )
+    if g.util_steps and g.util_capacity > 0:
+        per = g.util_load / g.util_capacity
+        warm = f" x the cache factor at {q.warmth!r} (cold_capacity_factor {COLD_FACTOR}, warm_hit_rate {WARM_HIT})"
+        per_note = (
+            f"load / utilisation: the old tier's rps ({q.traffic!r}) summed over the {g.util_steps} steps its "
+            f"utilisation ({q.utilisation!r}) read {UTIL_RANGE[0]:g}-{UTIL_RANGE[1]:g} and load, utilisation and "
+            f"warmth held within {STEADY:.0%} of the previous step's (a rate lags the gauges while traffic moves), "
+            f"over the sum of utilisation "
+            f"x ready replicas ({q.ready!r}){warm if q.warmth else ''}"
+        )
+    else:
+        per = g.per_replica_load / HPA_TARGET if g.per_replica_load > 0 else 20.0
+        per_note = (
+            f"no utilisation in {q.utilisation!r}: the most old-tier rps one ready replica carried "
+            f"({g.per_replica_load:.2f}; {q.traffic!r} over {q.ready!r}) / {HPA_TARGET} (assumes the autoscaler "
+            "held its target utilisation: a lower bound when it did not)"
+        )
     startup_old = g.tiers["old"].startups
     for name in ("old", "new"):
         track = g.tiers[name]

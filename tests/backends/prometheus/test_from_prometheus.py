@@ -3,7 +3,7 @@ compressed scenario is rolled back on real time: the regenerated scenario loads 
 column "as it happened"), and its tenants, rates, tiers and regression onset match the simulator's truth.
 
 Tolerances, stated: the regenerated scenario's drill against the original's: time to restore within
-10 % (or one 1 s tick), harmed requests within 20 %, the same regressing tenants; rates within 15 % (10 s
+10 % (or one 1 s tick), harmed requests within 10 %, the same regressing tenants; rates within 15 % (10 s
 rate windows over 1 s scrapes); regression onset within 4 s of the truth (a 1 s scrape, a 1 s step, the
 rate window's lag estimated from the threshold); start-up within 2 s of the scenario's 3 s (ready
 replicas are seen at step resolution)."""
@@ -137,12 +137,18 @@ def test_regenerated_scenario_matches_the_truth_and_drills(incident: tuple[Path,
     original = cockpit("drill", "compressed.toml", "--json", cwd=d)
     assert original.returncode == 0, original.stderr
     orig = json.loads(original.stdout)
-    # the round trip: the regenerated scenario's cockpit drill against the original scenario's (measured
-    # on this machine: time to restore 7 s and 7 s, harmed requests 140 and 158, +13 %: the per-replica
-    # capacity estimate, from load over ready replicas, is 8 rps against the truth's 10, so stages are smaller)
+    # the round trip: the regenerated scenario's cockpit drill against the original scenario's (capacity
+    # estimated as load / the exporter's utilisation gauge: about 10 rps per replica, the truth; measured
+    # over three runs on this machine: time to restore 7 s and 7 s, harmed requests within 3 % of 140)
+    assert sc.tiers.old.per_replica_rps == pytest.approx(10.0, rel=0.1)
+    assert "load / utilisation" in text and "vllm:kv_cache_usage_perc" in text
     assert cards[0]["time_to_restore_s"] == pytest.approx(orig["time_to_restore_s"], rel=0.1, abs=1.0)
     harmed = [c["wrong_answers"] + c["dropped_requests"] for c in (orig, cards[0])]
-    assert harmed[1] == pytest.approx(harmed[0], rel=0.2)
+    print(
+        f"round trip: per_replica_rps {sc.tiers.old.per_replica_rps}, restore {orig['time_to_restore_s']} -> "
+        f"{cards[0]['time_to_restore_s']} s, harmed {harmed[0]} -> {harmed[1]}"
+    )  # with -s
+    assert harmed[1] == pytest.approx(harmed[0], rel=0.1)
 
 
 def test_bad_windows_and_queries_are_one_sentence(incident: tuple[Path, float, float, dict]) -> None:
