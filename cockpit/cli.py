@@ -87,7 +87,14 @@ def _plan(args: argparse.Namespace) -> int:
     config = discover(args.config)
     # A dry run: observe once, plan, change nothing (the journal is a throw-away one).
     engine = open_engine(config, journal=Journal(":memory:"), read_only=True)
-    asyncio.run(engine.tick())
+
+    async def observe_once() -> None:
+        try:
+            await engine.tick()
+        finally:
+            await engine.aclose()  # the plugins' objects: planning reads only what was observed
+
+    asyncio.run(observe_once())
     if args.tenants is not None and not [t for t in args.tenants.split(",") if t.strip()]:
         from cockpit.errors import ConfigError
 

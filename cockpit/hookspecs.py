@@ -17,7 +17,15 @@ How results combine
                               error reported by the host, and the first registration wins.
     event hooks               every implementation is called, each in isolation: one that raises is
                               reported (journal, screen) and the others still run. Return values are
-                              ignored. They run on the control loop, so they must return quickly.
+                              ignored. They run on the control loop, so they must return quickly. Each
+                              may take ``context``: the ``BackendContext`` of the engine the event is about.
+
+Lifetime
+    Role objects belong to the one engine whose ``BackendContext`` their factory got. When that engine
+    closes, the host awaits ``aclose()`` once on every role object that has one (an object serving two
+    roles is closed once), then on every value in ``context.shared`` that has one. State the roles of one
+    plugin share (a connection, a simulated world) goes in ``context.shared`` under the plugin's name, never
+    in a module-level dict: two engines in one process never see each other's.
 
 Writing a plugin for an in-house router takes one class with two async methods (see
 ``TrafficRouter``) and a ``cockpit_backends`` hook; ``cockpit_backends/mock`` is a complete example.
@@ -37,7 +45,8 @@ ROLES = ("router", "autoscaler", "cache", "provider", "health")
 # The plugin contract this cockpit speaks. A backend declares the version it was written for in
 # ``BackendSpec.contract_version``; the host refuses one outside ``SUPPORTED_CONTRACTS`` with one sentence.
 #   1  the roles, values and hooks of this module without the two below
-#   2  ``BackendContext.models`` (the pinned old and new revisions, the alias) and ``BackendSpec.capabilities``
+#   2  ``BackendContext.models`` (the pinned old and new revisions, the alias) and ``BackendSpec.capabilities``;
+#      ``BackendContext.shared``, the ``context`` argument of the event hooks and ``aclose()`` on role objects
 CONTRACT_VERSION = 2
 SUPPORTED_CONTRACTS = range(1, CONTRACT_VERSION + 1)
 
@@ -128,6 +137,8 @@ class BackendContext:
     `clock` is the engine's clock (``now()`` in seconds): backends that simulate use it, real ones
     may ignore it. `config_dir` resolves relative paths in options. `tiers` maps role names
     ("old", "new") to the tier names the autoscaler knows. `models` are the pinned revisions (contract 2).
+    `shared` is created by the engine, one per engine: its plugins' roles and event hooks keep the state
+    they share there, under the plugin's name (values with an async ``aclose()`` are closed with the engine).
     """
 
     clock: Any
@@ -136,6 +147,7 @@ class BackendContext:
     tenants: tuple[str, ...] = ()
     models: PinnedModels = PinnedModels()
     config_file: str = ""  # the configuration file the options came from, for error messages (contract 2)
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # per engine (contract 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,23 +409,25 @@ class CockpitSpec:
         ``cockpit.errors.ConfigError`` for bad options: the cockpit refuses to start with that sentence."""
 
     @hookspec
-    def cockpit_incident_declared(self, incident: Mapping[str, Any]) -> None:
+    def cockpit_incident_declared(self, incident: Mapping[str, Any], context: BackendContext) -> None:
         """An incident was declared and everything that would drift is now frozen. Answer it to
         freeze what the cockpit cannot see: deploy pipelines, CronJobs, flag services."""
 
     @hookspec
-    def cockpit_incident_released(self, incident: Mapping[str, Any]) -> None:
+    def cockpit_incident_released(self, incident: Mapping[str, Any], context: BackendContext) -> None:
         """The incident was released (confirmed by an operator): thaw what you froze."""
 
     @hookspec
-    def cockpit_stage_applied(self, stage: Mapping[str, Any]) -> None:
+    def cockpit_stage_applied(self, stage: Mapping[str, Any], context: BackendContext) -> None:
         """A rollback stage was applied and confirmed by read-back."""
 
     @hookspec
-    def cockpit_shares_applied(self, shares: Mapping[str, float], request_id: str) -> None:
+    def cockpit_shares_applied(self, shares: Mapping[str, float], request_id: str, context: BackendContext) -> None:
         """The router confirmed (by read-back) these tenants' new-revision shares. Simulators that do
         not serve the router role mirror them; audit plugins record them."""
 
     @hookspec
-    def cockpit_alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> None:
+    def cockpit_alias_moved(
+        self, alias: str, previous: str, current: str, seen_at: float, context: BackendContext
+    ) -> None:
         """A provider alias resolves to a different pinned revision than it did."""

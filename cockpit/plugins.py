@@ -341,17 +341,41 @@ class PluginHost:
         ]
         return failures
 
-    def incident_declared(self, incident: Mapping[str, Any]) -> list[PluginFailure]:
-        return self.notify("cockpit_incident_declared", incident=incident)
+    def incident_declared(self, incident: Mapping[str, Any], context: BackendContext) -> list[PluginFailure]:
+        return self.notify("cockpit_incident_declared", incident=incident, context=context)
 
-    def incident_released(self, incident: Mapping[str, Any]) -> list[PluginFailure]:
-        return self.notify("cockpit_incident_released", incident=incident)
+    def incident_released(self, incident: Mapping[str, Any], context: BackendContext) -> list[PluginFailure]:
+        return self.notify("cockpit_incident_released", incident=incident, context=context)
 
-    def stage_applied(self, stage: Mapping[str, Any]) -> list[PluginFailure]:
-        return self.notify("cockpit_stage_applied", stage=stage)
+    def stage_applied(self, stage: Mapping[str, Any], context: BackendContext) -> list[PluginFailure]:
+        return self.notify("cockpit_stage_applied", stage=stage, context=context)
 
-    def shares_applied(self, shares: Mapping[str, float], request_id: str) -> list[PluginFailure]:
-        return self.notify("cockpit_shares_applied", shares=shares, request_id=request_id)
+    def shares_applied(
+        self, shares: Mapping[str, float], request_id: str, context: BackendContext
+    ) -> list[PluginFailure]:
+        return self.notify("cockpit_shares_applied", shares=shares, request_id=request_id, context=context)
 
-    def alias_moved(self, alias: str, previous: str, current: str, seen_at: float) -> list[PluginFailure]:
-        return self.notify("cockpit_alias_moved", alias=alias, previous=previous, current=current, seen_at=seen_at)
+    def alias_moved(
+        self, alias: str, previous: str, current: str, seen_at: float, context: BackendContext
+    ) -> list[PluginFailure]:
+        return self.notify(
+            "cockpit_alias_moved", alias=alias, previous=previous, current=current, seen_at=seen_at, context=context
+        )
+
+
+async def close_objects(objects: Iterable[object]) -> list[str]:
+    """Await ``aclose()`` once on each distinct object that has one (role objects, then the values of an
+    engine's ``context.shared``), each in isolation: one sentence per failure, naming the object and the
+    plugin's file and line."""
+    failures = []
+    seen: set[int] = set()
+    for obj in objects:
+        close = getattr(obj, "aclose", None)
+        if id(obj) in seen or not callable(close):
+            continue
+        seen.add(id(obj))
+        try:
+            await close()
+        except Exception as exc:
+            failures.append(f"{type(obj).__name__}.aclose() failed: {_describe(exc, source_of(obj))}")
+    return failures

@@ -118,7 +118,7 @@ class Actuator:
             if t not in confirmed
         }
         if confirmed:
-            for f in self.host.shares_applied(confirmed, intent["id"]):
+            for f in self.host.shares_applied(confirmed, intent["id"], self.backends.context):
                 b.plugin_error(f, now)
         self.ack_router(intent["id"], confirmed, failed, recovered, now)
         if failed:
@@ -163,7 +163,7 @@ class Actuator:
             {"stage": stage.number, "tenants": len(stage.ceilings), "moved_rps": stage.moved_rps},
             now,
         )
-        for f in self.host.stage_applied(stage.to_dict()):
+        for f in self.host.stage_applied(stage.to_dict(), self.backends.context):
             self.backends.plugin_error(f, now)
 
     # After a restart -----------------------------------------------------------------------------

@@ -42,6 +42,11 @@ class Backends:
     degraded: dict[str, str] = field(default_factory=dict)
     write_failures: set[str] = field(default_factory=set)
     alerts: list[str] = field(default_factory=list)
+    context: BackendContext = field(default_factory=lambda: BackendContext(None, "."))  # the engine's
+
+    def objects(self) -> list[Any]:
+        """The role objects, one per role (an object serving two roles appears twice)."""
+        return [getattr(self, role) for role in ROLES]
 
     @classmethod
     def create(
@@ -56,7 +61,8 @@ class Backends:
                 objs[role] = host.create(role, name, config.options_for(name), context)
             except PluginError as exc:
                 raise PluginError(f"{config.path}: backends.{role}: {exc}") from None
-        return cls(names=names, journal=journal, clock=clock, timeout_s=config.file.cockpit.backend_timeout_s, **objs)
+        timeout_s = config.file.cockpit.backend_timeout_s
+        return cls(names=names, journal=journal, clock=clock, timeout_s=timeout_s, context=context, **objs)
 
     async def call(self, role: str, what: Awaitable[T], *, clears: bool = True) -> T | None:
         """Call a backend with the configured timeout. A failure marks the role degraded (journaled

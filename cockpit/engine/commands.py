@@ -90,7 +90,7 @@ async def declare_incident(engine: Engine, who: str, now: float, reason: str) ->
     }
     engine.journal.append("incident_declared", payload, now, who)
     deadline = engine.config.file.cockpit.backend_timeout_s  # event hooks run off the loop (plugins.event)
-    for f in await engine.host.event("cockpit_incident_declared", deadline, incident=payload):
+    for f in await engine.host.event("cockpit_incident_declared", deadline, incident=payload, context=engine.context):
         engine.backends.plugin_error(f, now)
     return f"incident {engine.incident.id} declared: rollout, flags and cache GC frozen"
 
@@ -104,7 +104,9 @@ async def release(engine: Engine, call: Call) -> str:
     await engine.housekeeping.freeze_caches(False)
     engine.journal.append("incident_released", engine.incident.to_dict(), call.now, call.who)
     deadline = engine.config.file.cockpit.backend_timeout_s
-    for f in await engine.host.event("cockpit_incident_released", deadline, incident=engine.incident.to_dict()):
+    for f in await engine.host.event(
+        "cockpit_incident_released", deadline, incident=engine.incident.to_dict(), context=engine.context
+    ):
         engine.backends.plugin_error(f, call.now)
     return f"incident {engine.incident.id} released: the rollout calendar resumes"
 

@@ -168,7 +168,7 @@ async def run_drill(
         card = sim.scorecard(pilot.declared_at, sorted(pilot.scope))
         j.append("drill_scorecard", {k: v for k, v in card.items() if k != "history"}, clock.now())
     finally:
-        session.close()
+        await session.aclose()
         if tmp is not None:
             tmp.cleanup()
     declared = pilot.declared_at

@@ -173,7 +173,7 @@ class Housekeeping:
             self.journal.append(
                 "alias_moved", {"alias": alias, "previous": previous, "current": current, "seen_at": now}, now
             )
-            for f in self.host.alias_moved(alias, previous, current, now):
+            for f in self.host.alias_moved(alias, previous, current, now, self.backends.context):
                 self.backends.plugin_error(f, now)
             self.changed()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -39,7 +39,7 @@ from cockpit.engine.observed import Observed
 from cockpit.engine.snapshot import Snapshot, build_snapshot
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, PinnedModels, PluginAction, TrafficReading
-from cockpit.plugins import PluginHost
+from cockpit.plugins import PluginHost, close_objects
 
 __all__ = [
     "ALIAS_POLL_S",
@@ -51,6 +51,19 @@ __all__ = [
 ]
 
 log = logging.getLogger("cockpit.engine")
+_closing: set[asyncio.Task[None]] = set()  # closings scheduled by a sync close() inside a running loop
+
+
+def run_soon(closing: Coroutine[Any, Any, None]) -> None:
+    """Run `closing` to the end now when no event loop runs in this thread, else schedule it on that loop."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(closing)
+        return
+    task = loop.create_task(closing)
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def rollback_policy(config: Config, host: PluginHost) -> RollbackPolicy:
@@ -77,6 +90,7 @@ class Engine:
         operator: str | None = None,
         read_only: bool = False,
         strategy: str = "cockpit",
+        shared: dict[str, Any] | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise CommandError(f"unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
@@ -93,6 +107,8 @@ class Engine:
             tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
             models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
             config_file=str(config.path),
+            # the plugins' per-engine state; a drill passes the dict its simulator was created with
+            shared={} if shared is None else shared,
         )
         self.observed = Observed(config.file.tiers.old, config.file.tiers.new)
         self.rollout: RolloutScheduler | None = None
@@ -122,6 +138,7 @@ class Engine:
         self._housekeeping: Housekeeping | None = None
         self._guard: Callable[[], None] | None = None
         self._request_prefix = ""
+        self._closed = False
 
     # The parts ---------------------------------------------------------------------------------------
     @property
@@ -222,6 +239,22 @@ class Engine:
                 raise ConfigError(f.error.split(": ", 1)[-1])
         self._actions = {a.id: a for a in self.host.actions(self.context)}
         self._restore()
+
+    async def aclose(self) -> None:
+        """Close what this engine's plugins opened, once: ``aclose()`` on each role object, then on each
+        value of ``context.shared``; a failure is logged, and the rest are still closed."""
+        if self._closed:
+            return
+        self._closed = True
+        roles = self._backends.objects() if self._backends is not None else []
+        for failure in await close_objects([*roles, *self.context.shared.values()]):
+            log.warning("closing the engine's plugins: %s", failure)
+
+    def close_sync(self) -> None:
+        """`aclose` (run here when no event loop runs in this thread; else scheduled on that loop: await
+        `aclose` first from async code), then the journal."""
+        run_soon(self.aclose())
+        self.journal.close()
 
     def _restore(self) -> None:
         state.restore(self)
@@ -438,7 +471,8 @@ class Engine:
         return out
 
     async def close(self) -> None:
-        """The journal is closed by whoever opened it (the session)."""
+        """The plugins' objects are closed (`aclose`); the journal is closed by whoever opened it."""
+        await self.aclose()
 
     # Running -------------------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, on_tick: Callable[[Snapshot], None] | None = None) -> None:

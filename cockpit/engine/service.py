@@ -43,7 +43,6 @@ class EngineService:
         self.stop = asyncio.Event()
         self.lost = asyncio.Event()
         self.server = EngineServer(config, on_fenced=self._fenced)
-        self._retired: list[Any] = []  # old clocks stay referenced: plugins key their state by id(clock)
         self.fenced_reason = ""
         self.metrics: Any = None  # cockpit.engine.metrics.EngineMetrics with --http-listen
         self.http: Any = None
@@ -105,7 +104,7 @@ class EngineService:
         try:
             await self._lead(engine, extra)
         finally:
-            engine.journal.close()
+            await self._retire(engine, extra)
 
     # Several engines (Redis) --------------------------------------------------------------------------
     async def _high_availability(self, url: str) -> None:
@@ -181,9 +180,7 @@ class EngineService:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await renewing
                     if engine is not None:
-                        self._retired.append(engine.clock)
-                        with contextlib.suppress(Exception):
-                            engine.journal.close()
+                        await self._retire(engine, extra)
                 if self.stop.is_set():
                     with contextlib.suppress(Exception):
                         await lease.release()
@@ -219,7 +216,7 @@ class EngineService:
 
     # The loop --------------------------------------------------------------------------------------------
     def _build(self, journal: Any, epoch: int | None) -> tuple[Any, dict[str, Any]]:
-        from cockpit.engine.loop import Engine
+        from cockpit.engine.loop import Engine, run_soon
         from cockpit.engine.session import make_clock
         from cockpit.plugins import PluginHost
 
@@ -231,6 +228,7 @@ class EngineService:
         try:
             engine.start()
         except BaseException:
+            run_soon(engine.aclose())  # the plugin objects created before the failure
             journal.close()
             raise
         extra: dict[str, Any] = {"pilot": None, "simulator": None, "finished": engine.journal.last("drill_scorecard")}
@@ -244,6 +242,18 @@ class EngineService:
             name = "mock"
             extra["simulator"] = host.create("simulator", name, self.config.options_for(name), engine.context)
         return engine, extra
+
+    @staticmethod
+    async def _retire(engine: Any, extra: dict[str, Any]) -> None:
+        """An engine stepping down or stopping: its plugins' objects are closed with it (``aclose``), then
+        the simulator that kept its score, then its journal; a failure in one never stops the others."""
+        with contextlib.suppress(Exception):
+            await engine.aclose()
+        if extra.get("simulator") is not None:
+            with contextlib.suppress(Exception):
+                extra["simulator"].close()
+        with contextlib.suppress(Exception):
+            engine.journal.close()
 
     async def _lead(self, engine: Any, extra: dict[str, Any]) -> None:
         tick_s = self.config.file.cockpit.tick_s

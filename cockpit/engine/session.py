@@ -12,7 +12,7 @@ import msgspec
 from cockpit.config import Config, ConfigFile, build_config
 from cockpit.engine.clock import Clock, RealClock, ScaledClock, SimClock
 from cockpit.engine.journal import Journal, JournalLike
-from cockpit.engine.loop import Engine
+from cockpit.engine.loop import Engine, run_soon
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import ROLES, BackendContext
 from cockpit.plugins import PluginHost
@@ -49,7 +49,11 @@ def open_engine(
     engine = Engine(
         config, host, journal, clock or make_clock(config), operator=operator, read_only=read_only, strategy=strategy
     )
-    engine.start()
+    try:
+        engine.start()
+    except BaseException:
+        run_soon(engine.aclose())  # the plugin objects created before the failure (the journal is the caller's)
+        raise
     return engine
 
 
@@ -59,8 +63,16 @@ class DrillSession:
     simulator: Any
     info: dict[str, Any]
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """The engine's plugin objects (``aclose``), its journal, the simulator."""
+        await self.engine.aclose()
         self.engine.journal.close()
+        self.simulator.close()
+
+    def close(self) -> None:
+        """`aclose` from synchronous code (inside a running event loop the plugins' closing is scheduled on
+        it: await `aclose` there instead)."""
+        self.engine.close_sync()
         self.simulator.close()
 
 
@@ -119,8 +131,10 @@ def open_drill(
     options: dict[str, Any] = {"scenario": scenario}
     if state_file:
         options["state_file"] = state_file
-    # The simulator describes its scenario; the engine then runs on the same world (same clock).
-    sim = host.create("simulator", SIMULATOR, options, BackendContext(clock=clock, config_dir=str(config_dir)))
+    # The simulator describes its scenario; the engine then runs on the same world (same shared state).
+    shared: dict[str, Any] = {}
+    context = BackendContext(clock=clock, config_dir=str(config_dir), shared=shared)
+    sim = host.create("simulator", SIMULATOR, options, context)
     info = dict(sim.scenario_info())
     try:
         config = drill_config(info, journal, config_dir, options, backends, plugin_options, warmer)
@@ -128,11 +142,11 @@ def open_drill(
         sim.close()
         raise
     j = Journal(journal, durable=state_file is not None)
-    engine = Engine(config, host, j, clock, strategy=strategy, operator=operator, read_only=read_only)
+    engine = Engine(config, host, j, clock, strategy=strategy, operator=operator, read_only=read_only, shared=shared)
     try:
         engine.start()
     except BaseException:
-        j.close()
+        engine.close_sync()
         sim.close()
         raise
     return DrillSession(engine, sim, info)

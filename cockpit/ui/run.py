@@ -136,6 +136,6 @@ def run_tui(args: argparse.Namespace) -> int:
         if session is not None:
             session.close()
         else:
-            engine.journal.close()
+            engine.close_sync()  # the plugins' objects (aclose), then the journal
         if tmp is not None:
             tmp.cleanup()

@@ -32,14 +32,15 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+NAME = "kubernetes"
 ROLES = frozenset({"autoscaler", "router"})
 
 
 class _Handle:
     """One engine's connection: its options, its ApiClient (built on first use) and its freezer.
 
-    Kept in module state because the event hooks receive no options: the factory registers the
-    handle, the hooks act on every registered one."""
+    Kept in the engine's ``context.shared`` (under "kubernetes"): the factory puts it there, the freeze
+    hooks find it through their ``context``, and the engine closes it (``aclose``) when it closes."""
 
     def __init__(self, raw: Mapping[str, Any], opts: Options) -> None:
         import concurrent.futures
@@ -87,26 +88,27 @@ class _Handle:
             self._api.close()
             self._api = None
 
+    async def aclose(self) -> None:
+        import asyncio
 
-_handles: dict[int, _Handle] = {}
+        await asyncio.to_thread(self.close)  # waits for a freeze still under way
 
 
 def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
-    key = id(context.clock)
-    h = _handles.get(key)
+    h: _Handle | None = context.shared.get(NAME)
     if h is not None and h.raw == dict(options):
         return h
     if h is not None:
         h.close()
     from cockpit_backends.kubernetes.options import parse  # only when configured: start-up stays light
 
-    h = _handles[key] = _Handle(options, parse(options, context.config_dir))
+    h = context.shared[NAME] = _Handle(options, parse(options, context.config_dir))
     return h
 
 
 def forget(context: BackendContext) -> None:
-    """Drop (and close) the connection bound to an engine's clock."""
-    h = _handles.pop(id(context.clock), None)
+    """Drop (and close) the connection of the engine `context` belongs to, now rather than when it closes."""
+    h = context.shared.pop(NAME, None)
     if h is not None:
         h.close()
 
@@ -133,19 +135,19 @@ def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> 
 
 
 @hookimpl
-def cockpit_incident_declared(incident: Mapping[str, Any]) -> None:
-    """Suspend the rollout CronJobs of every configured kubernetes backend that has [freeze]."""
-    for h in list(_handles.values()):
-        if h.opts.freeze is not None:
-            h.run_freeze("freeze", incident)
+def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendContext) -> None:
+    """Suspend the rollout CronJobs, when this engine's kubernetes backend has [freeze]."""
+    h = context.shared.get(NAME)
+    if h is not None and h.opts.freeze is not None:
+        h.run_freeze("freeze", incident)
 
 
 @hookimpl
-def cockpit_incident_released(incident: Mapping[str, Any]) -> None:
+def cockpit_incident_released(incident: Mapping[str, Any], context: BackendContext) -> None:
     """Resume the CronJobs the declare suspended (and only those)."""
-    for h in list(_handles.values()):
-        if h.opts.freeze is not None:
-            h.run_freeze("thaw", incident)
+    h = context.shared.get(NAME)
+    if h is not None and h.opts.freeze is not None:
+        h.run_freeze("thaw", incident)
 
 
 @hookimpl

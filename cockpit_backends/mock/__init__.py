@@ -39,11 +39,14 @@ from cockpit_backends.mock.world import World
 
 __version__ = "0.1.0"
 
+NAME = "mock"
 ROLES = frozenset({"router", "autoscaler", "cache", "provider", "health", "simulator"})
 
 
 class _Handle:
-    """Keeps the world in step with the engine's clock and persists it when asked."""
+    """Keeps the world in step with the engine's clock and persists it when asked. One per engine: it
+    lives in the engine's ``context.shared`` (under "mock"), where every role and hook of that engine finds
+    it, and the engine closes it (``aclose``) when it closes."""
 
     def __init__(self, world: World, clock: Any, state_file: Path | None) -> None:
         self.world = world
@@ -52,6 +55,7 @@ class _Handle:
         self.exporter: Any = None  # an Exporter when [plugins.mock] exporter is set
         self.router_rates = True
         self.serves_router = False  # when another backend routes, the world mirrors what it confirms
+        self.owner: dict[str, Any] = {}  # the context.shared it lives in
         # Simulated time starts where the world is: on a real clock (epoch seconds) the world must not
         # try to catch up on fifty years of ticks.
         self.origin = clock.now() - world.t
@@ -71,17 +75,16 @@ class _Handle:
             self.exporter.close()
             self.exporter = None
 
+    async def aclose(self) -> None:
+        self.close()
+
     def saved(self) -> None:
         if self.state_file is not None:
             self.world.save(self.state_file)
 
 
-_handles: dict[int, _Handle] = {}
-
-
 def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
-    key = id(context.clock)
-    h = _handles.get(key)
+    h: _Handle | None = context.shared.get(NAME)
     if h is not None:
         return h
     unknown = set(options) - {"scenario", "state_file", "exporter", "router_rates"}
@@ -115,7 +118,8 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
     # A restored world sets the clock: simulated time never runs backwards.
     if hasattr(context.clock, "set") and context.clock.now() < world.t:
         context.clock.set(world.t)
-    h = _handles[key] = _Handle(world, context.clock, state_path)
+    h = context.shared[NAME] = _Handle(world, context.clock, state_path)
+    h.owner = context.shared
     h.router_rates = router_rates
     if exporter:
         from cockpit_backends.mock.exporter import Exporter
@@ -126,8 +130,8 @@ def _handle(options: Mapping[str, Any], context: BackendContext) -> _Handle:
 
 
 def forget(context: BackendContext) -> None:
-    """Drop the world bound to an engine's clock (tests and drills that build many engines)."""
-    h = _handles.pop(id(context.clock), None)
+    """Drop (and close) the world of the engine `context` belongs to, now rather than when it closes."""
+    h = context.shared.pop(NAME, None)
     if h is not None:
         h.close()
 
@@ -281,7 +285,8 @@ class MockSimulator:
         }
 
     def close(self) -> None:
-        _handles.pop(id(self.h.clock), None)
+        if self.h.owner.get(NAME) is self.h:
+            del self.h.owner[NAME]
         self.h.close()
 
     def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
@@ -330,7 +335,7 @@ def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> 
 @hookimpl
 def cockpit_actions(context: BackendContext) -> list[PluginAction]:
     """Game-day keystrokes on the simulated fleet (only where the mock runs the engine's fleet)."""
-    h = _handles.get(id(context.clock))
+    h = context.shared.get(NAME)
     if h is None:
         return []
 
@@ -353,12 +358,13 @@ def cockpit_actions(context: BackendContext) -> list[PluginAction]:
 
 
 @hookimpl
-def cockpit_shares_applied(shares: Mapping[str, float], request_id: str) -> None:
-    """Another backend routes (a real HAProxy in a drill): the simulated fleet follows what it confirmed."""
-    for h in _handles.values():
-        if not h.serves_router:
-            h.sync().apply_shares(shares, request_id, inject_errors=False)
-            h.saved()
+def cockpit_shares_applied(shares: Mapping[str, float], request_id: str, context: BackendContext) -> None:
+    """Another backend routes (a real HAProxy in a drill): this engine's simulated fleet follows what it
+    confirmed."""
+    h = context.shared.get(NAME)
+    if h is not None and not h.serves_router:
+        h.sync().apply_shares(shares, request_id, inject_errors=False)
+        h.saved()
 
 
 @hookimpl

@@ -58,10 +58,11 @@ class Session:
         host = PluginHost(plugins=[("partial", Plugin())])
         self.clock = SimClock(0.0)
         options = {"scenario": "demo", "router_rates": False}
-        sim = host.create("simulator", SIMULATOR, options, BackendContext(clock=self.clock, config_dir=str(tmp)))
+        context = BackendContext(clock=self.clock, config_dir=str(tmp))
+        sim = host.create("simulator", SIMULATOR, options, context)
         info = dict(sim.scenario_info())
         config = drill_config(info, tmp / "journal.db", tmp, options, backends={"health": "partial"})
-        engine = Engine(config, host, Journal(tmp / "journal.db"), self.clock, operator=OPERATOR)
+        engine = Engine(config, host, Journal(tmp / "journal.db"), self.clock, operator=OPERATOR, shared=context.shared)
         engine.start()
         self.session = DrillSession(engine, sim, info)
         self.engine = engine

@@ -31,6 +31,7 @@ def make(apiserver, tmp_path):
         contexts.append(ctx)
         return cockpit_backends.kubernetes._factory(role, options(apiserver.kubeconfig) | overrides, ctx)
 
+    make.contexts = contexts  # type: ignore[attr-defined]
     yield make
     for ctx in contexts:
         cockpit_backends.kubernetes.forget(ctx)
@@ -221,10 +222,10 @@ def test_a_slow_api_server_does_not_stall_the_freeze_hook_and_the_freeze_still_l
     apiserver.delay_next(1, 1.0, path_contains="/cronjobs")
     t0 = time.perf_counter()
     with pytest.raises(TimeoutError, match=r"^CronJob suspend not finished after 0.2 s; it goes on in the background$"):
-        cockpit_backends.kubernetes.cockpit_incident_declared(incident={"id": "INC-9"})
+        cockpit_backends.kubernetes.cockpit_incident_declared(incident={"id": "INC-9"}, context=make.contexts[-1])
     assert time.perf_counter() - t0 < 0.8  # the control loop got its turn back
     with pytest.raises(TimeoutError, match=r"^CronJob resume not finished"):  # queued behind the freeze
-        cockpit_backends.kubernetes.cockpit_incident_released(incident={"id": "INC-9"})
+        cockpit_backends.kubernetes.cockpit_incident_released(incident={"id": "INC-9"}, context=make.contexts[-1])
     deadline = time.monotonic() + 10
     while len([q for q in apiserver.requests if q.method == "PATCH"]) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -124,7 +124,7 @@ def test_rollback_on_real_prometheus_signals(tmp_path):
     config = load_config(tmp_path / "cockpit.toml")
     journal = Journal(tmp_path / "journal.db")
     engine = open_engine(config, journal=journal)
-    world = mock._handles[id(engine.clock)].world
+    world = engine.context.shared["mock"].world
     try:
         pilot = Autopilot(engine)
         unknown_seen: dict[str, dict[str, str]] = {}
@@ -150,7 +150,7 @@ def test_rollback_on_real_prometheus_signals(tmp_path):
         truth = sorted(world.regressed_since)
         assert truth == ["acme", "tyrell"]
         assert sorted(pilot.scope) == truth  # the tenants declared regressing are the simulator's truth
-        card = mock.MockSimulator(mock._handles[id(engine.clock)]).scorecard(pilot.declared_at, sorted(pilot.scope))
+        card = mock.MockSimulator(engine.context.shared["mock"]).scorecard(pilot.declared_at, sorted(pilot.scope))
         assert card["restored_at_s"] is not None
         assert round(card["dropped_requests"]) == 0
         assert card["disturbed_tenants"] == []

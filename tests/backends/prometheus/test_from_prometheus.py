@@ -74,7 +74,7 @@ def incident(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float, flo
     journal = Journal(d / "journal.db")
     engine = open_engine(load_config(d / "cockpit.toml"), journal=journal)
     start = time.time()  # the world's time 0 (the simulator runs on the wall clock)
-    world = mock._handles[id(engine.clock)].world
+    world = engine.context.shared["mock"].world
     try:
         pilot = Autopilot(engine)
 
