@@ -205,6 +205,19 @@ def row_formatter(
     return fmt
 
 
+def table_order(
+    tenants: Iterable[str], harm: Mapping[str, float], threshold: float, unknown: Mapping[str, str]
+) -> list[str]:
+    """Regressing tenants first, then those whose health cannot be read (they need a look too), then the
+    rest, each in the router's order."""
+    tenants = list(tenants)
+    regr = [t for t in tenants if harm.get(t, 0.0) >= threshold]
+    rest = [t for t in tenants if harm.get(t, 0.0) < threshold] if regr else tenants
+    if unknown:
+        rest = [t for t in rest if t in unknown] + [t for t in rest if t not in unknown]
+    return regr + rest
+
+
 class TenantIndex:
     """The table's order (regressing first, then unknown health) and filter, cached: a new tick costs one
     scan, a keystroke in the filter at most one scan of the tenants still matching, and nothing else costs
@@ -235,11 +248,7 @@ class TenantIndex:
             self.ordered = []
             return True
         shares = traffic.shares
-        regr = [t for t in shares if harm.get(t, 0.0) >= threshold]
-        rest = [t for t in shares if harm.get(t, 0.0) < threshold] if regr else list(shares)
-        if unknown:  # then the tenants whose health cannot be read: they need a look too
-            rest = [t for t in rest if t in unknown] + [t for t in rest if t not in unknown]
-        self.ordered = regr + rest
+        self.ordered = table_order(shares, harm, threshold, unknown)
         longest = max(map(len, shares), default=6)
         cohort = max(map(len, traffic.cohorts.values()), default=6)
         self.widths = (max(6, min(16, longest)), max(6, min(10, cohort)))
