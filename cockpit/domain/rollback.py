@@ -15,10 +15,11 @@ Ceilings only ever go down while a rollback is armed; `release()` is the one way
 from __future__ import annotations
 
 import math
+from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, count, repeat
-from operator import add, and_, ge, gt, lt, mul, neg, sub
+from operator import add, and_, ge, gt, lt, mul, ne, neg, not_, sub
 from typing import Any
 
 from cockpit.domain.memo import Memo
@@ -44,6 +45,23 @@ __all__ = [
     "diluted_hit_rate",
     "max_safe_load",
 ]
+
+
+@dataclass
+class _OrderState:
+    """The last rollback order and what it was worked out from, so the next can be an update of it."""
+
+    harm: Mapping[str, float]
+    rps: Mapping[str, float]
+    shares: Mapping[str, float]
+    scope: frozenset[str]
+    cursor: tuple[int, int]
+    scope_list: list[str]
+    shares_vals: list[float]
+    current: dict[str, float]
+    keys: dict[str, tuple[float, float, str]]
+    order: list[str]
+    remaining: float
 
 
 @dataclass
@@ -74,7 +92,7 @@ class RollbackScheduler(Memo):
     _log: list[str] = field(default_factory=list, repr=False, compare=False)
     _epoch: int = field(default=0, repr=False, compare=False)
     _checkpointed: tuple[int, int] = field(default=(-1, 0), repr=False, compare=False)
-    _order_seed: list[str] | None = field(default=None, repr=False, compare=False)  # the last order
+    _order_state: _OrderState | None = field(default=None, repr=False, compare=False)  # the last order and its keys
 
     # Commands ----------------------------------------------------------------------------------
     def arm(self, scope: Iterable[str], now: float, mode: Mode | str | None = None) -> None:
@@ -93,7 +111,7 @@ class RollbackScheduler(Memo):
         else:
             self.armed = True
             self.scope = new_scope
-            self._order_seed = None
+            self._order_state = None
             self.armed_at = now
             self.done = False
             self.finished_at = None
@@ -122,7 +140,7 @@ class RollbackScheduler(Memo):
         self.ceilings.clear()
         self.armed = False
         self.scope = frozenset()
-        self._order_seed = None
+        self._order_state = None
         self.paused = False
         self.pending_advances = 0
         self.done = False
@@ -157,6 +175,16 @@ class RollbackScheduler(Memo):
         full = self.full_failback_load(view)
         hit = diluted_hit_rate(view.old_hit_rate, view.old_load, full - view.old_load)
         return view.old_tier.replicas_for(full, hit, self.policy.headroom)
+
+    def prepare(self, view: FleetView) -> None:
+        """Do now the per-tenant work the next `step` on this same view will need (the failback load, the
+        finished test, the rollback order): pure, memoised, no state changes. Called when a rollback is
+        armed, so that the first stage tick costs what later ones do."""
+        if not self.armed:
+            return
+        self.full_failback_load(view)
+        self._finished(view)
+        self._order(view)
 
     def step(self, view: FleetView) -> Decision:
         if not self.armed or self.done:
@@ -249,32 +277,91 @@ class RollbackScheduler(Memo):
         return "waiting for old-tier capacity"
 
     def _order(self, view: FleetView) -> list[str]:
-        """Tenants still to move, most harmed first (severity x traffic on new), ties by name. Sorted
-        again only when the scope, a ceiling, harm, rates or shares changed."""
+        """Tenants still to move, most harmed first (severity x traffic on new), ties by name. Worked
+        out again only when the scope, a ceiling, harm, rates or shares changed; after a stage, only the
+        tenants whose share or ceiling changed are taken out and put back in place."""
         inputs = (view.harm, view.rps, view.shares, self.scope, self.version)
         order = self._cached("order", inputs)
         if order is None:
-            harm, rps, shares, ceilings = view.harm, view.rps, view.shares, self.ceilings
-            # The last order first: between two stages it is nearly sorted already, and the sort (whose
-            # keys are unique, so the result does not depend on the input order) runs in near-linear time.
-            seed = self._order_seed if self._order_seed is not None else []
-            scope = [*seed, *self.scope.difference(seed)] if seed else list(self.scope)
-            current = list(map(min, map(shares.get, scope, repeat(0.0)), map(ceilings.get, scope, repeat(1.0))))
-            # traffic in scope still on new (within the ceilings), from the same pass
-            self._keep("remaining", inputs[1:], sum(map(mul, map(rps.get, scope, repeat(0.0)), current)))
-            todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
-            share = [c for c in current if c > EPS]
-            neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
-            # key (-harm·rps·share, -harm, name): the same floats as `-harm * rps * share` (negation first,
-            # then left to right), sorted as three stable passes on single keys, least significant first.
-            # Equal to sorting the key tuples, and much faster: each pass compares plain floats or strings.
-            weight = list(map(mul, map(mul, neg_h, map(rps.get, todo, repeat(0.0))), share))
-            index = sorted(range(len(todo)), key=todo.__getitem__)
-            index.sort(key=neg_h.__getitem__)
-            index.sort(key=weight.__getitem__)
-            order = self._keep("order", inputs, list(map(todo.__getitem__, index)))
-            self._order_seed = order
+            order = self._order_incremental(view)
+            if order is None:
+                order = self._order_full(view)
+            self._keep("order", inputs, order)
+            self._keep("remaining", inputs[1:], self._order_state.remaining if self._order_state else 0.0)
         return order  # read-only to the caller
+
+    def _order_full(self, view: FleetView) -> list[str]:
+        harm, rps, shares, ceilings = view.harm, view.rps, view.shares, self.ceilings
+        # The last order first: between two stages it is nearly sorted already, and the sort (whose keys
+        # are unique, so the result does not depend on the input order) runs in near-linear time.
+        seed = (
+            self._order_state.order if self._order_state is not None and self._order_state.scope is self.scope else []
+        )
+        scope = [*seed, *self.scope.difference(seed)] if seed else list(self.scope)
+        shares_vals = list(map(shares.get, scope, repeat(0.0)))
+        current = list(map(min, shares_vals, map(ceilings.get, scope, repeat(1.0))))
+        remaining = sum(map(mul, map(rps.get, scope, repeat(0.0)), current))  # traffic in scope still on new
+        todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
+        share = [c for c in current if c > EPS]
+        neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
+        # key (-harm·rps·share, -harm, name): the same floats as `-harm * rps * share` (negation first,
+        # then left to right), sorted as three stable passes on single keys, least significant first.
+        # Equal to sorting the key tuples, and much faster: each pass compares plain floats or strings.
+        weight = list(map(mul, map(mul, neg_h, map(rps.get, todo, repeat(0.0))), share))
+        index = sorted(range(len(todo)), key=todo.__getitem__)
+        index.sort(key=neg_h.__getitem__)
+        index.sort(key=weight.__getitem__)
+        order = list(map(todo.__getitem__, index))
+        self._order_state = _OrderState(
+            harm=harm,
+            rps=rps,
+            shares=shares,
+            scope=self.scope,
+            cursor=self.cursor(),
+            scope_list=scope,
+            shares_vals=shares_vals,
+            current=dict(zip(scope, current, strict=True)),
+            keys=dict(zip(todo, zip(weight, neg_h, todo, strict=True), strict=True)),
+            order=order,
+            remaining=remaining,
+        )
+        return order
+
+    def _order_incremental(self, view: FleetView) -> list[str] | None:
+        """The last order with the tenants whose share or ceiling changed since taken out and put back by
+        binary search on their new keys; None when harm, rates or the scope changed, or too much did."""
+        st = self._order_state
+        if st is None or st.harm is not view.harm or st.rps is not view.rps or st.scope is not self.scope:
+            return None
+        changed, cursor = self.changes_since(st.cursor)
+        if changed is None:
+            return None
+        shares_vals = st.shares_vals
+        if view.shares is not st.shares:
+            shares_vals = list(map(view.shares.get, st.scope_list, repeat(0.0)))
+            changed |= set(compress(st.scope_list, map(ne, st.shares_vals, shares_vals)))
+        if len(changed) > max(64, len(st.order) // 2):
+            return None
+        order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
+        remaining = st.remaining
+        for t in sorted(changed):
+            st.keys.pop(t, None)
+            r = view.rps.get(t, 0.0)
+            now = min(view.shares.get(t, 0.0), self.ceilings.get(t, 1.0))
+            remaining += r * (now - st.current.get(t, 0.0))
+            st.current[t] = now
+            if now > EPS:
+                h = -view.harm.get(t, 0.0)
+                st.keys[t] = (h * r * now, h, t)
+                insort(order, t, key=st.keys.__getitem__)
+        st.shares, st.cursor, st.shares_vals, st.order, st.remaining = (
+            view.shares,
+            cursor,
+            shares_vals,
+            order,
+            remaining,
+        )
+        return order
 
     def _plan_stage(self, view: FleetView) -> Stage | None:
         load = view.old_load + self._pending_load(view)
@@ -418,7 +505,7 @@ class RollbackScheduler(Memo):
         self.strategy = snap["strategy"]
         self.armed = snap["armed"]
         self.scope = frozenset(snap["scope"])
-        self._order_seed = None
+        self._order_state = None
         self.mode = Mode(snap["mode"])
         self.paused = snap["paused"]
         self.ceilings = {t: float(c) for t, c in snap["ceilings"].items()}

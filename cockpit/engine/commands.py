@@ -121,6 +121,9 @@ async def arm(engine: Engine, call: Call) -> str:
         await declare_incident(engine, call.who, call.now, "declared by arming a rollback")
         declared = f"; incident {engine.incident.id if engine.incident else '?'} declared"
     engine.rollback.arm(scope, call.now, mode)
+    traffic = engine.observed.traffic
+    if traffic is not None and engine.observed.old is not None:
+        engine.rollback.prepare(engine.view(call.now, traffic))  # the first stage tick then costs what others do
     return f"rollback armed for {len(scope)} tenant(s), {engine.rollback.mode} mode{declared}"
 
 
