@@ -15,14 +15,13 @@ Ceilings only ever go down while a rollback is armed; `release()` is the one way
 from __future__ import annotations
 
 import math
-from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, count, repeat
-from operator import add, and_, ge, gt, lt, mul, ne, neg, not_, sub
+from itertools import compress, repeat
+from operator import add, and_, ge, gt, lt, mul, sub
 from typing import Any
 
-from cockpit.domain.memo import Memo
+from cockpit.domain.ordering import Ordering, _OrderState
 from cockpit.domain.staging import (
     EPS,
     Decision,
@@ -48,24 +47,7 @@ __all__ = [
 
 
 @dataclass
-class _OrderState:
-    """The last rollback order and what it was worked out from, so the next can be an update of it."""
-
-    harm: Mapping[str, float]
-    rps: Mapping[str, float]
-    shares: Mapping[str, float]
-    scope: frozenset[str]
-    cursor: tuple[int, int]
-    scope_list: list[str]
-    shares_vals: list[float]
-    current: dict[str, float]
-    keys: dict[str, tuple[float, float, str]]
-    order: list[str]
-    remaining: float
-
-
-@dataclass
-class RollbackScheduler(Memo):
+class RollbackScheduler(Ordering):
     """Capacity-aware, per-tenant, staged rollback. `strategy` names it in journals and scorecards."""
 
     policy: RollbackPolicy = field(default_factory=RollbackPolicy)
@@ -276,93 +258,6 @@ class RollbackScheduler(Memo):
             return f"waiting for old-tier capacity ({view.old_tier.ready}/{view.old_tier.desired} ready)"
         return "waiting for old-tier capacity"
 
-    def _order(self, view: FleetView) -> list[str]:
-        """Tenants still to move, most harmed first (severity x traffic on new), ties by name. Worked
-        out again only when the scope, a ceiling, harm, rates or shares changed; after a stage, only the
-        tenants whose share or ceiling changed are taken out and put back in place."""
-        inputs = (view.harm, view.rps, view.shares, self.scope, self.version)
-        order = self._cached("order", inputs)
-        if order is None:
-            order = self._order_incremental(view)
-            if order is None:
-                order = self._order_full(view)
-            self._keep("order", inputs, order)
-            self._keep("remaining", inputs[1:], self._order_state.remaining if self._order_state else 0.0)
-        return order  # read-only to the caller
-
-    def _order_full(self, view: FleetView) -> list[str]:
-        harm, rps, shares, ceilings = view.harm, view.rps, view.shares, self.ceilings
-        # The last order first: between two stages it is nearly sorted already, and the sort (whose keys
-        # are unique, so the result does not depend on the input order) runs in near-linear time.
-        seed = (
-            self._order_state.order if self._order_state is not None and self._order_state.scope is self.scope else []
-        )
-        scope = [*seed, *self.scope.difference(seed)] if seed else list(self.scope)
-        shares_vals = list(map(shares.get, scope, repeat(0.0)))
-        current = list(map(min, shares_vals, map(ceilings.get, scope, repeat(1.0))))
-        remaining = sum(map(mul, map(rps.get, scope, repeat(0.0)), current))  # traffic in scope still on new
-        todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
-        share = [c for c in current if c > EPS]
-        neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
-        # key (-harm·rps·share, -harm, name): the same floats as `-harm * rps * share` (negation first,
-        # then left to right), sorted as three stable passes on single keys, least significant first.
-        # Equal to sorting the key tuples, and much faster: each pass compares plain floats or strings.
-        weight = list(map(mul, map(mul, neg_h, map(rps.get, todo, repeat(0.0))), share))
-        index = sorted(range(len(todo)), key=todo.__getitem__)
-        index.sort(key=neg_h.__getitem__)
-        index.sort(key=weight.__getitem__)
-        order = list(map(todo.__getitem__, index))
-        self._order_state = _OrderState(
-            harm=harm,
-            rps=rps,
-            shares=shares,
-            scope=self.scope,
-            cursor=self.cursor(),
-            scope_list=scope,
-            shares_vals=shares_vals,
-            current=dict(zip(scope, current, strict=True)),
-            keys=dict(zip(todo, zip(weight, neg_h, todo, strict=True), strict=True)),
-            order=order,
-            remaining=remaining,
-        )
-        return order
-
-    def _order_incremental(self, view: FleetView) -> list[str] | None:
-        """The last order with the tenants whose share or ceiling changed since taken out and put back by
-        binary search on their new keys; None when harm, rates or the scope changed, or too much did."""
-        st = self._order_state
-        if st is None or st.harm is not view.harm or st.rps is not view.rps or st.scope is not self.scope:
-            return None
-        changed, cursor = self.changes_since(st.cursor)
-        if changed is None:
-            return None
-        shares_vals = st.shares_vals
-        if view.shares is not st.shares:
-            shares_vals = list(map(view.shares.get, st.scope_list, repeat(0.0)))
-            changed |= set(compress(st.scope_list, map(ne, st.shares_vals, shares_vals)))
-        if len(changed) > max(64, len(st.order) // 2):
-            return None
-        order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
-        remaining = st.remaining
-        for t in sorted(changed):
-            st.keys.pop(t, None)
-            r = view.rps.get(t, 0.0)
-            now = min(view.shares.get(t, 0.0), self.ceilings.get(t, 1.0))
-            remaining += r * (now - st.current.get(t, 0.0))
-            st.current[t] = now
-            if now > EPS:
-                h = -view.harm.get(t, 0.0)
-                st.keys[t] = (h * r * now, h, t)
-                insort(order, t, key=st.keys.__getitem__)
-        st.shares, st.cursor, st.shares_vals, st.order, st.remaining = (
-            view.shares,
-            cursor,
-            shares_vals,
-            order,
-            remaining,
-        )
-        return order
-
     def _plan_stage(self, view: FleetView) -> Stage | None:
         load = view.old_load + self._pending_load(view)
         limit = max_safe_load(view.old_tier, view.old_hit_rate, load, self.policy.headroom)
@@ -395,45 +290,6 @@ class RollbackScheduler(Memo):
             capacity_after=view.old_tier.capacity(hit_after),
             hit_rate_after=hit_after,
         )
-
-    def _whole_moves(self, view: FleetView, budget: float) -> tuple[dict[str, float], float, float, str | None]:
-        """Tenants moved whole to 0, most harmed first, while each fits the budget that is left: the
-        moves, the traffic moved, the budget left, and the first tenant that did not fit (or None).
-
-        The same arithmetic as a loop that subtracts each tenant's traffic from the budget in turn
-        (`accumulate` keeps the running budget and the running total exactly as that loop would), done
-        in C a chunk at a time, so a stage that moves 20,000 tenants does not take 20,000 Python steps.
-        """
-        order = self._order(view)
-        rps, shares, ceilings = view.rps, view.shares, self.ceilings
-        moves: dict[str, float] = {}
-        moved = 0.0
-        chunk = 256
-        for start in range(0, len(order), chunk):
-            names = order[start : start + chunk]
-            current = map(min, map(shares.get, names, repeat(0.0)), map(ceilings.get, names, repeat(1.0)))
-            traffic = list(map(mul, map(rps.get, names, repeat(0.0)), current))
-            budgets = list(accumulate(traffic, sub, initial=budget))  # budgets[i]: left before names[i]
-            too_big = map(gt, traffic, map(add, budgets, repeat(EPS)))
-            fits = next(compress(count(), too_big), len(names))
-            moves.update(dict.fromkeys(names[:fits], 0.0))
-            for x in traffic[:fits]:
-                moved += x
-            budget = budgets[fits]
-            if fits < len(names):
-                return moves, moved, budget, names[fits]
-        return moves, moved, budget, None
-
-    def _remaining(self, view: FleetView) -> float:
-        """Traffic in scope still on the new revision (within the ceilings): summed by `_order` in the
-        same pass that builds the order."""
-        inputs = (view.harm, view.rps, view.shares, self.scope, self.version)
-        left = self._cached("remaining", inputs[1:])
-        if left is None:
-            self._memo.pop("order", None)
-            self._order(view)
-            left = self._cached("remaining", inputs[1:])
-        return float(left)
 
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
         for t, c in stage.ceilings.items():
@@ -475,31 +331,6 @@ class RollbackScheduler(Memo):
             "pending_advances": self.pending_advances,
             "scale_requested": self.scale_requested,
         }
-
-    def _all_changed(self) -> None:
-        self._epoch += 1
-        self._log = []
-
-    def cursor(self) -> tuple[int, int]:
-        """A position in the change log, for `changes_since`."""
-        return (self._epoch, len(self._log))
-
-    def changes_since(self, cursor: tuple[int, int]) -> tuple[set[str] | None, tuple[int, int]]:
-        """Tenants whose ceiling changed since `cursor` (None: the scope or every ceiling), and the
-        cursor to pass next time."""
-        epoch, at = cursor
-        changed = set(self._log[at:]) if epoch == self._epoch else None
-        return changed, self.cursor()
-
-    def mark_all_changed(self) -> None:
-        """The next `take_changes()` answers "everything" (a checkpoint was lost: write it whole)."""
-        self._checkpointed = (-1, 0)
-
-    def take_changes(self) -> set[str] | None:
-        """The tenants whose ceiling changed since the last call (None: the scope or all of them): what
-        a checkpoint of what changed writes."""
-        changed, self._checkpointed = self.changes_since(self._checkpointed)
-        return changed
 
     def load_snapshot(self, snap: dict) -> None:
         self.strategy = snap["strategy"]
