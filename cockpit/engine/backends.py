@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from cockpit.config import Config
+from cockpit.domain.staging import RollbackPolicy
 from cockpit.engine.clock import Clock
 from cockpit.engine.journal import JournalLike
 from cockpit.errors import PluginError
@@ -115,3 +116,27 @@ class Backends:
             "plugin_error", {"plugin": failure.plugin, "hook": failure.where, "error": failure.error}, now
         )
         self.alerts = [*self.alerts[-(ALERTS_KEPT - 1) :], f"{failure.plugin} ({failure.where}): {failure.error}"]
+
+
+_closing: set[asyncio.Task[None]] = set()  # closings scheduled by a sync close() inside a running loop
+
+
+def run_soon(closing: Coroutine[Any, Any, None]) -> None:
+    """Run `closing` to the end now when no event loop runs in this thread, else schedule it on that loop."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(closing)
+        return
+    task = loop.create_task(closing)
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+def rollback_policy(config: Config, host: PluginHost) -> RollbackPolicy:
+    """The configured rollback policy, its smallest move raised to the router's declared share step, so
+    every ceiling the scheduler plans lands on the grid of shares the router can store."""
+    step = host.capabilities(config.backend_for("router")).share_step
+    if step <= config.rollback.min_move:
+        return config.rollback
+    return replace(config.rollback, min_move=step)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -24,11 +24,10 @@ from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler, Stage
 from cockpit.domain.rollout import RolloutScheduler
-from cockpit.domain.staging import RollbackPolicy
 from cockpit.domain.warmer import Warmer, WarmerPolicy
-from cockpit.engine import commands, state
+from cockpit.engine import alarm, commands, state
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
-from cockpit.engine.backends import Backends
+from cockpit.engine.backends import Backends, rollback_policy, run_soon
 from cockpit.engine.clock import Clock
 from cockpit.engine.commands import CommandError, ReadOnlyError
 from cockpit.engine.handle import Control
@@ -51,28 +50,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("cockpit.engine")
-_closing: set[asyncio.Task[None]] = set()  # closings scheduled by a sync close() inside a running loop
-
-
-def run_soon(closing: Coroutine[Any, Any, None]) -> None:
-    """Run `closing` to the end now when no event loop runs in this thread, else schedule it on that loop."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(closing)
-        return
-    task = loop.create_task(closing)
-    _closing.add(task)
-    task.add_done_callback(_closing.discard)
-
-
-def rollback_policy(config: Config, host: PluginHost) -> RollbackPolicy:
-    """The configured rollback policy, its smallest move raised to the router's declared share step, so
-    every ceiling the scheduler plans lands on the grid of shares the router can store."""
-    step = host.capabilities(config.backend_for("router")).share_step
-    if step <= config.rollback.min_move:
-        return config.rollback
-    return replace(config.rollback, min_move=step)
 
 
 class Engine:
@@ -289,9 +266,9 @@ class Engine:
                 with self.journal.transaction():
                     snap = await self._tick()
             except JournalUnavailable as exc:
-                snap = self._journal_down(str(exc))
+                snap = alarm.journal_down(self, str(exc))
             else:
-                if self.journal_alarm is not None and self._journal_wrote():
+                if self.journal_alarm is not None and alarm.journal_wrote(self):
                     log.warning("journal writable again: actuating")
                     self.journal_alarm = None
                     snap = replace(snap, alerts=list(self.backends.alerts))
@@ -312,30 +289,6 @@ class Engine:
             await self._observe()
             self.snapshot = self._snap(now, hold="read-only: observing; this screen actuates nothing")
             return self.snapshot
-
-    def _last_seq(self) -> int:
-        last_seq = getattr(self.journal, "last_seq", None)
-        try:
-            return int(last_seq()) if callable(last_seq) else -1
-        except Exception:
-            return -1
-
-    def _journal_wrote(self) -> bool:
-        """The alarm clears once a tick committed something (a quiet tick proves nothing about space)."""
-        return self._last_seq() > self._alarm_seq
-
-    def _journal_down(self, why: str) -> Snapshot:
-        """A journal that cannot be written (disk full, I/O error, Redis gone): nothing is actuated, since
-        every intent must be durable before the backend call (the failed write stopped this tick before
-        it); the alarm shows on every screen; the next tick tries again and clears it once writes work."""
-        if self.journal_alarm is None:
-            log.error("%s: not actuating until it can be written", why)
-        self.rollback.take_changes()
-        self.rollback.mark_all_changed()  # what the lost transaction held is written whole next time
-        self.rollout_written = -1
-        self._alarm_seq = self._last_seq()
-        self.journal_alarm = f"JOURNAL ALARM: {why}: not actuating until it can be written"
-        return self._snap(self.clock.now(), hold=self.journal_alarm)
 
     async def _tick(self) -> Snapshot:
         now = self.clock.now()
