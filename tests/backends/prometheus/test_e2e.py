@@ -139,7 +139,8 @@ def test_rollback_on_real_prometheus_signals(tmp_path):
                 await pilot.act()
                 if finished is None and engine.rollback.done:
                     finished = time.monotonic()
-                if finished is not None and time.monotonic() - finished > 5:
+                # past the rate window (10 s) and a scrape: the last shift is out of the rates compared below
+                if finished is not None and time.monotonic() - finished > 12:
                     return finished
                 await asyncio.sleep(1.0)
             return finished
@@ -158,7 +159,7 @@ def test_rollback_on_real_prometheus_signals(tmp_path):
         rps = snap.traffic.rps
         assert set(rps) == set(world.rps)
         for t, r in world.rps.items():
-            assert abs(rps[t] - r) <= 0.15 * r, (t, rps[t], r)
+            assert abs(rps[t] - r) <= 0.15 * r, (t, rps[t], r, snap.unknown.get("rps", {}).get(t), snap.now)
         # ... and so did the cache warmth: the old namespace's hit rate is the exporter's ratio
         old_ns = next(ns for ns in snap.namespaces if ns.tier == "old")
         assert 0.0 < old_ns.hit_rate <= 0.8
