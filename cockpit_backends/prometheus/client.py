@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+_EXPECTED = {"vector": "an instant vector grouped by label", "matrix": "a matrix"}
+
 
 class QueryFailed(Exception):
     """A query that returned no vector; the message is one sentence."""
@@ -85,14 +87,14 @@ class PrometheusClient:
             await self._client.aclose()
             self._client = None
 
-    async def query(self, promql: str) -> list[tuple[dict[str, str], float, float]]:
-        """The instant vector `promql` evaluates to now: (labels, value, sample time) per series."""
+    async def _post(self, path: str, form: dict[str, str], result_type: str, what: str) -> Any:
+        """POST one query to the HTTP API; the successful answer's data, or one QueryFailed sentence."""
         import httpx
 
         # The HTTP timeout bounds each phase; this bounds the whole call (a server that trickles bytes).
         try:
             async with asyncio.timeout(self.timeout_s):
-                resp = await self._http().post("/api/v1/query", data={"query": promql})
+                resp = await self._http().post(path, data=form)
         except (TimeoutError, httpx.TimeoutException):
             raise QueryFailed(f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s") from None
         except httpx.TransportError as exc:
@@ -107,9 +109,14 @@ class PrometheusClient:
             if answer.errorType == "bad_data":
                 raise QueryFailed(f"Prometheus rejected the query: {answer.error}")
             raise QueryFailed(f"Prometheus answered {resp.status_code} ({answer.errorType}: {answer.error})")
-        if answer.data.resultType != "vector":
-            raise QueryFailed(f"the query returned a {answer.data.resultType}, not an instant vector grouped by label")
-        samples = _vector.decode(answer.data.result)
+        if answer.data.resultType != result_type:
+            raise QueryFailed(f"the {what} returned a {answer.data.resultType}, not {_EXPECTED[result_type]}")
+        return answer.data
+
+    async def query(self, promql: str) -> list[tuple[dict[str, str], float, float]]:
+        """The instant vector `promql` evaluates to now: (labels, value, sample time) per series."""
+        data = await self._post("/api/v1/query", {"query": promql}, "vector", "query")
+        samples = _vector.decode(data.result)
         try:  # float() reads every value Prometheus writes ("0.5", "NaN", "+Inf"); the slow path is a guard
             return [(s.metric, float(s.value[1]), s.value[0]) for s in samples]
         except ValueError:
@@ -121,27 +128,7 @@ class PrometheusClient:
         """The range vector `promql` evaluates to from `start` to `end` every `step` seconds: (labels,
         [(time, value)]) per series. Callers keep windows short (a few hundred steps) and fold each
         answer into aggregates, so memory stays bounded however long the whole window is."""
-        import httpx
-
         form = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                resp = await self._http().post("/api/v1/query_range", data=form)
-        except (TimeoutError, httpx.TimeoutException):
-            raise QueryFailed(f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s") from None
-        except httpx.TransportError as exc:
-            raise QueryFailed(f"Prometheus at {self.url} is unreachable ({type(exc).__name__})") from None
-        try:
-            answer = _answer.decode(resp.content)
-        except msgspec.DecodeError:
-            raise QueryFailed(
-                f"Prometheus at {self.url} answered {resp.status_code} with a body that is not its JSON API"
-            ) from None
-        if answer.status != "success" or answer.data is None:
-            if answer.errorType == "bad_data":
-                raise QueryFailed(f"Prometheus rejected the query: {answer.error}")
-            raise QueryFailed(f"Prometheus answered {resp.status_code} ({answer.errorType}: {answer.error})")
-        if answer.data.resultType != "matrix":
-            raise QueryFailed(f"the range query returned a {answer.data.resultType}, not a matrix")
-        series = _matrix.decode(answer.data.result)
+        data = await self._post("/api/v1/query_range", form, "matrix", "range query")
+        series = _matrix.decode(data.result)
         return [(s.metric, [(t, parse_value(v)) for t, v in s.values]) for s in series]
