@@ -295,19 +295,7 @@ class MockSimulator:
 
     def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
         w = self.h.sync()
-        m = w.metrics
-        return {
-            "onset_s": m.onset,
-            "restored_at_s": m.restored_at,
-            "wrong_answers": m.wrong_answers,
-            "dropped_requests": m.dropped,
-            "peak_old_utilisation": m.peak_old_util,
-            "min_old_hit_rate": m.min_old_hit if m.onset is not None else None,
-            "extra_cost": m.extra_cost,
-            "disturbed_tenants": sorted(m.disturbed),
-            "regressed_tenants": sorted(w.regressed_since),
-            "history": list(m.history),
-        }
+        return w.metrics_card() | {"regressed_tenants": sorted(w.regressed_since), "history": list(w.metrics.history)}
 
     def starting_shares(self) -> dict[str, float]:
         """The scenario's starting vector (to seed a real router that stands in for the simulator's)."""

@@ -39,16 +39,7 @@ def replay(sc: Scenario) -> dict[str, Any] | None:
             _apply(w, step, n)
     while w.t + w.dt <= duration and not _settled(w):
         w.advance_to(w.t + w.dt)
-    m = w.metrics
-    return {
-        "onset_s": m.onset,
-        "restored_at_s": m.restored_at,
-        "wrong_answers": m.wrong_answers,
-        "dropped_requests": m.dropped,
-        "peak_old_utilisation": m.peak_old_util,
-        "min_old_hit_rate": m.min_old_hit if m.onset is not None else None,
-        "extra_cost": m.extra_cost,
-        "disturbed_tenants": sorted(m.disturbed),
+    return w.metrics_card() | {
         "declared_at_s": declared,
         "lower_bound_s": lower_bound,
         "stages": sum(1 for s in rec.steps if s.shares),

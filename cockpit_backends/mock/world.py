@@ -373,6 +373,20 @@ class World:
         self.requests_applied += 1
         return applied, failed
 
+    def metrics_card(self) -> dict[str, Any]:
+        """The figures every scorecard of this world starts from (the drill's and a replay's)."""
+        m = self.metrics
+        return {
+            "onset_s": m.onset,
+            "restored_at_s": m.restored_at,
+            "wrong_answers": m.wrong_answers,
+            "dropped_requests": m.dropped,
+            "peak_old_utilisation": m.peak_old_util,
+            "min_old_hit_rate": m.min_old_hit if m.onset is not None else None,
+            "extra_cost": m.extra_cost,
+            "disturbed_tenants": sorted(m.disturbed),
+        }
+
     def hpa_max(self, spec: TierSpec) -> int:
         """The autoscaler's ceiling: as the scenario says, or by default enough for the whole fleet on
         this tier with a cold cache at the target utilisation, twice over, and never under 1,000 (so a
