@@ -53,11 +53,6 @@ class CommandSpec:
     needs_confirm: bool = False  # refused unless the caller passes confirm=True (a real bool)
 
 
-def _confirmed(call: Call, what: str) -> None:
-    if call.args.get("confirm") is not True:
-        raise CommandError(f"{what} needs confirmation (confirm=true)")
-
-
 def _mode_arg(call: Call) -> str | None:
     mode = call.args.get("mode")
     if mode is not None and mode not in ("auto", "manual"):
@@ -259,7 +254,7 @@ async def run(engine: Engine, name: str, operator: str | None, args: dict[str, A
         with engine.journal.transaction():
             try:
                 if spec.needs_confirm and args.get("confirm") is not True:
-                    raise CommandError(f"{spec.summary.split(':')[0]} needs confirmation (confirm=true)")
+                    raise CommandError(f"the {name!r} command needs confirmation (confirm=true)")
                 if spec.needs_armed and not engine.rollback.armed:
                     raise CommandError(f"no rollback is armed: {name!r} has nothing to act on")
                 message = await spec.handler(engine, Call(who, now, args))

@@ -91,5 +91,5 @@ def build_snapshot(
         read_only=engine.read_only,
         warmer=engine.warmer.snapshot(),
         alerts=[a for a in (engine.journal_alarm, *engine.backends.alerts) if a],
-        unknown={k: dict(v) for k, v in obs.unknown.items()},
+        unknown=obs.unknown,  # built afresh by each observation and never changed after: no copy per tick
     )
