@@ -3,200 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from cockpit.errors import CockpitError
 
 STRATEGY_NAMES = ("cockpit", "abort", "fixed-stages")  # cockpit.domain.baselines.STRATEGIES, without importing it
-
-
-def _drill(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from cockpit.domain.baselines import STRATEGIES
-    from cockpit.engine.drill import run_drill
-    from cockpit.report import scorecard_table
-
-    if args.speed is not None and args.speed <= 0:
-        from cockpit.errors import ConfigError
-
-        raise ConfigError(f"--speed {args.speed:g}: expected a positive number of simulated seconds per second")
-    backends, plugin_options = _drill_backends(args)
-    strategies = list(STRATEGIES) if args.compare else [args.strategy]
-    cards = []
-    for s in strategies:
-        cards.append(
-            asyncio.run(
-                run_drill(
-                    args.scenario,
-                    s,
-                    journal=Path(args.journal) if args.journal else None,
-                    state_file=args.state_file,
-                    speed=args.speed,
-                    backends=backends,
-                    plugin_options=plugin_options,
-                    warmer=args.warmer,
-                )
-            )
-        )
-    if args.compare:
-        from cockpit.cli_scenario import as_it_happened
-
-        cards += as_it_happened(args.scenario)  # a scenario generated from history: what really happened
-    if args.json:
-        out = [c.to_json() for c in cards]
-        print(json.dumps(out if args.compare else out[0], indent=2))
-    else:
-        print(scorecard_table(cards))
-    return 0
-
-
-def _drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
-    """`--backend cache=redis`: that role goes to a real backend, with options from --config's [plugins]."""
-    from cockpit.errors import ConfigError
-    from cockpit.paths import find_config
-    from cockpit.schema import read_toml
-
-    backends: dict[str, str] = {}
-    for item in args.backend or []:
-        role, sep, name = item.partition("=")
-        if not sep or not role or not name:
-            raise ConfigError(f"--backend {item!r}: expected ROLE=NAME, e.g. --backend cache=redis")
-        backends[role] = name
-    options: dict = {}
-    source = find_config(args.config) if backends else None
-    if source is not None and not source.embedded:
-        plugins = read_toml(source.path, "configuration file").get("plugins", {})
-        if not isinstance(plugins, dict):
-            raise ConfigError(f"{source.path}: plugins: expected a table of backend options")
-        options = {k: v for k, v in plugins.items() if k in backends.values()}
-    return backends, options
-
-
-def _plan(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from cockpit.engine.journal import Journal
-    from cockpit.engine.session import open_engine
-    from cockpit.paths import discover
-
-    config = discover(args.config)
-    # A dry run: observe once, plan, change nothing (the journal is a throw-away one).
-    engine = open_engine(config, journal=Journal(":memory:"), read_only=True)
-
-    async def observe_once() -> None:
-        try:
-            await engine.tick()
-        finally:
-            await engine.aclose()  # the plugins' objects: planning reads only what was observed
-
-    asyncio.run(observe_once())
-    if args.tenants is not None and not [t for t in args.tenants.split(",") if t.strip()]:
-        from cockpit.errors import ConfigError
-
-        raise ConfigError("--tenants: expected comma-separated tenant names, e.g. --tenants acme,globex")
-    scope = [t.strip() for t in args.tenants.split(",") if t.strip()] if args.tenants else args.scope
-    plan = engine.plan_now(scope)
-    if args.json:
-        print(_plan_json(plan))
-        return 0
-    print(f"config: {config.source}")
-    print(f"scope: {len(plan.scope)} tenant(s): {', '.join(plan.scope)}")
-    print(f"traffic to move off the new revision: {plan.traffic_to_move_rps:,.1f} rps")
-    print(f"pre-scale the old tier to: {plan.prescale_to} replicas (before anything moves)")
-    for st in plan.stages:
-        print(
-            f"  stage {st.number:>3}  T+{st.eta_s:>5.0f} s  {st.moved_rps:>8.1f} rps  "
-            f"old tier {st.old_utilisation_after:>4.0%}  {', '.join(st.tenants)}"
-        )
-    print(f"finishes at T+{plan.eta_s:.0f} s" if plan.finishes else "does not finish within the planning horizon")
-    if plan.unknown:  # unknown is a state: what the plan could not read, and what it assumed instead
-        print(f"unknown: {len(plan.unknown)} tenant(s)")
-        for t, why in sorted(plan.unknown.items()):
-            print(f"  {t}: {why}")
-    return 0
-
-
-def _plan_json(plan: Any) -> str:
-    """The plan as indented JSON (msgspec: a 10,000-tenant plan in milliseconds, not a deep copy)."""
-    import msgspec
-
-    return msgspec.json.format(msgspec.json.encode(plan), indent=2).decode()
-
-
-def _plugins(args: argparse.Namespace) -> int:
-    from cockpit.plugins import installed_plugins
-
-    if args.plugins_command is None:
-        # Metadata only: listing never imports a plugin (a broken or heavy one costs nothing here), but
-        # locates its module; --check-imports imports each and says why one fails.
-        plugins = installed_plugins(check_imports=args.check_imports)
-        width = max((len(p.name) for p in plugins), default=4)
-        for p in plugins:
-            print(
-                f"{p.name:<{width}}  {p.distribution} {p.version}  ({p.module})"
-                + (f"  {p.problem}" if p.problem else "")
-            )
-        return 1 if any(p.problem for p in plugins) else 0
-    return _plugins_check(args)
+# The commands live in cli_*.py, one module a family, imported only when that command runs:
+# cli_drill (drill, plan), cli_plugins (plugins, plugins check/show, plugin new), cli_pins (lint, pin),
+# cli_history (timeline, evidence), cli_engine, cli_journal, cli_scenario.
 
 
 def config_warnings(config: Any, host: Any) -> list[str]:
-    """One line per [plugins.X] table that names no installed plugin (plugins check and lint)."""
-    from cockpit.plugins import unknown_tables
+    """One line per [plugins.X] table that names no installed plugin (kept here for callers; cli_plugins')."""
+    from cockpit.cli_plugins import config_warnings as warnings
 
-    file = "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
-    return unknown_tables(config.file.plugins, host.known_names(), file)
-
-
-def _plugins_check(args: argparse.Namespace) -> int:
-    import asyncio
-    from pathlib import Path
-
-    from cockpit.contract import check_backend
-    from cockpit.engine.session import make_clock
-    from cockpit.errors import PluginError
-    from cockpit.hookspecs import BackendContext, PinnedModels
-    from cockpit.paths import discover
-    from cockpit.plugins import PluginHost
-
-    config = discover(args.config)
-    host = PluginHost()
-    backends = host.backends()
-    if args.name not in backends:
-        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
-        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
-    spec = backends[args.name]
-    context = BackendContext(
-        clock=make_clock(config),
-        config_dir=str(Path(config.path).parent),
-        tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
-        models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
-        config_file=str(config.path),
-    )
-    results = asyncio.run(
-        check_backend(
-            host,
-            args.name,
-            config.options_for(args.name),
-            context,
-            alias=config.file.models.alias,
-            write=args.write,
-            threshold=config.file.incident.regression_threshold,
-        )
-    )
-    print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
-    for warning in config_warnings(config, host):
-        print(f"  WARN  config     {warning}")
-    for r in results:
-        print(f"  {r.line()}")
-    failed = sum(1 for r in results if not r.ok)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return warnings(config, host)
 
 
 EXIT_CODES = """\
@@ -314,12 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE=NAME",
         help="hand a role to a real backend (options from --config's [plugins.NAME]); repeatable",
     )
-    d.set_defaults(func=_drill)
+    d.set_defaults(func=_lazy("cockpit.cli_drill", "drill_command"))
     pl = sub.add_parser("plan", help="dry-run a rollback now: scope, pre-scale target and stages with ETAs")
     pl.add_argument("--scope", default="regressing", choices=["regressing", "all"])
     pl.add_argument("--tenants", help="comma-separated tenants (overrides --scope)")
     pl.add_argument("--json", action="store_true")
-    pl.set_defaults(func=_plan)
+    pl.set_defaults(func=_lazy("cockpit.cli_drill", "plan_command"))
     li = sub.add_parser("lint", help="every model reference must be a pinned revision (exit 1 on aliases)")
     li.set_defaults(func=_lazy("cockpit.cli_pins", "lint_command"))
     pn = sub.add_parser("pin", help="resolve [pins] aliases into the lock file; record upgrades; roll a pin back")
@@ -339,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
     ev.set_defaults(func=_lazy("cockpit.cli_history", "evidence_command"))
     pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
-    pg.set_defaults(func=_plugins, plugins_command=None)
+    pg.set_defaults(func=_lazy("cockpit.cli_plugins", "list_command"), plugins_command=None)
     pg.add_argument(
         "--check-imports",
         action="store_true",

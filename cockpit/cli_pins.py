@@ -25,7 +25,7 @@ def _provider(config: Any, host: Any = None) -> Any:
 def lint_command(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cockpit.cli import config_warnings
+    from cockpit.cli_plugins import config_warnings
     from cockpit.paths import find_config, load_found
     from cockpit.pinning import lint, references
     from cockpit.plugins import PluginHost

@@ -1,4 +1,5 @@
-"""`cockpit plugins show NAME [--json-schema]`: a backend's roles, contract, capabilities and options;
+"""`cockpit plugins [--check-imports]`: installed backends, from metadata; `cockpit plugins check NAME`:
+the contract checks; `cockpit plugins show NAME [--json-schema]`: a backend's roles, contract, capabilities and options;
 `cockpit plugin new NAME --role router`: a plugin distribution to start from (cockpit.scaffold)."""
 
 from __future__ import annotations
@@ -6,6 +7,77 @@ from __future__ import annotations
 import argparse
 import json
 from typing import Any
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from cockpit.plugins import installed_plugins
+
+    if args.plugins_command is None:
+        # Metadata only: listing never imports a plugin (a broken or heavy one costs nothing here), but
+        # locates its module; --check-imports imports each and says why one fails.
+        plugins = installed_plugins(check_imports=args.check_imports)
+        width = max((len(p.name) for p in plugins), default=4)
+        for p in plugins:
+            print(
+                f"{p.name:<{width}}  {p.distribution} {p.version}  ({p.module})"
+                + (f"  {p.problem}" if p.problem else "")
+            )
+        return 1 if any(p.problem for p in plugins) else 0
+    return check_command(args)
+
+
+def config_warnings(config: Any, host: Any) -> list[str]:
+    """One line per [plugins.X] table that names no installed plugin (plugins check and lint)."""
+    from cockpit.plugins import unknown_tables
+
+    file = "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
+    return unknown_tables(config.file.plugins, host.known_names(), file)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from cockpit.contract import check_backend
+    from cockpit.engine.session import make_clock
+    from cockpit.errors import PluginError
+    from cockpit.hookspecs import BackendContext, PinnedModels
+    from cockpit.paths import discover
+    from cockpit.plugins import PluginHost
+
+    config = discover(args.config)
+    host = PluginHost()
+    backends = host.backends()
+    if args.name not in backends:
+        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
+        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
+    spec = backends[args.name]
+    context = BackendContext(
+        clock=make_clock(config),
+        config_dir=str(Path(config.path).parent),
+        tiers={"old": config.file.tiers.old, "new": config.file.tiers.new},
+        models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
+        config_file=str(config.path),
+    )
+    results = asyncio.run(
+        check_backend(
+            host,
+            args.name,
+            config.options_for(args.name),
+            context,
+            alias=config.file.models.alias,
+            write=args.write,
+            threshold=config.file.incident.regression_threshold,
+        )
+    )
+    print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
+    for warning in config_warnings(config, host):
+        print(f"  WARN  config     {warning}")
+    for r in results:
+        print(f"  {r.line()}")
+    failed = sum(1 for r in results if not r.ok)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def show_command(args: argparse.Namespace) -> int:
