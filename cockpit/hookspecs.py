@@ -3,7 +3,7 @@
 A backend plugin is an importable module (or object) registered under the ``cockpit.backends``
 entry-point group. It implements ``cockpit_backends`` to say which backends it provides and which
 *roles* each serves, and may answer any of the event hooks. Each role is a small async interface,
-defined below as a Protocol: an object the plugin's factory returns for a role.
+defined as a Protocol in ``cockpit.roles`` (re-exported here): an object the plugin's factory returns for a role.
 
 Roles
     router       read and apply the per-tenant share on the new revision
@@ -35,9 +35,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import pluggy
+
+from cockpit.roles import ROLE_PROTOCOLS as ROLE_PROTOCOLS  # the role Protocols, re-exported
+from cockpit.roles import Autoscaler as Autoscaler
+from cockpit.roles import CacheStore as CacheStore
+from cockpit.roles import HealthSignals as HealthSignals
+from cockpit.roles import ModelProvider as ModelProvider
+from cockpit.roles import Simulator as Simulator
+from cockpit.roles import TrafficRouter as TrafficRouter
 
 PROJECT = "cockpit"
 ENTRY_POINT_GROUP = "cockpit.backends"
@@ -78,6 +86,20 @@ class ApplyResult:
 
     applied: Mapping[str, float]
     failed: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowReading:
+    """A three-way router's overflow vector (capability ``overflow``): per tenant, the part of its
+    *old-revision* traffic the overflow tier serves (0..1; absent is 0), independent of the new-revision
+    share: at new share n and overflow share o the router sends n to new, (1 - n)·o to the overflow tier
+    and the rest to the old tier. ``apply_overflow`` sets it like ``apply_shares`` sets the new shares
+    (idempotent per request id, partial failure in ``ApplyResult.failed``). `load_rps` and `hit_rate` are
+    the overflow tier's own measurements when the router has them (None: unknown)."""
+
+    shares: Mapping[str, float]
+    load_rps: float | None = None
+    hit_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,18 +181,24 @@ class Capabilities:
     ``apply_shares`` may name a tenant the router does not serve yet (a drill seeds its starting shares
     that way). `measures_rates`: whether ``TrafficReading.rps`` is filled (else the health backend's
     ``rates()`` must be). `answers_unknown`: a health backend that returns a ``SignalReading`` with
-    unknowns rather than leaving a tenant out."""
+    unknowns rather than leaving a tenant out. `overflow`: a router that splits three ways (new, old,
+    overflow tier) and implements ``read_overflow() -> OverflowReading`` and ``apply_overflow(shares,
+    request_id) -> ApplyResult`` (see ``OverflowReading``); without it the overflow tier is unavailable
+    and everything else works as before."""
 
     share_step: float = 0.0
     creates_tenants: bool = True
     measures_rates: bool = True
     answers_unknown: bool = False
+    overflow: bool = False
 
     def problem(self) -> str | None:
         """Why these capabilities cannot be right (one phrase), None when they can."""
         step = self.share_step
         if isinstance(step, bool) or not isinstance(step, int | float) or not 0.0 <= step <= 0.5:
             return f"capabilities.share_step must be a number from 0 to 0.5, not {step!r}"
+        if not isinstance(self.overflow, bool):
+            return f"capabilities.overflow must be true or false, not {self.overflow!r}"
         return None
 
 
@@ -261,128 +289,6 @@ def unknowns(reading: Mapping[str, float] | None, tenants: Iterable[str], failed
         if why is not None:
             out[t] = why
     return out
-
-
-# Roles -----------------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class TrafficRouter(Protocol):
-    async def read_traffic(self) -> TrafficReading:
-        """The per-tenant share on the new revision as the router serves it *now*, and the rates."""
-        ...
-
-    async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
-        """Set these tenants' shares. Idempotent per `request_id`. Report partial failure in
-        ``ApplyResult.failed``; never report a tenant as applied that was not."""
-        ...
-
-
-@runtime_checkable
-class Autoscaler(Protocol):
-    async def read_tier(self, tier: str) -> TierReading: ...
-
-    async def scale_tier(self, tier: str, replicas: int, request_id: str) -> None:
-        """Hold the tier at no fewer than `replicas` (raise its floor: an HPA overrides hand-set
-        replica counts, so a real backend raises the HPA's minimum as well)."""
-        ...
-
-
-@runtime_checkable
-class CacheStore(Protocol):
-    """Optionally also ``async def record_usage(self, namespace, hits, misses)``: count cache reads
-    reported by the provider (the warmer, and drills that drive a real store from the simulator); and
-    ``async def sample_prefixes(self, tier, n) -> list[PromptPrefix]``: a representative sample of recent
-    prompt prefixes served by a tier (what the warmer replays); and
-    ``async def gc(self)``: collect namespaces that are neither active, the rollback target nor frozen
-    (the engine calls it periodically, never while an incident is open)."""
-
-    async def namespaces(self) -> list[NamespaceReading]:
-        """Every namespace the store knows; `tier` says which tier's *active* namespace it is ("" if
-        none): the engine reads the old tier's hit rate from it."""
-        ...
-
-    async def fork(self, source: str, revision: str) -> str:
-        """Make a namespace for `revision` from `source` (copy or re-point); return its name."""
-        ...
-
-    async def freeze(self, namespace: str) -> None:
-        """No garbage collection or expiry of the namespace's entries until ``thaw``."""
-        ...
-
-    async def thaw(self, namespace: str) -> None: ...
-
-
-@runtime_checkable
-class ModelProvider(Protocol):
-    """Optionally also ``async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult``: send
-    one request with exactly that prefix to `revision` (the cache warmer)."""
-
-    async def resolve(self, alias: str) -> str:
-        """The pinned revision an alias points to right now."""
-        ...
-
-
-@runtime_checkable
-class HealthSignals(Protocol):
-    """Optionally also ``async def rates(self) -> Mapping[str, float]``: requests per second per
-    tenant, used when the router cannot measure them (its ``TrafficReading.rps`` is empty); and
-    ``async def warmth(self) -> Mapping[str, float]``: cache hit rate (0..1) keyed by a cache namespace's
-    name, revision or tier, measured from live traffic (for example a serving engine's prefix-cache
-    counters); where it names a namespace, it replaces the hit rate the cache store reports.
-
-    Each may return a :class:`SignalReading` to say which tenants (or namespaces) are *unknown* and why;
-    the engine shows them, never plans an unknown rate as 0 rps and never counts an unknown tenant as
-    healthy. A plain mapping is still accepted."""
-
-    async def regressions(self) -> Mapping[str, float]:
-        """Regression severity on the new revision per tenant (0 healthy .. 1 all wrong). Tenants
-        absent are healthy, unless the result is a :class:`SignalReading` that says why they are unknown."""
-        ...
-
-
-@runtime_checkable
-class Simulator(Protocol):
-    """Served by simulated backends only (the mock): drills use it to run a scenario and score it."""
-
-    def now(self) -> float:
-        """The simulated time the world has reached."""
-        ...
-
-    def scenario_info(self) -> Mapping[str, Any]:
-        """name, duration_s, tick_s, description."""
-        ...
-
-    def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
-        """Ground-truth figures for the drill so far (see the README's scorecard)."""
-        ...
-
-    def lower_bound(self, declared_at: float, scope: list[str]) -> float:
-        """Seconds after `declared_at` before the old tier could hold the failback of `scope`."""
-        ...
-
-    def starting_shares(self) -> Mapping[str, float]:
-        """The scenario's starting vector: a drill seeds a real router that stands in with it."""
-        ...
-
-    def usage(self) -> Mapping[str, tuple[float, float]]:
-        """Cumulative (hits, misses) served per tier ("old", "new"): relayed into a real cache store
-        when one stands in for the simulator's."""
-        ...
-
-    def close(self) -> None:
-        """Drop the simulated world."""
-        ...
-
-
-ROLE_PROTOCOLS: dict[str, type] = {
-    "simulator": Simulator,
-    "router": TrafficRouter,
-    "autoscaler": Autoscaler,
-    "cache": CacheStore,
-    "provider": ModelProvider,
-    "health": HealthSignals,
-}
 
 
 # Hooks -----------------------------------------------------------------------------------------
