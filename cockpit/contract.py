@@ -280,75 +280,6 @@ async def _provider(c: _Checks, alias: str) -> None:
         c.ok("resolve", f"{alias} -> {rev}")
 
 
-# Health ----------------------------------------------------------------------------------------
-
-
-async def check_health(health: Any, *, limits: Limits | None = None) -> list[Check]:
-    """The health contract: severities are finite numbers in 0..1 per tenant (named when not); rates and
-    warmth, when the backend has them, are called and checked too."""
-    c = _Checks("health", health, limits or Limits())
-    r = await c.run("regressions", "regressions")
-    if r is not None:
-        problems = _mapping_problem("regressions", r, "tenant -> severity 0..1") or fraction_problems(r, "severity")
-        if c.fail("regressions", problems):
-            c.ok("regressions", _health_summary(r, c.limits.threshold) + f"; {c.took}")
-    # A backend that can say what each query returned per tenant (the prometheus backend) says it here.
-    for name, ok, detail in health.report() if hasattr(health, "report") else ():
-        c.results.append(Check("health", name, ok, detail))
-    if hasattr(health, "rates"):
-        await _rates(c, r if isinstance(r, Mapping) else {})
-    if hasattr(health, "warmth"):
-        await _warmth(c)
-    return c.results
-
-
-def _health_summary(r: Mapping[str, float], threshold: float) -> str:
-    regressing = sum(1 for v in r.values() if v >= threshold)
-    below = sum(1 for v in r.values() if 0 < v < threshold)
-    unknown = len(getattr(r, "unknown", {}))
-    return (
-        f"{len(r)} read, {regressing} regressing (severity >= {threshold:g})"
-        + (f", {below} below the threshold" if below else "")
-        + (f", {unknown} unknown" if unknown else "")
-    )
-
-
-async def _rates(c: _Checks, severities: Mapping[str, float]) -> None:
-    r = await c.run("rates", "rates")
-    if r is None:
-        return
-    if not c.fail(
-        "rates",
-        _mapping_problem("rates", r, "tenant -> requests per second") or rate_problems(r, c.limits.max_rps),
-    ):
-        return
-    tenants = set(severities) | set(getattr(severities, "unknown", {})) | set(r)
-    unknown = {t: r.why_unknown(t) for t in sorted(tenants - set(r))} if hasattr(r, "why_unknown") else {}
-    if unknown:
-        sample = "; ".join(f"{t}: {why}" for t, why in list(unknown.items())[:5])
-        c.ok(
-            "rates",
-            f"warning: partial coverage, {len(r)} of {len(tenants)} tenants have a rate; "
-            f"unknown (planned at a conservative estimate): {sample}",
-        )
-        return
-    c.ok("rates", f"{len(r)} tenants, {sum(r.values()):,.1f} rps in all; {c.took}")
-
-
-async def _warmth(c: _Checks) -> None:
-    w = await c.run("warmth", "warmth")
-    if w is None:
-        return
-    if not c.fail(
-        "warmth",
-        _mapping_problem("warmth", w, "namespace -> hit rate 0..1") or fraction_problems(w, "hit rate"),
-    ):
-        return
-    bad = getattr(w, "unknown", {})
-    shown = ", ".join(f"{k} {v:.0%}" for k, v in list(w.items())[:6]) or "nothing configured or returned"
-    c.ok("warmth", shown + (f"; unknown: {'; '.join(f'{k}: {v}' for k, v in bad.items())}" if bad else ""))
-
-
 # A role object, a backend ------------------------------------------------------------------------
 
 
@@ -368,6 +299,8 @@ async def check_role(
 
         return await check_router(obj, write=write, limits=limits)
     if role == "health":
+        from cockpit.contract_health import check_health
+
         return await check_health(obj, limits=limits)
     c = _Checks(role, obj, limits)
     if role == "autoscaler":
@@ -409,9 +342,14 @@ async def check_backend(
 
 
 def __getattr__(name: str) -> Any:
-    """`check_router` lives in contract_router (which builds on this module); importable from here too."""
+    """`check_router` and `check_health` live in contract_router and contract_health (which build on this
+    module); importable from here too."""
     if name == "check_router":
         from cockpit.contract_router import check_router
 
         return check_router
+    if name == "check_health":
+        from cockpit.contract_health import check_health
+
+        return check_health
     raise AttributeError(name)
