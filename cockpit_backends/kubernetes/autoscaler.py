@@ -1,11 +1,13 @@
-"""The autoscaler role: a tier is a Deployment (and optionally its HorizontalPodAutoscaler).
+"""The autoscaler role: a tier is a Deployment, and optionally the object that owns its replicas.
 
 Ready replicas come from the Deployment's status (``readyReplicas``: pods that pass readiness, so
-capacity that can take traffic now); desired from its spec. Raising a floor patches the HPA's
-``minReplicas`` first, since an HPA overrides hand-set replica counts, then the Deployment's
-``scale`` subresource, so the tier starts growing at once rather than at the HPA's next sync. The
-floor is only ever raised: lowering it after the incident is the operator's call (the HPA carries
-the value it had before in the ``cockpit.dev/original-min-replicas`` annotation).
+capacity that can take traffic now); desired from its spec. Raising a floor patches it where the
+owner of the replicas reads it (floors.py: an HPA's ``minReplicas``, a KEDA ScaledObject's
+``minReplicaCount``, a KServe InferenceService's ``spec.predictor.minReplicas``), since the owner
+overrides hand-set replica counts, then (HPA, ScaledObject, or no owner) the Deployment's ``scale``
+subresource, so the tier starts growing at once rather than at the owner's next sync. The floor is
+only ever raised: lowering it after the incident is the operator's call (the owner carries the value
+it had before in the ``cockpit.dev/original-min-replicas`` annotation).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from kubernetes import client
 
 from cockpit.hookspecs import TierReading
 from cockpit_backends.kubernetes.api import MERGE_PATCH, KubernetesError, call
-from cockpit_backends.kubernetes.options import ORIGINAL_MIN_ANNOTATION, PER_REPLICA_ANNOTATION, Options, P, TierRef
+from cockpit_backends.kubernetes.floors import raise_floor
+from cockpit_backends.kubernetes.options import PER_REPLICA_ANNOTATION, Options, P, TierRef
 
 
 class KubernetesAutoscaler:
     def __init__(self, api: client.ApiClient, opts: Options) -> None:
         self.opts = opts
         self.apps = client.AppsV1Api(api)
-        self.autoscaling = client.AutoscalingV2Api(api)
+        self.custom = client.CustomObjectsApi(api)
         self.timeout = opts.request_timeout_s
 
     def _tier(self, tier: str) -> TierRef:
@@ -65,8 +68,9 @@ class KubernetesAutoscaler:
 
     async def scale_tier(self, tier: str, replicas: int, request_id: str) -> None:
         ref = self._tier(tier)
-        if ref.hpa is not None:
-            await self._raise_hpa_floor(ref, replicas)
+        owner = await raise_floor(self.custom, ref, replicas, self.timeout)
+        if owner is not None and not owner.scales_deployment:
+            return  # its controller owns the Deployment: it passes the floor down itself
         what = f"read the scale of Deployment {ref.namespace}/{ref.deployment}"
         scale = await call(
             what,
@@ -86,32 +90,3 @@ class KubernetesAutoscaler:
                 _content_type=MERGE_PATCH,
                 _request_timeout=self.timeout,
             )
-
-    async def _raise_hpa_floor(self, ref: TierRef, replicas: int) -> None:
-        name = f"HorizontalPodAutoscaler {ref.namespace}/{ref.hpa}"
-        hpa = await call(
-            f"read {name}",
-            self.autoscaling.read_namespaced_horizontal_pod_autoscaler,
-            ref.hpa,
-            ref.namespace,
-            _request_timeout=self.timeout,
-        )
-        spec = hpa.get("spec") or {}
-        low = spec.get("minReplicas", 1)  # the API server's default when unset
-        if low >= replicas:
-            return
-        patch: dict[str, Any] = {"spec": {"minReplicas": replicas}}
-        if spec.get("maxReplicas", 0) < replicas:  # the API rejects minReplicas above maxReplicas
-            patch["spec"]["maxReplicas"] = replicas
-        annotations = (hpa.get("metadata") or {}).get("annotations") or {}
-        if ORIGINAL_MIN_ANNOTATION not in annotations:
-            patch["metadata"] = {"annotations": {ORIGINAL_MIN_ANNOTATION: str(low)}}
-        await call(
-            f"raise minReplicas of {name} to {replicas}",
-            self.autoscaling.patch_namespaced_horizontal_pod_autoscaler,
-            ref.hpa,
-            ref.namespace,
-            patch,
-            _content_type=MERGE_PATCH,
-            _request_timeout=self.timeout,
-        )

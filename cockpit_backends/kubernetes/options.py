@@ -19,7 +19,8 @@ MAX_WEIGHT = 1_000_000  # the Gateway API's upper bound for a backendRef weight
 
 _TOP = {"kubeconfig", "context", "in_cluster", "namespace", "request_timeout_s", "conflict_retries", "tiers"}
 _TOP |= {"route", "freeze"}
-_TIER = {"deployment", "hpa", "per_replica_rps", "namespace"}
+_TIER = {"deployment", "hpa", "scaled_object", "inference_service", "per_replica_rps", "namespace"}
+FLOOR_OWNERS = ("hpa", "scaled_object", "inference_service")  # who holds a tier's replica floor (floors.py)
 _ROUTE = {"names", "namespace", "tenant_header", "old_backend", "new_backend", "weight_total"}
 _FREEZE = {"cronjob_selector", "namespace", "timeout_s"}
 
@@ -30,6 +31,8 @@ class TierRef:
     namespace: str
     hpa: str | None = None
     per_replica_rps: float | None = None
+    scaled_object: str | None = None  # a KEDA ScaledObject: the floor is its minReplicaCount
+    inference_service: str | None = None  # a KServe InferenceService: spec.predictor.minReplicas
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +112,16 @@ def _kubeconfig(options: Mapping[str, Any], in_cluster: bool, config_dir: str) -
 def _tier(where: str, raw: Any, namespace: str) -> TierRef:
     t = _table(where, raw)
     _unknown(where, t, _TIER)
-    hpa, rps = t.get("hpa"), t.get("per_replica_rps")
+    rps = t.get("per_replica_rps")
+    owners = {k: _name(f"{where}.{k}", t[k]) for k in FLOOR_OWNERS if t.get(k) is not None}
+    if len(owners) > 1:
+        owned = ", ".join(FLOOR_OWNERS)
+        raise ConfigError(f"{where}: set one of {owned} (the one that owns the replicas), not several")
     return TierRef(
         deployment=_name(f"{where}.deployment", t.get("deployment")),
         namespace=_name(f"{where}.namespace", t.get("namespace", namespace)),
-        hpa=None if hpa is None else _name(f"{where}.hpa", hpa),
         per_replica_rps=None if rps is None else _positive(f"{where}.per_replica_rps", rps),
+        **owners,
     )
 
 
