@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ from cockpit.engine.auth import PROTOCOL_VERSION
 from cockpit.engine.handle import Control
 from cockpit.engine.journal import Entry
 from cockpit.engine.loop import CommandError, ReadOnlyError, Snapshot
+from cockpit.engine.mirror import JOURNAL_MIRROR_MAX as JOURNAL_MIRROR_MAX  # the mirror: cockpit.engine.mirror
+from cockpit.engine.mirror import RemoteClock, RemoteJournal, RemoteRollback
 from cockpit.engine.server import LINE_LIMIT, Address, encode, parse_address
 from cockpit.errors import CockpitError
 from cockpit.hookspecs import PluginAction
-
-JOURNAL_MIRROR_MAX = 200_000  # entries kept locally for the timeline; older ones are dropped
 
 
 class EngineUnreachable(CockpitError):
@@ -40,90 +40,6 @@ class EngineUnreachable(CockpitError):
 
 class _Busy(EngineUnreachable):
     """The engine closed the connection before answering the hello (it sheds connections under a flood)."""
-
-
-class RemoteClock:
-    """The engine's clock as seen from here: the last snapshot's time, run forward at the engine's speed."""
-
-    def __init__(self, speed: float, real: bool = False) -> None:
-        self.speed = speed
-        self.real = real  # the engine runs on wall-clock time
-        self._at = 0.0
-        self._wall = time.monotonic()
-
-    def observe(self, now: float) -> None:
-        self._at, self._wall = now, time.monotonic()
-
-    def now(self) -> float:
-        return self._at + (time.monotonic() - self._wall) * self.speed
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds / self.speed)
-
-
-class RemoteRollback:
-    """Read-only view of the engine's rollback scheduler, from the snapshot."""
-
-    def __init__(self, state: dict[str, Any]) -> None:
-        self._state = state
-
-    def snapshot(self) -> dict[str, Any]:
-        return {k: v for k, v in self._state.items() if k != "hold"}
-
-    @property
-    def last_hold(self) -> str | None:
-        return self._state.get("hold")
-
-    @property
-    def scope(self) -> frozenset[str]:
-        return frozenset(self._state.get("scope", ()))
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._state[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class RemoteJournal:
-    """A local mirror of the engine's journal, read synchronously like a Journal."""
-
-    def __init__(self, remote: RemoteEngine) -> None:
-        self.remote = remote
-        self.path = remote.address_text
-        self._entries: list[Entry] = []
-
-    @property
-    def last_seq(self) -> int:
-        return self._entries[-1].seq if self._entries else 0
-
-    def extend(self, rows: list[list[Any]]) -> None:
-        self._entries.extend(Entry(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows if int(r[0]) > self.last_seq)
-        if len(self._entries) > JOURNAL_MIRROR_MAX:
-            del self._entries[: len(self._entries) - JOURNAL_MIRROR_MAX]
-
-    def entries(self, *, kinds: tuple[str, ...] = (), since_seq: int = 0) -> Iterator[Entry]:
-        for e in list(self._entries):
-            if e.seq > since_seq and (not kinds or e.kind in kinds):
-                yield e
-
-    def last(self, kind: str) -> Entry | None:
-        return next((e for e in reversed(self._entries) if e.kind == kind), None)
-
-    def count(self, kind: str | None = None) -> int:
-        return sum(1 for e in self._entries if kind is None or e.kind == kind)
-
-    def begin(self) -> None:
-        pass
-
-    def commit(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def append(self, *_: Any, **__: Any) -> int:
-        raise ReadOnlyError("an attached screen does not write the journal: the engine does")
 
 
 class RemoteEngine:

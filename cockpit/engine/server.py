@@ -32,6 +32,7 @@ import msgspec
 
 from cockpit.config import Config
 from cockpit.engine.auth import PROTOCOL_VERSION, Access, RefusalLimiter, abbreviate
+from cockpit.engine.control import CONTROL, ControlDesk, controller_from
 from cockpit.engine.loop import Engine, Snapshot
 from cockpit.engine.wire import (  # noqa: F401 - the protocol's names, re-exported for clients
     ENCODER,
@@ -53,10 +54,8 @@ from cockpit.errors import CockpitError
 
 log = logging.getLogger("cockpit.engine.server")
 
-CONTROL = ("take-control", "release-control")
 
-
-class EngineServer:
+class EngineServer(ControlDesk):
     """Serves one engine at a time (a standby has none until it takes over) to every attached screen."""
 
     def __init__(self, config: Config, *, on_fenced: Callable[[BaseException], None] | None = None) -> None:
@@ -125,7 +124,7 @@ class EngineServer:
         self.engine = engine
         self.role = role
         self.epoch = epoch
-        self.controller = _controller_from(engine.journal)
+        self.controller = controller_from(engine.journal)
         if engine.snapshot is not None:
             self.publish(engine.snapshot)
         else:
@@ -318,62 +317,6 @@ class EngineServer:
                 return await engine.command(name, operator=client.operator, **args)
         raise CockpitError(f"unknown request {op!r}")
 
-    def _engine(self) -> Engine:
-        if self.engine is None or self.role != "leader":
-            from cockpit.engine.loop import ReadOnlyError
-
-            raise ReadOnlyError(f"this engine is a {self.role}: it does not actuate (attach to the leader)")
-        return self.engine
-
-    async def _journal_refusal(self, engine: Engine, who: str, name: str, why: str) -> None:
-        """Refusals are journaled in bounded size and at a bounded rate per operator (a flood of them
-        must neither grow the journal nor starve the tick of the engine lock)."""
-        if not self.refusals.allow(who):
-            return
-        data: dict[str, Any] = {"command": abbreviate(name), "reason": abbreviate(why, 200)}
-        suppressed = self.refusals.suppressed.pop(who, 0)
-        if suppressed:
-            data["suppressed_since_last"] = suppressed
-        # a journal that cannot take it must not fail the reply
-        async with engine.lock:
-            with contextlib.suppress(Exception), engine.journal.transaction():
-                engine.journal.append("command_refused", data, engine.clock.now(), who)
-
-    async def _control(self, client: _Client, op: str, confirm: bool) -> str:
-        from cockpit.engine.loop import CommandError
-
-        async with self._mutate:
-            engine = self._engine()
-            me, held = client.operator, self.controller
-            if op == "take-control":
-                if not self.access.may_control(me):
-                    raise CommandError(f"{abbreviate(me)} is not among this engine's [server] controllers")
-                if held == me:
-                    return f"{me} is already in control"
-                if held is not None and not confirm:
-                    raise CommandError(f"{held} is in control: taking it from them needs confirmation (confirm=True)")
-                result = f"{me} took control" + (f" from {held}" if held else "")
-                new = me
-            else:
-                if held != me:
-                    raise CommandError(f"{me} is not in control ({held or 'nobody'} is)")
-                result, new = f"{me} released control", None
-            async with engine.lock:
-                now = engine.clock.now()
-                engine.journal.begin()
-                try:
-                    engine.journal.append(
-                        "command",
-                        {"command": op, "args": {"confirm": confirm}, "from": held, "to": new, "result": result},
-                        now,
-                        me,
-                    )
-                finally:
-                    engine.journal.commit()
-            self.controller = new
-            self._broadcast_status()
-            return result
-
     def _journal(self, req: dict[str, Any]) -> list[list[Any]]:
         journal = self.engine.journal if self.engine is not None else self.journal_reader
         if journal is None:
@@ -398,12 +341,3 @@ def screen_config(cfg: Config) -> dict[str, Any]:
     raw.pop("server", None)
     raw["cockpit"]["journal"] = redact_url(raw["cockpit"]["journal"])
     return raw
-
-
-def _controller_from(journal: Any) -> str | None:
-    """Who holds control, replayed from the journal (so it survives a restart or a takeover)."""
-    holder = None
-    for e in journal.entries(kinds=("command",)):
-        if e.data.get("command") in CONTROL:
-            holder = e.data.get("to")
-    return holder
