@@ -89,6 +89,17 @@ class WarmerSection(_Strict, kw_only=True):
     prefixes_file: str = ""  # JSON lines of recorded prefixes; else the cache store's sample_prefixes
 
 
+class OverflowSection(_Strict, kw_only=True):
+    """The overflow tier beside the old one (docs/writing-a-plugin.md): off unless enabled, and used only
+    through a router that declares ``capabilities.overflow``."""
+
+    enabled: bool = False
+    rate_limit_rps: Annotated[float, Meta(gt=0.0, le=1e7)] = 1.0  # the provider's quota for the old revision
+    price_per_1k: Annotated[float, Meta(ge=0.0, le=1e9)] = 0.0  # price of 1,000 uncached requests
+    cached_discount: Share = 0.0  # a cache hit costs (1 - cached_discount) of a miss
+    headroom: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.9  # the share of the rate limit the planner fills
+
+
 class BackendsSection(_Strict, kw_only=True):
     router: str = "mock"
     autoscaler: str = "mock"
@@ -119,6 +130,7 @@ class ConfigFile(_Strict, kw_only=True):
     backends: BackendsSection = msgspec.field(default_factory=BackendsSection)
     freeze: FreezeSection = msgspec.field(default_factory=FreezeSection)
     warmer: WarmerSection = msgspec.field(default_factory=WarmerSection)
+    overflow: OverflowSection = msgspec.field(default_factory=OverflowSection)
     server: ServerSection = msgspec.field(default_factory=ServerSection)
     pins: dict[str, str] = msgspec.field(default_factory=dict)  # named model references (aliases allowed)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)

@@ -151,7 +151,7 @@ class RollbackScheduler(Ordering):
             moving = self._keep(
                 "failback", inputs, sum(map(mul, map(rps.get, present, zero), map(shares.get, present, zero)))
             )
-        return view.old_load + moving
+        return view.old_load + view.overflow_load + moving
 
     def replicas_needed(self, view: FleetView) -> int:
         full = self.full_failback_load(view)
@@ -261,7 +261,7 @@ class RollbackScheduler(Ordering):
     def _plan_stage(self, view: FleetView) -> Stage | None:
         load = view.old_load + self._pending_load(view)
         limit = max_safe_load(view.old_tier, view.old_hit_rate, load, self.policy.headroom)
-        budget = limit - load
+        budget = limit - load + view.overflow_spare
         moves, moved, budget, partial = self._whole_moves(view, budget)
         if partial is not None and budget > EPS:
             # Partial move: round the new ceiling *up* to the step grid so we never exceed the budget.

@@ -51,6 +51,11 @@ class FleetView:
     old_tier: Tier
     old_hit_rate: float
     old_load: float  # requests per second the old tier carries now
+    # The overflow tier (cockpit/domain/overflow.py), zero without one: old-revision traffic it carries now
+    # (it returns to the old tier, so the pre-scale counts it), and its unused rate limit (capacity a stage
+    # may count on at once: what the old tier cannot take yet is placed there in the same tick).
+    overflow_load: float = 0.0
+    overflow_spare: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,14 @@ class Actuator:
         if self.guard is not None:
             self.guard()
 
+    def intent(self, data: dict[str, Any], now: float) -> str:
+        """Journal an intent for a write another part makes (the overflow placement): same ids, same
+        durability; an intent of a role other than "router" left without an ack is superseded on resume."""
+        return self._intent(data, now)
+
+    def check_guard(self) -> None:
+        self._check_guard()
+
     def forget_scale_request(self) -> None:
         self.last_scale = None
 

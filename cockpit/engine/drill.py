@@ -45,6 +45,9 @@ class Scorecard:
     scope: list[str]
     history: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     warmer: dict[str, Any] = field(default_factory=dict)
+    # `--overflow`: the overflow tier's figures (requests, rejected, cost, peak_rps, rate limit, price, and
+    # extra_cost_without_overflow when the drill ran without it beside); None (and not in the JSON) without
+    overflow: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "warmer")}
@@ -55,6 +58,8 @@ class Scorecard:
         d["peak_old_utilisation"] = _round(self.peak_old_utilisation, 4)
         d["min_old_hit_rate"] = _round(self.min_old_hit_rate, 4)
         d["extra_cost"] = _round(self.extra_cost, 2)
+        if self.overflow is None:
+            del d["overflow"]  # a drill without --overflow: its JSON is as it always was
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
@@ -107,6 +112,7 @@ async def run_drill(
     backends: dict[str, str] | None = None,
     plugin_options: dict[str, dict[str, Any]] | None = None,
     warmer: bool = False,
+    overflow: bool = False,
 ) -> Scorecard:
     """Run `scenario` with the autopilot. The drill stops SETTLE_AFTER_RESTORE_S after the rollback
     finishes, or at the scenario's end (always at the end with `to_the_end`)."""
@@ -139,6 +145,7 @@ async def run_drill(
         backends=backends,
         plugin_options=plugin_options,
         warmer=warmer,
+        overflow=overflow,
     )
     engine, sim, info, j = session.engine, session.simulator, session.info, session.engine.journal
     try:
@@ -158,7 +165,7 @@ async def run_drill(
             if declared_before is None and pilot.declared_at is not None:
                 lower_bound = sim.lower_bound(pilot.declared_at, sorted(pilot.scope))
                 j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
-            if finished_at is None and engine.rollback.done:
+            if finished_at is None and engine.rollback.done and not engine.overflow.holding:
                 finished_at = clock.now()
             if not to_the_end and finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S:
                 break
@@ -191,8 +198,22 @@ async def run_drill(
         stages=engine.rollback.stage,
         scope=sorted(pilot.scope),
         warmer=engine.warmer.snapshot(),
+        overflow=_overflow_card(card) if overflow else None,
         history=card["history"],
     )
+
+
+def _overflow_card(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The overflow tier's figures for the scorecard, rounded like the others."""
+    o = card.get("overflow") or {}
+    return {
+        "rate_limit_rps": o.get("rate_limit_rps"),
+        "price_per_1k": o.get("price_per_1k"),
+        "requests": _round(o.get("requests")),
+        "rejected": _round(o.get("rejected")),
+        "peak_rps": _round(o.get("peak_rps"), 1),
+        "cost": _round(o.get("cost"), 2),
+    }
 
 
 async def _seed_router(engine: Engine, sim: Any) -> None:

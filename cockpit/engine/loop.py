@@ -35,6 +35,7 @@ from cockpit.engine.housekeeping import ALIAS_POLL_S, Housekeeping, load_prefixe
 from cockpit.engine.journal import Entry, JournalLike, JournalUnavailable
 from cockpit.engine.observe import observe
 from cockpit.engine.observed import Observed
+from cockpit.engine.overflow import OverflowControl
 from cockpit.engine.snapshot import Snapshot, build_snapshot
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, PinnedModels, PluginAction, TrafficReading
@@ -104,6 +105,7 @@ class Engine:
         self._alarm_seq = -1  # the journal's last seq when its alarm was raised
         self._actions: dict[str, PluginAction] = {}
         self.composer = Composer(SHARE_TOLERANCE)
+        self.overflow = OverflowControl(config)  # the overflow tier: inert unless configured and routable
         self._lock = asyncio.Lock()
         self.dirty = False
         self.rollout_written = -1  # the rollout version last checkpointed
@@ -201,6 +203,7 @@ class Engine:
             request_prefix=self._request_prefix,
             guard=self._guard,
         )
+        self.overflow.bind(self.host, b, self._actuator)
         self._housekeeping = Housekeeping(
             self.config,
             b,
@@ -300,11 +303,14 @@ class Engine:
         if self.actuator.pending:
             await self.actuator.reconcile(traffic, now)
             traffic = self.observed.traffic or traffic
+        await self.overflow.observe()
         rollout = self._step_rollout(traffic, now)
         decision, hold = await self._step_rollback(traffic, capacity_known, now)
         effective = self.composer.effective(rollout.targets, rollout.version, self.rollback)
         diff = self.composer.differences(effective, traffic.shares)
         stage = decision.stage if decision is not None else None
+        if self.overflow.active and capacity_known is None:  # placed before the shares that need it
+            await self.overflow.place(self.rollback, self.view(now, traffic, with_load=True), effective, now)
         if diff:
             await self.actuator.actuate(diff, stage, now)
         elif stage is not None:
@@ -366,7 +372,8 @@ class Engine:
         assert tier is not None, "view() needs an old-tier reading"
         rps, shares = traffic.rps, traffic.shares
         old_load = self.old_load(rps, shares) if with_load or self.rollback.armed else 0.0
-        return FleetView(now, rps, shares, self.observed.harm, tier, self.observed.old_hit(), old_load)
+        view = FleetView(now, rps, shares, self.observed.harm, tier, self.observed.old_hit(), old_load)
+        return self.overflow.widen(view)
 
     def old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
         """The old tier's load from the tenant vectors, summed again only when a reading changed."""

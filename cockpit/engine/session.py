@@ -84,6 +84,7 @@ def drill_config(
     backends: dict[str, str] | None = None,
     plugin_options: dict[str, dict[str, Any]] | None = None,
     warmer: bool = False,
+    overflow: bool = False,
 ) -> Config:
     """A configuration with every role on the simulator that runs the scenario described by `info`,
     except the roles `backends` hands to real backends (configured by `plugin_options`)."""
@@ -103,10 +104,21 @@ def drill_config(
             "backends": roles,
             "plugins": plugins,
             "warmer": {"enabled": warmer},
+            "overflow": _overflow_section(info) if overflow else {},
         },
         ConfigFile,
     )
     return build_config(config_dir / "drill.toml", raw)
+
+
+def _overflow_section(info: dict[str, Any]) -> dict[str, Any]:
+    """`--overflow`: the cockpit's [overflow] is the scenario's overflow tier (its rate limit and price)."""
+    tier = info.get("overflow")
+    if not tier:
+        raise ConfigError(
+            f"--overflow: scenario {info.get('name')!r} has no [overflow] tier; add one (docs/scenarios.md)"
+        )
+    return {"enabled": True, **tier}
 
 
 def open_drill(
@@ -123,6 +135,7 @@ def open_drill(
     backends: dict[str, str] | None = None,
     plugin_options: dict[str, dict[str, Any]] | None = None,
     warmer: bool = False,
+    overflow: bool = False,
 ) -> DrillSession:
     """An engine whose every role is the simulator running `scenario` (a bundled name or a file)."""
     config_dir = config_dir or Path.cwd()
@@ -137,7 +150,7 @@ def open_drill(
     sim = host.create("simulator", SIMULATOR, options, context)
     info = dict(sim.scenario_info())
     try:
-        config = drill_config(info, journal, config_dir, options, backends, plugin_options, warmer)
+        config = drill_config(info, journal, config_dir, options, backends, plugin_options, warmer, overflow)
     except BaseException:
         sim.close()
         raise

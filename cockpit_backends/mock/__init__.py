@@ -26,7 +26,9 @@ from cockpit.hookspecs import (
     ApplyResult,
     BackendContext,
     BackendSpec,
+    Capabilities,
     NamespaceReading,
+    OverflowReading,
     PluginAction,
     PromptPrefix,
     TierReading,
@@ -34,6 +36,7 @@ from cockpit.hookspecs import (
     WarmResult,
     hookimpl,
 )
+from cockpit_backends.mock.overflow import apply_overflow
 from cockpit_backends.mock.scenario import Event, load_scenario
 from cockpit_backends.mock.world import World
 
@@ -163,6 +166,19 @@ class MockRouter:
         self.h.saved()
         return ApplyResult(applied=applied, failed=failed)
 
+    async def read_overflow(self) -> OverflowReading:
+        """The three-way split (capability ``overflow``): the scenario's ``[overflow]`` tier."""
+        w = self.h.sync()
+        ov = w.overflow
+        if ov is None:
+            raise LookupError("the scenario has no [overflow] tier")
+        return OverflowReading(MappingProxyType(dict(ov.shares)), load_rps=ov.served_load, hit_rate=ov.active)
+
+    async def apply_overflow(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
+        applied, failed = apply_overflow(self.h.sync(), shares, request_id)
+        self.h.saved()
+        return ApplyResult(applied=applied, failed=failed)
+
 
 class MockAutoscaler:
     def __init__(self, h: _Handle) -> None:
@@ -280,6 +296,8 @@ class MockSimulator:
             "description": s.description,
             "models": {"old": sc.models.old, "new": sc.models.new, "alias": sc.models.alias},
             "tenants": len(self.h.world.rps),
+            # the scenario's overflow tier, as a drill with --overflow configures the cockpit's [overflow]
+            "overflow": None if sc.overflow is None else _overflow_config(sc),
             # the capacity model the engine should plan with: the simulated old tier's own
             "tiers": {
                 "cold_capacity_factor": sc.tiers.old.cold_capacity_factor,
@@ -295,7 +313,8 @@ class MockSimulator:
 
     def scorecard(self, declared_at: float | None, scope: list[str]) -> dict[str, Any]:
         w = self.h.sync()
-        return w.metrics_card() | {"regressed_tenants": sorted(w.regressed_since), "history": list(w.metrics.history)}
+        card = w.metrics_card() | {"regressed_tenants": sorted(w.regressed_since), "history": list(w.metrics.history)}
+        return card | ({"overflow": w.overflow.card()} if w.overflow is not None else {})
 
     def starting_shares(self) -> dict[str, float]:
         """The scenario's starting vector (to seed a real router that stands in for the simulator's)."""
@@ -308,6 +327,12 @@ class MockSimulator:
 
     def lower_bound(self, declared_at: float, scope: list[str]) -> float:
         return self.h.world.failback_lower_bound(declared_at, scope)
+
+
+def _overflow_config(sc: Any) -> dict[str, Any]:
+    o = sc.overflow
+    discount = o.cached_discount if o.cached_discount is not None else sc.cost.cached_discount
+    return {"rate_limit_rps": o.rate_limit_rps, "price_per_1k": o.price_per_1k, "cached_discount": discount}
 
 
 _ROLE_CLASSES = {
@@ -368,5 +393,7 @@ def cockpit_backends() -> list[BackendSpec]:
             factory=_factory,
             description="deterministic fleet simulator serving every role (drills, tests, demos)",
             version=__version__,
+            contract_version=2,
+            capabilities=Capabilities(overflow=True),  # a scenario's [overflow] tier, split three ways
         )
     ]

@@ -105,6 +105,19 @@ class Cost(_Strict, kw_only=True):
     cached_discount: Share = 0.9  # a cache hit costs (1 - cached_discount) of a miss
 
 
+class OverflowSpec(_Strict, kw_only=True):
+    """An overflow tier serving the old revision with no start-up (cockpit_backends/mock/overflow.py). A
+    drill uses it only with ``--overflow``; the cockpit plans with the same rate limit and price."""
+
+    rate_limit_rps: Annotated[float, Meta(gt=0.0, le=1e7)]  # requests above it are refused (and dropped)
+    price_per_1k: NonNegative = 10.0  # price of 1,000 uncached requests
+    cached_discount: Share | None = None  # default: [cost] cached_discount
+    hit_rate: Share = 0.0  # the overflow cache's starting hit rate: cold
+    warm_hit_rate: Share = 0.8
+    warm_requests: Positive = 20000.0
+    ttl_s: Positive = 1800.0
+
+
 class Event(_Strict, kw_only=True):
     at_s: Seconds
     kind: EventKind
@@ -160,6 +173,7 @@ class Scenario(_Strict, kw_only=True):
     cost: Cost = msgspec.field(default_factory=Cost)
     events: list[Event] = msgspec.field(default_factory=list)
     recorded: Recorded | None = None
+    overflow: OverflowSpec | None = None
 
 
 BUILTIN = "cockpit_backends.mock"

@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from cockpit_backends.mock.overflow import OverflowSim
 from cockpit_backends.mock.scenario import Event, Scenario, TierSpec
 
 STATE_FORMAT = "cockpit-mock-world/1"
@@ -210,6 +211,7 @@ class World:
         self.router_error_rate = 0.0
         self.initial_old_replicas = sc.tiers.old.replicas
         self.metrics = Metrics()
+        self.overflow = OverflowSim.create(sc.overflow, sc.models.old) if sc.overflow is not None else None
         self.next_sample = 0.0
         self.requests_applied = 0
         self.log: list[tuple[float, str]] = []
@@ -236,6 +238,8 @@ class World:
         old = self.tiers["old"]
         loads = {"old": max(self.total_rps - self.new_load, 0.0), "new": max(self.new_load, 0.0)}
         m = self.metrics
+        if self.overflow is not None:  # the overflow tier takes its part of the old revision's traffic
+            loads["old"] = self._overflow_step(loads["old"], dt)
         for name, tier in self.tiers.items():
             self._autoscale(tier, loads[name], t)
         util_old = 0.0
@@ -272,6 +276,20 @@ class World:
             if t >= self.next_sample - EPS:
                 self.next_sample = t + 10.0
                 m.history.append((t, util_old, self.caches["old"].hit_rate, float(old.ready(t)), m.wrong_answers))
+
+    def _overflow_step(self, old_revision_load: float, dt: float) -> float:
+        """Serve the overflow tier's part; returns what is left for the old tier. Requests over its rate
+        limit are refused (dropped); what it charges counts as extra cost."""
+        ov, m = self.overflow, self.metrics
+        assert ov is not None
+        sent = ov.load(self.rps, self.share)
+        counting = m.onset is not None
+        cost = ov.cost
+        refused = ov.step(sent, dt, counting, self.sc.cost.cached_discount)
+        if counting:
+            m.dropped += refused * dt
+            m.extra_cost += ov.cost - cost
+        return max(old_revision_load - sent, 0.0)
 
     def _autoscale(self, tier: TierSim, load: float, t: float) -> None:
         if t < self.stall_until:
@@ -485,6 +503,8 @@ class World:
                 }
             elif k == "caches":
                 v = {n: dataclasses.asdict(c) for n, c in v.items()}
+            elif k == "overflow":
+                v = v.to_state() if v is not None else None
             elif k == "metrics":
                 v = {**dataclasses.asdict(v), "disturbed": sorted(v.disturbed)}
             elif k == "sc":
@@ -507,6 +527,10 @@ class World:
                 v = {n: TierSim(**{**t, "spec": msgspec.convert(t["spec"], TierSpec)}) for n, t in v.items()}
             elif k == "caches":
                 v = {n: CacheSim(**c) for n, c in v.items()}
+            elif k == "overflow" and v is not None:
+                if world.sc.overflow is None:
+                    raise ValueError("overflow state without an [overflow] tier")
+                v = OverflowSim.from_state(world.sc.overflow, v)
             elif k == "metrics":
                 v = Metrics(**{**v, "disturbed": set(v["disturbed"]), "history": [tuple(h) for h in v["history"]]})
             elif k == "log":
