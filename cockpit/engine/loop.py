@@ -21,21 +21,22 @@ from cockpit.domain.baselines import STRATEGIES
 from cockpit.domain.composer import Composer
 from cockpit.domain.fleet import old_tier_load
 from cockpit.domain.incident import Incident
-from cockpit.domain.planner import Plan, preview
-from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler, Stage
+from cockpit.domain.planner import Plan
+from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.domain.warmer import Warmer, WarmerPolicy
-from cockpit.engine import alarm, commands, state
+from cockpit.engine import alarm, commands, rollback_step, state
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
 from cockpit.engine.backends import Backends, rollback_policy, run_soon
 from cockpit.engine.clock import Clock
 from cockpit.engine.commands import CommandError, ReadOnlyError
 from cockpit.engine.handle import Control
-from cockpit.engine.housekeeping import ALIAS_POLL_S, Housekeeping, load_prefixes, old_tier
+from cockpit.engine.housekeeping import ALIAS_POLL_S, Housekeeping, load_prefixes
 from cockpit.engine.journal import Entry, JournalLike, JournalUnavailable
 from cockpit.engine.observe import observe
 from cockpit.engine.observed import Observed
 from cockpit.engine.overflow import OverflowControl
+from cockpit.engine.rollback_step import stage_summary as stage_summary  # moved; importable from here
 from cockpit.engine.snapshot import Snapshot, build_snapshot
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, PinnedModels, PluginAction, TrafficReading
@@ -350,30 +351,11 @@ class Engine:
         self, traffic: TrafficReading, missing: str | None, now: float
     ) -> tuple[Decision | None, str | None]:
         """The incident's scheduler: plan within ready capacity; pre-scale before anything moves."""
-        if missing is not None:
-            return None, (f"{missing} unreachable: holding" if self.rollback.armed else None)
-        decision = self.rollback.step(self.view(now, traffic))
-        if decision.scale_to is not None:
-            await self.actuator.prescale(decision.scale_to, now)
-        if decision.stage is not None:
-            self.last_stage = stage_summary(decision.stage)
-            self.dirty = True
-        if decision.finished:
-            self.journal.append(
-                "rollback_finished", {"stage": self.rollback.stage, "scope": sorted(self.rollback.scope)}, now
-            )
-            self.dirty = True
-        return decision, decision.hold
+        return await rollback_step.step(self, traffic, missing, now)
 
     def view(self, now: float, traffic: TrafficReading, with_load: bool = False) -> FleetView:
-        """One observation for the scheduler. The O(tenants) old-tier load is summed only when something
-        will read it (an armed rollback, a plan)."""
-        tier = old_tier(self.config, self.observed)
-        assert tier is not None, "view() needs an old-tier reading"
-        rps, shares = traffic.rps, traffic.shares
-        old_load = self.old_load(rps, shares) if with_load or self.rollback.armed else 0.0
-        view = FleetView(now, rps, shares, self.observed.harm, tier, self.observed.old_hit(), old_load)
-        return self.overflow.widen(view)
+        """One observation for the scheduler (the old tier's load summed only when read)."""
+        return rollback_step.view(self, now, traffic, with_load)
 
     def old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
         """The old tier's load from the tenant vectors, summed again only when a reading changed."""
@@ -401,20 +383,7 @@ class Engine:
         return self.plan_now(scope)
 
     def plan_now(self, scope: str | Iterable[str] = "regressing") -> Plan:
-        obs = self.observed
-        if obs.traffic is None or obs.old is None:
-            raise CommandError("no observation of the fleet yet: the plan needs the router and the autoscaler")
-        tenants = self.scope(scope)
-        if not tenants:
-            raise CommandError("nothing to roll back: no tenant in scope is regressing")
-        view = self.view(self.clock.now(), obs.traffic, with_load=True)
-        plan = preview(self.rollback, view, tenants, self.config.file.tiers.startup_estimate_s)
-        said: dict[str, str] = {}
-        for reading in ("rps", "health"):
-            for t, why in obs.unknown.get(reading, {}).items():
-                if t in plan.scope or reading == "health":
-                    said[t] = f"{said[t]}; {why}" if t in said else why
-        return replace(plan, unknown=said) if said else plan
+        return rollback_step.plan_now(self, scope)
 
     def control(self) -> Control | None:
         return None  # in-process: this screen is the operator
@@ -442,9 +411,3 @@ class Engine:
             if on_tick is not None:
                 on_tick(snap)
             await self.clock.sleep(tick_s)
-
-
-def stage_summary(stage: Stage) -> dict[str, Any]:
-    """A stage as screens and checkpoints keep it: its figures and how many tenants, not every ceiling
-    (those are in the stage's intent and in the rollback checkpoints)."""
-    return {k: v for k, v in stage.to_dict().items() if k != "ceilings"} | {"tenants": len(stage.ceilings)}

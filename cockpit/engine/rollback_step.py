@@ -1,0 +1,73 @@
+"""The rollback in the engine: one step of the incident's scheduler a tick (plan within ready capacity,
+pre-scale before anything moves, journal the finish) and the dry run of arming now (`cockpit plan`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from cockpit.domain.planner import Plan, preview
+from cockpit.domain.rollback import Decision, FleetView, Stage
+from cockpit.engine.commands import CommandError
+from cockpit.engine.housekeeping import old_tier
+from cockpit.hookspecs import TrafficReading
+
+if TYPE_CHECKING:
+    from cockpit.engine.loop import Engine
+
+
+async def step(
+    engine: Engine, traffic: TrafficReading, missing: str | None, now: float
+) -> tuple[Decision | None, str | None]:
+    """The incident's scheduler: plan within ready capacity; pre-scale before anything moves."""
+    if missing is not None:
+        return None, (f"{missing} unreachable: holding" if engine.rollback.armed else None)
+    decision = engine.rollback.step(engine.view(now, traffic))
+    if decision.scale_to is not None:
+        await engine.actuator.prescale(decision.scale_to, now)
+    if decision.stage is not None:
+        engine.last_stage = stage_summary(decision.stage)
+        engine.dirty = True
+    if decision.finished:
+        engine.journal.append(
+            "rollback_finished", {"stage": engine.rollback.stage, "scope": sorted(engine.rollback.scope)}, now
+        )
+        engine.dirty = True
+    return decision, decision.hold
+
+
+def view(engine: Engine, now: float, traffic: TrafficReading, with_load: bool = False) -> FleetView:
+    """One observation for the scheduler. The O(tenants) old-tier load is summed only when something
+    will read it (an armed rollback, a plan)."""
+    tier = old_tier(engine.config, engine.observed)
+    assert tier is not None, "view() needs an old-tier reading"
+    rps, shares = traffic.rps, traffic.shares
+    old_load = engine.old_load(rps, shares) if with_load or engine.rollback.armed else 0.0
+    fleet = FleetView(now, rps, shares, engine.observed.harm, tier, engine.observed.old_hit(), old_load)
+    return engine.overflow.widen(fleet)
+
+
+def plan_now(engine: Engine, scope: str | Iterable[str]) -> Plan:
+    """A dry run of arming now: tenants, traffic to move, pre-scale target, stage ETAs, and what could not
+    be read (the unknown rates of tenants in scope, every unknown health reading)."""
+    obs = engine.observed
+    if obs.traffic is None or obs.old is None:
+        raise CommandError("no observation of the fleet yet: the plan needs the router and the autoscaler")
+    tenants = engine.scope(scope)
+    if not tenants:
+        raise CommandError("nothing to roll back: no tenant in scope is regressing")
+    view = engine.view(engine.clock.now(), obs.traffic, with_load=True)
+    plan = preview(engine.rollback, view, tenants, engine.config.file.tiers.startup_estimate_s)
+    said: dict[str, str] = {}
+    for reading in ("rps", "health"):
+        for t, why in obs.unknown.get(reading, {}).items():
+            if t in plan.scope or reading == "health":
+                said[t] = f"{said[t]}; {why}" if t in said else why
+    return replace(plan, unknown=said) if said else plan
+
+
+def stage_summary(stage: Stage) -> dict[str, Any]:
+    """A stage as screens and checkpoints keep it: its figures and how many tenants, not every ceiling
+    (those are in the stage's intent and in the rollback checkpoints)."""
+    return {k: v for k, v in stage.to_dict().items() if k != "ceilings"} | {"tenants": len(stage.ceilings)}
