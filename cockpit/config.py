@@ -78,6 +78,7 @@ class FreezeSection(_Strict, kw_only=True):
 
     system_prompt_revision: str = ""  # the system-prompt revision in use: no prompt change while frozen
     flags: Annotated[list[str], Meta(max_length=10_000)] = msgspec.field(default_factory=list)  # frozen flags
+    reassert_s: Seconds = 30.0  # while an incident is open, plugins re-assert their freezes this often (0: never)
 
 
 class WarmerSection(_Strict, kw_only=True):

@@ -324,6 +324,13 @@ class CockpitSpec:
         """The incident was released (confirmed by an operator): thaw what you froze."""
 
     @hookspec
+    def cockpit_freeze_reassert(self, incident: Mapping[str, Any], context: BackendContext) -> list[str] | None:
+        """While the incident is open (every ``[freeze] reassert_s``, in a worker thread, never blocking a
+        tick): freeze again whatever reads back unfrozen (resumed by hand, re-synced by GitOps, created
+        since). Return one short phrase per thing frozen again ("Rollout models/canary"), empty when all
+        held; the engine journals them as ``freeze_reasserted``. Raise to report a failure."""
+
+    @hookspec
     def cockpit_stage_applied(self, stage: Mapping[str, Any], context: BackendContext) -> None:
         """A rollback stage was applied and confirmed by read-back."""
 

@@ -314,18 +314,23 @@ class PluginHost:
         self.failures.extend(failures)
         return failures
 
-    async def event(self, hook: str, deadline_s: float, **kwargs: Any) -> list[PluginFailure]:
+    async def event(
+        self, hook: str, deadline_s: float, *, results: list[tuple[str, Any]] | None = None, **kwargs: Any
+    ) -> list[PluginFailure]:
         """An event hook off the control loop: every implementation runs in a worker thread, all at once,
         and the loop waits at most `deadline_s` for them (a webhook that never answers, a CronJob API
         that hangs). One that misses the deadline is reported as a failure and left to finish (or not)
-        on its thread; the loop, the lease renewals and the screens carry on meanwhile."""
+        on its thread; the loop, the lease renewals and the screens carry on meanwhile. With `results`, each
+        implementation's answer that is not None is appended to it as (plugin name, answer)."""
         import asyncio
 
         impls = getattr(self.pm.hook, hook).get_hookimpls()
 
         def one(impl: Any) -> PluginFailure | None:
             try:
-                impl.function(*[kwargs[a] for a in impl.argnames])
+                answer = impl.function(*[kwargs[a] for a in impl.argnames])
+                if results is not None and answer is not None:
+                    results.append((impl.plugin_name, answer))
             except Exception as exc:
                 return PluginFailure(impl.plugin_name, hook, _describe(exc, source_of(impl.plugin)))
             return None

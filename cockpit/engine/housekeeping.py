@@ -18,6 +18,7 @@ from cockpit.domain.fleet import Tier
 from cockpit.domain.incident import Incident
 from cockpit.domain.warmer import Warmer
 from cockpit.engine.backends import Backends
+from cockpit.engine.freeze_watch import FreezeWatch
 from cockpit.engine.journal import JournalLike
 from cockpit.engine.observed import Observed
 from cockpit.errors import CockpitError, ConfigError
@@ -58,10 +59,13 @@ class Housekeeping:
     last_harm_set: frozenset[str] = frozenset()
     last_tiers: dict[str, tuple[int, int]] = field(default_factory=dict)
     prefixes: list[PromptPrefix] = field(default_factory=list)
+    context: Any = None  # the engine's BackendContext, handed to the freeze re-assert hook
+    freeze_watch: FreezeWatch | None = None
     _harm_seen: Mapping[str, float] | None = None
 
     async def run(self, now: float) -> None:
         await self.reassert_freeze(now)
+        self.watch_freezes(now)
         await self.poll_alias(now)
         await self.collect_garbage(now)
         await self.warm(now)
@@ -93,6 +97,21 @@ class Housekeeping:
             await self.backends.call("cache", self.backends.cache.freeze(name))
         log.warning("freeze re-asserted on %d cache namespace(s) that read back unfrozen", len(thawed))
         self.journal.append("freeze_reasserted", {"namespaces": thawed[:50], "count": len(thawed)}, now)
+
+    def watch_freezes(self, now: float) -> None:
+        """The plugins' freezes (CronJobs, Rollouts, flags…) re-asserted off the loop (freeze_watch.py)."""
+        if self.freeze_watch is None:
+            f = self.config.file
+            self.freeze_watch = FreezeWatch(
+                self.host,
+                self.journal,
+                self.backends,
+                self.context,
+                f.freeze.reassert_s,
+                f.cockpit.backend_timeout_s,
+                self.incident,
+            )
+        self.freeze_watch.poll(now)
 
     # The warmer ------------------------------------------------------------------------------------
     async def warm(self, now: float) -> None:

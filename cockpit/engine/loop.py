@@ -214,6 +214,7 @@ class Engine:
             self.warmer,
             incident=lambda: self.incident,
             changed=self._changed,
+            context=self.context,
         )
         for f in self.host.notify("cockpit_configure", plugins=self.config.file.plugins, context=self.context):
             if f.config_error:

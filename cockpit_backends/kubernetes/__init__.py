@@ -1,5 +1,6 @@
 """The kubernetes backend: autoscaler (Deployment scale + HPA floor), router (Gateway API HTTPRoute
-weights) and a freeze hook (suspend rollout CronJobs while an incident is open).
+weights) and freeze hooks (suspend CronJobs, pause Argo Rollouts, suspend Flux, deny Argo CD syncs while an
+incident is open; see freeze.py).
 
 This module is imported at every cockpit start-up, so it must stay light: it never imports the
 ``kubernetes`` client, nor even its own option parser. Those (and the role modules) are imported by
@@ -16,7 +17,9 @@ Options (``[plugins.kubernetes]``; docs/backends/kubernetes.md has a full exampl
                        cockpit.dev/per-replica-rps annotation, which wins), namespace
     [route]            names (HTTPRoutes), tenant_header ("x-tenant"), old_backend, new_backend
                        (Service names in each tenant's rule), weight_total (1000000), namespace
-    [freeze]           cronjob_selector (label selector of the rollout CronJobs), namespace, timeout_s
+    [freeze]           cronjob_selector (the rollout CronJobs), [[targets]] (kind, selector: CronJob, Rollout,
+                       Kustomization, HelmRelease, ImageUpdateAutomation or any kind by api_version,
+                       plural, field), [argocd] (AppProjects given a deny sync window), timeout_s
 """
 
 from __future__ import annotations
@@ -61,10 +64,10 @@ class _Handle:
 
     def freezer(self) -> Any:
         if self._freezer is None:
-            from cockpit_backends.kubernetes.freeze import CronJobFreezer
+            from cockpit_backends.kubernetes.freeze import Freezer
 
             assert self.opts.freeze is not None
-            self._freezer = CronJobFreezer(self.api(), self.opts.freeze, self.opts.request_timeout_s)
+            self._freezer = Freezer(self.api(), self.opts.freeze, self.opts.request_timeout_s)
         return self._freezer
 
     def run_freeze(self, action: str, incident: Mapping[str, Any]) -> list[str]:
@@ -78,9 +81,9 @@ class _Handle:
         try:
             return future.result(timeout=self.opts.freeze.timeout_s)
         except concurrent.futures.TimeoutError:
-            verb = "suspend" if action == "freeze" else "resume"
+            what = self.freezer().describe(action)
             limit = self.opts.freeze.timeout_s
-            raise TimeoutError(f"CronJob {verb} not finished after {limit:g} s; it goes on in the background") from None
+            raise TimeoutError(f"{what} not finished after {limit:g} s; it goes on in the background") from None
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
@@ -135,6 +138,15 @@ def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> 
 
 
 @hookimpl
+def cockpit_configure(plugins: Mapping[str, Mapping[str, Any]], context: BackendContext) -> None:
+    """A kubernetes table with [freeze] freezes even when the backend serves no role: its connection is
+    made here (options checked now, the client only on the first freeze)."""
+    options = plugins.get(NAME)
+    if options is not None and "freeze" in options:
+        _handle(options, context)
+
+
+@hookimpl
 def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendContext) -> None:
     """Suspend the rollout CronJobs, when this engine's kubernetes backend has [freeze]."""
     h = context.shared.get(NAME)
@@ -144,10 +156,19 @@ def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendConte
 
 @hookimpl
 def cockpit_incident_released(incident: Mapping[str, Any], context: BackendContext) -> None:
-    """Resume the CronJobs the declare suspended (and only those)."""
+    """Put back what the declare froze (and only that), each object to its prior value."""
     h = context.shared.get(NAME)
     if h is not None and h.opts.freeze is not None:
         h.run_freeze("thaw", incident)
+
+
+@hookimpl
+def cockpit_freeze_reassert(incident: Mapping[str, Any], context: BackendContext) -> list[str]:
+    """While the incident is open: freeze again whatever reads back unfrozen; what was frozen again."""
+    h = context.shared.get(NAME)
+    if h is not None and h.opts.freeze is not None:
+        return h.run_freeze("reassert", incident)
+    return []
 
 
 @hookimpl
@@ -158,7 +179,7 @@ def cockpit_backends() -> list[BackendSpec]:
             roles=ROLES,
             factory=_factory,
             description="Deployment scale + HPA floor (autoscaler), Gateway API HTTPRoute weights (router), "
-            "CronJob freeze on incident",
+            "freeze on incident (CronJobs, Argo Rollouts, Flux, Argo CD sync windows)",
             version=__version__,
         )
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.errors import ConfigError
+from cockpit_backends.kubernetes.freeze_options import FreezeRef, parse_freeze
 
 P = "plugins.kubernetes"
 PER_REPLICA_ANNOTATION = "cockpit.dev/per-replica-rps"
@@ -22,7 +23,6 @@ _TOP |= {"route", "freeze"}
 _TIER = {"deployment", "hpa", "scaled_object", "inference_service", "per_replica_rps", "namespace"}
 FLOOR_OWNERS = ("hpa", "scaled_object", "inference_service")  # who holds a tier's replica floor (floors.py)
 _ROUTE = {"names", "namespace", "tenant_header", "old_backend", "new_backend", "weight_total"}
-_FREEZE = {"cronjob_selector", "namespace", "timeout_s"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +43,6 @@ class RouteRef:
     old_backend: str
     new_backend: str
     weight_total: int
-
-
-@dataclass(frozen=True, slots=True)
-class FreezeRef:
-    selector: str
-    namespace: str
-    timeout_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +142,6 @@ def _route(raw: Any, namespace: str) -> RouteRef:
     )
 
 
-def _freeze(raw: Any, namespace: str) -> FreezeRef:
-    where = f"{P}.freeze"
-    f = _table(where, raw)
-    _unknown(where, f, _FREEZE)
-    return FreezeRef(
-        selector=_name(f"{where}.cronjob_selector", f.get("cronjob_selector")),
-        namespace=_name(f"{where}.namespace", f.get("namespace", namespace)),
-        timeout_s=_positive(f"{where}.timeout_s", f.get("timeout_s", 10.0)),
-    )
-
-
 def parse(options: Mapping[str, Any], config_dir: str) -> Options:
     _unknown(P, options, _TOP)
     in_cluster = options.get("in_cluster", False)
@@ -169,17 +151,18 @@ def parse(options: Mapping[str, Any], config_dir: str) -> Options:
     context = options.get("context")
     context = None if context is None else _name(f"{P}.context", context)
     namespace = _name(f"{P}.namespace", options.get("namespace", "default"))
+    retries = _whole(f"{P}.conflict_retries", options.get("conflict_retries", 5), 0, 50)
     return Options(
         kubeconfig=kubeconfig,
         context=context,
         in_cluster=in_cluster,
         namespace=namespace,
         request_timeout_s=_positive(f"{P}.request_timeout_s", options.get("request_timeout_s", 5.0)),
-        conflict_retries=_whole(f"{P}.conflict_retries", options.get("conflict_retries", 5), 0, 50),
+        conflict_retries=retries,
         tiers={
             tier: _tier(f"{P}.tiers.{tier}", raw, namespace)
             for tier, raw in _table(f"{P}.tiers", options.get("tiers", {})).items()
         },
         route=_route(options["route"], namespace) if "route" in options else None,
-        freeze=_freeze(options["freeze"], namespace) if "freeze" in options else None,
+        freeze=parse_freeze(options["freeze"], namespace, retries) if "freeze" in options else None,
     )
