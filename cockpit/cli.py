@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
     d.add_argument("--warmer", action="store_true", help="run the cache warmer on the old revision from the start")
     d.add_argument(
+        "--overflow",
+        action="store_true",
+        help="give the cockpit the scenario's [overflow] tier; the scorecard prices it beside a run without",
+    )
+    d.add_argument(
         "--backend",
         action="append",
         metavar="ROLE=NAME",

@@ -35,9 +35,12 @@ def drill_command(args: argparse.Namespace) -> int:
                     backends=backends,
                     plugin_options=plugin_options,
                     warmer=args.warmer,
+                    overflow=args.overflow,
                 )
             )
         )
+    if args.overflow:  # the extra cost without the overflow tier, beside the cost with it
+        without_overflow(cards, args.scenario, backends, plugin_options, args.warmer)
     if args.compare:
         from cockpit.cli_scenario import as_it_happened
 
@@ -48,6 +51,20 @@ def drill_command(args: argparse.Namespace) -> int:
     else:
         print(scorecard_table(cards))
     return 0
+
+
+def without_overflow(cards: list[Any], scenario: str, backends: dict, plugin_options: dict, warmer: bool) -> None:
+    """Run each strategy again without the overflow tier (a throw-away journal) and put its extra cost
+    in the card's overflow figures, so the scorecard shows both costs."""
+    import asyncio
+
+    from cockpit.engine.drill import run_drill
+
+    for card in cards:
+        plain = asyncio.run(
+            run_drill(scenario, card.strategy, backends=backends, plugin_options=plugin_options, warmer=warmer)
+        )
+        card.overflow = {**(card.overflow or {}), "extra_cost_without_overflow": round(plain.extra_cost, 2)}
 
 
 def drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:

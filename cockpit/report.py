@@ -28,11 +28,31 @@ ROWS: list[tuple[str, Any]] = [
 ]
 
 
+def _overflow(cards: Sequence[Any]) -> bool:
+    return any(getattr(c, "overflow", None) for c in cards)
+
+
+def _money(v: float | None) -> str:
+    return "—" if v is None else f"${v:,.2f}"
+
+
+# Drills with --overflow: what the overflow tier served and charged (included in the extra cost above),
+# and the extra cost the same strategy had without it.
+OVERFLOW_ROWS: list[tuple[str, Any]] = [
+    (
+        "overflow tier: requests (peak)",
+        lambda c: "—" if not c.overflow else f"{c.overflow['requests']:,} ({c.overflow['peak_rps']:,.0f} rps)",
+    ),
+    ("overflow tier: cost", lambda c: _money((c.overflow or {}).get("cost"))),
+    ("extra cost without overflow", lambda c: _money((c.overflow or {}).get("extra_cost_without_overflow"))),
+]
+
+
 def scorecard_table(cards: Sequence[Any]) -> str:
     """A Markdown-compatible table: one column per strategy."""
     title = f"scenario: {cards[0].scenario}" if cards else ""
     header = ["", *[c.strategy for c in cards]]
-    rows = [[label, *[f(c) for c in cards]] for label, f in ROWS]
+    rows = [[label, *[f(c) for c in cards]] for label, f in ROWS + (OVERFLOW_ROWS if _overflow(cards) else [])]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:

@@ -103,7 +103,9 @@ async def release(engine: Engine, call: Call) -> str:
         "cockpit_incident_released", deadline, incident=engine.incident.to_dict(), context=engine.context
     ):
         engine.backends.plugin_error(f, call.now)
-    return f"incident {engine.incident.id} released: the rollout calendar resumes"
+    from cockpit.engine.calendar import release_note
+
+    return f"incident {engine.incident.id} released: {release_note(engine)}"
 
 
 async def arm(engine: Engine, call: Call) -> str:
@@ -166,6 +168,12 @@ async def release_ceilings(engine: Engine, call: Call) -> str:
     return f"ceilings released for {len(lifted)} tenant(s); the rollout resumes from its targets"
 
 
+async def reapprove(engine: Engine, call: Call) -> str:
+    from cockpit.engine.calendar import reapprove as lift_ceilings
+
+    return await lift_ceilings(engine, call)
+
+
 async def warmer(engine: Engine, call: Call) -> str:
     on = call.args.get("on")
     w = engine.warmer
@@ -196,6 +204,12 @@ _SPECS = (
         "release-ceilings",
         "end the rollback and lift every ceiling",
         release_ceilings,
+        needs_confirm=True,
+    ),
+    CommandSpec(
+        "reapprove",
+        "after release: hand rolled-back tenants (scope: all, a cohort, tenants) back to the calendar",
+        reapprove,
         needs_confirm=True,
     ),
     CommandSpec("warmer", "turn the cache warmer on or off", warmer),

@@ -82,7 +82,9 @@ class CapacityPanel(Panel):
     """Old-tier replicas ready, desired and needed for full failback, utilisation, and the ETA to capacity."""
 
     def show(self, snap: Snapshot | None, needed: int | None, eta: str) -> None:
-        self.update(view.capacity_line(snap, needed) + eta)
+        from cockpit.ui.overflow import with_overflow  # the overflow tier's line, when configured
+
+        self.update(with_overflow(snap, view.capacity_line(snap, needed)) + eta)
 
 
 class CachesPanel(Panel):
