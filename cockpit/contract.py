@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.domain.revisions import is_pinned
 from cockpit.hookspecs import (
     BackendContext,
     NamespaceReading,
@@ -266,20 +265,6 @@ async def _freeze_thaw(c: _Checks, target: NamespaceReading) -> None:
         c.ok("freeze / thaw", target.name)
 
 
-async def _provider(c: _Checks, alias: str) -> None:
-    if not alias:
-        c.ok("resolve", "no models.alias configured: nothing to resolve")
-        return
-    rev = await c.run("resolve", "resolve", alias)
-    if rev is None:
-        return
-    if c.fail(
-        "resolve",
-        [] if isinstance(rev, str) and is_pinned(rev) else [f"{alias!r} resolved to {rev!r}, not a pinned revision"],
-    ):
-        c.ok("resolve", f"{alias} -> {rev}")
-
-
 # A role object, a backend ------------------------------------------------------------------------
 
 
@@ -308,7 +293,9 @@ async def check_role(
     elif role == "cache":
         await _cache(c, write)
     elif role == "provider":
-        await _provider(c, alias)
+        from cockpit.contract_provider import check_provider
+
+        await check_provider(c, alias, context)
     return c.results
 
 

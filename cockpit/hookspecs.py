@@ -219,6 +219,9 @@ class BackendSpec:
     contract_version: int = 1
     capabilities: Capabilities = Capabilities()
     options: type | None = None  # a msgspec Struct: the host validates the table and the factory gets the Struct
+    # A provider's documented offline rule, ``ref -> cockpit.domain.pins.PinClass`` with no I/O: what
+    # loading cockpit.toml uses to refuse an alias where a pin is required (contract 2).
+    pin_rule: Callable[[str], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,17 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from cockpit.domain.pins import PinClass
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import ConfigError
-
-Resolver = Callable[[str], Awaitable[str]]
 
 LOCK_HEADER = (
     "# Written by `cockpit pin`: machine-written, human-readable. Do not edit by hand.\n"
@@ -35,13 +33,6 @@ class Reference:
     key: str  # dotted: "models.old", "pins.summarizer"
     value: str
     line: int
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    ref: Reference
-    resolves_to: str | None
-    error: str | None = None
 
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
@@ -82,19 +73,11 @@ def references(path: Path, text: str | None = None) -> list[Reference]:
     return refs
 
 
-async def lint(refs: list[Reference], resolve: Resolver | None) -> list[Finding]:
-    findings = []
-    for ref in refs:
-        if is_pinned(ref.value):
-            continue
-        if resolve is None:
-            findings.append(Finding(ref, None, "no provider backend to resolve it"))
-            continue
-        try:
-            findings.append(Finding(ref, await resolve(ref.value)))
-        except Exception as exc:  # the finding stands; the resolution is extra information
-            findings.append(Finding(ref, None, f"{type(exc).__name__}: {exc}"))
-    return findings
+async def lint(refs: list[Reference], provider: Any, rule: Any = None, why: str = "") -> list[PinClass]:
+    """Each reference as the provider classifies it (``cockpit.pin_policy.classify``), in file order."""
+    from cockpit.pin_policy import classify
+
+    return [await classify(provider, ref.value, rule, why) for ref in refs]
 
 
 def now_utc() -> dt.datetime:
@@ -121,10 +104,17 @@ def write_lock(path: Path, pins: dict[str, dict[str, Any]]) -> None:
 
 
 def record(
-    pins: dict[str, dict[str, Any]], name: str, revision: str, alias: str, at: dt.datetime
+    pins: dict[str, dict[str, Any]],
+    name: str,
+    revision: str,
+    alias: str,
+    at: dt.datetime,
+    *,
+    confirmed: bool = False,
 ) -> tuple[dict[str, Any], bool]:
-    """Record `revision` as current for `name`. A change is an upgrade: the old current becomes previous."""
-    if not is_pinned(revision):
+    """Record `revision` as current for `name`. A change is an upgrade: the old current becomes previous.
+    `confirmed`: the provider classified `revision` as a snapshot (else the generic rule must say so)."""
+    if not confirmed and not is_pinned(revision):
         raise ConfigError(f"pins.{name}: {revision!r} is not a pinned revision")
     entry = dict(pins.get(name, {}))
     changed = entry.get("revision") != revision

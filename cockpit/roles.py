@@ -60,7 +60,10 @@ class CacheStore(Protocol):
 @runtime_checkable
 class ModelProvider(Protocol):
     """Optionally also ``async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult``: send
-    one request with exactly that prefix to `revision` (the cache warmer)."""
+    one request with exactly that prefix to `revision` (the cache warmer); and ``async def classify(self,
+    ref: str) -> cockpit.domain.pins.PinClass``: snapshot, alias or unknown, from the API or, offline, from
+    the documented rule (``cockpit lint`` and ``cockpit pin`` use it; without it, only dated, ``@rev-…``
+    and ``@sha256:…`` ids count as pinned)."""
 
     async def resolve(self, alias: str) -> str:
         """The pinned revision an alias points to right now."""

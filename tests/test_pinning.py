@@ -98,12 +98,12 @@ def test_lint_reports_each_alias_with_file_line_and_current_resolution(tmp_path,
     assert r.returncode == 1, r.stderr
     lines = r.stdout.splitlines()
     assert (
-        f"{cfg}:3: models.new = 'claude-opus-latest' is an alias, not a pinned revision; "
-        "it resolves to claude-opus-4-1-20250805 now" in lines
+        f"{cfg}:3: models.new = 'claude-opus-latest' is an alias, not a pinned revision (the models API "
+        "resolves it to another model id); it resolves to claude-opus-4-1-20250805 now" in lines
     )
     assert (
-        f"{cfg}:16: pins.summarizer = 'claude-opus-latest' is an alias, not a pinned revision; "
-        "it resolves to claude-opus-4-1-20250805 now" in lines
+        f"{cfg}:16: pins.summarizer = 'claude-opus-latest' is an alias, not a pinned revision (the models API "
+        "resolves it to another model id); it resolves to claude-opus-4-1-20250805 now" in lines
     )
     assert not any("classifier" in line for line in lines)  # a pinned revision is fine
     assert KEY not in r.stdout + r.stderr
@@ -124,7 +124,10 @@ def test_lint_says_when_the_provider_is_unreachable(tmp_path):
     cfg = write_config(tmp_path, "http://127.0.0.1:9", models_new="claude-opus-latest")
     r = cockpit(cfg, "lint")
     assert r.returncode == 1
-    assert "could not resolve it" in r.stdout and KEY not in r.stdout
+    # the documented offline rule still flags the alias, and the output says the provider was offline
+    assert f"{cfg}:3: models.new = 'claude-opus-latest' is an alias, not a pinned revision" in r.stdout
+    assert "(offline: GET http://127.0.0.1:9/v1/models/claude-opus-latest could not connect" in r.stdout
+    assert "provider anthropic offline (" in r.stdout and KEY not in r.stdout
 
 
 def test_pin_records_upgrades_and_rolls_back_in_one_pasteable_line(tmp_path, models_api):

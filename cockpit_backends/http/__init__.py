@@ -49,6 +49,18 @@ def _openai(role: str, options: Mapping[str, Any], context: BackendContext) -> A
     return OpenAICompatibleProvider(options, context)
 
 
+def _anthropic_rule(ref: str) -> Any:
+    from cockpit_backends.http.pin_rules import anthropic_rule
+
+    return anthropic_rule(ref)
+
+
+def _openai_rule(ref: str) -> Any:
+    from cockpit_backends.http.pin_rules import openai_rule
+
+    return openai_rule(ref)
+
+
 @hookimpl
 def cockpit_backends() -> list[BackendSpec]:
     return [
@@ -65,6 +77,7 @@ def cockpit_backends() -> list[BackendSpec]:
             factory=_anthropic,
             description="resolve aliases through the Anthropic models API",
             version=__version__,
+            pin_rule=_anthropic_rule,
         ),
         BackendSpec(
             name="openai-compatible",
@@ -72,5 +85,6 @@ def cockpit_backends() -> list[BackendSpec]:
             factory=_openai,
             description="resolve aliases through an OpenAI-compatible /v1/models (vLLM, LiteLLM)",
             version=__version__,
+            pin_rule=_openai_rule,
         ),
     ]

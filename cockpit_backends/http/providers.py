@@ -23,10 +23,21 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from cockpit.domain.pins import PinClass, alias, snapshot, unknown
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError
 from cockpit.hookspecs import BackendContext, PromptPrefix, WarmResult
 from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
+from cockpit_backends.http.pin_rules import anthropic_rule, openai_rule
+
+
+class NotFound(BackendError):
+    """The API answered 404: it knows no such model (a definite answer, not an outage)."""
+
+
+class Unanswered(BackendError):
+    """The API could not be asked or did not answer (connection, timeout, 5xx, a refused key)."""
+
 
 PROVIDER_OPTIONS = ("base_url", "timeout_s", "retries", "backoff_s", "api_key_env", "api_key_file")
 
@@ -49,11 +60,29 @@ class _Provider:
         self._options = o
         self.resolved: dict[str, str] = {}  # alias -> the last pinned revision seen
         self.moves: list[tuple[str, str, str]] = []  # (alias, previous, current), oldest first
-        self._client: Any = None
         self._loop: Any = None
+        self._client: Any = None
+        # Off the event loop, here: importing httpx and the TLS set-up take a few tenths of a second, which
+        # would otherwise block the loop on the first call.
+        import httpx
+
+        self._tls = httpx.create_ssl_context()
+        httpx.AsyncClient(verify=self._tls)  # (its first construction imports the transport's modules)
+
+    def _new_client(self) -> Any:
+        import httpx
+
+        return httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers(), timeout=httpx.Timeout(self.timeout_s), verify=self._tls
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     def _headers(self) -> dict[str, str]:
         return {"accept": "application/json"}
@@ -61,18 +90,31 @@ class _Provider:
     def _http(self) -> Any:
         import asyncio
 
-        import httpx
-
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._loop = loop
-            self._client = httpx.AsyncClient(
-                base_url=self.base_url, headers=self._headers(), timeout=httpx.Timeout(self.timeout_s)
-            )
+        if self._client is None or (self._loop is not None and self._loop is not loop):
+            self._client = self._new_client()
+        self._loop = loop
         return self._client
 
-    def _fail(self, message: str) -> BackendError:
-        return BackendError(self.backend, "provider", scrub(message, self._key))
+    def _fail(self, message: str, kind: type[BackendError] = BackendError) -> BackendError:
+        return kind(self.backend, "provider", scrub(message, self._key))
+
+    @staticmethod
+    def offline_rule(ref: str) -> PinClass:
+        raise NotImplementedError
+
+    async def classify(self, ref: str) -> PinClass:
+        """Snapshot, alias or unknown, from the API; from the documented offline rule (saying why)
+        when the API cannot answer. A 404 is an answer: unknown."""
+        try:
+            return await self._classify_online(ref)
+        except NotFound as exc:
+            return unknown(ref, str(exc).split(": ", 1)[-1])
+        except Unanswered as exc:
+            return self.offline_rule(ref).when_offline(str(exc).split(": ", 1)[-1])
+
+    async def _classify_online(self, ref: str) -> PinClass:
+        raise NotImplementedError
 
     async def _get(self, path: str) -> Any:
         return await self._request("GET", path)
@@ -90,9 +132,12 @@ class _Provider:
                 secrets=(self._key,),
             )
         except RequestFailed as exc:
-            raise self._fail(str(exc)) from None
+            raise self._fail(str(exc), Unanswered) from None
         if resp.status_code in (401, 403):
-            raise self._fail(f"{what} answered {resp.status_code}: the API key was refused; {self._key_hint()}")
+            message = f"{what} answered {resp.status_code}: the API key was refused; {self._key_hint()}"
+            raise self._fail(message, Unanswered)
+        if resp.status_code == 404:
+            raise self._fail(f"{what} answered 404: {error_detail(resp, self._key)}", NotFound)
         if resp.status_code != 200:
             raise self._fail(f"{what} answered {resp.status_code}: {error_detail(resp, self._key)}")
         try:
@@ -143,6 +188,22 @@ class AnthropicProvider(_Provider):
             raise self._fail(f"GET /v1/models/{alias} answered without an 'id'")
         return self._note(alias, rid)
 
+    offline_rule = staticmethod(anthropic_rule)
+
+    async def _classify_online(self, ref: str) -> PinClass:
+        """``GET /v1/models/{ref}``: an ``id`` other than `ref` makes it an alias of that id; its own id
+        is a model id, which Anthropic documents as pinned, unless the rule documents it as moving."""
+        body = await self._get(f"/v1/models/{quote(ref, safe='')}")
+        rid = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(rid, str) or not rid:
+            raise self._fail(f"GET /v1/models/{ref} answered without an 'id'", Unanswered)
+        if rid != ref:
+            return alias(ref, "the models API resolves it to another model id", self._note(ref, rid))
+        rule = anthropic_rule(ref)
+        if rule.kind == "alias":
+            return alias(ref, f"the models API answers it as itself today, but {rule.reason}")
+        return snapshot(ref, "the models API answers it as its own model id")
+
     async def warm(self, revision: str, prefix: PromptPrefix) -> WarmResult:
         """One request with exactly the live prefix (tools, system prompt, settings) and a cache
         breakpoint at its end, to `revision`, for one output token. The provider's `usage` says whether
@@ -186,7 +247,53 @@ class OpenAICompatibleProvider(_Provider):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             raise self._fail("GET /v1/models answered without a 'data' list")
-        return self._note(alias, resolve_from_listing(alias, data, self._fail))
+        try:
+            return self._note(alias, resolve_from_listing(alias, data, self._fail))
+        except BackendError as exc:
+            if "neither its id nor its root" not in str(exc):
+                raise
+            why = str(exc).split(": ", 1)[-1]
+        try:  # the listing cannot say: ask the API which model answers
+            answered = await self._probe(alias)
+        except BackendError as exc:
+            raise self._fail(f"{why}; the one-token probe failed: {str(exc).split(': ', 1)[-1]}") from None
+        if answered == alias or not openai_rule(answered).pinned:
+            raise self._fail(f"{why}; a one-token request is answered by {answered!r}, not a pinned id")
+        return self._note(alias, answered)
+
+    offline_rule = staticmethod(openai_rule)
+
+    async def _probe(self, ref: str) -> str:
+        """One request for one output token; the response's ``model`` is the model that answered."""
+        body = {"model": ref, "max_tokens": 1, "messages": [{"role": "user", "content": "."}]}
+        answer = await self._request("POST", "/v1/chat/completions", body)
+        model = answer.get("model") if isinstance(answer, dict) else None
+        if not isinstance(model, str) or not model:
+            raise self._fail("POST /v1/chat/completions answered without a 'model'", Unanswered)
+        return model
+
+    async def _classify_online(self, ref: str) -> PinClass:
+        """The listing first (served? a pinned ``root`` behind a served name?), then, unless the id is a
+        documented snapshot, the one-token probe: a different ``model`` in the answer makes it an alias."""
+        body = await self._get("/v1/models")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise self._fail("GET /v1/models answered without a 'data' list", Unanswered)
+        entry = next((m for m in data if isinstance(m, dict) and m.get("id") == ref), None)
+        if entry is None:
+            return unknown(ref, "not in GET /v1/models: the server does not serve it")
+        root = entry.get("root")
+        if isinstance(root, str) and root != ref and openai_rule(root).pinned:
+            return alias(ref, "a served name for the weights in its 'root'", self._note(ref, root))
+        rule = openai_rule(ref)
+        if rule.pinned:
+            return snapshot(ref, f"served under its own id, and {rule.reason}")
+        answered = await self._probe(ref)
+        if answered != ref:
+            return alias(ref, "a one-token request is answered by another model", self._note(ref, answered))
+        if rule.kind == "alias":
+            return alias(ref, f"it answers as itself today, but {rule.reason}")
+        return unknown(ref, "it answers as itself, but nothing documents it as fixed; serve it as NAME@rev-… or dated")
 
 
 def resolve_from_listing(alias: str, data: list[Any], fail: Any) -> str:
