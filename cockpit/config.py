@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from cockpit.domain.revisions import require_pinned
 from cockpit.domain.rollback import Mode, RollbackPolicy
 from cockpit.domain.rollout import DEFAULT_STEPS, RolloutPlan
 from cockpit.errors import ConfigError, abbreviate, name_problem
 from cockpit.hookspecs import ROLES
+from cockpit.pin_policy import require_pinned_by
 from cockpit.schema import load
 
 # Every number is finite and within a documented range (docs/operations.md): inf and nan never pass.
@@ -210,9 +210,9 @@ def build_config(
     _names(raw, where)
     if raw.models.old == raw.models.new:
         raise ConfigError(f"{where}: models.new: the same revision as models.old ({abbreviate(raw.models.old)})")
-    if require_pins:
-        require_pinned(raw.models.old, f"{where}: models.old")
-        require_pinned(raw.models.new, f"{where}: models.new")
+    if require_pins:  # the configured provider's documented offline rule decides (cockpit.pin_policy)
+        require_pinned_by(raw.backends.provider, raw.models.old, f"{where}: models.old")
+        require_pinned_by(raw.backends.provider, raw.models.new, f"{where}: models.new")
     try:
         plan = RolloutPlan(tuple(raw.rollout.steps), raw.rollout.bake_s)
     except ValueError as exc:
