@@ -57,9 +57,24 @@ class ScaledClock:
         self.speed = speed
         self._start = start
         self._t0 = time.monotonic()
+        self.paused = False
 
     def now(self) -> float:
+        if self.paused:
+            return self._start
         return self._start + (time.monotonic() - self._t0) * self.speed
+
+    def set_speed(self, speed: float) -> None:
+        """Run at `speed` from now on (simulated time does not jump)."""
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.set(self.now())
+        self.speed = speed
+
+    def pause(self, paused: bool) -> None:
+        """Stop (or restart) simulated time where it is: a drill's pause."""
+        self.set(self.now())
+        self.paused = paused
 
     def set(self, t: float) -> None:
         self._start = t

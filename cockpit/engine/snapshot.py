@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from cockpit.domain.incident import Incident
 from cockpit.domain.rollback import EPS
+from cockpit.engine.figures import update as update_figures
 from cockpit.engine.housekeeping import old_tier
 from cockpit.hookspecs import NamespaceReading, TierReading, TrafficReading
 
@@ -50,6 +51,13 @@ class Snapshot:
     # The overflow tier (engine/overflow.py): {} when not configured, else available or why not, load,
     # rate limit, tenants on it, hit rate and cost per hour.
     overflow: dict[str, Any] = field(default_factory=dict)
+    # Counted by the engine (cockpit.engine.figures), never by a screen: every screen shows the same.
+    wrong_answers: float | None = None  # served so far: the simulator's count in a drill, else an estimate
+    wrong_truth: bool = False  # True: `wrong_answers` is the simulator's own count
+    onset_at: float | None = None  # when regressions began (the simulator's onset in a drill)
+    capacity_eta_s: float | None = None  # until the old tier is ready at the replicas asked (0: ready)
+    restore_bound_s: float | None = None  # a drill's lower bound on the time to restore
+    progress: dict[str, Any] = field(default_factory=dict)  # the rollback in rps (figures._progress)
 
 
 def build_snapshot(
@@ -72,6 +80,7 @@ def build_snapshot(
         util = load / cap if cap > EPS else None
         if engine.rollback.armed:
             needed = engine.rollback.scale_requested or None
+    figures = update_figures(engine, now, effective, engine.rollback.scale_requested or None)
     return Snapshot(
         now=now,
         tick=engine.ticks,
@@ -96,4 +105,5 @@ def build_snapshot(
         alerts=[a for a in (engine.journal_alarm, *engine.backends.alerts) if a],
         unknown=obs.unknown,  # built afresh by each observation and never changed after: no copy per tick
         overflow=engine.overflow.snapshot(obs.traffic),
+        **figures,
     )

@@ -53,6 +53,10 @@ class CockpitApp(App[int]):
         self.keymap_overrides = dict(keymap or {})
         self.scenario = scenario
         self.score = DrillScore(drill) if drill is not None else None
+        if drill is not None and hasattr(engine, "observed"):
+            # A drill's engine counts the simulator's own figures (wrong answers, onset, the lower bound)
+            # for every screen, instead of its estimate (cockpit.engine.figures).
+            engine.truth = drill.simulator  # type: ignore[attr-defined]
         self.remote_card_shown = False
         self.cockpit_theme = theme
         self.cockpit_themes = list(themes)
@@ -79,7 +83,8 @@ class CockpitApp(App[int]):
     async def _engine_loop(self) -> None:
         tick_s = self.engine.config.file.cockpit.tick_s
         while True:
-            await self.step()
+            if not getattr(self.engine.clock, "paused", False):  # a paused drill: time stands still
+                await self.step()
             await self.engine.clock.sleep(tick_s)
             await asyncio.sleep(0)  # a SimClock's sleep returns at once: still let the screen breathe
 
@@ -101,12 +106,16 @@ class CockpitApp(App[int]):
         """Attached to an engine running a game day: its scorecard is in the journal once it is done."""
         try:
             found = await self.engine.journal_entries(kinds=("drill_scorecard",))
+            around = await self.engine.journal_entries(kinds=("incident_declared", "drill_lower_bound"))
         except CockpitError:
             return
         if not found or self.remote_card_shown:
             return
         self.remote_card_shown = True
-        self.push_screen(TextScreen(REMOTE_TITLE, journal_card_text(found[-1].data), "scorecard"))
+        declared = next((e.ts for e in reversed(around) if e.kind == "incident_declared"), None)
+        bound = next((e.data.get("lower_bound_s") for e in reversed(around) if e.kind == "drill_lower_bound"), None)
+        text = journal_card_text(found[-1].data, declared, bound)
+        self.push_screen(TextScreen(REMOTE_TITLE, text, "scorecard"))
 
     def _compute_baselines(self) -> None:
         assert self.scenario is not None
@@ -130,3 +139,12 @@ class CockpitApp(App[int]):
 
     def _set_theme(self, name: str) -> None:
         self.theme = name
+
+    def watch_theme(self, name: str) -> None:
+        """An ANSI theme draws with the terminal's own 16 colours (SGR 30-37/90-97, default foreground
+        39), not with RGB approximations of them."""
+        self.ansi_color = self.current_theme.ansi
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: say what quits here (q, which asks first while a rollback runs)."""
+        self.notify("ctrl+c does not quit cockpit: press q (it asks first while a rollback runs)", timeout=5)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from cockpit.ui.keys import BINDINGS, PALETTE_TITLES, refused
+from cockpit.ui.keys import BINDINGS, PALETTE_TITLES, key_name, refused
 
 if TYPE_CHECKING:
     from cockpit.ui.main_screen import MainScreen
@@ -43,7 +43,7 @@ def palette_commands(
 
 
 def _help(key: str, refused: bool) -> str:
-    return f"key {key}" + ("  (refused: read-only)" if refused else "")
+    return f"key {key_name(key)}" + ("  (refused: read-only)" if refused else "")
 
 
 class CockpitCommands(Provider):

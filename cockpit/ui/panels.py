@@ -15,7 +15,8 @@ from textual.widgets import Input, Static
 
 from cockpit.domain.planner import Plan
 from cockpit.engine.snapshot import Snapshot
-from cockpit.ui import view
+from cockpit.ui import detail, trends, view
+from cockpit.ui.plantext import plan_line
 
 
 class Panel(Static):
@@ -38,19 +39,43 @@ class Banner(Panel):
     Banner.frozen { background: $error; color: $text; }
     Banner.normal { background: $success-darken-2; color: $text; }
     Banner.waiting { background: $warning-darken-2; }
+    Banner.regressing { background: $warning; color: $text; }
     """
 
-    def show(self, snap: Snapshot | None, *, read_only: bool, real_clock: bool) -> None:
-        text, cls = view.banner(snap)
+    def show(
+        self,
+        snap: Snapshot | None,
+        regressing: int = 0,
+        *,
+        read_only: bool,
+        real_clock: bool,
+        drill: float | None = None,
+        paused: bool = False,
+    ) -> None:
+        text, cls = view.banner(snap, regressing)
         extras = []
+        if drill is not None or paused:
+            extras.append("DRILL" + (" ⏸ PAUSED (p)" if paused else f" ×{drill:g}" if drill else ""))
         if read_only:
             extras.append("READ-ONLY")
-        if snap is not None and not real_clock:
-            extras.append(view.sim_clock(snap.now))
+        clock = view.incident_clock(snap, real_clock)
+        if clock:
+            extras.append(clock)
         if snap is not None and snap.degraded:
             extras.append(f"⚠ DEGRADED: {', '.join(sorted(snap.degraded))}")
         self.update(text + ("  │ " + " · ".join(extras) if extras else ""))
         self.set_classes(cls)
+
+
+class NextStep(Panel):
+    """What to do now, in one line (cockpit.ui.guide.next_step): always there, always an action."""
+
+    DEFAULT_CSS = """
+    NextStep { height: auto; text-style: bold; color: $accent; }
+    """
+
+    def show(self, line: str) -> None:
+        self.update(f"▶ {line}")
 
 
 class AttachLine(Panel):
@@ -81,10 +106,10 @@ class ModelsPanel(Panel):
 class CapacityPanel(Panel):
     """Old-tier replicas ready, desired and needed for full failback, utilisation, and the ETA to capacity."""
 
-    def show(self, snap: Snapshot | None, needed: int | None, eta: str) -> None:
+    def show(self, snap: Snapshot | None, needed: int | None) -> None:
         from cockpit.ui.overflow import with_overflow  # the overflow tier's line, when configured
 
-        self.update(with_overflow(snap, view.capacity_line(snap, needed)) + eta)
+        self.update(with_overflow(snap, view.capacity_line(snap, needed)))
 
 
 class CachesPanel(Panel):
@@ -108,21 +133,22 @@ class CachesPanel(Panel):
             frozen = " ❄" if ns.frozen else ""
             parts.append(f"{ns.tier} g{ns.generation} hit {view.pct(ns.hit_rate)} {spark}{frozen}")
         gc = "  (❄ = GC frozen)" if any(ns.frozen for ns in snap.namespaces) else ""
-        self.update("cache  " + " · ".join(parts) + gc)
+        self.update("cache  " + " · ".join(parts) + gc + warmer_text(snap.warmer))
 
 
 class TrendsPanel(Panel):
     """Old-tier utilisation and ready replicas, old-cache hit rate and wrong answers, over the window."""
 
-    def show(self, history: Sequence[view.Sample], *, estimated: bool) -> None:
-        self.update(view.trends_line(history, estimated=estimated))
+    def show(self, history: Sequence[trends.Sample], *, estimated: bool) -> None:
+        width = max(5, min(60, (self.size.width - 50) // 4)) if self.size.width else 5
+        self.update(trends.trends_line(history, width, estimated=estimated))
 
 
 class RollbackPanel(Panel):
     """The rollback's state, stage, mode and progress, and why it holds."""
 
-    def show(self, snap: Snapshot | None, settle_left: float | None) -> None:
-        self.update(view.rollback_line(snap, settle_left))
+    def show(self, snap: Snapshot | None, settle_left: float | None, eta_s: float | None = None) -> None:
+        self.update(view.rollback_line(snap, settle_left, eta_s))
 
 
 class PlanPanel(Panel):
@@ -131,9 +157,8 @@ class PlanPanel(Panel):
     def show(self, plan: Plan | None, snap: Snapshot | None) -> None:
         rb: dict[str, Any] = snap.rollback if snap is not None else {}
         held = bool(rb.get("paused")) or bool(snap is not None and (snap.hold or "").startswith("waiting"))
-        now = snap.now if snap is not None else 0.0
         stage = int(rb.get("stage", 0))
-        self.update(view.plan_line(plan, stage, bool(rb.get("armed")), bool(rb.get("done")), held, now))
+        self.update(plan_line(plan, stage, bool(rb.get("armed")), bool(rb.get("done")), held))
 
 
 class UnknownPanel(Panel):
@@ -158,10 +183,19 @@ class TableBar(Panel):
     TableBar { height: 1; padding: 0 1; color: $text-muted; }
     """
 
-    def show(self, shown: int, total: int, regressing: int, filtering: bool, unknown: int = 0) -> None:
-        count = f"{shown:,} of {total:,} tenants match" if filtering else f"{total:,} tenants"
+    def show(
+        self, shown: int, total: int, regressing: int, filter_text: str = "", unknown: int = 0, sort: str = ""
+    ) -> None:
+        """A breadcrumb (tenants › filter › sort) and the counts."""
+        crumb = "tenants"
+        if filter_text:
+            crumb += f" › /{filter_text} ({shown:,} of {total:,}; esc clears)"
+        else:
+            crumb += f" ({total:,})"
+        if sort:
+            crumb += f" › sorted by {sort} (o)"
         unk = f" · {unknown} unknown" if unknown else ""
-        self.update(f"{count} · {regressing} regressing{unk} · / filter · hit o·n = tier cache")
+        self.update(f"{crumb} · {regressing} regressing{unk} · enter: detail · hit o·n = tier cache")
 
 
 class FilterInput(Input):
@@ -193,3 +227,45 @@ class FilterInput(Input):
         self.remove_class("shown")
         self.disabled = True
         return True
+
+
+class CommandInput(Input):
+    """`:` command mode, k9s-style (:tenants, :timeline, :plan, :theme NAME, …); Enter runs, Esc leaves."""
+
+    DEFAULT_CSS = """
+    CommandInput { display: none; height: 3; }
+    CommandInput.shown { display: block; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(disabled=True, **kw)
+        self.cursor_blink = False
+
+    def key_escape(self) -> None:
+        self.value = ""
+        self.remove_class("shown")
+        self.disabled = True
+        self.screen.query_one("#tenants").focus()
+
+
+class DetailPane(Panel):
+    """At wide widths, beside the table: the selected tenant's figures (Enter opens its history)."""
+
+    DEFAULT_CSS = """
+    DetailPane { width: 44; height: auto; border-left: solid $primary; }
+    """
+
+    def show(self, snap: Snapshot | None, tenant: str | None, threshold: float) -> None:
+        if tenant is None:
+            self.update("no tenant selected")
+            return
+        self.update("\n".join([*detail.now_lines(snap, tenant, threshold), "", "enter: history"]))
+
+
+def warmer_text(warmer: dict[str, Any]) -> str:
+    """The cache warmer once on: its state and what it has cost (it is not free)."""
+    if not warmer.get("enabled") and not warmer.get("sent"):
+        return ""
+    state = "ON" if warmer.get("enabled") else "off"
+    cost = float(warmer.get("cost", 0.0) or 0.0)
+    return f" · warmer {state}: {warmer.get('reads', 0)}/{warmer.get('sent', 0)} reads, ${cost:,.2f}"

@@ -14,7 +14,8 @@ from typing import Any
 
 from cockpit.engine.drill import Scorecard
 from cockpit.engine.snapshot import Snapshot
-from cockpit.ui.view import SETTLE_S
+from cockpit.ui.plantext import dur
+from cockpit.ui.view import SETTLE_S, sim_clock
 
 TITLE = "Drill finished: scorecard"
 REMOTE_TITLE = "Rollback finished: scorecard"
@@ -27,10 +28,50 @@ def compute_baselines(scenario: str) -> list[Scorecard]:
     return [asyncio.run(run_drill(scenario, s)) for s in ("abort", "fixed-stages")]
 
 
-def journal_card_text(card: Mapping[str, Any]) -> str:
-    """An engine's `drill_scorecard` journal entry, one figure a line (long lists left out)."""
-    return "\n".join(
-        f"{k.replace('_', ' '):<28} {v}" for k, v in card.items() if not isinstance(v, list) or len(v) < 20
+def declare_delay(onset: float | None, declared: float | None) -> str:
+    """The scorecard's "declared N after onset" row."""
+    if onset is None:
+        return "declared after onset: — (no regression)"
+    if declared is None:
+        return "declared after onset: never declared"
+    when = f"onset {sim_clock(onset)}, declared {sim_clock(declared)}"
+    return f"declared after onset: {dur(max(0.0, declared - onset))} ({when})"
+
+
+def journal_card(card: Mapping[str, Any], declared: float | None, lower_bound: float | None) -> Scorecard:
+    """An engine's `drill_scorecard` journal entry (the simulator's figures) as a Scorecard, with the
+    declaration and lower bound the journal holds beside it."""
+    restored = card.get("restored_at_s")
+    return Scorecard(
+        scenario=str(card.get("scenario", "")),
+        strategy="engine",
+        restored=restored is not None,
+        time_to_restore_s=None if restored is None or declared is None else max(0.0, restored - declared),
+        lower_bound_s=lower_bound,
+        wrong_answers=float(card.get("wrong_answers", 0.0)),
+        dropped_requests=float(card.get("dropped_requests", 0.0)),
+        peak_old_utilisation=float(card.get("peak_old_utilisation", 0.0)),
+        min_old_hit_rate=card.get("min_old_hit_rate"),
+        extra_cost=float(card.get("extra_cost", 0.0)),
+        disturbed_tenants=list(card.get("disturbed_tenants", [])),
+        declared_at_s=declared,
+        onset_s=card.get("onset_s"),
+        stages=int(card.get("stages", 0) or 0),
+        scope=list(card.get("scope", [])),
+    )
+
+
+def journal_card_text(card: Mapping[str, Any], declared: float | None = None, lower_bound: float | None = None) -> str:
+    """An engine's scorecard formatted like the drill's own (rounded, time to restore against the
+    bound); the baselines are `cockpit drill SCENARIO --compare`'s, not re-run here."""
+    from cockpit.report import scorecard_table
+
+    sc = journal_card(card, declared, lower_bound)
+    return (
+        scorecard_table([sc]).strip()
+        + "\n\n"
+        + declare_delay(sc.onset_s, declared)
+        + "\n\nbaselines (abort, fixed-stages): cockpit drill SCENARIO --compare on the engine's scenario"
     )
 
 
@@ -42,12 +83,6 @@ class DrillScore:
         self.baselines: list[Scorecard] | None = None
         self.finished_at: float | None = None
         self.shown = False
-
-    def wrong_answers(self, snap: Snapshot) -> float:
-        """The simulator's own count of wrong answers so far (a drill has ground truth)."""
-        declared = snap.incident.declared_at if snap.incident else None
-        scope = sorted(snap.rollback.get("scope", ()))
-        return float(self.session.simulator.scorecard(declared, scope)["wrong_answers"])
 
     def settle_left(self, snap: Snapshot | None, now: float) -> float | None:
         """Simulated seconds left before the finished drill is scored (None: the rollback is not done)."""
@@ -99,4 +134,4 @@ class DrillScore:
 
         cards = [self.card(snap), *(self.baselines or [])]
         note = "" if self.baselines is not None else "\n\n(baselines abort and fixed-stages: computing…)"
-        return scorecard_table(cards) + note
+        return scorecard_table(cards) + "\n\n" + declare_delay(cards[0].onset_s, cards[0].declared_at_s) + note

@@ -16,6 +16,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
@@ -49,6 +50,9 @@ class TenantTable(ScrollView, can_focus=True):
     """
 
     cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
+
+    class CursorMoved(Message):
+        """The cursor is on another row (the detail pane follows it)."""
 
     def __init__(self, columns: Sequence[str], widths: Sequence[int], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -167,6 +171,7 @@ class TenantTable(ScrollView, can_focus=True):
         elif new >= top + body:
             self.scroll_to(y=new - body + 1, animate=False, immediate=True)
         self._refresh_changed()
+        self.post_message(self.CursorMoved())
 
     def _move(self, to: int) -> None:
         if self.order:
@@ -182,9 +187,13 @@ class TenantTable(ScrollView, can_focus=True):
         self._move(len(self.order) - 1 if where < 0 else 0)
 
 
+ALWAYS = ("help", "quit")  # the footer ends with these whatever else fits
+
+
 class KeyBar(Static):
-    """The footer of live key bindings as one line of text. textual's Footer recomposes a widget per key
-    whenever the bindings change (closing any modal), which cost several frames per keystroke."""
+    """The footer of live key bindings as one line of text: the keys that matter now first (`prefer`),
+    then the rest while they fit, always ending with `? Help` and `q Quit`. textual's Footer recomposes a
+    widget per key whenever the bindings change (closing any modal), which cost several frames per key."""
 
     DEFAULT_CSS = """
     KeyBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
@@ -193,23 +202,49 @@ class KeyBar(Static):
     def __init__(self, **kw: Any) -> None:
         super().__init__(markup=False, **kw)
         self._text: str | None = None
+        self.preferred: list[str] = []
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
         self.bindings_changed(self.screen)
 
+    def on_resize(self) -> None:
+        self.bindings_changed(self.screen)
+
+    def prefer(self, ids: list[str]) -> None:
+        """Show these binding ids first (the next-step line's keys)."""
+        if ids != self.preferred:
+            self.preferred = list(ids)
+            self.bindings_changed(self.screen)
+
+    def parts(self) -> list[tuple[str, str]]:
+        """(key, description) of the enabled, shown bindings: preferred first, help and quit last."""
+        app = self.app
+        by_id: dict[str, tuple[str, str]] = {}
+        for active in app.active_bindings.values():
+            b = active.binding
+            key = b.id or b.action
+            if not b.show or not b.description or not active.enabled or key in by_id:
+                continue
+            by_id[key] = (app.get_key_display(b), b.description)
+        first = [i for i in self.preferred if i in by_id]
+        rest = [i for i in by_id if i not in first and i not in ALWAYS]
+        width = (self.size.width or app.size.width) - 2
+        tail = [by_id[i] for i in ALWAYS if i in by_id]
+        used = sum(len(k) + len(d) + 3 for k, d in tail)
+        out = []
+        for i in [*first, *rest]:
+            k, d = by_id[i]
+            if used + len(k) + len(d) + 3 > width:
+                continue
+            used += len(k) + len(d) + 3
+            out.append((k, d))
+        return out + tail
+
     def bindings_changed(self, screen: Screen) -> None:
         if not screen.is_current:
             return
-        app = self.app
-        parts = []
-        seen = set()
-        for active in app.active_bindings.values():
-            b = active.binding
-            if not b.show or not b.description or not active.enabled or b.action in seen:
-                continue
-            seen.add(b.action)
-            parts.append((app.get_key_display(b), b.description))
+        parts = self.parts()
         plain = "  ".join(f"{k} {d}" for k, d in parts)
         if plain == self._text:
             return

@@ -18,7 +18,7 @@ from cockpit.paths import theme_resources
 
 DEFAULT = "dark"
 COLOURS = ("primary", "secondary", "accent", "warning", "error", "success", "background", "surface", "panel")
-FIELDS = {"name", "dark", "foreground", *COLOURS}
+FIELDS = {"name", "dark", "foreground", "ansi", "variables", *COLOURS}
 
 
 def theme_files() -> dict[str, Traversable]:
@@ -42,6 +42,11 @@ def _read(path: Traversable | Path) -> Theme:
                 Color.parse(raw[key])
             except (ColorParseError, TypeError):
                 raise ConfigError(f"{path}: {key}: {raw[key]!r} is not a colour") from None
+    if not isinstance(raw.get("ansi", False), bool):
+        raise ConfigError(f"{path}: ansi: expected true or false")
+    variables = raw.get("variables", {})
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise ConfigError(f"{path}: variables: expected a table of CSS variable = colour")
     if "primary" not in raw:
         raise ConfigError(f"{path}: primary: a theme needs a primary colour")
     return Theme(**raw)

@@ -1,17 +1,20 @@
-"""The timeline (t): the journal's operator-facing events, newest last, read through the engine handle."""
+"""The timeline (t): the journal's operator-facing events, newest first, worded by the same formatter as
+`cockpit evidence` (`cockpit.timeline.describe`), read through the engine handle and followed live: each
+tick reads only the entries written since the last read."""
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
 
 from cockpit.engine.handle import EngineHandle
 from cockpit.engine.journal import Entry
+from cockpit.errors import CockpitError
+from cockpit.timeline import describe
 from cockpit.ui.view import stamp
 
-SHOWN = 300  # the newest entries shown
+SHOWN = 300  # the newest entries kept
 PAGE = 5000  # entries asked for per request
 
 KINDS = (
@@ -32,26 +35,44 @@ KINDS = (
 )
 
 
-async def newest_entries(engine: EngineHandle, kinds: tuple[str, ...] = KINDS, keep: int = SHOWN) -> list[Entry]:
-    """The newest `keep` entries of these kinds, paging through the journal from the start."""
-    kept: deque[Entry] = deque(maxlen=keep)
-    since = 0
-    while True:
-        page = await engine.journal_entries(kinds=kinds, since_seq=since, limit=PAGE)
-        kept.extend(page)
-        if len(page) < PAGE:
-            return list(kept)
-        since = page[-1].seq
+class TimelineFeed:
+    """The newest entries, topped up incrementally (a page at a time from the last seq read)."""
 
+    def __init__(self, engine: EngineHandle, keep: int = SHOWN) -> None:
+        self.engine = engine
+        self.entries: deque[Entry] = deque(maxlen=keep)
+        self.since = 0
 
-async def timeline_text(engine: EngineHandle, real_clock: bool) -> str:
-    entries = await newest_entries(engine)
-    lines = [f"{stamp(e.ts, real_clock)}  {e.kind:<20} {e.actor:<18} {brief(e.data)}" for e in entries]
-    if real_clock and entries:
-        lines.insert(0, f"(wall-clock, local time {time.strftime('%Z %z')})")
-    return "\n".join(lines) or "(empty)"
+    async def refresh(self) -> bool:
+        """Read what was journaled since the last call; True if anything new arrived."""
+        grew = False
+        while True:
+            try:
+                page = await self.engine.journal_entries(kinds=KINDS, since_seq=self.since, limit=PAGE)
+            except CockpitError:
+                return grew
+            self.entries.extend(page)
+            grew = grew or bool(page)
+            if page:
+                self.since = page[-1].seq
+            if len(page) < PAGE:
+                return grew
 
+    def lines(self, real_clock: bool, width: int = 100) -> list[str]:
+        """Newest first; long descriptions wrap at word boundaries under their own column."""
+        out = []
+        for e in reversed(self.entries):
+            when = stamp(e.ts, real_clock).strip()
+            head = f"{when}  "
+            body = textwrap.wrap(describe(e), max(20, width - len(head))) or [""]
+            out.append(head + body[0])
+            out.extend(" " * len(head) + more for more in body[1:])
+        return out
 
-def brief(data: Mapping[str, Any]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in data.items() if k not in ("config",))
-    return text[:100]
+    def text(self, real_clock: bool, width: int = 100) -> str:
+        lines = self.lines(real_clock, width)
+        if real_clock and lines:
+            lines.insert(0, f"(wall-clock, local time {time.strftime('%Z %z')}; newest first, follows live)")
+        elif lines:
+            lines.insert(0, "(newest first, follows live)")
+        return "\n".join(lines) or "(empty)"

@@ -7,12 +7,11 @@ NO_COLOR, on an ANSI-16 terminal and for colour-blind operators.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 
-from cockpit.domain.planner import Plan
 from cockpit.engine.snapshot import Snapshot
 from cockpit.hookspecs import TrafficReading
+from cockpit.ui.plantext import UNKNOWN_GLYPH, clock, dur
 
 SPARK = "▁▂▃▄▅▆▇█"
 FROZEN_GLYPH = "❄"
@@ -46,20 +45,39 @@ def bar(fraction: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def banner(snap: Snapshot | None) -> tuple[str, str]:
-    """(text, style class): the incident state, FROZEN by word and glyph."""
+def banner(snap: Snapshot | None, regressing: int = 0) -> tuple[str, str]:
+    """(text, style class): the incident state by word and glyph as well as colour. Tenants regressing
+    with no incident open is not NORMAL: it says REGRESSING (amber)."""
     if snap is None:
         return "… WAITING for the first observation of the fleet", "waiting"
     inc = snap.incident
     if inc is not None and inc.open:
         since = max(0.0, snap.now - inc.declared_at)
-        return (
-            f"{FROZEN_GLYPH} FROZEN {FROZEN_GLYPH}  {inc.id} open {since:.0f} s · rollout, flags, cache GC frozen",
-            "frozen",
-        )
+        frozen = f"{FROZEN_GLYPH} FROZEN {FROZEN_GLYPH}"
+        return f"{frozen}  {inc.id} open {clock(since)} · rollout, flags, cache GC frozen", "frozen"
+    if regressing:
+        return f"▲ REGRESSING  {regressing:,} tenant(s) · no incident open", "regressing"
     if inc is not None:
         return f"{OK_GLYPH} NORMAL  {inc.id} released · rollout calendar running", "normal"
     return f"{OK_GLYPH} NORMAL  no incident · rollout calendar running", "normal"
+
+
+def incident_clock(snap: Snapshot | None, real: bool) -> str:
+    """The time now (wall-clock hh:mm:ss, or T+ of a drill), time since onset and how long the
+    declaration took after it."""
+    if snap is None:
+        return ""
+    now = time.strftime("%H:%M:%S", time.localtime(snap.now)) if real else sim_clock(snap.now)
+    parts = [f"⏱ {now}"]
+    onset = snap.onset_at
+    if onset is not None:
+        parts.append(f"onset {dur(snap.now - onset)} ago")
+        inc = snap.incident
+        if inc is not None and inc.declared_at >= onset - 1e-6:
+            parts.append(f"declared {dur(inc.declared_at - onset)} after onset")
+        elif inc is None or not inc.open:
+            parts.append("not declared")
+    return " · ".join(parts)
 
 
 def models_line(snap: Snapshot | None, old: str, new: str) -> tuple[str, bool]:
@@ -76,50 +94,75 @@ def models_line(snap: Snapshot | None, old: str, new: str) -> tuple[str, bool]:
     return f"{text}\n  alias: not watched", False
 
 
+def capacity_eta(snap: Snapshot, needed: int | None) -> str:
+    """The engine's ETA to the capacity asked for (counted once, by the engine: every screen agrees)."""
+    t = snap.old_tier
+    if t is None or not needed:
+        return ""
+    if t.ready >= needed:
+        return f" · ✔ ready at {needed}"
+    eta = snap.capacity_eta_s
+    if eta is None:
+        return f" · asked for {needed}: the autoscaler has not taken it yet"
+    if eta < 0:
+        return f" · {needed} asked: start-up estimate passed {dur(-eta)} ago, still starting"
+    return f" · {needed} ready in ≈{dur(eta)}"
+
+
 def capacity_line(snap: Snapshot | None, needed_if_armed: int | None = None) -> str:
-    """`needed`: replicas for full failback of the rollback scope (or of the regressing tenants)."""
+    """Old-tier replicas ready/desired, utilisation and the ETA to the replicas asked for full failback
+    (of the rollback's scope once armed, else of the regressing tenants' plan)."""
     if snap is None or snap.old_tier is None:
         return "old tier: no reading"
     t = snap.old_tier
     n = snap.replicas_needed or snap.rollback.get("scale_requested") or needed_if_armed
-    needed = "—" if not n else str(n)
     util = snap.old_utilisation
     over = "  ▲ OVER HEADROOM" if util is not None and util > 1.0 else ""
     starting = f" (+{t.desired - t.ready} starting)" if t.desired > t.ready else ""
-    return f"old tier ready {t.ready}/{t.desired}{starting} need {needed} util {pct(util)} {bar(util or 0.0, 6)}{over}"
+    asked = capacity_eta(snap, n) if snap.replicas_needed or snap.rollback.get("scale_requested") else ""
+    need = f" · full failback needs {n}" if n and not asked else ""
+    return f"old tier {t.ready}/{t.desired} ready{starting} · util {pct(util)} {bar(util or 0.0, 6)}{over}{need}{asked}"
 
 
-def rollback_line(snap: Snapshot | None, settle_left: float | None = None) -> str:
+def rollback_line(snap: Snapshot | None, settle_left: float | None = None, eta_s: float | None = None) -> str:
+    """The rollback's state and ONE progress figure, the engine's: rps of the scope restored to old."""
     if snap is None:
         return "rollback: —"
     rb = snap.rollback
     if not rb.get("armed"):
         return "rollback: not armed"
-    state = "DONE ✔" if rb.get("done") else ("HELD ⏸" if rb.get("paused") else "RUNNING ▶")
-    scope = rb.get("scope", [])
-    hold = snap.hold or rb.get("hold")
-    in_scope = [t for t in scope if t in snap.effective]
-    left = sum(1 for t in in_scope if snap.effective.get(t, 0.0) > 1e-9)
-    progress = 1.0 - (left / len(in_scope)) if in_scope else 0.0
-    line = (
-        f"rollback {state}  stage {rb.get('stage', 0)}  mode {rb.get('mode')}  "
-        f"scope {len(scope)}  {bar(progress)} {len(in_scope) - left}/{len(in_scope)} at 0 %"
+    done = bool(rb.get("done"))
+    state = "DONE ✔" if done else ("HELD ⏸" if rb.get("paused") else "RUNNING ▶")
+    p = snap.progress
+    frac = float(p.get("fraction", 1.0 if done else 0.0))
+    restored = (
+        f"restored {p.get('restored_rps', 0.0):.0f}/{p.get('scope_rps', 0.0):.0f} rps {bar(frac)} {frac:.0%}"
+        f" · {p.get('restored', 0)}/{p.get('tenants', 0)} tenants at 0 %"
+        if p
+        else "restored —"
     )
-    if hold and not rb.get("done"):
-        line += f"\n  hold: {hold}"
-    if rb.get("done") and settle_left:
-        line += (
-            f"\n  drill: scored in {settle_left:.0f} s (settling {SETTLE_S:.0f} s after restore, as the baselines do)"
-        )
+    line = f"rollback {state} stage {rb.get('stage', 0)} · {rb.get('mode')} · {restored}"
+    if not done and eta_s is not None:
+        line += f" · ETA {dur(eta_s)}"
+    if snap.restore_bound_s is not None:
+        line += f" · bound {dur(snap.restore_bound_s)}"
+    hold = snap.hold if not rb.get("paused") else (snap.hold or rb.get("hold") or "paused")
+    if hold and not done:
+        line += f"\n  hold: {hold}" + (" · r resumes" if rb.get("paused") else "")
+    if done and settle_left:
+        line += f"\n  drill: scored in {settle_left:.0f} s (settling {SETTLE_S:.0f} s after restore, as baselines do)"
     return line
 
 
-UNKNOWN_GLYPH = "?"
+RESTORED = "✓ restored"
 
 
-def health(harm: float, threshold: float, unknown: bool = False) -> str:
+def health(harm: float, threshold: float, unknown: bool = False, restored: bool = False) -> str:
     """A tenant's health cell. Unknown is a word, never a colour only and never "ok": a tenant whose
-    health cannot be read says so (a regression read earlier in the same reading still stands)."""
+    health cannot be read says so (a regression read earlier in the same reading still stands). A tenant
+    the rollback brought back to 0 % new reads "✓ restored": its regression was on new, it no longer is."""
+    if restored:
+        return RESTORED
     if harm >= threshold:
         return f"✗ REGR {harm:.2f}"
     if unknown:
@@ -185,20 +228,22 @@ def row_formatter(
     harm, ceilings, targets, effective = snap.harm, snap.ceilings, snap.targets, snap.effective
     old_hit, new_hit = hits
     unknown = snap.unknown.get("health", {})
+    scope = scope_of(snap)
 
     def fmt(t: str) -> Row:
         ceiling = ceilings.get(t)
         share = effective.get(t, tr.shares.get(t, 0.0))
+        rps = tr.rps.get(t, 0.0)
         o = pct(old_hit) if share < 1.0 - 1e-9 else "—"
         n = pct(new_hit) if share > 1e-9 else "—"
         return (
             t,
             tr.cohorts.get(t, ""),
-            f"{tr.rps.get(t, 0.0):.0f}",
+            f"{rps:.0f}" if rps >= 10 or rps == 0 else f"{rps:.1f}" if rps >= 0.05 else f"{rps:.2g}",
             pct(targets.get(t)),
             "—" if ceiling is None else pct(ceiling),
             pct(share),
-            health(harm.get(t, 0.0), threshold, t in unknown),
+            health(harm.get(t, 0.0), threshold, t in unknown, t in scope and share <= 1e-9),
             f"{o}·{n}",
         )
 
@@ -274,163 +319,43 @@ class TenantIndex:
         return found
 
 
+_SCOPE: list[tuple[Snapshot, frozenset[str]]] = []
+
+
+def scope_of(snap: Snapshot | None) -> frozenset[str]:
+    """The armed rollback's scope as a set (cached for the latest snapshot: the table asks per row)."""
+    if snap is None or not snap.rollback.get("armed"):
+        return frozenset()
+    if _SCOPE and _SCOPE[0][0] is snap:
+        return _SCOPE[0][1]
+    scope = frozenset(snap.rollback.get("scope", ()))
+    _SCOPE[:] = [(snap, scope)]
+    return scope
+
+
+def is_restored(snap: Snapshot, tenant: str) -> bool:
+    return tenant in scope_of(snap) and snap.effective.get(tenant, 1.0) <= 1e-9
+
+
+SORT_KEYS: dict[str, Callable[[Snapshot, str, float], object]] = {
+    "tenant": lambda snap, t, th: t,
+    "rps": lambda snap, t, th: -(snap.traffic.rps.get(t, 0.0) if snap.traffic else 0.0),
+    "on new": lambda snap, t, th: -snap.effective.get(t, 0.0),
+    "health": lambda snap, t, th: -snap.harm.get(t, 0.0),
+}
+
+
+def sorted_order(order: list[str], sort: str, snap: Snapshot | None, threshold: float) -> list[str]:
+    """The table's order under `o` / `:sort` (the default, "", keeps regressing first)."""
+    key = SORT_KEYS.get(sort)
+    if key is None or snap is None:
+        return order
+    return sorted(order, key=lambda t: key(snap, t, threshold))  # type: ignore[arg-type,return-value]
+
+
 def regressing(snap: Snapshot | None, threshold: float) -> list[str]:
+    """Tenants regressing on new now: not those the rollback restored to 0 % new."""
     if snap is None or snap.traffic is None:
         return []
-    return sorted(t for t, h in snap.harm.items() if h >= threshold and t in snap.traffic.shares)
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One tick's worth of what the trend plots show (the app keeps a ring buffer of these)."""
-
-    now: float
-    util: float | None
-    ready: int
-    desired: int
-    old_hit: float | None
-    wrong: float  # wrong answers served so far (the simulator's count in a drill, else an estimate)
-
-
-def scaled(values: Sequence[float], top: float | None = None) -> list[float]:
-    hi = top if top is not None else max(values, default=0.0)
-    return [min(1.0, v / hi) if hi > 0 else 0.0 for v in values]
-
-
-def buckets(values: Sequence[float], width: int) -> list[float]:
-    """`values` averaged into at most `width` buckets, oldest first: a sparkline of the whole window."""
-    n = len(values)
-    if n <= width:
-        return list(values)
-    return [
-        sum(values[i * n // width : (i + 1) * n // width]) / max(1, (i + 1) * n // width - i * n // width)
-        for i in range(width)
-    ]
-
-
-def compact(n: float) -> str:
-    return f"{n:.0f}" if n < 1000 else (f"{n / 1000:.1f}k" if n < 1e6 else f"{n / 1e6:.1f}M")
-
-
-def trends_line(history: Sequence[Sample], width: int = 5, estimated: bool = True) -> str:
-    """Old-tier utilisation and ready replicas, old-cache hit rate and wrong answers served so far, over
-    the buffered window. `wrong≈` marks an estimate (outside a drill there is no ground truth)."""
-    if not history:
-        return "trends: no reading yet"
-    last = history[-1]
-    span = last.now - history[0].now
-    util = buckets([s.util or 0.0 for s in history], width)
-    ready = buckets([float(s.ready) for s in history], width)
-    hit = buckets([s.old_hit or 0.0 for s in history], width)
-    wrong = buckets([s.wrong for s in history], width)
-    top = max(1.0, *(float(s.desired) for s in history))
-    label = f"{span / 60:.0f}m:" if span >= 60 else f"{span:.0f}s:"
-    return (
-        f"{label} util {sparkline(scaled(util, max(1.0, *util)), width)} {pct(last.util)}"
-        f"  ready {sparkline(scaled(ready, top), width)} {last.ready}/{last.desired}"
-        f"  old hit {sparkline(hit, width)} {pct(last.old_hit)}"
-        f"  wrong{'≈' if estimated else ''} {sparkline(scaled(wrong), width)} {compact(last.wrong)}"
-    )
-
-
-def capacity_eta(history: Sequence[Sample], needed: int | None, startup_s: float) -> str:
-    """ETA to capacity: old tier ready versus needed for full failback, from when the replicas were asked."""
-    if not history or not needed:
-        return ""
-    last = history[-1]
-    if last.ready >= needed:
-        return "  ✔ ready"
-    if last.desired < needed:
-        return f"  ETA {startup_s:.0f}s after s"
-    asked = last.now
-    for s in reversed(history):  # when the desired count last reached `needed`
-        if s.desired < needed:
-            break
-        asked = s.now
-    left = asked + startup_s - last.now
-    return f"  ETA {left:.0f}s" if left > 0 else "  ETA late"
-
-
-def plan_line(plan: Plan | None, stage: int, armed: bool, done: bool, held: bool, now_s: float) -> str:
-    """The rollback plan as stages with status and ETA: ✔ applied, ▶/⏸ next, · planned."""
-    if done:
-        return f"plan  ✔ {stage} stage(s) applied: every tenant in scope is at 0 % new"
-    if plan is None:
-        return "plan  — (no regressing tenant: nothing to plan)" if not armed else "plan  — (no reading)"
-    parts = [f"✔{i}" for i in range(max(1, stage - 2), stage + 1)] if armed and stage else []
-    if armed and stage > 3:
-        parts.insert(0, "…")
-    for i, st in enumerate(plan.stages[:6]):
-        glyph = ("⏸" if held else "▶") if i == 0 else "·"
-        parts.append(f"{glyph}{stage + i + 1} {_dur(st.eta_s)}")
-    if len(plan.stages) > 6:
-        parts.append(f"… +{len(plan.stages) - 6}")
-    end = f"done ≈ {_dur(plan.eta_s)}" if plan.finishes and plan.eta_s is not None else "not within 4 h"
-    head = "plan " if armed else f"plan if armed now ({len(plan.scope)} tenants, pre-scale {plan.prescale_to}):"
-    return f"{head} {' '.join(parts)}  {end}"
-
-
-def _dur(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = max(0, int(seconds))
-    return f"+{s}s" if s < 120 else f"+{s // 60}m"
-
-
-def arm_summary(plan: Plan, ready: int | None, declares: bool, stages_shown: int = 5) -> str:
-    """The arm confirmation, from the domain planner's dry run (the one the plan line shows): which
-    tenants, how much traffic moves, the pre-scale target, and each stage's ETA. Arming with no incident
-    open declares one (the engine's `arm` does), so the confirmation says so before the operator agrees."""
-    names = ", ".join(plan.scope[:8]) + (f" (+{len(plan.scope) - 8} more)" if len(plan.scope) > 8 else "")
-    ready_now = "" if ready is None else f" (ready now: {ready})"
-    lines = [
-        f"Roll back {len(plan.scope)} tenant(s): {names}",
-        f"Traffic to move to the old revision: {plan.traffic_to_move_rps:.0f} rps",
-        f"Pre-scale the old tier to {plan.prescale_to} replicas first{ready_now}",
-        *stage_lines(plan, stages_shown),
-        "Stages move only as fast as ready old-tier capacity allows.",
-    ]
-    lines.extend(plan_unknown_lines(plan))
-    if declares:
-        lines.append("No incident is open: arming also declares one (rollout, flags and cache GC freeze).")
-    return "\n".join(lines)
-
-
-def plan_unknown_lines(plan: Plan, limit: int = 6) -> list[str]:
-    """The tenants the plan could not read, each with what was assumed (an unknown rate is planned at a
-    stated estimate, never 0 rps; an unknown health is never counted healthy)."""
-    if not plan.unknown:
-        return []
-    out = [f"{UNKNOWN_GLYPH} Unknown readings for {len(plan.unknown)} tenant(s), planned conservatively:"]
-    for t in sorted(plan.unknown)[:limit]:
-        out.append(f"  {t}: {plan.unknown[t]}")
-    if len(plan.unknown) > limit:
-        out.append(f"  … +{len(plan.unknown) - limit} more (cockpit plan lists them all)")
-    return out
-
-
-def stage_lines(plan: Plan, limit: int = 5) -> list[str]:
-    """Each planned stage with its ETA from now, the traffic it moves and the tenants it lowers."""
-    end = f"done ≈ {_dur(plan.eta_s)}" if plan.finishes and plan.eta_s is not None else "not done within 4 h"
-    if not plan.stages:
-        return [f"Stages: none planned yet · {end}"]
-    out = ["Stage  ETA      moves     tenants"]
-    for st in plan.stages[:limit]:
-        who = ", ".join(st.tenants[:3]) + (f" +{len(st.tenants) - 3}" if len(st.tenants) > 3 else "")
-        out.append(f"{st.number:>5}  {_dur(st.eta_s):<7}  {st.moved_rps:>5.0f} rps  {who}")
-    if len(plan.stages) > limit:
-        out.append(f"    … +{len(plan.stages) - limit} more stage(s)")
-    out.append(f"       {end}")
-    return out
-
-
-def wrong_since(prev_now: float, snap: Snapshot, threshold: float) -> float:
-    """Wrong answers estimated since `prev_now`: harm × rps × share on new of each regressing tenant
-    (outside a drill there is no ground truth; the trends mark the figure with ≈)."""
-    if snap.traffic is None:
-        return 0.0
-    dt = max(0.0, snap.now - prev_now)
-    tr, eff = snap.traffic, snap.effective
-    return dt * sum(
-        h * tr.rps.get(t, 0.0) * eff.get(t, tr.shares.get(t, 0.0)) for t, h in snap.harm.items() if h >= threshold
-    )
+    shares = snap.traffic.shares
+    return sorted(t for t, h in snap.harm.items() if h >= threshold and t in shares and not is_restored(snap, t))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from cockpit.ui import view
+from cockpit.ui.plantext import dur
 from cockpit.ui.table import TenantTable
 
 
@@ -18,24 +19,25 @@ def test_trends_plan_eta_and_hit_columns_mid_rollback(drill) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await drill.run_ticks(app, 75)
             plan = _text(app, "#plan")
-            assert plan.startswith("plan if armed now (4 tenants") and "done ≈" in plan
+            assert plan.startswith("plan if armed now (4 tenants") and "all done in " in plan
             await drill.engine.command("arm", scope="regressing", mode="auto")
             await drill.run_ticks(app, 40)
             await pilot.pause()
             rb = drill.engine.rollback
             plan = _text(app, "#plan")
             assert f"✔{rb.stage}" in plan and ("▶" in plan or "⏸" in plan)
-            assert "ETA" in _text(app, "#capacity")
+            snap = drill.engine.snapshot
+            assert f"ready in ≈{dur(snap.capacity_eta_s)}" in _text(app, "#capacity")  # the engine's ETA
             trends = _text(app, "#trends")
             assert "util" in trends and "old hit" in trends and "wrong " in trends  # a drill: counted, no ≈
             sim = drill.session.simulator.scorecard(drill.engine.incident.declared_at, sorted(rb.scope))
-            assert 0 < app.main.history[-1].wrong <= sim["wrong_answers"]  # the count at the last tick
+            assert 0 < app.main.history[-1].wrong == snap.wrong_answers <= sim["wrong_answers"]
             assert app.main.history[-1].now == drill.engine.snapshot.now
             assert len(app.main.history) == 115
             # hit o·n: the tier namespaces' rates, "—" for a tier carrying none of the tenant's traffic.
             old_hit, new_hit = view.tier_hits(drill.engine.snapshot, "old", "new")
             table = app.query_one("#tenants", TenantTable)
-            rows = {r[0]: r for r in table.visible_rows()}
+            rows = {t: table.row(t) for t in ("umbrella", "tyrell")}
             assert rows["umbrella"][-1] == f"—·{view.pct(new_hit)}"  # all on new
             assert rows["tyrell"][-1] == f"{view.pct(old_hit)}·{view.pct(new_hit)}"  # split 50/50
             assert "hit o·n = tier cache" in _text(app, "#tablebar")
@@ -56,23 +58,17 @@ def test_filter_narrows_the_table_and_only_visible_rows_are_formatted(drill) -> 
             await pilot.press("slash", "g", "r", "o")
             await pilot.pause()
             assert list(table.order) == ["hooli", "pied-piper", "stark", "wayne"]  # the growth cohort
-            assert _text(app, "#tablebar").startswith("4 of 12 tenants match")
+            assert _text(app, "#tablebar").startswith("tenants › /gro (4 of 12; esc clears)")
             await pilot.press("backspace", "backspace", "backspace", "r", "e", "g", "r")
             await pilot.pause()
             assert len(table.order) == 4 and all(table.row(t)[6].startswith("✗ REGR") for t in table.order)
             await pilot.press("escape", "down", "down")
             await pilot.pause()
             assert table.cursor == 2
+            assert len(table.order) == 12 and app.main.filter_text == ""  # escape clears the filter too
+            assert _text(app, "#tablebar").startswith("tenants (12)")
 
     asyncio.run(go())
-
-
-def test_capacity_eta() -> None:
-    s = [view.Sample(float(t), 0.5, 6, 6 if t < 10 else 23, 0.2, 0.0) for t in range(0, 40)]
-    assert view.capacity_eta(s, 23, 120.0) == "  ETA 91s"  # asked at t=10, 120 s start-up, now t=39
-    assert view.capacity_eta(s[:5], 23, 120.0) == "  ETA 120s after s"
-    done = [*s, view.Sample(200.0, 0.5, 23, 23, 0.2, 0.0)]
-    assert view.capacity_eta(done, 23, 120.0) == "  ✔ ready"
 
 
 def test_arm_confirmation_shows_the_planners_stages_and_etas(drill) -> None:
@@ -93,9 +89,10 @@ def test_arm_confirmation_shows_the_planners_stages_and_etas(drill) -> None:
             assert f"Traffic to move to the old revision: {plan.traffic_to_move_rps:.0f} rps" in body
             assert f"Pre-scale the old tier to {plan.prescale_to} replicas first" in body
             for st in plan.stages[:5]:
-                assert f"{st.number:>5}  {view._dur(st.eta_s):<7}" in body
-            assert f"done ≈ {view._dur(plan.eta_s)}" in body
-            assert "arming also declares one" in body
+                assert f"{st.number:>5}  {'in ' + dur(st.eta_s):<8}" in body
+            assert f"all done in {dur(plan.eta_s)}" in body
+            assert "arming also DECLARES one" in body
+            assert app.screen.query_one("#dialog-title").render().plain == "Declare and arm the rollback?"
             await pilot.press("n")
             await pilot.pause()
             assert not drill.engine.rollback.armed
@@ -103,7 +100,7 @@ def test_arm_confirmation_shows_the_planners_stages_and_etas(drill) -> None:
             await pilot.press("a")
             await pilot.pause()
             body = _text(app.screen, "#dialog-body")
-            assert "declares" not in body and "Stage  ETA" in body
+            assert "DECLARES" not in body and "Stage  starts" in body
             await pilot.press("y")
             await pilot.pause()
             assert drill.engine.rollback.armed and sorted(drill.engine.rollback.scope) == scope
@@ -125,7 +122,7 @@ def test_one_planner_feeds_the_plan_line(drill) -> None:
                 (s.number, s.eta_s, s.tenants) for s in plan.stages
             ]
             line = _text(app, "#plan")
-            assert f"({len(plan.scope)} tenants, pre-scale {plan.prescale_to})" in line
-            assert f"need {plan.prescale_to}" in _text(app, "#capacity")
+            assert f"({len(plan.scope)} tenants, pre-scale to {plan.prescale_to})" in line
+            assert f"full failback needs {plan.prescale_to}" in _text(app, "#capacity")
 
     asyncio.run(go())

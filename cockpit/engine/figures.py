@@ -1,0 +1,176 @@
+"""The figures a screen used to count for itself, counted once by the engine: wrong answers served, the
+old tier's ETA to the capacity asked for, the rollback's progress in rps, the incident's onset.
+
+A screen that counted them itself disagreed with every other screen (a reattached screen started its own
+count at 0, a restarted one too). The engine counts them, journals them every `JOURNAL_EVERY_S`
+(`figures` entries) so a restarted or read-only engine carries on from the journal, and hands them to
+every screen in the Snapshot.
+
+In a drill the simulator knows the truth (wrong answers, onset, the restore's lower bound): the session
+hands it to the engine as `truth`, and the figures say which they are (`wrong_truth`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cockpit.engine.loop import Engine
+
+JOURNAL_EVERY_S = 10.0
+EPS = 1e-9
+
+
+@dataclass
+class Progress:
+    """The rollback's progress: rps of the scope still on new versus when it was armed."""
+
+    scope_rps: float = 0.0  # the scope's traffic on new when armed (what there is to restore)
+    on_new_rps: float = 0.0  # the scope's traffic on new now
+    restored: int = 0  # tenants of the scope at 0 % new
+    tenants: int = 0
+
+    @property
+    def restored_rps(self) -> float:
+        return max(0.0, self.scope_rps - self.on_new_rps)
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.scope_rps <= EPS else min(1.0, self.restored_rps / self.scope_rps)
+
+
+@dataclass
+class Figures:
+    """The engine's running figures (one per engine)."""
+
+    wrong: float = 0.0
+    at: float | None = None  # the engine time `wrong` was last integrated to
+    journaled_at: float = -math.inf
+    onset: float | None = None  # first seen regressing since the last release
+    asked: tuple[int, float] | None = None  # (replicas asked for, when the tier's desired first reached it)
+    armed_at: float | None = None
+    scope_rps: float = 0.0
+    seen_ts: float = -math.inf  # the latest `figures` entry restored from
+
+    def restore(self, data: Mapping[str, Any], ts: float) -> None:
+        """From the latest `figures` journal entry (a restart, or a read-only engine replaying)."""
+        self.wrong = float(data.get("wrong", 0.0) or 0.0)
+        self.at = self.seen_ts = ts
+        self.onset = data.get("onset")
+        self.armed_at = data.get("armed_at")
+        self.scope_rps = float(data.get("scope_rps", 0.0) or 0.0)
+
+    def journal_data(self) -> dict[str, Any]:
+        return {
+            "wrong": round(self.wrong, 3),
+            "onset": self.onset,
+            "armed_at": self.armed_at,
+            "scope_rps": self.scope_rps,
+        }
+
+
+def figures_of(engine: Engine) -> Figures:
+    """The engine's figures, restored from its journal the first time they are asked for."""
+    figs: Figures | None = getattr(engine, "_figures", None)
+    if figs is None:
+        figs = Figures()
+        last = engine.journal.last("figures")
+        if last is not None:
+            figs.restore(last.data, last.ts)
+        engine._figures = figs  # type: ignore[attr-defined]  # kept on the engine, not in loop.py
+    elif engine.read_only:  # another engine writes the journal: follow its count
+        last = engine.journal.last("figures")
+        if last is not None and last.ts > figs.seen_ts:
+            figs.restore(last.data, last.ts)
+    return figs
+
+
+def update(engine: Engine, now: float, effective: Mapping[str, float], needed: int | None) -> dict[str, Any]:
+    """Bring the figures up to `now` and return what the Snapshot carries."""
+    figs = figures_of(engine)
+    _integrate(engine, figs, now, effective)
+    incident = engine.incident
+    out: dict[str, Any] = {"wrong_answers": figs.wrong, "wrong_truth": False, "onset_at": figs.onset}
+    truth = getattr(engine, "truth", None)
+    if truth is not None:
+        rb = engine.rollback
+        declared = incident.declared_at if incident else None
+        card = truth.scorecard(declared, sorted(rb.scope))
+        out["wrong_answers"] = float(card["wrong_answers"])
+        out["wrong_truth"] = True
+        out["onset_at"] = card.get("onset_s")
+        if declared is not None and rb.armed:
+            out["restore_bound_s"] = truth.lower_bound(declared, sorted(rb.scope))
+    out["capacity_eta_s"] = _capacity_eta(engine, figs, now, needed)
+    out["progress"] = _progress(engine, figs, effective)
+    if not engine.read_only and engine.journal_alarm is None and now - figs.journaled_at >= JOURNAL_EVERY_S:
+        figs.journaled_at = now
+        engine.journal.append("figures", figs.journal_data(), now)
+    return out
+
+
+def _integrate(engine: Engine, figs: Figures, now: float, effective: Mapping[str, float]) -> None:
+    """Wrong answers estimated since the last tick (harm × rps × share on new of each regressing tenant),
+    and the onset: the first tick anything regressed since the last release."""
+    obs = engine.observed
+    threshold = engine.config.file.incident.regression_threshold
+    traffic = obs.traffic
+    if traffic is not None and figs.at is not None and now > figs.at:
+        dt = now - figs.at
+        rps, shares = traffic.rps, traffic.shares
+        figs.wrong += dt * sum(
+            h * rps.get(t, 0.0) * effective.get(t, shares.get(t, 0.0)) for t, h in obs.harm.items() if h >= threshold
+        )
+    if figs.at is None or now > figs.at:
+        figs.at = now
+    regressing = any(h >= threshold for h in obs.harm.values())
+    incident = engine.incident
+    if figs.onset is None and regressing:
+        figs.onset = now
+    elif incident is not None and not incident.open and not regressing:
+        figs.onset = None
+
+
+def _capacity_eta(engine: Engine, figs: Figures, now: float, needed: int | None) -> float | None:
+    """Seconds until the old tier is ready at the replicas asked for, counted from when the engine saw the
+    tier's desired count reach the ask: 0 when ready, negative when overdue, None when nothing is asked or
+    the autoscaler has not taken the ask yet."""
+    old = engine.observed.old
+    if old is None or not needed:
+        figs.asked = None
+        return None
+    if old.ready >= needed:
+        return 0.0
+    if old.desired < needed:
+        figs.asked = None
+        return None  # the autoscaler has not taken the ask yet
+    if figs.asked is None or figs.asked[0] != needed:
+        figs.asked = (needed, now)
+    left = figs.asked[1] + engine.config.file.tiers.startup_estimate_s - now
+    return left if left > 0 else -max(EPS, -left)  # negative: overdue by that much (0 means ready)
+
+
+def _progress(engine: Engine, figs: Figures, effective: Mapping[str, float]) -> dict[str, Any]:
+    rb, traffic = engine.rollback, engine.observed.traffic
+    if not rb.armed or traffic is None:
+        figs.armed_at = None
+        return {}
+    rps = traffic.rps
+    scope = [t for t in rb.scope if t in traffic.shares]
+    on_new = sum(rps.get(t, 0.0) * effective.get(t, 0.0) for t in scope)
+    if figs.armed_at != rb.armed_at:  # armed now: what was on new before this tick's stage moved it
+        figs.armed_at = rb.armed_at
+        figs.scope_rps = sum(rps.get(t, 0.0) * traffic.shares.get(t, 0.0) for t in scope)
+    figs.scope_rps = max(figs.scope_rps, on_new)
+    restored = sum(1 for t in scope if effective.get(t, 0.0) <= EPS)
+    p = Progress(figs.scope_rps, on_new, restored, len(scope))
+    return {
+        "scope_rps": p.scope_rps,
+        "restored_rps": p.restored_rps,
+        "fraction": p.fraction,
+        "restored": p.restored,
+        "tenants": p.tenants,
+    }

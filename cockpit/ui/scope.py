@@ -1,0 +1,131 @@
+"""The scope picker (A): which tenants a rollback covers. A windowed list (fast at 10,000 tenants), the
+selection shown by a mark as well as colour (`[x]` / `[ ]`, readable under NO_COLOR), `/` filters, a count
+of what is selected and how many of those are healthy, and `a` selects only what the filter shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Label
+
+from cockpit.ui.screens import Dialog
+from cockpit.ui.table import TenantTable
+
+COLUMNS = ("sel", "tenant", "cohort", "health")
+
+
+class ScopeScreen(Dialog[list[str] | None]):
+    """Regressing tenants come first and are preselected; the result is the selection, in list order."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="scope_cancel"),
+        Binding("space", "toggle_tenant", "Toggle", id="scope_toggle"),
+        Binding("a", "all", "All shown", id="scope_all"),
+        Binding("x", "none", "None", id="scope_none"),
+        Binding("slash", "filter", "Filter", id="scope_filter"),
+        Binding("enter", "done", "Done", id="scope_done", priority=True),
+    ]
+    DEFAULT_CSS = """
+    ScopeScreen #dialog { height: 90%; }
+    ScopeScreen #scope-list { height: 1fr; }
+    ScopeScreen #scope-filter { display: none; height: 3; }
+    ScopeScreen #scope-filter.shown { display: block; }
+    """
+
+    def __init__(
+        self,
+        tenants: Sequence[str],
+        preselected: Sequence[str],
+        cohorts: Mapping[str, str] | None = None,
+        healthy: Callable[[str], bool] = lambda t: True,
+    ) -> None:
+        super().__init__()
+        pre = set(preselected)
+        self.tenants = [t for t in tenants if t in pre] + [t for t in tenants if t not in pre]
+        self.selected: set[str] = set(pre)
+        self.cohorts = dict(cohorts or {})
+        self.healthy = healthy
+        self.shown: list[str] = self.tenants
+        self._search: dict[str, str] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("", id="scope-count")
+            yield Label("space toggles · a selects all shown · x clears · / filters · enter continues · escape back")
+            yield Input(placeholder="filter by name, cohort or health; escape clears", id="scope-filter")
+            yield TenantTable(COLUMNS, (3, 24, 12, 8), id="scope-list")
+
+    def on_mount(self) -> None:
+        self._draw()
+        self.query_one(TenantTable).focus()
+
+    def _row(self, t: str) -> tuple[str, ...]:
+        return ("[x]" if t in self.selected else "[ ]", t, self.cohorts.get(t, ""), "ok" if self.healthy(t) else "regr")
+
+    def _draw(self) -> None:
+        table = self.query_one(TenantTable)
+        table.set_rows(self.shown, self._row, lambda t: t in self.selected)
+        n = len(self.selected)
+        healthy = sum(1 for t in self.selected if self.healthy(t))
+        warn = f" · ⚠ {healthy:,} of them healthy" if healthy else ""
+        shown = f" · {len(self.shown):,} shown" if len(self.shown) != len(self.tenants) else ""
+        self.query_one("#scope-count", Label).update(
+            f"Rollback scope: {n:,} of {len(self.tenants):,} selected{warn}{shown}"
+        )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        needle = event.value.strip().lower()
+        if not needle:
+            self.shown = self.tenants
+        else:
+            if self._search is None:
+                self._search = {
+                    t: f"{t.lower()}\0{self.cohorts.get(t, '').lower()}\0{'ok' if self.healthy(t) else 'regr'}"
+                    for t in self.tenants
+                }
+            self.shown = [t for t in self.tenants if needle in self._search[t]]
+        self._draw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(TenantTable).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#scope-filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def action_toggle_tenant(self) -> None:
+        t = self.query_one(TenantTable).cursor_tenant
+        if t is not None:
+            self.selected.symmetric_difference_update({t})
+            self._draw()
+
+    def action_all(self) -> None:
+        self.selected.update(self.shown)
+        self._draw()
+
+    def action_none(self) -> None:
+        self.selected.clear()
+        self._draw()
+
+    def action_done(self) -> None:
+        box = self.query_one("#scope-filter", Input)
+        if box.has_focus:
+            self.query_one(TenantTable).focus()
+            return
+        chosen = [t for t in self.tenants if t in self.selected]
+        self.dismiss(chosen or None)
+
+    def action_back(self) -> None:
+        """Escape clears the filter first; with no filter, it cancels."""
+        box = self.query_one("#scope-filter", Input)
+        if box.value or box.has_class("shown"):
+            box.value = ""
+            box.remove_class("shown")
+            self.query_one(TenantTable).focus()
+            return
+        self.dismiss(None)
