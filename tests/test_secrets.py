@@ -104,9 +104,11 @@ journal = "redis://:hunter2@127.0.0.1:{free_port()}/0?stream=s"
 
 def test_a_webhook_failure_names_the_host_not_the_token(monkeypatch):
     import cockpit_backends.webhook as webhook
+    from cockpit.hookspecs import BackendContext
 
-    monkeypatch.setattr(webhook.settings, "urls", ("http://127.0.0.1:9/hooks/T0K3N-SECRET",))
-    monkeypatch.setattr(webhook.settings, "timeout_s", 0.5)
+    context = BackendContext(clock=None, config_dir=".")
+    options = {"urls": ["http://127.0.0.1:9/hooks/T0K3N-SECRET"], "timeout_s": 0.5}
+    webhook.cockpit_configure(plugins={"webhook": options}, context=context)
     with pytest.raises(RuntimeError) as err:
-        webhook._post("incident_declared", {"id": "INC-1"})
+        webhook.cockpit_incident_declared(incident={"id": "INC-1"}, context=context)
     assert "T0K3N" not in str(err.value) and "http://127.0.0.1:9/…" in str(err.value)
