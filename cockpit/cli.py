@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--strategy", default="cockpit", choices=list(STRATEGY_NAMES))
     d.add_argument("--compare", action="store_true", help="run all three strategies side by side")
     d.add_argument("--json", action="store_true", help="print JSON (a list with --compare)")
-    d.add_argument("--journal", help="keep the drill's journal in this SQLite file")
+    d.add_argument(
+        "--journal", help="keep the drill's journal in this SQLite file (--compare: J, J.abort, J.fixed-stages)"
+    )
     d.add_argument("--state-file", help="persist the simulated world here (crash drills: resume after a kill)")
     d.add_argument("--speed", type=float, help="run at this many simulated seconds per wall second")
     d.add_argument("--warmer", action="store_true", help="run the cache warmer on the old revision from the start")

@@ -29,8 +29,8 @@ def drill_command(args: argparse.Namespace) -> int:
                 run_drill(
                     args.scenario,
                     s,
-                    journal=Path(args.journal) if args.journal else None,
-                    state_file=args.state_file,
+                    journal=Path(j) if (j := per_strategy(args.journal, s, args.compare)) else None,
+                    state_file=per_strategy(args.state_file, s, args.compare),
                     speed=args.speed,
                     backends=backends,
                     plugin_options=plugin_options,
@@ -65,6 +65,14 @@ def without_overflow(cards: list[Any], scenario: str, backends: dict, plugin_opt
             run_drill(scenario, card.strategy, backends=backends, plugin_options=plugin_options, warmer=warmer)
         )
         card.overflow = {**(card.overflow or {}), "extra_cost_without_overflow": round(plain.extra_cost, 2)}
+
+
+def per_strategy(path: str | None, strategy: str, compare: bool) -> str | None:
+    """--journal J (and --state-file S): with --compare each strategy has its own, so none resumes another's
+    checkpoint or world: J for the cockpit, J.<strategy> for each baseline (J.abort, J.fixed-stages)."""
+    if not path or not compare or strategy == "cockpit":
+        return path or None
+    return f"{path}.{strategy}"
 
 
 def drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:

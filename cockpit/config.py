@@ -56,9 +56,19 @@ class TiersSection(_Strict, kw_only=True):
     startup_estimate_s: Seconds = 120.0  # how long a new old-tier replica takes to be ready (plan ETAs)
 
 
+class RolloutCohortSection(_Strict, kw_only=True):
+    """[rollout.cohorts.NAME]: a cohort's own calendar (start_s: when its tenants entered their current
+    step, on the engine's clock; default: when the engine adopts the fleet)."""
+
+    steps: Annotated[list[Share], Meta(max_length=100)] = msgspec.field(default_factory=lambda: list(DEFAULT_STEPS))
+    bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] = 3600.0
+    start_s: Annotated[float, Meta(ge=-1e12, le=1e12)] | None = None
+
+
 class RolloutSection(_Strict, kw_only=True):
     steps: Annotated[list[Share], Meta(max_length=100)] = msgspec.field(default_factory=lambda: list(DEFAULT_STEPS))
     bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] = 3600.0
+    cohorts: dict[str, RolloutCohortSection] = msgspec.field(default_factory=dict)
 
 
 class RollbackSection(_Strict, kw_only=True):
@@ -149,6 +159,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     journal_path: Path
     operator: str
     source: str = ""  # which configuration this is and why (cockpit.paths.find_config), shown on screen
+    rollout_cohorts: dict[str, RolloutPlan] = msgspec.field(default_factory=dict)  # [rollout.cohorts.NAME]
 
     @property
     def dir(self) -> Path:
@@ -217,6 +228,12 @@ def build_config(
         plan = RolloutPlan(tuple(raw.rollout.steps), raw.rollout.bake_s)
     except ValueError as exc:
         raise ConfigError(f"{where}: rollout: {exc}") from None
+    cohort_plans = {}
+    for name, c in raw.rollout.cohorts.items():
+        try:
+            cohort_plans[name] = RolloutPlan(tuple(c.steps), c.bake_s, c.start_s)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: rollout.cohorts.{abbreviate(name)}: {exc}") from None
     try:
         mode = Mode(raw.rollback.mode)
     except ValueError:
@@ -245,4 +262,5 @@ def build_config(
         mode=mode,
         journal_path=journal,
         operator=raw.cockpit.operator or default_operator(),
+        rollout_cohorts=cohort_plans,
     )

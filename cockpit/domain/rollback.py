@@ -135,6 +135,20 @@ class RollbackScheduler(Ordering):
         self._all_changed()
         return lifted
 
+    def lift(self, tenants: Iterable[str]) -> None:
+        """Re-approve some rolled-back tenants: their ceilings go and they leave the scope (so no stage
+        lowers them again). Lifting the last one ends the rollback, as `release` does."""
+        gone = set(tenants)
+        for t in gone:
+            self.ceilings.pop(t, None)
+        if not self.ceilings and not (self.scope - gone):
+            self.release()
+            return
+        self.scope = self.scope - gone
+        self._order_state = None
+        self.version += 1
+        self._all_changed()
+
     # The plan ----------------------------------------------------------------------------------
     def current_share(self, tenant: str, shares: Mapping[str, float]) -> float:
         return min(shares.get(tenant, 0.0), self.ceilings.get(tenant, 1.0))

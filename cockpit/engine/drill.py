@@ -17,6 +17,7 @@ from typing import Any
 
 from cockpit.domain.baselines import STRATEGIES
 from cockpit.engine.clock import SimClock
+from cockpit.engine.drill_oncall import OncallScript
 from cockpit.engine.journal import JournalLike
 from cockpit.engine.loop import Engine
 from cockpit.engine.session import open_drill
@@ -45,6 +46,11 @@ class Scorecard:
     scope: list[str]
     history: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     warmer: dict[str, Any] = field(default_factory=dict)
+    # The end state (drill_oncall.OncallScript.report): ceilings, pre-scale target, alias alarm, calendar.
+    final_ceilings: dict[str, float] = field(default_factory=dict)
+    prescale_target: int | None = None
+    alias_alarm_at_s: float | None = None
+    calendar: dict[str, Any] = field(default_factory=dict)
     # `--overflow`: the overflow tier's figures (requests, rejected, cost, peak_rps, rate limit, price, and
     # extra_cost_without_overflow when the drill ran without it beside); None (and not in the JSON) without
     overflow: dict[str, Any] | None = None
@@ -150,6 +156,7 @@ async def run_drill(
     engine, sim, info, j = session.engine, session.simulator, session.info, session.engine.journal
     try:
         pilot = Autopilot(engine)
+        oncall = OncallScript(engine, sim)
         _restore_pilot(pilot, engine)
         tick = info["tick_s"]
         duration = info["duration_s"]
@@ -162,17 +169,20 @@ async def run_drill(
             await engine.tick()
             declared_before = pilot.declared_at
             await pilot.act()
+            await oncall.act()
             if declared_before is None and pilot.declared_at is not None:
                 lower_bound = sim.lower_bound(pilot.declared_at, sorted(pilot.scope))
                 j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
             if finished_at is None and engine.rollback.done and not engine.overflow.holding:
                 finished_at = clock.now()
-            if not to_the_end and finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S:
+            settled = finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S
+            if not to_the_end and settled and not oncall.pending():
                 break
             if speed:
                 await asyncio.sleep(tick / speed)
             clock.advance(tick)
         card = sim.scorecard(pilot.declared_at, sorted(pilot.scope))
+        end_state = oncall.report()
         j.append("drill_scorecard", {k: v for k, v in card.items() if k != "history"}, clock.now())
     finally:
         await session.aclose()
@@ -198,6 +208,7 @@ async def run_drill(
         stages=engine.rollback.stage,
         scope=sorted(pilot.scope),
         warmer=engine.warmer.snapshot(),
+        **end_state,
         overflow=_overflow_card(card) if overflow else None,
         history=card["history"],
     )

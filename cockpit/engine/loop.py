@@ -25,7 +25,7 @@ from cockpit.domain.planner import Plan
 from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler
 from cockpit.domain.rollout import RolloutScheduler
 from cockpit.domain.warmer import Warmer, WarmerPolicy
-from cockpit.engine import alarm, commands, rollback_step, state
+from cockpit.engine import alarm, calendar, commands, rollback_step, state
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
 from cockpit.engine.backends import Backends, rollback_policy, run_soon
 from cockpit.engine.clock import Clock
@@ -322,31 +322,8 @@ class Engine:
         return self._snap(now, hold=hold, effective=effective)
 
     def _step_rollout(self, traffic: TrafficReading, now: float) -> RolloutScheduler:
-        """The calendar: adopt the fleet on first sight, then step unless frozen."""
-        if self.rollout is None:
-            self.rollout = RolloutScheduler.from_observed(self.config.rollout, traffic.shares, now)
-            models = self.config.file.models
-            self.journal.append(
-                "fleet_adopted",
-                {
-                    "shares": dict(traffic.shares),
-                    "rps": dict(traffic.rps),
-                    "cohorts": dict(traffic.cohorts),
-                    "old": models.old,
-                    "new": models.new,
-                },
-                now,
-            )
-            if self.incident and self.incident.open:
-                self.rollout.freeze(now)
-            self.dirty = True
-        if len(traffic.shares) != len(self.rollout.step):
-            self.rollout.add_tenants(traffic.shares, now)
-        stepped = self.rollout.tick(now)
-        if stepped:
-            self.journal.append("rollout_step", {"tenants": stepped}, now)
-            self.dirty = True
-        return self.rollout
+        """The calendar: adopt the fleet on first sight, then step unless frozen, health-gated."""
+        return calendar.step(self, traffic, now)
 
     async def _step_rollback(
         self, traffic: TrafficReading, missing: str | None, now: float

@@ -105,6 +105,7 @@ def drill_config(
             "plugins": plugins,
             "warmer": {"enabled": warmer},
             "overflow": _overflow_section(info) if overflow else {},
+            "rollout": dict(info.get("rollout") or {}),  # the scenario's calendar (default steps and bake)
         },
         ConfigFile,
     )

@@ -48,6 +48,8 @@ class Snapshot:
     # What could not be read, and why: {"health": {tenant: why}, "rps": {tenant: what was assumed and
     # why}, "warmth": {namespace: why}}. Empty readings are left out.
     unknown: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The rollout calendar: {"frozen", "next_due_s", "held": {tenant: why its due step was not taken}}.
+    calendar: dict[str, Any] = field(default_factory=dict)
     # The overflow tier (engine/overflow.py): {} when not configured, else available or why not, load,
     # rate limit, tenants on it, hit rate and cost per hour.
     overflow: dict[str, Any] = field(default_factory=dict)
@@ -104,6 +106,7 @@ def build_snapshot(
         warmer=engine.warmer.snapshot(),
         alerts=[a for a in (engine.journal_alarm, *engine.backends.alerts) if a],
         unknown=obs.unknown,  # built afresh by each observation and never changed after: no copy per tick
+        calendar=engine.rollout.brief() if engine.rollout is not None else {},
         overflow=engine.overflow.snapshot(obs.traffic),
         **figures,
     )

@@ -37,7 +37,7 @@ from cockpit.hookspecs import (
     hookimpl,
 )
 from cockpit_backends.mock.overflow import apply_overflow
-from cockpit_backends.mock.scenario import Event, load_scenario
+from cockpit_backends.mock.scenario import ONCALL_KINDS, Event, load_scenario, rollout_config
 from cockpit_backends.mock.world import World
 
 __version__ = "0.1.0"
@@ -260,6 +260,8 @@ class MockProvider:
 
     async def resolve(self, alias: str) -> str:
         w = self.h.sync()
+        if alias and alias == w.sc.models.old_alias:
+            return w.old_alias_target
         if alias != w.sc.models.alias:
             raise KeyError(f"unknown alias {alias!r}")
         return w.alias_target
@@ -295,6 +297,7 @@ class MockSimulator:
             "tick_s": s.tick_s,
             "description": s.description,
             "models": {"old": sc.models.old, "new": sc.models.new, "alias": sc.models.alias},
+            "rollout": rollout_config(sc, set(self.h.world.cohort.values())),
             "tenants": len(self.h.world.rps),
             # the scenario's overflow tier, as a drill with --overflow configures the cockpit's [overflow]
             "overflow": None if sc.overflow is None else _overflow_config(sc),
@@ -315,6 +318,15 @@ class MockSimulator:
         w = self.h.sync()
         card = w.metrics_card() | {"regressed_tenants": sorted(w.regressed_since), "history": list(w.metrics.history)}
         return card | ({"overflow": w.overflow.card()} if w.overflow is not None else {})
+
+    def oncall_events(self) -> list[dict[str, Any]]:
+        """What the scenario has the on-call do, and when (incident_release, release_ceilings), in order."""
+        w = self.h.world
+        return [
+            {"at_s": e.at_s, "kind": e.kind, "tenants": list(e.tenants), "cohort": e.cohort}
+            for e in w.events
+            if e.kind in ONCALL_KINDS
+        ]
 
     def starting_shares(self) -> dict[str, float]:
         """The scenario's starting vector (to seed a real router that stands in for the simulator's)."""

@@ -35,8 +35,12 @@ EventKind = Literal[
     "alias_rotate",  # the provider repoints the alias
     "autoscaler_stall",  # the autoscaler accepts requests but starts no replica for a while
     "router_errors",  # the router fails a share of apply calls for a while
-    "replica_crash",  # ready replicas of a tier crash (the autoscaler replaces them)
+    "replica_crash",  # ready (or starting) replicas of a tier crash (the autoscaler replaces them)
+    "incident_release",  # the on-call releases the incident (the drill's autopilot does it then)
+    "release_ceilings",  # the on-call re-approves rolled-back tenants (named ones, a cohort, or all)
 ]
+ONCALL_KINDS = frozenset({"incident_release", "release_ceilings"})  # what the autopilot does, not the fleet
+MAX_EVENTS = 100_000  # events after repeating ones are expanded
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -54,7 +58,8 @@ class Meta_(_Strict, kw_only=True):
 class Models(_Strict, kw_only=True):
     old: str
     new: str
-    alias: str = ""
+    alias: str = ""  # resolves to `new` until an alias_rotate event (the alias the cockpit watches)
+    old_alias: str = ""  # resolves to `old` until an alias_rotate event with alias = "old"
 
 
 class TierSpec(_Strict, kw_only=True):
@@ -129,6 +134,31 @@ class Event(_Strict, kw_only=True):
     rate: Share = 0.0
     tier: Literal["old", "new"] = "old"
     count: Count = 1
+    every_s: Seconds = 0.0  # > 0: the event repeats every every_s from at_s
+    until_s: Seconds | None = None  # the last repeat is at or before this (default: the scenario's end)
+    starting: bool = False  # replica_crash: crash replicas still starting instead of ready ones
+    backoff_s: Seconds = 0.0  # replica_crash: replacements start after a back-off that doubles per crash
+    fraction: Share = 0.0  # autoscaler_stall: the share of each scale-up that still starts during the stall
+    alias: Literal["new", "old"] = "new"  # alias_rotate: which alias moves (models.alias or models.old_alias)
+
+
+class RolloutCohort(_Strict, kw_only=True):
+    """[rollout.cohorts.NAME]: a cohort's own calendar; an omitted field is the [rollout] one."""
+
+    steps: Annotated[list[Share], Meta(min_length=1, max_length=100)] | None = None
+    bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] | None = None
+    start_s: Seconds | None = None
+
+
+class Rollout(_Strict, kw_only=True):
+    """The rollout calendar the drill's cockpit runs (docs/scenarios.md)."""
+
+    steps: Annotated[list[Share], Meta(min_length=1, max_length=100)] = msgspec.field(
+        default_factory=lambda: [0.01, 0.05, 0.25, 0.5, 1.0]
+    )
+    bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] = 3600.0
+    start_s: Seconds = 0.0  # tenants entered their current step at this time
+    cohorts: dict[str, RolloutCohort] = msgspec.field(default_factory=dict)
 
 
 class Tiers(_Strict, kw_only=True):
@@ -172,6 +202,7 @@ class Scenario(_Strict, kw_only=True):
     health: Health = msgspec.field(default_factory=Health)
     cost: Cost = msgspec.field(default_factory=Cost)
     events: list[Event] = msgspec.field(default_factory=list)
+    rollout: Rollout | None = None
     recorded: Recorded | None = None
     overflow: OverflowSpec | None = None
 
@@ -223,6 +254,9 @@ def validate(sc: Scenario, where: str) -> None:
     names, cohorts = _validate_tenants(sc, where)
     for i, e in enumerate(sc.events):
         _validate_event(sc, e, f"{where}: events[{i}]", names, cohorts)
+    _validate_repeats(sc, where)
+    if sc.rollout is not None:
+        _validate_rollout(sc.rollout, f"{where}: rollout", cohorts)
     if sc.recorded is not None:
         _validate_recorded(sc.recorded, f"{where}: recorded", names)
 
@@ -236,6 +270,10 @@ def _validate_models(sc: Scenario, where: str) -> None:
         _name(value, f"{where}: {field}")
     if sc.models.alias:
         _name(sc.models.alias, f"{where}: models.alias")
+    if sc.models.old_alias:
+        _name(sc.models.old_alias, f"{where}: models.old_alias")
+        if sc.models.old_alias == sc.models.alias:
+            raise ConfigError(f"{where}: models.old_alias: the same name as models.alias")
     require_pinned(sc.models.old, f"{where}: models.old")
     require_pinned(sc.models.new, f"{where}: models.new")
     if sc.models.old == sc.models.new:
@@ -295,9 +333,15 @@ def _validate_event(sc: Scenario, e: Event, at: str, names: set[str], cohorts: s
     if e.kind in ("regression_start", "regression_end") and not (e.tenants or e.cohort):
         raise ConfigError(f"{at}: a {e.kind} event names its tenants or its cohort")
     if e.kind == "alias_rotate":
-        if not sc.models.alias:
-            raise ConfigError(f"{at}: alias_rotate needs models.alias")
+        if not (sc.models.old_alias if e.alias == "old" else sc.models.alias):
+            field = "models.old_alias" if e.alias == "old" else "models.alias"
+            raise ConfigError(f"{at}: alias_rotate needs {field}")
         require_pinned(e.to, f"{at}.to")
+    if e.until_s is not None and not (e.every_s > 0 and e.at_s <= e.until_s <= sc.scenario.duration_s):
+        raise ConfigError(
+            f"{at}.until_s: needs every_s > 0 and a time from at_s ({e.at_s:g}) to the scenario's end "
+            f"({sc.scenario.duration_s:g})"
+        )
     if e.kind in ("autoscaler_stall", "router_errors") and e.duration_s <= 0:
         raise ConfigError(f"{at}.duration_s: a {e.kind} event needs a positive duration")
     if e.kind == "router_errors" and e.rate <= 0:
@@ -312,3 +356,60 @@ def _validate_recorded(rec: Recorded, at: str, names: set[str]) -> None:
         for tenant in step.shares:
             if tenant not in names:
                 raise ConfigError(f"{at}.steps[{i}].shares: unknown tenant {abbreviate(tenant)!r}")
+
+
+def _validate_rollout(r: Rollout, at: str, cohorts: set[str]) -> None:
+    for field, steps in [("steps", r.steps)] + [(f"cohorts.{c}.steps", x.steps) for c, x in r.cohorts.items()]:
+        if steps is not None and list(steps) != sorted(steps):
+            raise ConfigError(f"{at}.{field}: the steps must be ascending shares")
+    for name in r.cohorts:
+        if name not in cohorts:
+            raise ConfigError(f"{at}.cohorts: unknown cohort {abbreviate(name)!r}")
+
+
+def _validate_repeats(sc: Scenario, where: str) -> None:
+    total = 0
+    for i, e in enumerate(sc.events):
+        total += len(repeat_times(e, sc.scenario.duration_s))
+        if total > MAX_EVENTS:
+            raise ConfigError(
+                f"{where}: events[{i}].every_s: more than {MAX_EVENTS:,} events in all once repeated; "
+                "lengthen every_s or set until_s"
+            )
+
+
+def repeat_times(e: Event, duration_s: float) -> list[float]:
+    """When an event fires: at_s, then every every_s up to until_s (or the scenario's end)."""
+    if e.every_s <= 0:
+        return [e.at_s]
+    last = duration_s if e.until_s is None else e.until_s
+    n = int((last - e.at_s) / e.every_s + 1e-9)
+    return [e.at_s + k * e.every_s for k in range(min(n, MAX_EVENTS) + 1)]
+
+
+def expanded_events(sc: Scenario) -> list[Event]:
+    """Every event as it fires, repeats expanded, in order of time (ties in file order)."""
+    out = [
+        msgspec.structs.replace(e, at_s=t, every_s=0.0, until_s=None) if e.every_s > 0 else e
+        for e in sc.events
+        for t in repeat_times(e, sc.scenario.duration_s)
+    ]
+    return sorted(out, key=lambda e: e.at_s)
+
+
+def rollout_config(sc: Scenario, cohort_names: set[str]) -> dict[str, object]:
+    """The [rollout] of the cockpit configuration a drill of `sc` runs with."""
+    r = sc.rollout or Rollout()
+    cohorts = {
+        name: {
+            "steps": list(c.steps if c.steps is not None else r.steps),
+            "bake_s": c.bake_s if c.bake_s is not None else r.bake_s,
+            "start_s": c.start_s if c.start_s is not None else r.start_s,
+        }
+        for name, c in r.cohorts.items()
+    }
+    # every other cohort on the [rollout] calendar from its start_s (not from the engine's first tick)
+    if sc.rollout is not None:
+        for name in sorted(cohort_names - set(cohorts)):
+            cohorts[name] = {"steps": list(r.steps), "bake_s": r.bake_s, "start_s": r.start_s}
+    return {"steps": list(r.steps), "bake_s": r.bake_s, "cohorts": cohorts}

@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from cockpit_backends.mock.overflow import OverflowSim
-from cockpit_backends.mock.scenario import Event, Scenario, TierSpec
+from cockpit_backends.mock.scenario import Event, Scenario, TierSpec, expanded_events
 
 STATE_FORMAT = "cockpit-mock-world/1"
 
@@ -204,7 +204,10 @@ class World:
                 prefixes=cs.prefixes if cs else 200,
             )
         self.alias_target = sc.models.new
-        self.events = sorted(sc.events, key=lambda e: e.at_s)
+        self.old_alias_target = sc.models.old
+        self.events = expanded_events(sc)  # repeating events expanded, in order of time
+        self.stall_fraction = 0.0  # the share of a scale-up that still starts during a stall
+        self.crashes: dict[str, int] = {}  # crash events with a back-off, per tier (the back-off doubles)
         self.next_event = 0
         self.stall_until = -1.0
         self.router_errors_until = -1.0
@@ -292,7 +295,7 @@ class World:
         return max(old_revision_load - sent, 0.0)
 
     def _autoscale(self, tier: TierSim, load: float, t: float) -> None:
-        if t < self.stall_until:
+        if t < self.stall_until and self.stall_fraction <= 0.0:
             return
         if t - tier.last_hpa < tier.spec.hpa_interval_s - EPS:
             return
@@ -312,10 +315,12 @@ class World:
         else:
             tier.desired_since = t
 
-    def _add_replicas(self, tier: TierSim, n: int, t: float) -> None:
-        start = max(t, self.stall_until)  # a stalled autoscaler accepts the request but starts nothing yet
-        for _ in range(n):
-            tier.replicas.append(start + self.startup_of(tier, tier.next_ordinal))
+    def _add_replicas(self, tier: TierSim, n: int, t: float, delay: float = 0.0) -> None:
+        start = max(t + delay, self.stall_until)  # a stalled autoscaler accepts the request but starts nothing yet
+        now = int(n * self.stall_fraction + EPS) if t < self.stall_until else 0  # a partial stall starts some
+        for i in range(n):
+            begin = t + delay if i < now else start
+            tier.replicas.append(begin + self.startup_of(tier, tier.next_ordinal))
             tier.next_ordinal += 1
 
     def startup_of(self, tier: TierSim, ordinal: int) -> float:
@@ -347,20 +352,37 @@ class World:
                 if self.severity.pop(x, None) is not None:
                     self.regressed_new_load -= self.rps[x] * self.share[x]
         elif e.kind == "alias_rotate":
-            self.alias_target = e.to
+            if e.alias == "old":
+                self.old_alias_target = e.to
+            else:
+                self.alias_target = e.to
         elif e.kind == "autoscaler_stall":
             self.stall_until = t + e.duration_s
+            self.stall_fraction = e.fraction
         elif e.kind == "router_errors":
             self.router_errors_until = t + e.duration_s
             self.router_error_rate = e.rate
         elif e.kind == "replica_crash":
             # The pods die; their ReplicaSet keeps the desired count and starts replacements at once.
-            tier = self.tiers[e.tier]
-            ready = sorted((r for r in tier.replicas if r <= t + EPS), reverse=True)[: e.count]
-            for r in ready:
-                tier.replicas.remove(r)
-            self._add_replicas(tier, len(ready), t)
+            self._crash(e, t)
         self.log.append((t, e.kind))
+
+    def _crash(self, e: Event, t: float) -> None:
+        """Up to `count` replicas of the tier die (ready ones, newest first; or still-starting ones with
+        `starting`); the replacements start at once, or after a back-off doubling with each such crash."""
+        tier = self.tiers[e.tier]
+        if e.starting:
+            victims = sorted((r for r in tier.replicas if r > t + EPS), reverse=True)[: e.count]
+        else:
+            victims = sorted((r for r in tier.replicas if r <= t + EPS), reverse=True)[: e.count]
+        for r in victims:
+            tier.replicas.remove(r)
+        delay = 0.0
+        if e.backoff_s > 0:
+            n = self.crashes.get(e.tier, 0)
+            self.crashes[e.tier] = n + 1
+            delay = min(e.backoff_s * 2.0**n, 300.0)  # CrashLoopBackOff doubles up to five minutes
+        self._add_replicas(tier, len(victims), t, delay)
 
     # Roles ------------------------------------------------------------------------------------
     def apply_shares(
