@@ -134,6 +134,8 @@ def plan_command(args: argparse.Namespace) -> int:
             f"old tier {st.old_utilisation_after:>4.0%}  {', '.join(st.tenants)}"
         )
     print(f"finishes at T+{plan.eta_s:.0f} s" if plan.finishes else "does not finish within the planning horizon")
+    if note := engine.overflow.plan_note():  # [overflow] configured: there, or why not
+        print(note)
     if plan.unknown:  # unknown is a state: what the plan could not read, and what it assumed instead
         print(f"unknown: {len(plan.unknown)} tenant(s)")
         for t, why in sorted(plan.unknown.items()):

@@ -391,3 +391,20 @@ def test_sigkill_mid_drain_resumes_without_moving_a_tenant_the_wrong_way(tmp_pat
         for t in ("acme", "globex", "initech", "umbrella"):
             assert (a.get("shares") or {}).get(t, 0.0) == 0.0
     assert all(s == 0.0 for s in last.values())  # drained to the end
+
+
+def test_the_plan_says_the_overflow_tier_is_there(tmp_path):
+    (tmp_path / "cockpit.toml").write_text(
+        '[models]\nold = "claude-opus-4-20250514"\nnew = "claude-opus-4-1-20250805"\n'
+        '[cockpit]\njournal = "journal.db"\n[plugins.mock]\nscenario = "classic"\n'
+        "[overflow]\nenabled = true\nrate_limit_rps = 200\nprice_per_1k = 15.0\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "cockpit", "--config", "cockpit.toml", "plan", "--scope", "all"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "overflow tier: available, rate limit 200 rps at $15.00 per 1,000 requests" in out.stdout

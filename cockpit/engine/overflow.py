@@ -83,6 +83,12 @@ class OverflowControl:
         if r is not None:
             self.shares = r.shares
 
+    def load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
+        """Old-revision traffic on the overflow tier as last read (0 without one): not the old tier's."""
+        if not self.active or self.reading is None:
+            return 0.0
+        return overflow_load(rps, shares, self.shares)
+
     def widen(self, view: FleetView) -> FleetView:
         """The scheduler's view with the overflow tier in it: the old tier's load without the traffic on
         the overflow, that traffic (it comes back to the old tier), and the rate limit still unused."""
@@ -159,6 +165,18 @@ class OverflowControl:
             b.write_failed("router", f"{b.names['router']}: {why}")
 
     # The screen ------------------------------------------------------------------------------------
+    def plan_note(self) -> str:
+        """One line for a dry-run plan: whether the overflow tier is there to take the failback at once."""
+        tier = self.tier
+        if tier is None:
+            return ""
+        if not self.active:
+            return f"overflow tier: {self.why_not}"
+        return (
+            f"overflow tier: available, rate limit {tier.rate_limit_rps:,.0f} rps at ${tier.price_per_1k:,.2f} per "
+            "1,000 requests: the failback the old tier cannot take yet goes there at once (not in the stages above)"
+        )
+
     def snapshot(self, traffic: TrafficReading | None) -> dict[str, Any]:
         """What a screen shows: availability (or why not), the load, rate limit and cost per hour."""
         if self.tier is None:

@@ -79,6 +79,7 @@ def build_snapshot(
         load = obs.old.load_rps
         if load is None:
             load = engine.old_load(obs.traffic.rps, obs.traffic.shares)
+            load -= engine.overflow.load(obs.traffic.rps, obs.traffic.shares)  # served beside the old tier
         util = load / cap if cap > EPS else None
         if engine.rollback.armed:
             needed = engine.rollback.scale_requested or None
