@@ -57,11 +57,11 @@ class TiersSection(_Strict, kw_only=True):
 
 
 class RolloutCohortSection(_Strict, kw_only=True):
-    """[rollout.cohorts.NAME]: a cohort's own calendar (start_s: when its tenants entered their current
-    step, on the engine's clock; default: when the engine adopts the fleet)."""
+    """[rollout.cohorts.NAME]: a cohort's own calendar; omitted steps or bake_s are [rollout]'s (start_s:
+    when its tenants entered their current step, on the engine's clock; default: the fleet's adoption)."""
 
-    steps: Annotated[list[Share], Meta(max_length=100)] = msgspec.field(default_factory=lambda: list(DEFAULT_STEPS))
-    bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] = 3600.0
+    steps: Annotated[list[Share], Meta(max_length=100)] | None = None
+    bake_s: Annotated[float, Meta(gt=0.0, le=31_536_000.0)] | None = None
     start_s: Annotated[float, Meta(ge=-1e12, le=1e12)] | None = None
 
 
@@ -231,7 +231,8 @@ def build_config(
     cohort_plans = {}
     for name, c in raw.rollout.cohorts.items():
         try:
-            cohort_plans[name] = RolloutPlan(tuple(c.steps), c.bake_s, c.start_s)
+            steps = tuple(c.steps) if c.steps is not None else plan.steps
+            cohort_plans[name] = RolloutPlan(steps, c.bake_s or plan.bake_s, c.start_s)
         except ValueError as exc:
             raise ConfigError(f"{where}: rollout.cohorts.{abbreviate(name)}: {exc}") from None
     try:

@@ -246,3 +246,19 @@ def test_compare_gives_each_strategy_its_own_journal(tmp_path: Path):
         finally:
             journal.close()
         assert strategies == {"cockpit" if name == "J.db" else name.rsplit(".", 1)[1]}  # one strategy each
+
+
+def test_cockpit_toml_cohort_calendars_inherit_the_rollout_and_bad_steps_name_the_cohort(tmp_path: Path):
+    import msgspec
+
+    from cockpit.config import ConfigFile, build_config
+
+    models = {"old": "claude-opus-4-20250514", "new": "claude-opus-4-1-20250805"}
+    raw = msgspec.convert(
+        {"models": models, "rollout": {"bake_s": 60, "cohorts": {"beta": {"steps": [0.5, 1.0], "start_s": 5}}}},
+        ConfigFile,
+    )
+    assert build_config(tmp_path / "c.toml", raw).rollout_cohorts == {"beta": RolloutPlan((0.5, 1.0), 60.0, 5.0)}
+    raw = msgspec.convert({"models": models, "rollout": {"cohorts": {"x": {"steps": [0.5, 0.2]}}}}, ConfigFile)
+    with pytest.raises(ConfigError, match=r"c\.toml: rollout\.cohorts\.x: rollout steps must be ascending"):
+        build_config(tmp_path / "c.toml", raw)
