@@ -52,11 +52,11 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(n) or b"{}")
 
     def do_GET(self) -> None:
-        self.server.seen.append((self.command, self.path, dict(self.headers)))
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         self.get()
 
     def do_POST(self) -> None:
-        self.server.seen.append((self.command, self.path, dict(self.headers)))
+        self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
         self.post(self.body())
 
     def get(self) -> None:
