@@ -61,7 +61,7 @@ def test_model_ids_profiles_and_arns_are_snapshots(control_plane, aws_env, tmp_p
     for ref in PINNED:
         c = classify(provider(control_plane.url, tmp_path), ref)
         assert (c.kind, c.offline) == ("snapshot", ""), c
-    method, path, headers = control_plane.seen[-1]
+    _, path, headers = control_plane.seen[-1]
     assert path == "/foundation-models/" + OPUS4.replace(":", "%3A")  # the profile's one model, asked in turn
     assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDPINSTEST/")
     paths = [p for _, p, _ in control_plane.seen]
