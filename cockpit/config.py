@@ -131,6 +131,15 @@ class ServerSection(_Strict, kw_only=True):
     max_connections: Annotated[int, Meta(ge=1, le=1000)] = 64
 
 
+class EngineSection(_Strict, kw_only=True):
+    """`cockpit engine`'s inbound alert endpoint: Alertmanager may declare an incident (never arm)."""
+
+    alerts_listen: str = ""  # HOST:PORT for POST /alerts (off when empty)
+    alerts_token_env: str = ""  # the bearer token Alertmanager sends (http_config.authorization), from env
+    alerts_token_file: str = ""  # … or from the first line of this file (relative to this file)
+    alerts_max_body_kb: Annotated[int, Meta(ge=1, le=10_240)] = 256
+
+
 class ConfigFile(_Strict, kw_only=True):
     models: ModelsSection
     cockpit: CockpitSection = msgspec.field(default_factory=CockpitSection)
@@ -143,6 +152,7 @@ class ConfigFile(_Strict, kw_only=True):
     warmer: WarmerSection = msgspec.field(default_factory=WarmerSection)
     overflow: OverflowSection = msgspec.field(default_factory=OverflowSection)
     server: ServerSection = msgspec.field(default_factory=ServerSection)
+    engine: EngineSection = msgspec.field(default_factory=EngineSection)
     pins: dict[str, str] = msgspec.field(default_factory=dict)  # named model references (aliases allowed)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     keymap: dict[str, str] = msgspec.field(default_factory=dict)

@@ -46,6 +46,7 @@ class EngineService:
         self.fenced_reason = ""
         self.metrics: Any = None  # cockpit.engine.metrics.EngineMetrics with --http-listen
         self.http: Any = None
+        self.alerts: Any = None  # cockpit.engine.alerts.AlertIntake with [engine] alerts_listen
 
     def _beat(self) -> None:
         if self.metrics is not None:
@@ -66,12 +67,16 @@ class EngineService:
             http = getattr(self.args, "http_listen", None)
             if http:
                 await self._start_http(http)
+            if self.config.file.engine.alerts_listen:
+                await self._start_alerts()
             ref = journal_ref(self.config)
             if ref.startswith(("redis://", "rediss://", "unix://")):
                 await self._high_availability(ref)
             else:
                 await self._single(ref)
         finally:
+            if self.alerts is not None:
+                await self.alerts.close()
             if self.http is not None:
                 await self.http.close()
             await self.server.close()
@@ -90,6 +95,18 @@ class EngineService:
         except OSError as exc:
             raise CockpitError(f"--http-listen {text}: cannot listen on {a.host}:{a.port} ({exc.strerror})") from None
         say(f"metrics and health on http://{host}:{port}/metrics (/healthz, /readyz)")
+
+    async def _start_alerts(self) -> None:
+        from cockpit.engine.alerts import PATH, AlertIntake, load_token
+        from cockpit.engine.server import parse_address
+
+        e = self.config.file.engine
+        a = parse_address(e.alerts_listen, "[engine] alerts_listen")
+        if a.path:
+            raise CockpitError(f"[engine] alerts_listen {e.alerts_listen!r}: expected HOST:PORT")
+        self.alerts = AlertIntake(self.server, load_token(e, self.config.dir), e.alerts_max_body_kb * 1024)
+        host, port = await self.alerts.start(a.host, a.port)
+        say(f"alerts on http://{host}:{port}{PATH} (Alertmanager's webhook declares incidents, never arms)")
 
     # One engine (SQLite) ------------------------------------------------------------------------------
     async def _single(self, ref: str) -> None:
