@@ -21,6 +21,7 @@ CHANGE_KINDS = (
     "engine_resumed",
     "fleet_adopted",
     "rollout_step",
+    "rollout_held",
     "alias_resolved",
     "alias_moved",
     "health_changed",
@@ -130,6 +131,13 @@ def _rollout_step(d: dict[str, Any], who: str) -> str:
     return f"deploy: rollout step {sample}{more}"
 
 
+def _rollout_held(d: dict[str, Any], who: str) -> str:
+    held = d["tenants"]
+    sample = "; ".join(f"{t}: {why}" for t, why in list(held.items())[:3])
+    more = f" (+{len(held) - 3} more)" if len(held) > 3 else ""
+    return f"rollout step HELD for {len(held)} tenant(s): {sample}{more}"
+
+
 def _health_changed(d: dict[str, Any], who: str) -> str:
     reg = d["regressing"]
     return f"health: {len(reg)} tenant(s) regressing" + (f" ({', '.join(reg[:5])})" if reg else "")
@@ -138,6 +146,7 @@ def _health_changed(d: dict[str, Any], who: str) -> str:
 # One line per change kind, from the entry's data and " by ACTOR" (empty when no actor was recorded).
 _DESCRIBE: dict[str, Callable[[dict[str, Any], str], str]] = {
     "rollout_step": _rollout_step,
+    "rollout_held": _rollout_held,
     "alias_moved": lambda d, who: f"ALIAS ROTATED: {d['alias']} {d['previous']} → {d['current']}",
     "alias_resolved": lambda d, who: f"alias {d['alias']} resolves to {d['revision']}",
     "health_changed": _health_changed,

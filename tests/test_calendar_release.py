@@ -18,6 +18,7 @@ from cockpit.engine.drill import Scorecard, run_drill
 from cockpit.engine.journal import Entry, Journal
 from cockpit.engine.session import open_drill
 from cockpit.errors import ConfigError
+from cockpit.timeline import describe
 from cockpit_backends.mock.scenario import expanded_events, load_scenario
 from cockpit_backends.mock.world import World
 
@@ -121,6 +122,7 @@ def test_the_calendar_never_promotes_a_regressing_tenant(calendar_drill):
     assert "beta-0002" in promoted  # fixed, re-approved, then promoted
     held = [e for e in entries if e.kind == "rollout_held"]
     assert held and held[0].data["tenants"]["beta-0001"].startswith("regressing")
+    assert describe(held[0]) == "rollout step HELD for 1 tenant(s): beta-0001: regressing (severity 0.60 ≥ 0.2)"
     assert card.calendar["held"] == {"beta-0001": "regressing (severity 0.60 ≥ 0.2)"}
     assert card.calendar["targets"] == {"0.25": 1, "0.5": 7, "1": 4}
     # re-approving everyone at 2000 s is refused for the regressing tenant: it keeps its ceiling
