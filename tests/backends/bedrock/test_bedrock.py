@@ -133,7 +133,7 @@ def test_lint_and_plugins_check_through_the_cli(control_plane, tmp_path):
     flagged = [line for line in r.stdout.splitlines() if " = '" in line]
     assert len(flagged) == 1 and "pins.p6 = 'anthropic.claude-v2' is an alias" in flagged[0], r.stdout
     assert flagged[0].endswith("it resolves to anthropic.claude-v2:1 now") and flagged[0].startswith(f"{cfg}:")
-    r = run_cli("--config", str(cfg), "plugins", "check", "bedrock", env=env)
+    r = run_cli("--config", str(cfg), "plugins", "check", "bedrock", "--write", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"models.new global.{SONNET45}: snapshot" in r.stdout
     assert AWS_SECRET not in r.stdout + r.stderr

@@ -166,7 +166,9 @@ def test_loading_the_config_takes_current_ids_and_refuses_documented_aliases(tmp
 
 def test_plugins_check_classifies_the_configured_models(tmp_path, anthropic_api):
     cfg = anthropic_config(tmp_path, anthropic_api.url, {})
-    r = run_cli("--config", str(cfg), "plugins", "check", "anthropic", env={"PINS_ANTHROPIC_KEY": ANTHROPIC_KEY})
+    r = run_cli(
+        "--config", str(cfg), "plugins", "check", "anthropic", "--write", env={"PINS_ANTHROPIC_KEY": ANTHROPIC_KEY}
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "models.old claude-opus-4-6: snapshot" in r.stdout
     assert "models.alias claude-opus-latest: alias -> claude-opus-4-1-20250805" in r.stdout

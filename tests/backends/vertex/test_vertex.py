@@ -114,7 +114,7 @@ def test_lint_and_plugins_check_through_the_cli(vertex_api, tmp_path):
     flagged = [line for line in r.stdout.splitlines() if " = '" in line]
     assert len(flagged) == 1 and "pins.p3 = 'gemini-2.0-flash' is an alias" in flagged[0], r.stdout
     assert flagged[0].endswith("it resolves to gemini-2.0-flash-001 now")
-    r = run_cli("--config", str(path), "plugins", "check", "vertex", env=env)
+    r = run_cli("--config", str(path), "plugins", "check", "vertex", "--write", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "models.alias gemini-2.0-flash: alias -> gemini-2.0-flash-001" in r.stdout
     assert VERTEX_TOKEN not in r.stdout + r.stderr
