@@ -1,15 +1,14 @@
-"""Modal screens: confirmation (default "no"), scope selection, help, timeline and the drill scorecard."""
+"""Modal screens: confirmation (default "no"), and a scrollable text (help, timeline, plan, detail, scorecard)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, SelectionList, Static
+from textual.widgets import Button, Label, Static
 
 ResultT = TypeVar("ResultT")
 
@@ -58,42 +57,6 @@ class ConfirmScreen(Dialog[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
-
-
-class ScopeScreen(Dialog[list[str] | None]):
-    """Choose which tenants a rollback covers; the regressing ones are preselected."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="scope_cancel"),
-        Binding("a", "all", "All", id="scope_all"),
-        Binding("enter", "done", "Done", id="scope_done", priority=True),
-    ]
-    DEFAULT_CSS = """
-    ScopeScreen #scope { height: auto; max-height: 16; }
-    """
-
-    def __init__(self, tenants: Sequence[str], preselected: Sequence[str]) -> None:
-        super().__init__()
-        self.tenants = list(tenants)
-        self.preselected = set(preselected)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label("Rollback scope: space toggles, a selects all, enter continues, escape cancels")
-            yield SelectionList[str](*[(t, t, t in self.preselected) for t in self.tenants], id="scope")
-
-    def on_mount(self) -> None:
-        self.query_one(SelectionList).focus()
-
-    def action_all(self) -> None:
-        self.query_one(SelectionList).select_all()
-
-    def action_done(self) -> None:
-        chosen = list(self.query_one(SelectionList).selected)
-        self.dismiss(chosen or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class TextScreen(Dialog[None]):

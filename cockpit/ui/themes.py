@@ -18,7 +18,7 @@ from cockpit.paths import theme_resources
 
 DEFAULT = "dark"
 COLOURS = ("primary", "secondary", "accent", "warning", "error", "success", "background", "surface", "panel")
-FIELDS = {"name", "dark", "foreground", "ansi", "variables", *COLOURS}
+FIELDS = {"name", "dark", "foreground", "boost", "ansi", "variables", *COLOURS}
 
 
 def theme_files() -> dict[str, Traversable]:
