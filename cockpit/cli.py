@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(p, top=True)
     p.add_argument("--drill", metavar="SCENARIO", help="run a scenario in the simulator inside the TUI, clock shown")
     p.add_argument("--speed", type=float, help="simulated seconds per wall second (default 60 with --drill)")
+    p.add_argument("--overflow", action="store_true", help="with --drill: the scenario's [overflow] tier, in use")
     p.add_argument("--read-only", action="store_true", help="observe only: every mutating key is refused")
     p.add_argument(
         "--attach",

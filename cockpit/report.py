@@ -41,7 +41,7 @@ def _money(v: float | None) -> str:
 OVERFLOW_ROWS: list[tuple[str, Any]] = [
     (
         "overflow tier: requests (peak)",
-        lambda c: "—" if not c.overflow else f"{c.overflow['requests']:,} ({c.overflow['peak_rps']:,.0f} rps)",
+        lambda c: "—" if not c.overflow else f"{c.overflow['requests']:,.0f} ({c.overflow['peak_rps']:,.0f} rps)",
     ),
     ("overflow tier: cost", lambda c: _money((c.overflow or {}).get("cost"))),
     ("extra cost without overflow", lambda c: _money((c.overflow or {}).get("extra_cost_without_overflow"))),

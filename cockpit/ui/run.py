@@ -119,6 +119,7 @@ def run_tui(args: argparse.Namespace) -> int:
             clock=ScaledClock(speed or 60.0, start=0.0),
             read_only=read_only,
             operator=operator,
+            overflow=bool(getattr(args, "overflow", False)),
         )
         engine = session.engine
     else:

@@ -123,6 +123,7 @@ class DrillScore:
             disturbed_tenants=card["disturbed_tenants"],
             declared_at_s=declared,
             onset_s=card["onset_s"],
+            overflow=card.get("overflow") if snap.overflow.get("available") else None,  # --drill S --overflow
             stages=int(snap.rollback.get("stage", 0)),
             scope=scope,
             history=card["history"],
