@@ -7,6 +7,9 @@ object and every counter has the same value: a quiet tick does no per-tenant wor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from itertools import compress
+from operator import ne
 from typing import Any
 
 
@@ -27,3 +30,15 @@ class Memo:
     def _keep(self, name: str, inputs: tuple[Any, ...], value: Any) -> Any:
         self._memo[name] = (inputs, value)
         return value
+
+
+def changed_keys(before: Mapping[str, float], after: Mapping[str, float]) -> set[str] | None:
+    """The keys whose value differs between two readings of the same keys in the same order (the usual
+    case: one router's vector read twice), compared side by side without a lookup per key; None when
+    the keys or their order differ (the caller then compares by key)."""
+    if len(before) != len(after):
+        return None
+    keys = list(after)
+    if keys != list(before):
+        return None
+    return set(compress(keys, map(ne, before.values(), after.values())))

@@ -10,9 +10,9 @@ from bisect import insort
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate, compress, count, repeat
-from operator import add, gt, mul, ne, neg, not_, sub
+from operator import add, gt, lt, mul, ne, neg, not_, sub
 
-from cockpit.domain.memo import Memo
+from cockpit.domain.memo import Memo, changed_keys
 from cockpit.domain.staging import EPS, FleetView
 
 
@@ -26,7 +26,7 @@ class _OrderState:
     scope: frozenset[str]
     cursor: tuple[int, int]
     scope_list: list[str]
-    shares_vals: list[float]
+    shares_vals: list[float] | None  # the scope's shares in scope_list's order (None: read from `shares`)
     current: dict[str, float]
     keys: dict[str, tuple[float, float, str]]
     order: list[str]
@@ -106,22 +106,33 @@ class Ordering(Memo):
             return None
         shares_vals = st.shares_vals
         if view.shares is not st.shares:
-            shares_vals = list(map(view.shares.get, st.scope_list, repeat(0.0)))
-            changed |= set(compress(st.scope_list, map(ne, st.shares_vals, shares_vals)))
+            moved = changed_keys(st.shares, view.shares)
+            if moved is not None:  # the same tenants in the same order: compared side by side
+                changed |= moved & st.scope
+                shares_vals = None
+            else:
+                if shares_vals is None:
+                    shares_vals = list(map(st.shares.get, st.scope_list, repeat(0.0)))
+                new_vals = list(map(view.shares.get, st.scope_list, repeat(0.0)))
+                changed |= set(compress(st.scope_list, map(ne, shares_vals, new_vals)))
+                shares_vals = new_vals
         if len(changed) > max(64, len(st.order) // 2):
             return None
         order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
-        remaining = st.remaining
-        for t in sorted(changed):
-            st.keys.pop(t, None)
-            r = view.rps.get(t, 0.0)
-            now = min(view.shares.get(t, 0.0), self.ceilings.get(t, 1.0))
-            remaining += r * (now - st.current.get(t, 0.0))
-            st.current[t] = now
-            if now > EPS:
-                h = -view.harm.get(t, 0.0)
-                st.keys[t] = (h * r * now, h, t)
-                insort(order, t, key=st.keys.__getitem__)
+        # The tenants taken out, in name order: their traffic still on new (the running total added to
+        # one tenant at a time, as a loop would), then those still to move put back in place.
+        names = sorted(changed)
+        rps = list(map(view.rps.get, names, repeat(0.0)))
+        now = list(map(min, map(view.shares.get, names, repeat(0.0)), map(self.ceilings.get, names, repeat(1.0))))
+        before = map(st.current.get, names, repeat(0.0))
+        remaining = list(accumulate(map(mul, rps, map(sub, now, before)), add, initial=st.remaining))[-1]
+        st.current.update(zip(names, now, strict=True))
+        for _ in map(st.keys.pop, names, repeat(None)):
+            pass
+        for t, r, n in compress(zip(names, rps, now, strict=True), map(lt, repeat(EPS), now)):
+            h = -view.harm.get(t, 0.0)
+            st.keys[t] = (h * r * n, h, t)
+            insort(order, t, key=st.keys.__getitem__)
         st.shares, st.cursor, st.shares_vals, st.order, st.remaining = (
             view.shares,
             cursor,
