@@ -1,6 +1,8 @@
-"""The kubernetes backend: autoscaler (Deployment scale + HPA floor), router (Gateway API HTTPRoute
-weights) and freeze hooks (suspend CronJobs, pause Argo Rollouts, suspend Flux, deny Argo CD syncs while an
-incident is open; see freeze.py).
+"""The kubernetes backend: autoscaler (Deployment scale + a floor on the replicas' owner: HPA, KEDA
+ScaledObject or KServe InferenceService), router (weights on Gateway API HTTPRoutes, Envoy AI Gateway
+AIGatewayRoutes, Istio VirtualServices or any resource through path expressions) and freeze hooks
+(suspend CronJobs, pause Argo Rollouts, suspend Flux, deny Argo CD syncs while an incident is open; see
+freeze.py).
 
 This module is imported at every cockpit start-up, so it must stay light: it never imports the
 ``kubernetes`` client, nor even its own option parser. Those (and the role modules) are imported by
@@ -13,10 +15,14 @@ Options (``[plugins.kubernetes]``; docs/backends/kubernetes.md has a full exampl
     namespace          default namespace for everything below ("default")
     request_timeout_s  per API call (5)
     conflict_retries   re-reads after a 409 Conflict on an HTTPRoute write (5)
-    [tiers.NAME]       deployment, hpa (optional), per_replica_rps (or the Deployment's
+    [tiers.NAME]       deployment, one of hpa / scaled_object / inference_service (optional: the
+                       owner of the replicas, floors.py), per_replica_rps (or the Deployment's
                        cockpit.dev/per-replica-rps annotation, which wins), namespace
-    [route]            names (HTTPRoutes), tenant_header ("x-tenant"), old_backend, new_backend
-                       (Service names in each tenant's rule), weight_total (1000000), namespace
+    [route]            kind (httproute, aigatewayroute, virtualservice, custom), names or selector (a
+                       label selector: one list call), tenant_header ("x-tenant"), old_backend,
+                       new_backend (destination names in each tenant's rule), weight_total, namespace;
+                       path overrides api, plural, rules, tenant, backends, backend_name, weight
+                       (route_options.py, paths.py)
     [freeze]           cronjob_selector (the rollout CronJobs), [[targets]] (kind, selector: CronJob, Rollout,
                        Kustomization, HelmRelease, ImageUpdateAutomation or any kind by api_version,
                        plural, field), [argocd] (AppProjects given a deny sync window), timeout_s
@@ -130,7 +136,9 @@ def _factory(role: str, options: Mapping[str, Any], context: BackendContext) -> 
         return KubernetesAutoscaler(h.api(), opts)
     if role == "router":
         if opts.route is None:
-            raise ConfigError(f"{P}.route: name the HTTPRoutes and the old/new backends to serve the router role")
+            raise ConfigError(
+                f"{P}.route: name the routes (or a selector) and the old/new backends to serve the router role"
+            )
         from cockpit_backends.kubernetes.router import KubernetesRouter
 
         return KubernetesRouter(h.api(), opts)
@@ -178,7 +186,8 @@ def cockpit_backends() -> list[BackendSpec]:
             name="kubernetes",
             roles=ROLES,
             factory=_factory,
-            description="Deployment scale + HPA floor (autoscaler), Gateway API HTTPRoute weights (router), "
+            description="Deployment scale + floor on HPA/KEDA/KServe (autoscaler), HTTPRoute/AIGatewayRoute/"
+            "VirtualService weights (router), "
             "freeze on incident (CronJobs, Argo Rollouts, Flux, Argo CD sync windows)",
             version=__version__,
         )

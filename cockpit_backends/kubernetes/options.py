@@ -10,19 +10,18 @@ from typing import Any
 
 from cockpit.errors import ConfigError
 from cockpit_backends.kubernetes.freeze_options import FreezeRef, parse_freeze
+from cockpit_backends.kubernetes.route_options import RouteRef, parse_route
 
 P = "plugins.kubernetes"
 PER_REPLICA_ANNOTATION = "cockpit.dev/per-replica-rps"
 SUSPENDED_ANNOTATION = "cockpit.dev/suspended-by"
 REQUEST_ID_ANNOTATION = "cockpit.dev/request-id"
 ORIGINAL_MIN_ANNOTATION = "cockpit.dev/original-min-replicas"
-MAX_WEIGHT = 1_000_000  # the Gateway API's upper bound for a backendRef weight
 
 _TOP = {"kubeconfig", "context", "in_cluster", "namespace", "request_timeout_s", "conflict_retries", "tiers"}
 _TOP |= {"route", "freeze"}
 _TIER = {"deployment", "hpa", "scaled_object", "inference_service", "per_replica_rps", "namespace"}
 FLOOR_OWNERS = ("hpa", "scaled_object", "inference_service")  # who holds a tier's replica floor (floors.py)
-_ROUTE = {"names", "namespace", "tenant_header", "old_backend", "new_backend", "weight_total"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +32,6 @@ class TierRef:
     per_replica_rps: float | None = None
     scaled_object: str | None = None  # a KEDA ScaledObject: the floor is its minReplicaCount
     inference_service: str | None = None  # a KServe InferenceService: spec.predictor.minReplicas
-
-
-@dataclass(frozen=True, slots=True)
-class RouteRef:
-    names: tuple[str, ...]
-    namespace: str
-    tenant_header: str
-    old_backend: str
-    new_backend: str
-    weight_total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,30 +107,6 @@ def _tier(where: str, raw: Any, namespace: str) -> TierRef:
     )
 
 
-def _route(raw: Any, namespace: str) -> RouteRef:
-    where = f"{P}.route"
-    r = _table(where, raw)
-    _unknown(where, r, _ROUTE)
-    names = r.get("names")
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, list) or not names:
-        raise ConfigError(f"{where}.names: list the HTTPRoute names that hold the per-tenant rules")
-    total = _whole(f"{where}.weight_total", r.get("weight_total", MAX_WEIGHT), 1, MAX_WEIGHT)
-    old = _name(f"{where}.old_backend", r.get("old_backend"))
-    new = _name(f"{where}.new_backend", r.get("new_backend"))
-    if old == new:
-        raise ConfigError(f"{where}: old_backend and new_backend must name different Services")
-    return RouteRef(
-        names=tuple(_name(f"{where}.names", n) for n in names),
-        namespace=_name(f"{where}.namespace", r.get("namespace", namespace)),
-        tenant_header=_name(f"{where}.tenant_header", r.get("tenant_header", "x-tenant")).lower(),
-        old_backend=old,
-        new_backend=new,
-        weight_total=total,
-    )
-
-
 def parse(options: Mapping[str, Any], config_dir: str) -> Options:
     _unknown(P, options, _TOP)
     in_cluster = options.get("in_cluster", False)
@@ -163,6 +128,6 @@ def parse(options: Mapping[str, Any], config_dir: str) -> Options:
             tier: _tier(f"{P}.tiers.{tier}", raw, namespace)
             for tier, raw in _table(f"{P}.tiers", options.get("tiers", {})).items()
         },
-        route=_route(options["route"], namespace) if "route" in options else None,
+        route=parse_route(options["route"], namespace, _unknown) if "route" in options else None,
         freeze=parse_freeze(options["freeze"], namespace, retries) if "freeze" in options else None,
     )
