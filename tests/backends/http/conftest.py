@@ -195,7 +195,7 @@ def provider_server() -> Iterator[ProviderServer]:
     server.seen = []  # type: ignore[attr-defined]
     server.faults = deque()  # type: ignore[attr-defined]
     server.key = SECRET_KEY  # type: ignore[attr-defined]
-    server.aliases = {"claude-opus-latest": NEW, NEW: NEW}  # type: ignore[attr-defined]
+    server.aliases = {"claude-opus-latest": NEW, NEW: NEW, OLD: OLD}  # type: ignore[attr-defined]
     server.listing = [  # type: ignore[attr-defined]
         {"id": "llama-prod", "object": "model", "owned_by": "vllm", "root": "meta-llama/Llama-3.1-8B@rev-0e9e39f"},
         {"id": "llama-3.1-8b-2024-07-23", "object": "model", "owned_by": "vllm", "root": "/models/llama"},
