@@ -264,3 +264,36 @@ def test_cockpit_toml_cohort_calendars_inherit_the_rollout_and_bad_steps_name_th
     raw = msgspec.convert({"models": models, "rollout": {"cohorts": {"x": {"steps": [0.5, 0.2]}}}}, ConfigFile)
     with pytest.raises(ConfigError, match=r"c\.toml: rollout\.cohorts\.x: rollout steps must be ascending"):
         build_config(tmp_path / "c.toml", raw)
+
+
+def test_the_engine_gate_holds_unknown_health_and_rolled_back_tenants(tmp_path: Path):
+    """The engine's gate reads the health backend's unknowns and the rollback's ceilings: a tenant whose
+    health cannot be read, or one rolled back below its target, is not promoted (said why)."""
+    from cockpit.engine import calendar
+
+    async def go():
+        clock = SimClock()
+        s = open_drill("calendar-release", journal=tmp_path / "j.db", clock=clock)
+        e = s.engine
+        try:
+            await e.tick()
+            assert e.rollout is not None
+            e.observed.unknown = {"health": {"free-0001": "no series for it in the health backend"}}
+            e.rollback.ceilings["beta-0003"] = 0.1
+            why, _ = calendar.gate(e, e.rollout)
+            clock.advance(900)
+            calendar.step(e, e.observed.traffic, clock.now())
+            stepped = e.journal.last("rollout_step")
+            return why, stepped.data["tenants"] if stepped else {}, dict(e.rollout.held)
+        finally:
+            s.close()
+
+    why, stepped, held = asyncio.run(go())
+    assert why("free-0001") == "health unknown (no series for it in the health backend)"
+    assert why("beta-0003") == "rolled back (ceiling 10%): awaiting re-approval"
+    assert why("free-0002") is None
+    assert stepped == {t: 0.5 for t in ("beta-0001", "beta-0002", "beta-0004", "free-0002", "free-0003", "free-0004")}
+    assert held == {
+        "free-0001": "health unknown (no series for it in the health backend)",
+        "beta-0003": "rolled back (ceiling 10%): awaiting re-approval",
+    }
