@@ -143,3 +143,33 @@ def test_alerts_listen_without_a_token_refuses_to_start(tmp_path, engines):
     out = engine.output()
     assert "alerts_token_file:" in out and "must hold a token of 16 characters or more" in out
     assert "Traceback" not in out
+
+
+def _raw(port: int, request: bytes) -> tuple[int, dict]:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_requests_alertmanager_would_never_send_are_refused_in_one_sentence(tmp_path, engines):
+    port = free_port()
+    engine = engines(_config(tmp_path, port), f"127.0.0.1:{free_port()}")
+    engine.wait_for("alerts on http://127.0.0.1:")
+    auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
+    no_length = b"POST /alerts HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n"
+    chunked = b"POST /alerts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" + auth + b"\r\n0\r\n\r\n"
+    flood = b"POST /alerts HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n"
+    elsewhere = b"POST /api/v2/alerts HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+    assert _raw(port, no_length) == (411, {"error": "a Content-Length is required"})
+    assert _raw(port, chunked) == (411, {"error": "a Content-Length is required"})
+    assert _raw(port, flood) == (400, {"error": "more than 100 headers"})
+    assert _raw(port, elsewhere) == (404, {"error": "not found: POST Alertmanager's webhook to /alerts"})
+    body = alertmanager("firing", {**alert("firing", "acme"), "labels": {"alertname": 3}})
+    bad = post(port, body)
+    assert bad.status_code == 400 and bad.json() == {"error": "alerts[0].labels must be an object of strings"}
