@@ -73,9 +73,12 @@ class RolloutSection(_Strict, kw_only=True):
 
 class RollbackSection(_Strict, kw_only=True):
     headroom: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
-    min_stage_interval_s: Seconds = 5.0
+    min_stage_interval_s: Seconds = 0.0  # and in any case until the next observation
     cache_dip_tolerance: Share = 0.15
     min_move: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.01
+    min_stage_fraction: Share = 0.05  # a stage moves this much of what is left, or finishes a tenant
+    over_request: Annotated[float, Meta(ge=1.0, le=10.0)] = 2.0  # ask for this many times the replicas needed
+    crash_reserve: Annotated[int, Meta(ge=0, le=1000)] = 2  # within 100 % if this many ready replicas crash
     mode: str = "auto"
 
 
@@ -259,6 +262,9 @@ def build_config(
         min_stage_interval_s=raw.rollback.min_stage_interval_s,
         cache_dip_tolerance=raw.rollback.cache_dip_tolerance,
         min_move=raw.rollback.min_move,
+        min_stage_fraction=raw.rollback.min_stage_fraction,
+        over_request=raw.rollback.over_request,
+        crash_reserve=raw.rollback.crash_reserve,
     )
     journal = Path(raw.cockpit.journal)
     if not journal.is_absolute():

@@ -32,7 +32,7 @@ def view(now, rps, shares, harm, t: Tier, hit=0.8, old_load=None) -> FleetView:
 
 
 def test_prescale_comes_first_and_sizes_for_full_failback():
-    s = RollbackScheduler(RollbackPolicy(headroom=0.8))
+    s = RollbackScheduler(RollbackPolicy(headroom=0.8, over_request=1.0))
     s.arm(["a", "b"], now=0)
     rps = {"a": 40.0, "b": 40.0, "c": 20.0}
     shares = {"a": 1.0, "b": 1.0, "c": 0.0}
@@ -45,7 +45,7 @@ def test_prescale_comes_first_and_sizes_for_full_failback():
 
 
 def test_most_harmed_first_and_within_ready_capacity():
-    s = RollbackScheduler(RollbackPolicy(headroom=0.8, min_move=0.01))
+    s = RollbackScheduler(RollbackPolicy(headroom=0.8, min_move=0.01, crash_reserve=0))
     s.arm(["a", "b"], now=0)
     rps = {"a": 10.0, "b": 10.0}
     shares = {"a": 1.0, "b": 1.0}
@@ -82,7 +82,7 @@ def test_manual_mode_waits_for_advance():
 
 
 def test_cache_recovering_hold():
-    s = RollbackScheduler(RollbackPolicy(min_stage_interval_s=0, cache_dip_tolerance=0.1))
+    s = RollbackScheduler(RollbackPolicy(min_stage_interval_s=0, cache_dip_tolerance=0.1, crash_reserve=0))
     s.arm(["a", "b"], now=0)
     t = tier(ready=2, desired=2, per=10.0)
     d = s.step(view(0, {"a": 8.0, "b": 8.0, "c": 4.0}, {"a": 1.0, "b": 1.0, "c": 0.0}, {"a": 1, "b": 1}, t, hit=0.8))

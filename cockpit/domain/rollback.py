@@ -29,6 +29,7 @@ from cockpit.domain.staging import (
     Mode,
     RollbackPolicy,
     Stage,
+    crash_safe_load,
     diluted_hit_rate,
     max_safe_load,
 )
@@ -168,9 +169,16 @@ class RollbackScheduler(Ordering):
         return view.old_load + view.overflow_load + moving
 
     def replicas_needed(self, view: FleetView) -> int:
+        """The old-tier size to ask for: what holds the full failback within headroom (and with the crash
+        reserve spare), times the over-request factor (more start-ups, so the needed ones come sooner)."""
         full = self.full_failback_load(view)
         hit = diluted_hit_rate(view.old_hit_rate, view.old_load, full - view.old_load)
-        return view.old_tier.replicas_for(full, hit, self.policy.headroom)
+        p = self.policy
+        needed = view.old_tier.replicas_for(full, hit, p.headroom)
+        if needed <= 0:
+            return 0
+        spare = view.old_tier.replicas_for(full, hit, 1.0) + p.crash_reserve
+        return math.ceil(max(needed, spare) * p.over_request - 1e-9)
 
     def prepare(self, view: FleetView) -> None:
         """Do now the per-tenant work the next `step` on this same view will need (the failback load, the
@@ -254,18 +262,28 @@ class RollbackScheduler(Ordering):
     def _hold_reason(self, view: FleetView) -> str | None:
         if self.paused:
             return "paused by operator"
-        if self.last_stage_at is not None and view.now - self.last_stage_at < self.policy.min_stage_interval_s:
+        if self.last_stage_at is not None and (
+            view.now - self.last_stage_at < max(self.policy.min_stage_interval_s, EPS)
+        ):
             return "settling after the last stage"
         capacity = view.old_tier.capacity(view.old_hit_rate)
         if view.old_load > capacity * self.policy.headroom + EPS:
             return "old tier over headroom"
-        if self.planned_hit is not None and view.old_hit_rate < self.planned_hit * (
-            1.0 - self.policy.cache_dip_tolerance
-        ):
+        if self._cache_short(view):
             return "old cache recovering"
         if self.mode is Mode.MANUAL and self.pending_advances <= 0:
             return "waiting for the operator to advance"
         return None
+
+    def _cache_short(self, view: FleetView) -> bool:
+        """The old cache is further below what the last stage planned than the tolerance, and at the hit
+        rate observed the ready capacity no longer carries the load within the policy's limits (while
+        it does, the next stage simply plans on the observed rate: no need to wait for the cache)."""
+        p = self.policy
+        if self.planned_hit is None or view.old_hit_rate >= self.planned_hit * (1.0 - p.cache_dip_tolerance):
+            return False
+        load = view.old_load + self._pending_load(view)
+        return crash_safe_load(view.old_tier, view.old_hit_rate, load, p.headroom, p.crash_reserve) < load - EPS
 
     def _capacity_hold(self, view: FleetView) -> str:
         if view.old_tier.ready < view.old_tier.desired:
@@ -274,7 +292,10 @@ class RollbackScheduler(Ordering):
 
     def _plan_stage(self, view: FleetView) -> Stage | None:
         load = view.old_load + self._pending_load(view)
-        limit = max_safe_load(view.old_tier, view.old_hit_rate, load, self.policy.headroom)
+        # Traffic ordered off new but not yet there arrives cold like this stage's: only the load the
+        # old tier serves now is at the observed hit rate.
+        p = self.policy
+        limit = crash_safe_load(view.old_tier, view.old_hit_rate, view.old_load, p.headroom, p.crash_reserve)
         budget = limit - load + view.overflow_spare
         moves, moved, budget, partial = self._whole_moves(view, budget)
         if partial is not None and budget > EPS:
@@ -291,7 +312,8 @@ class RollbackScheduler(Ordering):
         if not moves:
             return None
         remaining = self._remaining(view)
-        if moved + EPS < remaining * self.policy.min_stage_fraction and moved + EPS < remaining:
+        finishes = any(c <= EPS for c in moves.values())  # a tenant moved whole
+        if not finishes and moved + EPS < remaining * self.policy.min_stage_fraction:
             return None  # a trickle: wait for capacity to make a stage worth an operator's attention
         after = load + moved
         hit_after = diluted_hit_rate(view.old_hit_rate, load, moved)

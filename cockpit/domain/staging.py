@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -24,16 +24,27 @@ class Mode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class RollbackPolicy:
     headroom: float = 0.8  # the highest old-tier utilisation a stage may plan for
-    min_stage_interval_s: float = 5.0  # let observations catch up with the last stage
+    # Settle after a stage at least this long; in any case until a fresh observation was taken after it
+    # (the next tick). Traffic the router does not show moved yet is planned as already moved.
+    min_stage_interval_s: float = 0.0
     cache_dip_tolerance: float = 0.15  # hold while the hit rate is this far below what was planned
     min_move: float = 0.01  # the smallest share change worth a stage
-    min_stage_fraction: float = 0.02  # a stage moves at least this much of what is left (or all of it)
+    # No micro-stages: a stage moves at least this much of what is left, or finishes a tenant (or all).
+    min_stage_fraction: float = 0.05
+    # Ask for this many times the replicas the failback needs: the needed ones are then the fastest of
+    # more start-ups, not the slowest of just enough (start-up jitter), for the extra replicas' cost.
+    over_request: float = 2.0
+    crash_reserve: int = 2  # stages keep the old tier within 100 % if this many ready replicas crash
 
     def __post_init__(self) -> None:
         if not 0.0 < self.headroom <= 1.0:
             raise ValueError("headroom must be in (0, 1]")
         if self.min_stage_interval_s < 0 or self.min_move <= 0 or self.cache_dip_tolerance < 0:
             raise ValueError("rollback policy values must be positive")
+        if not 1.0 <= self.over_request <= 10.0:
+            raise ValueError("over_request must be in [1, 10]")
+        if not 0.0 <= self.min_stage_fraction <= 1.0 or self.crash_reserve < 0:
+            raise ValueError("min_stage_fraction must be in [0, 1] and crash_reserve at least 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +116,17 @@ def diluted_hit_rate(hit: float, load: float, added: float) -> float:
     """Hit rate after `added` rps of cold-prefixed traffic joins `load` rps at `hit`."""
     total = load + added
     return hit if total <= EPS else hit * load / total
+
+
+def crash_safe_load(tier: Tier, hit: float, load: float, headroom: float, reserve: int) -> float:
+    """The largest old-tier load a stage may plan for: within `headroom` of the ready capacity, and
+    within 100 % of what is left if the `reserve` largest ready replicas crash (the tier's replicas
+    are alike, so any `reserve` of them). Both at the hit rate the arriving traffic dilutes to."""
+    limit = max_safe_load(tier, hit, load, headroom)
+    if reserve <= 0:
+        return limit
+    spare = replace(tier, ready=max(0, tier.ready - reserve))
+    return min(limit, max_safe_load(spare, hit, load, 1.0))
 
 
 def max_safe_load(tier: Tier, hit: float, load: float, headroom: float) -> float:

@@ -54,6 +54,16 @@ class Scorecard:
     # `--overflow`: the overflow tier's figures (requests, rejected, cost, peak_rps, rate limit, price, and
     # extra_cost_without_overflow when the drill ran without it beside); None (and not in the JSON) without
     overflow: dict[str, Any] | None = None
+    # The honest measure and the two limits (docs/scenarios.md, "Limits"): None where not known.
+    harmed_requests: float | None = None  # wrong answers + dropped requests
+    restored_and_held_s: float | None = None  # restored, and nothing dropped since (never below the bound)
+    capacity_bound_s: float | None = None
+    clairvoyant_time_to_restore_s: float | None = None
+    clairvoyant_harmed_requests: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.harmed_requests is None:
+            self.harmed_requests = self.wrong_answers + self.dropped_requests
 
     def to_json(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("history", "warmer")}
@@ -64,6 +74,8 @@ class Scorecard:
         d["peak_old_utilisation"] = _round(self.peak_old_utilisation, 4)
         d["min_old_hit_rate"] = _round(self.min_old_hit_rate, 4)
         d["extra_cost"] = _round(self.extra_cost, 2)
+        d["harmed_requests"] = _round(self.harmed_requests)
+        d["clairvoyant_harmed_requests"] = _round(self.clairvoyant_harmed_requests)
         if self.overflow is None:
             del d["overflow"]  # a drill without --overflow: its JSON is as it always was
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
@@ -173,7 +185,7 @@ async def run_drill(
             if declared_before is None and pilot.declared_at is not None:
                 lower_bound = sim.lower_bound(pilot.declared_at, sorted(pilot.scope))
                 j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
-            if finished_at is None and _finished(engine):
+            if finished_at is None and engine.rollback.done and not engine.overflow.holding:
                 finished_at = clock.now()
             settled = finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S
             if not to_the_end and settled and not oncall.pending():
@@ -183,6 +195,8 @@ async def run_drill(
             clock.advance(tick)
         card = sim.scorecard(pilot.declared_at, sorted(pilot.scope))
         end_state = oncall.report()
+        limits = _limits(sim, pilot.declared_at, engine.policy, overflow)
+        ended_at = clock.now()
         j.append("drill_scorecard", {k: v for k, v in card.items() if k != "history"}, clock.now())
     finally:
         await session.aclose()
@@ -209,21 +223,36 @@ async def run_drill(
         scope=sorted(pilot.scope),
         warmer=engine.warmer.snapshot(),
         **end_state,
-        overflow=_overflow_card(card, overflow),
+        overflow=_overflow_card(card) if overflow else None,
         history=card["history"],
+        restored_and_held_s=_held(declared, restored_at, card.get("last_drop_at_s"), tick, ended_at),
+        **limits,
     )
 
 
-def _finished(engine: Engine) -> bool:
-    """The rollback finished, and the overflow tier (when there is one) has drained back to the old tier:
-    until then it still costs, and the scorecard counts it."""
-    return engine.rollback.done and not engine.overflow.holding
+def _limits(sim: Any, declared: float | None, policy: Any, overflow: bool = False) -> dict[str, Any]:
+    """The simulator's capacity bound and clairvoyant figures (a simulator without them: none)."""
+    if declared is None or not hasattr(sim, "limits"):
+        return {}
+    return dict(sim.limits(declared, policy.headroom, policy.crash_reserve, overflow))
 
 
-def _overflow_card(card: Mapping[str, Any], used: bool) -> dict[str, Any] | None:
-    """The overflow tier's figures for the scorecard, rounded like the others (None: not used)."""
-    if not used:
+def _held(
+    declared: float | None, restored: float | None, last_drop: float | None, tick: float, ended: float
+) -> float | None:
+    """Seconds from the declaration until restored and no request dropped since (the tick after the last
+    drop): what the capacity bound bounds for every strategy. None when not restored, or still dropping
+    when the drill ended."""
+    if declared is None or restored is None:
         return None
+    if last_drop is not None and last_drop >= ended - tick - 1e-9:
+        return None
+    held = restored if last_drop is None else max(restored, last_drop + tick)
+    return max(0.0, held - declared)
+
+
+def _overflow_card(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The overflow tier's figures for the scorecard, rounded like the others."""
     o = card.get("overflow") or {}
     return {
         "rate_limit_rps": o.get("rate_limit_rps"),

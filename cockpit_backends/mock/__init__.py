@@ -36,6 +36,7 @@ from cockpit.hookspecs import (
     WarmResult,
     hookimpl,
 )
+from cockpit_backends.mock.limits import capacity_bound, clairvoyant, clone
 from cockpit_backends.mock.overflow import apply_overflow
 from cockpit_backends.mock.scenario import ONCALL_KINDS, Event, load_scenario, rollout_config
 from cockpit_backends.mock.world import World
@@ -59,6 +60,7 @@ class _Handle:
         self.router_rates = True
         self.serves_router = False  # when another backend routes, the world mirrors what it confirms
         self.owner: dict[str, Any] = {}  # the context.shared it lives in
+        self.at_declaration: World | None = None  # a copy of the world when the incident was declared (limits.py)
         # Simulated time starts where the world is: on a real clock (epoch seconds) the world must not
         # try to catch up on fifty years of ticks.
         self.origin = clock.now() - world.t
@@ -337,8 +339,26 @@ class MockSimulator:
         w = self.h.sync()
         return {name: (c.hits, c.misses) for name, c in w.caches.items()}
 
-    def lower_bound(self, declared_at: float, scope: list[str]) -> float:
-        return self.h.world.failback_lower_bound(declared_at, scope)
+    def _declared_world(self, declared_at: float) -> World | None:
+        d = self.h.at_declaration
+        if d is not None and abs(d.t - declared_at) <= d.dt:
+            return d
+        w = self.h.sync()
+        return w if abs(w.t - declared_at) <= w.dt else None  # asked later: unknown rather than guessed
+
+    def lower_bound(self, declared_at: float, scope: list[str]) -> float | None:
+        """The capacity bound (limits.py), from the world as it was at the declaration."""
+        d = self._declared_world(declared_at)
+        return None if d is None else capacity_bound(d)
+
+    def limits(self, declared_at: float, headroom: float, reserve: int = 0, overflow: bool = False) -> dict[str, Any]:
+        """The capacity bound and the clairvoyant schedule's figures (limits.py) for a drill declared at
+        `declared_at`, scored up to now; None figures when the world at the declaration is not known."""
+        d = self._declared_world(declared_at)
+        if d is None:
+            return dict.fromkeys(("capacity_bound_s", "clairvoyant_time_to_restore_s", "clairvoyant_harmed_requests"))
+        w = self.h.sync()
+        return {"capacity_bound_s": capacity_bound(d, overflow)} | clairvoyant(d, w.scale_log, w.t, headroom, reserve)
 
 
 def _overflow_config(sc: Any) -> dict[str, Any]:
@@ -384,6 +404,14 @@ def cockpit_actions(context: BackendContext) -> list[PluginAction]:
         PluginAction("mock.crash", "x", "Game day: crash 2 old replicas", crash),
         PluginAction("mock.stall", "X", "Game day: stall the autoscaler", stall),
     ]
+
+
+@hookimpl
+def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendContext) -> None:
+    """Keep a copy of the world as it is at the declaration: the scorecard's limits start from it."""
+    h = context.shared.get(NAME)
+    if h is not None:
+        h.at_declaration = clone(h.sync())
 
 
 @hookimpl

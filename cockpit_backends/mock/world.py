@@ -148,6 +148,7 @@ class Metrics:
     min_old_hit: float = 1.0
     extra_cost: float = 0.0
     restored_at: float | None = None
+    last_drop_at: float | None = None  # the last tick a request was dropped
     disturbed: set[str] = field(default_factory=set)
     history: list[tuple[float, float, float, float, float]] = field(default_factory=list)
     # (t, old utilisation, old hit rate, old ready replicas, wrong answers so far), sampled every 10 s
@@ -217,6 +218,7 @@ class World:
         self.overflow = OverflowSim.create(sc.overflow, sc.models.old) if sc.overflow is not None else None
         self.next_sample = 0.0
         self.requests_applied = 0
+        self.scale_log: list[tuple[float, str, int]] = []  # every scale request (the clairvoyant replays them)
         self.log: list[tuple[float, str]] = []
         # prime the caches with the starting loads so the first tick does not look like a shift
         old_load = self.total_rps - self.new_load
@@ -259,6 +261,8 @@ class World:
                 util_old = load / capacity if capacity > EPS else (math.inf if load > EPS else 0.0)
             if m.onset is not None:
                 m.dropped += over * dt
+                if over > EPS:
+                    m.last_drop_at = t
         if m.onset is not None:
             m.wrong_answers += self.regressed_new_load * dt
             m.peak_old_util = max(m.peak_old_util, util_old)
@@ -424,6 +428,7 @@ class World:
             "peak_old_utilisation": m.peak_old_util,
             "min_old_hit_rate": m.min_old_hit if m.onset is not None else None,
             "extra_cost": m.extra_cost,
+            "last_drop_at_s": m.last_drop_at,
             "disturbed_tenants": sorted(m.disturbed),
         }
 
@@ -441,6 +446,7 @@ class World:
         """Raise the tier's floor. Like patching a Deployment's scale, the desired count changes at once;
         the new replicas become ready after their start-up (after the stall, if the autoscaler is stalled)."""
         ts = self.tiers[tier]
+        self.scale_log.append((self.t, tier, replicas))
         ts.floor = max(0, min(replicas, self.hpa_max(ts.spec)))
         if ts.floor > ts.desired:
             self._add_replicas(ts, ts.floor - ts.desired, self.t)
@@ -484,31 +490,12 @@ class World:
 
     # Scorecard support ----------------------------------------------------------------------------
     def failback_lower_bound(self, declared_at: float, scope: list[str]) -> float:
-        """Seconds after `declared_at` before the old tier could hold the failback traffic of `scope`
-        with no headroom at all, had the replicas it needs been requested at that instant."""
-        old = self.tiers["old"]
-        cache = self.caches["old"]
-        load = max(self.total_rps - self.new_load, 0.0)
-        added = sum(self.rps[x] * self.share[x] for x in scope)
-        full = load + added
-        if full <= EPS:
-            return 0.0
-        hit = (cache.active * load + cache.idle * added) / full
-        per = old.spec.per_replica_rps * old.cache_factor(hit)
-        needed = math.ceil(full / per - 1e-9)
-        ready = old.ready(declared_at)
-        if ready >= needed:
-            return 0.0
-        # The best any strategy could do: ask for every replica the autoscaler allows at the declaration
-        # and use the fastest to start. Replicas already starting count with their own ready times.
-        waits = [r - declared_at for r in old.replicas if r > declared_at + EPS]
-        stalled = max(0.0, self.stall_until - declared_at)
-        for ordinal in range(old.next_ordinal, old.next_ordinal + max(0, self.hpa_max(old.spec) - old.desired)):
-            waits.append(stalled + self.startup_of(old, ordinal))
-        waits.sort()
-        if len(waits) < needed - ready:
-            return math.inf
-        return waits[needed - ready - 1]
+        """The capacity bound (limits.capacity_bound) from now, the declaration: seconds before the old tier
+        could possibly hold the failback of every tenant regressed so far, by any strategy (`scope` is
+        not needed: the bound is on the regressed tenants, whichever scope a strategy arms)."""
+        from cockpit_backends.mock.limits import capacity_bound
+
+        return capacity_bound(self)
 
     # Persistence (crash drills) -----------------------------------------------------------------
     # A data format, never pickle: loading a state file must not be able to run code.
