@@ -37,6 +37,21 @@ def test_a_regressing_tenant_is_held_with_the_reason_and_promoted_once_the_gate_
     assert r.held == {}
 
 
+def test_a_new_health_reading_asks_only_the_held_tenants_again():
+    shares = {f"t{i}": 0.25 for i in range(1000)}
+    r = RolloutScheduler.from_observed(RolloutPlan((0.25, 0.5, 1.0), 100.0), shares, now=0.0)
+    asked: list[str] = []
+
+    def gate(t: str) -> str | None:
+        asked.append(t)
+        return "regressing" if t == "t7" else None
+
+    assert len(r.tick(100.0, gate, 1)) == 999 and len(asked) == 1000
+    asked.clear()
+    assert r.tick(120.0, gate, 2) == {} and asked == ["t7"]  # a new reading, nothing else due: one question
+    assert r.tick(130.0, lambda t: None, 3) == {"t7": 0.5} and r.next_due() == 200.0  # the others' next step
+
+
 def test_cohort_calendars_have_their_own_steps_bake_and_start():
     plans = {"beta": RolloutPlan((0.1, 0.2), 50.0, start_s=-40.0)}
     r = RolloutScheduler.from_observed(

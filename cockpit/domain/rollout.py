@@ -110,35 +110,43 @@ class RolloutScheduler:
     def tick(self, now: float, gate: Gate | None = None, gate_key: object = None) -> dict[str, float]:
         """Advance every tenant whose bake time is over and whom the gate lets through; hold the others
         (`held`, with the reason). Returns the targets that changed. `gate_key` changes whenever the
-        gate's answers may have: only then are held tenants looked at again."""
+        gate's answers may have: only then are held tenants asked again (and only they, unless another
+        step is due)."""
         if self.frozen:
             return {}
-        if self.held and gate_key != self._gate_key:
-            self._next_due = min(self._next_due, *(self._due(t, self.step[t]) for t in self.held))
+        recheck = bool(self.held) and gate_key != self._gate_key
         self._gate_key = gate_key
-        if now < self._next_due:
+        due = now >= self._next_due
+        if not (recheck or due):
             return {}
+        held: dict[str, str] = {} if recheck else dict(self.held)
         changed: dict[str, float] = {}
-        held: dict[str, str] = {}
-        for t, i in self.step.items():
-            if now < self._due(t, i):
+        for t in list(self.step if due else self.held):
+            i = self.step[t]
+            if t in held or now < self._due(t, i):
                 continue
             reason = gate(t) if gate is not None else None
             if reason:
                 held[t] = reason
-                continue
-            self.step[t] = i + 1
-            self.entered_at[t] = now
-            share = self._share(t, i + 1)
-            self.targets[t] = share
-            changed[t] = share
+            else:
+                changed[t] = self._promote(t, i, now)
         if held != self.held:
             self.version += 1
         self.held = held
-        self._next_due = self._compute_next_due()
+        if due:
+            self._next_due = self._compute_next_due()
+        elif changed:  # only held tenants were asked: the promoted ones are due again one bake from now
+            self._next_due = min(self._next_due, *(self._due(t, self.step[t]) for t in changed))
         if changed:
             self.version += 1
         return changed
+
+    def _promote(self, tenant: str, index: int, now: float) -> float:
+        self.step[tenant] = index + 1
+        self.entered_at[tenant] = now
+        share = self._share(tenant, index + 1)
+        self.targets[tenant] = share
+        return share
 
     @classmethod
     def from_observed(
