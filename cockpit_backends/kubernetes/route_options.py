@@ -143,6 +143,8 @@ def parse_route(raw: Any, namespace: str, unknown: Any) -> RouteRef:
     selector = raw.get("selector")
     if not isinstance(names, list) or not (names or selector):
         raise ConfigError(f"{W}.names: list the {kind.name} names that hold the per-tenant rules (or set selector)")
+    if names and selector is not None:
+        raise ConfigError(f"{W}: set names or selector, not both (a selector reads every labelled {kind.name})")
     old, new = _name(f"{W}.old_backend", raw.get("old_backend")), _name(f"{W}.new_backend", raw.get("new_backend"))
     if old == new:
         raise ConfigError(f"{W}: old_backend and new_backend must name different {kind.ref}s")

@@ -269,6 +269,7 @@ def test_a_custom_resource_through_paths(apiserver, make):
             "plugins.kubernetes.route.weight_total: expected a whole number from 1 to 100",
         ),
         ({"names": []}, "plugins.kubernetes.route.names: list the HTTPRoute names"),
+        ({"selector": "a=b"}, "plugins.kubernetes.route: set names or selector, not both"),
     ],
 )
 def test_bad_route_options_are_one_sentence(make, route, message):

@@ -108,6 +108,16 @@ def test_apply_points_each_teams_alias_at_its_ladder_group_keeping_its_other_ali
     assert dict(asyncio.run(r.read_traffic()).shares) == {"acme": 0.42, "tyrell": 0.5, "newco": 1.0, "globex": 1.0}
 
 
+def test_tenants_named_by_team_id(proxy, tmp_path):
+    proxy.add_team("Acme Corp", {ALIAS: f"{ALIAS}@100"}, team_id="acme")
+    r = make_router(proxy, tmp_path, tenant_field="team_id")
+    assert dict(asyncio.run(r.read_traffic()).shares) == {"acme": 1.0}
+    result = asyncio.run(r.apply_shares({"acme": 0.5, "globex": 0.0}, "a-1"))
+    assert dict(result.applied) == {"acme": 0.5, "globex": 0.0}
+    created = next(q.body for q in proxy.requests if q.path == "/team/new")
+    assert created == {"team_id": "globex", "model_aliases": {ALIAS: f"{ALIAS}@0"}}
+
+
 def test_a_team_write_that_keeps_failing_is_that_tenants_failure_only(proxy, tmp_path):
     proxy.add_team("acme", {ALIAS: f"{ALIAS}@100"})
     r = make_router(proxy, tmp_path)
