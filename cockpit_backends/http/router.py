@@ -22,6 +22,7 @@ from cockpit_backends.http._common import (
     request_with_retries,
     scrub,
 )
+from cockpit_backends.httpx_ready import httpx_ready
 
 ROUTER_OPTIONS = ("base_url", "timeout_s", "retries", "backoff_s", "token_env", "batch_size")
 TOLERANCE = 1e-6
@@ -41,6 +42,7 @@ class HttpRouter:
         self._token: Secret | None = o.secret("token_env", None, context.config_dir)
         self._client: Any = None
         self._loop: Any = None
+        httpx_ready()  # its first request imports nothing inside the event loop
 
     def __repr__(self) -> str:
         return f"HttpRouter({self.base_url!r})"

@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+from cockpit_backends.httpx_ready import httpx_ready
+
 _EXPECTED = {"vector": "an instant vector grouped by label", "matrix": "a matrix"}
 
 
@@ -59,6 +61,9 @@ class PrometheusClient:
         self._token = token
         self._client: Any = None
         self._loop: Any = None
+        # Imported and built here, at create time, not inside the first query: importing httpx's
+        # transport and loading the CA bundle take long enough (0.1-0.8 s) to stall the event loop.
+        self._ssl = httpx_ready().create_ssl_context()
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.url!r})"
@@ -79,6 +84,7 @@ class PrometheusClient:
                 headers=headers,
                 timeout=httpx.Timeout(self.timeout_s),
                 limits=httpx.Limits(max_connections=16),
+                verify=self._ssl,
             )
         return self._client
 

@@ -91,7 +91,8 @@ class Reading:
     query: str
     key_label: str = ""
     max_age_s: float = 0.0
-    shared: Shared | None = None  # rates: summed from this query's rows (templates.SHARED)
+    shared: Shared | None = None  # rates: summed from this query's rows (templates.SHARED); freshness:
+    # the shared query whose rows imply it (HealthSignals skips the freshness query while they do)
 
     def located(self) -> str:
         return f"{self.where}" + (f", {self.line}" if self.line else "")

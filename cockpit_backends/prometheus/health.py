@@ -18,8 +18,10 @@ How a check becomes a severity (docs/backends/prometheus.md says the same, with 
    cannot read is *unknown*, with every reason.
 
 Unknown, never guessed: too few samples (the minimum-sample query), NaN (0/0: no requests in the
-window), ±Inf, no series, a stale series (the freshness query: last sample older than max_age_s), a
-failed query (down, slow past the timeout, rejected: the sentence names the check and its config line).
+window), ±Inf, no series, a stale series (the freshness query: last sample older than max_age_s; with
+the shipped HTTP templates and a window within max_age_s their rows already prove freshness, so it is
+sent only to say why a tenant is missing), a failed query (down, slow past the timeout, rejected: the
+sentence names the check and its config line).
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ class PrometheusHealth:
         self.context = context
         self._breaches: dict[str, dict[str, int]] = {c.name: {} for c in self.settings.checks}
         self._seen: set[str] = set(context.tenants)
+        self._seen_rows = False  # a first reading was taken (the freshness query goes with the first)
         self._got: dict[str, tuple[float, Rows | BaseException]] = {}  # query -> (read at, result)
         self.last: list[CheckResult] = []
         self.last_rates: SignalReading | None = None
@@ -227,11 +230,40 @@ class PrometheusHealth:
         out = []
         for c in s.checks:
             out.extend([c.shared.query] if c.shared else [c.query, *([c.samples] if c.samples else [])])
-        if s.freshness is not None:
+        if s.freshness is not None and not self._implied(out):
             out.append(s.freshness.query)
         if s.rates is not None and s.rates.shared is not None and s.rates.shared.query in out:
             out.append(s.rates.shared.query)
         return out
+
+    def _implied(self, queries: Iterable[str]) -> bool:
+        """Whether the freshness query can stay unsent this tick: its template is implied by a shared
+        query sent anyway (``increase(…[window])`` over the same series) and the window is within
+        max_age_s. Then every tenant in that query's rows has a sample at most `window` old, so none of
+        them is stale, and the query would only say why a tenant is missing: it is sent on the first
+        reading and whenever a tenant seen before is missing from the rows (``_explain_missing``)."""
+        f = self.settings.freshness
+        return (
+            f is not None
+            and f.shared is not None
+            and self.settings.window_s <= f.max_age_s
+            and f.shared.query in queries
+            and bool(self._seen_rows)
+        )
+
+    async def _explain_missing(self, got: dict[str, Rows | BaseException]) -> None:
+        """With the freshness query implied: read it after all when a tenant seen before is missing from
+        the shared rows (to say why: a stale series, or none at all). Adds its result to `got`."""
+        f = self.settings.freshness
+        if f is None or f.shared is None or f.query in got:
+            return
+        rows = got.get(f.shared.query)
+        if isinstance(rows, BaseException) or rows is None:
+            return  # the checks say the shared query failed; freshness cannot add to that
+        label = self.settings.tenant_label
+        present = {t for labels, _, _ in rows if (t := labels.get(label)) is not None}
+        if self._seen - present:
+            got.update(await self._fetch([f.query]))
 
     def _stale(self, got: Rows | BaseException | None) -> tuple[dict[str, str], str]:
         """Stale tenants (tenant -> reason) from the freshness query's rows, and the error if it failed."""
@@ -277,6 +309,8 @@ class PrometheusHealth:
     async def regressions(self) -> SignalReading:
         s = self.settings
         got = await self._fetch(self._queries())
+        await self._explain_missing(got)
+        self._seen_rows = True
         stale, fresh_error = self._stale(got.get(s.freshness.query) if s.freshness else None)
         read: list[tuple[Check, _Values | str]] = []
         for c in s.checks:
@@ -426,7 +460,10 @@ class PrometheusHealth:
             self.last_rates = reading
             return reading
         f = self.settings.freshness
-        got = await self._fetch([r.shared.query if r.shared else r.query, *([f.query] if f else [])], reuse=True)
+        query = r.shared.query if r.shared else r.query
+        # the freshness query when it is not implied by the rows read (a tenant in them is fresh)
+        fresh = [f.query] if f is not None and not self._implied([query]) else []
+        got = await self._fetch([query, *fresh], reuse=True)
         rows, err = self._reading(r, got)
         stale, fresh_error = self._stale(got.get(f.query) if f else None)
         if err:

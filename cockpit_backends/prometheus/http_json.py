@@ -29,6 +29,7 @@ from typing import Any
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, SignalReading
+from cockpit_backends.httpx_ready import httpx_ready
 
 OPTIONS = (
     "url",
@@ -132,6 +133,7 @@ class HttpJsonHealth:
         self._breaches: dict[str, int] = {}
         self._client: Any = None
         self._loop: Any = None
+        httpx_ready()  # its first request imports nothing inside the event loop
 
     def __repr__(self) -> str:
         return f"HttpJsonHealth({self.url!r})"

@@ -30,6 +30,7 @@ class Template:
     key_label: str = ""  # warmth: the label naming the namespace, revision or tier
     revision_label: str = ""  # overrides the plugin's revision_label (vLLM names the revision model_name)
     shared: str = ""  # a SHARED family whose one query this template's values are computed from
+    # (freshness: whose rows, read with a window within max_age_s, already prove each tenant fresh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ TEMPLATES: dict[str, Template] = {
         f"max by (${{tenant}}) (timestamp({_sel('http_requests_total')}))",
         "time of each tenant's latest request-counter sample (stale-series detection)",
         kind="freshness",
+        shared="http",  # implied by the shared query's rows when the window is within max_age_s
     ),
     # LiteLLM proxy: per team (tenant_label = "team") and requested model (revision_label = "requested_model").
     # prometheus_client exposes a Counter named X as X_total.

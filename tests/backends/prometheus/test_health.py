@@ -346,3 +346,47 @@ def test_plan_names_tenants_whose_rate_is_unknown(tmp_path):
     assert "unknown: 12 tenant(s)" in out.stdout
     assert "  acme: rates query failed: rates (plugins.prometheus.rates, cockpit.toml line" in out.stdout
     assert "is unreachable (ConnectError)" in out.stdout
+
+
+def _sent(h) -> list[str]:
+    """Record the queries the backend sends (the real client still sends them)."""
+    sent: list[str] = []
+    query = h.client.query
+
+    async def recorded(promql: str):
+        sent.append(promql)
+        return await query(promql)
+
+    h.client.query = recorded
+    return sent
+
+
+def test_freshness_query_is_implied_by_the_window_and_sent_only_to_explain_a_missing_tenant(tmp_path, fleet_prometheus):
+    fresh = {"template": "http.freshness", "max_age_s": 30}
+    # Without the stale tenant (selector): the 10 s window is within max_age_s, so the shared query's rows
+    # prove every tenant fresh; the freshness query goes with the first reading only.
+    rates_cfg = {"template": "http.rates"}
+    h = make(tmp_path, fleet_prometheus.url, checks=[ERRORS], freshness=fresh, rates=rates_cfg,
+             selector='tenant!="stale"')  # fmt: skip
+    sent = _sent(h)
+    first = run(h.regressions())
+    assert sum("timestamp(" in q for q in sent) == 1 and first["broken"] > 0.5
+    sent.clear()
+    second, rates = run(h.regressions()), run(h.rates())
+    assert not any("timestamp(" in q for q in sent) and len(sent) == 1  # the shared query, reused by rates()
+    assert second["broken"] > 0.5 and second["steady"] == 0.0 and not second.unknown.keys() - {"quiet", "idle"}
+    assert rates["steady"] == pytest.approx(40, rel=0.2)  # 20 rps on each revision
+    # With the stale tenant seen and missing from the window's rows, it is sent every tick to say why.
+    h2 = make(tmp_path, fleet_prometheus.url, checks=[ERRORS], freshness=fresh)
+    sent2 = _sent(h2)
+    for _ in range(2):
+        r = run(h2.regressions())
+        assert r.unknown["stale"].startswith("stale series: last sample")
+    assert sum("timestamp(" in q for q in sent2) == 2
+    # A window longer than max_age_s proves nothing: the freshness query goes with every reading.
+    h3 = make(tmp_path, fleet_prometheus.url, checks=[ERRORS], freshness=fresh | {"max_age_s": 5},
+              selector='tenant!="stale"')  # fmt: skip
+    sent3 = _sent(h3)
+    run(h3.regressions())
+    run(h3.regressions())
+    assert sum("timestamp(" in q for q in sent3) == 2
