@@ -10,12 +10,26 @@ def _fmt_s(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f} s"
 
 
+def _count(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def _bound(c: Any) -> float | None:
+    """The capacity bound (docs/scenarios.md, "Limits"); lower_bound_s is the same figure where only it is known."""
+    bound = getattr(c, "capacity_bound_s", None)
+    return c.lower_bound_s if bound is None else bound
+
+
 ROWS: list[tuple[str, Any]] = [
     ("restored", lambda c: "yes" if c.restored else "NO"),
     ("time to restore", lambda c: _fmt_s(c.time_to_restore_s)),
-    ("capacity lower bound", lambda c: _fmt_s(c.lower_bound_s)),
+    ("restored, nothing dropped since", lambda c: _fmt_s(getattr(c, "restored_and_held_s", None))),
+    ("capacity bound (no strategy beats)", lambda c: _fmt_s(_bound(c))),
+    ("clairvoyant time to restore", lambda c: _fmt_s(getattr(c, "clairvoyant_time_to_restore_s", None))),
     ("wrong answers served", lambda c: f"{c.wrong_answers:,.0f}"),
     ("requests dropped", lambda c: f"{c.dropped_requests:,.0f}"),
+    ("harmed requests (wrong + dropped)", lambda c: f"{c.wrong_answers + c.dropped_requests:,.0f}"),
+    ("clairvoyant harmed requests", lambda c: _count(getattr(c, "clairvoyant_harmed_requests", None))),
     ("peak old-tier utilisation", lambda c: f"{c.peak_old_utilisation:.0%}"),
     (
         "lowest old-cache hit rate",
