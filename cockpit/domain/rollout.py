@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 DEFAULT_STEPS: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 1.0)
 
+INF = float("inf")
 Gate = Callable[[str], "str | None"]  # why a tenant must not be promoted now, or None
 
 
@@ -78,11 +79,23 @@ class RolloutScheduler:
         plan = self.plan_of(tenant)
         if 0 <= index < len(plan.steps) - 1:
             return self.entered_at[tenant] + plan.bake_s
-        return float("inf")
+        return INF
 
     def _compute_next_due(self) -> float:
         held = self.held
-        return min((self._due(t, i) for t, i in self.step.items() if t not in held), default=float("inf"))
+        if not self.cohort_of:  # one calendar (the common case): a loop with nothing to look up per tenant
+            last, bake, entered = len(self.plan.steps) - 1, self.plan.bake_s, self.entered_at
+            return (
+                min((entered[t] for t, i in self.step.items() if 0 <= i < last and t not in held), default=INF) + bake
+            )
+        return min((self._due(t, i) for t, i in self.step.items() if t not in held), default=INF)
+
+    def _due_now(self, now: float, held: Mapping[str, str]) -> list[str]:
+        """The tenants whose next step is due at `now`, the held ones left out."""
+        if not self.cohort_of:
+            last, bake, entered = len(self.plan.steps) - 1, self.plan.bake_s, self.entered_at
+            return [t for t, i in self.step.items() if 0 <= i < last and now >= entered[t] + bake and t not in held]
+        return [t for t, i in self.step.items() if t not in held and now >= self._due(t, i)]
 
     @property
     def frozen(self) -> bool:
@@ -120,16 +133,14 @@ class RolloutScheduler:
         if not (recheck or due):
             return {}
         held: dict[str, str] = {} if recheck else dict(self.held)
-        changed: dict[str, float] = {}
-        for t in list(self.step if due else self.held):
-            i = self.step[t]
-            if t in held or now < self._due(t, i):
-                continue
-            reason = gate(t) if gate is not None else None
-            if reason:
-                held[t] = reason
-            else:
-                changed[t] = self._promote(t, i, now)
+        asked = self._due_now(now, held) if due else [t for t in self.held if now >= self._due(t, self.step[t])]
+        if gate is not None:
+            for t in asked:
+                reason = gate(t)
+                if reason:
+                    held[t] = reason
+            asked = [t for t in asked if t not in held]
+        changed = self._promote(asked, now)
         if held != self.held:
             self.version += 1
         self.held = held
@@ -141,12 +152,20 @@ class RolloutScheduler:
             self.version += 1
         return changed
 
-    def _promote(self, tenant: str, index: int, now: float) -> float:
-        self.step[tenant] = index + 1
-        self.entered_at[tenant] = now
-        share = self._share(tenant, index + 1)
-        self.targets[tenant] = share
-        return share
+    def _promote(self, tenants: list[str], now: float) -> dict[str, float]:
+        """Each tenant one step up, entered now; returns their new targets."""
+        step, entered, targets = self.step, self.entered_at, self.targets
+        for t in tenants:
+            step[t] += 1
+            entered[t] = now
+        if not self.cohort_of:  # one calendar: no per-tenant plan to look up
+            steps = self.plan.steps
+            top = len(steps) - 1
+            changed = {t: steps[min(step[t], top)] for t in tenants}
+        else:
+            changed = {t: self._share(t, step[t]) for t in tenants}
+        targets.update(changed)
+        return changed
 
     @classmethod
     def from_observed(
