@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import compress
-from operator import ne
-from typing import Any
+from itertools import compress, repeat
+from operator import gt, is_not, ne, not_, sub
+from typing import Any, cast
 
 
 def compose(targets: Mapping[str, float], ceilings: Mapping[str, float]) -> dict[str, float]:
@@ -76,11 +76,12 @@ class Composer:
             self._dirty = None
         elif changed:
             eff = dict(self._effective)
-            for t in changed:
-                target = targets.get(t)
-                if target is not None:
-                    c = ceilings.get(t, 1.0)
-                    eff[t] = c if c < target else target
+            names = list(changed)
+            wanted = list(map(targets.get, names))
+            present = list(map(is_not, wanted, repeat(None)))
+            # min(target, ceiling): the target unless the ceiling is below it
+            lowered = map(min, compress(wanted, present), map(ceilings.get, compress(names, present), repeat(1.0)))
+            eff.update(zip(compress(names, present), lowered, strict=True))
             self._effective = eff
             if self._dirty is not None:
                 self._dirty |= changed
@@ -94,15 +95,22 @@ class Composer:
             self._diff = differences(effective, observed, self.tolerance)
         elif dirty:
             diff = dict(self._diff)
-            for t in dirty:
-                share = effective.get(t)
-                seen = observed.get(t)
-                if share is not None and (seen is None or abs(seen - share) > self.tolerance):
-                    diff[t] = share
-                else:
-                    diff.pop(t, None)
-            position = self._position
-            self._diff = dict(sorted(diff.items(), key=lambda kv: position[kv[0]]))
+            names = list(dirty)
+            shares = list(map(effective.get, names))
+            seen = list(map(observed.get, names))
+            if None in shares or None in seen:
+                for t, share, was in zip(names, shares, seen, strict=True):
+                    if share is not None and (was is None or abs(was - share) > self.tolerance):
+                        diff[t] = share
+                    else:
+                        diff.pop(t, None)
+            else:  # every tenant in both vectors: compared in C
+                far = list(map(gt, map(abs, map(sub, seen, shares)), repeat(self.tolerance)))
+                diff.update(compress(zip(names, cast(list[float], shares), strict=True), far))
+                for _ in map(diff.pop, compress(names, map(not_, far)), repeat(None)):
+                    pass
+            order = sorted(diff, key=self._position.__getitem__)
+            self._diff = dict(zip(order, map(diff.__getitem__, order), strict=True))
         self._seen = observed
         self._dirty = set()
         return dict(self._diff)

@@ -116,20 +116,22 @@ class Ordering(Memo):
                 new_vals = list(map(view.shares.get, st.scope_list, repeat(0.0)))
                 changed |= set(compress(st.scope_list, map(ne, shares_vals, new_vals)))
                 shares_vals = new_vals
-        if len(changed) > max(64, len(st.order) // 2):
-            return None
-        order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
         # The tenants taken out, in name order: their traffic still on new (the running total added to
-        # one tenant at a time, as a loop would), then those still to move put back in place.
+        # one tenant at a time, as a loop would), then those still to move put back in place (a stage
+        # moves most of its tenants to 0: they only leave; many to put back is a sort's work).
         names = sorted(changed)
         rps = list(map(view.rps.get, names, repeat(0.0)))
         now = list(map(min, map(view.shares.get, names, repeat(0.0)), map(self.ceilings.get, names, repeat(1.0))))
+        back = list(compress(zip(names, rps, now, strict=True), map(lt, repeat(EPS), now)))
+        if len(back) > max(64, len(st.order) // 2):
+            return None
+        order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
         before = map(st.current.get, names, repeat(0.0))
         remaining = list(accumulate(map(mul, rps, map(sub, now, before)), add, initial=st.remaining))[-1]
         st.current.update(zip(names, now, strict=True))
         for _ in map(st.keys.pop, names, repeat(None)):
             pass
-        for t, r, n in compress(zip(names, rps, now, strict=True), map(lt, repeat(EPS), now)):
+        for t, r, n in back:
             h = -view.harm.get(t, 0.0)
             st.keys[t] = (h * r * n, h, t)
             insort(order, t, key=st.keys.__getitem__)

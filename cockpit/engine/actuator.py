@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import le, sub
 from typing import Any
 
 from cockpit.config import Config
@@ -29,8 +31,12 @@ log = logging.getLogger("cockpit.engine")
 
 
 def confirmed_shares(wanted: Mapping[str, float], seen: Mapping[str, float]) -> dict[str, float]:
-    """The wanted shares the router reports back (within tolerance): only these count as applied."""
-    return {t: s for t, s in wanted.items() if abs(seen.get(t, -1.0) - s) <= SHARE_TOLERANCE}
+    """The wanted shares the router reports back (within tolerance): only these count as applied.
+    Compared in C, a tenant at a time in `wanted`'s order."""
+    names = list(wanted)
+    values = list(wanted.values())
+    close = map(le, map(abs, map(sub, map(seen.get, names, repeat(-1.0)), values)), repeat(SHARE_TOLERANCE))
+    return dict(compress(zip(names, values, strict=True), close))
 
 
 @dataclass
@@ -120,11 +126,15 @@ class Actuator:
             back = self._merge(back)
             self.observed.traffic = back
         confirmed = confirmed_shares(diff, back.shares) if back is not None else {}
-        failed = {
-            t: (result.failed.get(t, "not confirmed by read-back") if result else "router call failed")
-            for t in diff
-            if t not in confirmed
-        }
+        failed = (
+            {}
+            if len(confirmed) == len(diff)
+            else {
+                t: (result.failed.get(t, "not confirmed by read-back") if result else "router call failed")
+                for t in diff
+                if t not in confirmed
+            }
+        )
         if confirmed:
             for f in self.host.shares_applied(confirmed, intent["id"], self.backends.context):
                 b.plugin_error(f, now)
