@@ -60,7 +60,8 @@ def test_generated_scenario_recovers_the_fleet_and_its_physics(classic: tuple[Pa
     assert (event.kind, event.at_s, event.cohort, event.severity) == ("regression_start", 600.0, "enterprise", 0.6)
     assert sc.recorded is not None and sc.recorded.declared_at_s == 630.0
     assert sc.recorded.scope == ["acme", "globex", "initech", "umbrella"]
-    assert [s.scale_old for s in sc.recorded.steps if s.scale_old is not None] == [22]
+    # the pre-scale: twice the 22 replicas the failback needs ([rollback] over_request = 2.0)
+    assert [s.scale_old for s in sc.recorded.steps if s.scale_old is not None] == [44]
 
 
 def test_every_estimate_is_commented_with_its_source(classic: tuple[Path, dict, Path]) -> None:
