@@ -15,7 +15,6 @@ from typing import Any
 
 import tomli_w
 
-from cockpit.domain.pins import PinClass
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import ConfigError
 
@@ -71,13 +70,6 @@ def references(path: Path, text: str | None = None) -> list[Reference]:
             raise ConfigError(f"{path}: pins.{name}: expected a string, got {type(value).__name__}")
         refs.append(Reference(f"pins.{name}", value, lines.get(f"pins.{name}", 0)))
     return refs
-
-
-async def lint(refs: list[Reference], provider: Any, rule: Any = None, why: str = "") -> list[PinClass]:
-    """Each reference as the provider classifies it (``cockpit.pin_policy.classify``), in file order."""
-    from cockpit.pin_policy import classify
-
-    return [await classify(provider, ref.value, rule, why) for ref in refs]
 
 
 def now_utc() -> dt.datetime:

@@ -31,6 +31,16 @@ from cockpit_backends.http._common import Options, RequestFailed, Secret, error_
 from cockpit_backends.http.pin_rules import anthropic_rule, openai_rule
 
 
+def _import_transport() -> None:
+    """What httpx imports lazily on a client's first request (about 0.25 s here, on the event loop)."""
+    import contextlib
+    import importlib
+
+    for module in ("anyio._backends._asyncio", "httpcore._async.http11"):
+        with contextlib.suppress(ImportError):  # private modules: a newer httpx may lack them (the call pays)
+            importlib.import_module(module)
+
+
 class NotFound(BackendError):
     """The API answered 404: it knows no such model (a definite answer, not an outage)."""
 
@@ -68,6 +78,7 @@ class _Provider:
 
         self._tls = httpx.create_ssl_context()
         httpx.AsyncClient(verify=self._tls)  # (its first construction imports the transport's modules)
+        _import_transport()
 
     def _new_client(self) -> Any:
         import httpx
