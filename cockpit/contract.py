@@ -68,6 +68,7 @@ class Limits:
     max_rps: float = MAX_TENANT_RPS
     threshold: float = 0.2  # [incident] regression_threshold: "regressing" is a severity at or above it
     share_step: float = SHARE_STEP
+    overflow: bool = False  # the router declares capabilities.overflow: check read_overflow/apply_overflow
 
 
 @dataclass
@@ -313,7 +314,8 @@ async def check_backend(
     """Run the contract checks for every role `name` claims. Never raises for a backend's failure."""
     spec = host.backends()[name]
     step = getattr(getattr(spec, "capabilities", None), "share_step", 0.0) or SHARE_STEP
-    limits = Limits(timeout_s=timeout_s, threshold=threshold, share_step=step)
+    overflow = getattr(getattr(spec, "capabilities", None), "overflow", False) is True
+    limits = Limits(timeout_s=timeout_s, threshold=threshold, share_step=step, overflow=overflow)
     results: list[Check] = []
     for role in sorted(spec.roles):
         if role == "simulator":

@@ -113,6 +113,10 @@ async def check_router(router: Any, *, write: bool = False, limits: Limits | Non
     accounted for and read back, then restored."""
     c = _Checks("router", router, limits or Limits())
     r = await _read_traffic(c)
+    if r is not None and c.limits.overflow:  # capabilities.overflow: the three-way split's methods too
+        from cockpit.contract_overflow import check_overflow
+
+        await check_overflow(c, sorted(r.shares), write)
     if r is None or not write:
         return c.results
     step = max(c.limits.share_step, SHARE_STEP)

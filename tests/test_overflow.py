@@ -393,10 +393,18 @@ def test_sigkill_mid_drain_resumes_without_moving_a_tenant_the_wrong_way(tmp_pat
     assert all(s == 0.0 for s in last.values())  # drained to the end
 
 
-def test_the_plan_says_the_overflow_tier_is_there(tmp_path):
+@pytest.mark.parametrize(
+    ("scenario", "said"),
+    [
+        ("classic", "overflow tier: available, rate limit 200 rps at $15.00 per 1,000 requests"),
+        # the router can split three ways, but nothing is behind it: unavailable, and the router not degraded
+        ("demo", "overflow tier: router 'mock' has no overflow tier: the scenario has no [overflow] tier"),
+    ],
+)
+def test_the_plan_says_whether_the_overflow_tier_is_there(tmp_path, scenario, said):
     (tmp_path / "cockpit.toml").write_text(
         '[models]\nold = "claude-opus-4-20250514"\nnew = "claude-opus-4-1-20250805"\n'
-        '[cockpit]\njournal = "journal.db"\n[plugins.mock]\nscenario = "classic"\n'
+        f'[cockpit]\njournal = "journal.db"\n[plugins.mock]\nscenario = "{scenario}"\n'
         "[overflow]\nenabled = true\nrate_limit_rps = 200\nprice_per_1k = 15.0\n"
     )
     out = subprocess.run(
@@ -407,4 +415,58 @@ def test_the_plan_says_the_overflow_tier_is_there(tmp_path):
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "overflow tier: available, rate limit 200 rps at $15.00 per 1,000 requests" in out.stdout
+    assert any(line.startswith(said) for line in out.stdout.splitlines()), out.stdout
+    assert "degraded" not in out.stdout + out.stderr
+
+
+# plugins check ----------------------------------------------------------------------------------
+
+
+class _ThreeWayRouter(_TwoWayRouter):
+    """A three-way router with a bug chosen by the test."""
+
+    def __init__(self, bug: str = "") -> None:
+        super().__init__()
+        self.shares = {"a": 1.0, "b": 0.5}
+        self.overflow: dict[str, float] = {}
+        self.bug = bug
+
+    async def read_traffic(self) -> TrafficReading:
+        return TrafficReading(shares=dict(self.shares), rps={"a": 10.0, "b": 5.0})
+
+    async def read_overflow(self) -> Any:
+        from cockpit.hookspecs import OverflowReading
+
+        if self.bug == "no tier":
+            raise LookupError("no spillover deployment configured")
+        if self.bug == "percent":
+            return OverflowReading({"a": 50.0})
+        return OverflowReading(dict(self.overflow))
+
+    async def apply_overflow(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
+        if self.bug != "claims":
+            self.overflow.update(shares)
+        return ApplyResult(applied=dict(shares))
+
+
+@pytest.mark.parametrize(
+    ("bug", "passed", "said"),
+    [
+        ("", True, "apply_overflow (moved a by 0.01 and back): confirmed by read-back"),
+        ("no tier", True, "no overflow tier behind this router (no spillover deployment configured)"),
+        ("percent", False, "overflow share for 'a' is 50, outside 0..1 (a percent? divide by 100)"),
+        ("claims", False, "apply_overflow claimed 'a' at 0.01, but read_overflow reads 0.0: not written"),
+    ],
+)
+def test_plugins_check_checks_the_overflow_methods(bug, passed, said):
+    from cockpit.contract import Limits
+    from cockpit.contract_router import check_router
+
+    router = _ThreeWayRouter(bug)
+    checks = asyncio.run(check_router(router, write=True, limits=Limits(overflow=True)))
+    mine = [c for c in checks if "overflow" in c.name]
+    assert mine and all(c.ok for c in mine) is passed, mine
+    assert any(said in f"{c.name}: {c.detail}" for c in mine), [c.line() for c in mine]
+    assert router.overflow.get("a", 0.0) == 0.0  # restored (or never written)
+    plain = asyncio.run(check_router(router, write=True))  # not declared: not asked
+    assert not [c for c in plain if "overflow" in c.name]

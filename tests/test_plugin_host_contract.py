@@ -70,7 +70,9 @@ def test_plugins_marks_a_plugin_that_fails_to_import(tmp_path):
 def test_plugins_check_runs_on_the_embedded_default(tmp_path):
     out = cli("plugins", "check", "mock", "--write", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "WARN" not in out.stdout and out.stdout.splitlines()[-1] == "17 passed, 0 failed"
+    # 18: the mock router declares capabilities.overflow, so read_overflow is checked too (no tier behind it here)
+    assert "WARN" not in out.stdout and out.stdout.splitlines()[-1] == "18 passed, 0 failed"
+    assert "read_overflow: no overflow tier behind this router" in out.stdout
 
 
 def test_a_misspelled_plugins_table_is_flagged_with_the_nearest_name(tmp_path):

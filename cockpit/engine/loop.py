@@ -292,6 +292,7 @@ class Engine:
                 self._replayed = seq
                 self._restore()
             await self._observe()
+            await self.overflow.observe()  # a read: the plan and the screen say whether it is there
             self.snapshot = self._snap(now, hold="read-only: observing; this screen actuates nothing")
             return self.snapshot
 

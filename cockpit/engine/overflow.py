@@ -16,6 +16,7 @@ from what the router reads back, never from memory: a tenant is not moved back t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,7 @@ from cockpit.domain.staging import FleetView, max_safe_load
 from cockpit.hookspecs import OverflowReading, TrafficReading
 
 SHARE_TOLERANCE = 1e-6
+log = logging.getLogger("cockpit.engine")
 DRAIN_MARGIN = 0.05  # drain only below (1 - margin) of the old tier's safe load: no push-drain flapping
 DRAIN_MIN_FRACTION = 0.05  # a drain moves at least this much of the usable rate limit (or all that is left)
 FAILED_KEPT = 50
@@ -75,7 +77,12 @@ class OverflowControl:
         if not self.active:
             return
         b = self.backends
-        r = await b.call("router", b.router.read_overflow(), clears=False)
+        r = await b.call("router", _read_overflow(b.router), clears=False)
+        if isinstance(r, LookupError):  # the router has no overflow tier behind it: unavailable, said once
+            self.why_not = f"router {b.names['router']!r} has no overflow tier: {r}"
+            self.reading, self.shares = None, {}
+            log.warning("overflow tier unavailable: %s", self.why_not)  # shown on the screen and in the plan
+            return
         if r is not None and not isinstance(r, OverflowReading):
             b.degrade("router", f"{b.names['router']}: read_overflow returned {type(r).__name__}, not OverflowReading")
             r = None
@@ -199,3 +206,14 @@ class OverflowControl:
             # priced at the measured hit rate; cold (no discount) when unknown
             "cost_per_hour": None if load is None else self.tier.cost_per_s(load, hit or 0.0) * 3600.0,
         }
+
+
+async def _read_overflow(router: Any) -> Any:
+    """``read_overflow()``, with exactly a LookupError returned rather than raised: the router's way of
+    saying it has no overflow tier configured (not a failure to degrade it for, every tick)."""
+    try:
+        return await router.read_overflow()
+    except LookupError as exc:
+        if type(exc) is not LookupError:  # a KeyError is a bug to degrade the router for, not "no tier"
+            raise
+        return exc
