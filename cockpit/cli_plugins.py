@@ -48,10 +48,6 @@ def check_command(args: argparse.Namespace) -> int:
     config = discover(args.config)
     host = PluginHost()
     backends = host.backends()
-    if args.name not in backends:
-        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
-        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
-    spec = backends[args.name]
     context = BackendContext(
         clock=make_clock(config),
         config_dir=str(Path(config.path).parent),
@@ -59,6 +55,13 @@ def check_command(args: argparse.Namespace) -> int:
         models=PinnedModels(config.file.models.old, config.file.models.new, config.file.models.alias),
         config_file=str(config.path),
     )
+    freeze = _freeze_checks(host, config, context, args.name)
+    if args.name not in backends and not freeze:
+        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
+        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
+    if args.name not in backends:  # a freeze-only plugin (launchdarkly, unleash): its checks only
+        return _report(f"{args.name}: freeze hooks", freeze, config, host)
+    spec = backends[args.name]
     results = asyncio.run(
         check_backend(
             host,
@@ -70,7 +73,12 @@ def check_command(args: argparse.Namespace) -> int:
             threshold=config.file.incident.regression_threshold,
         )
     )
-    print(f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}")
+    title = f"{spec.name} {spec.version}: roles {', '.join(sorted(spec.roles))}"
+    return _report(title, [*results, *freeze], config, host)
+
+
+def _report(title: str, results: list[Any], config: Any, host: Any) -> int:
+    print(title)
     for warning in config_warnings(config, host):
         print(f"  WARN  config     {warning}")
     for r in results:
@@ -78,6 +86,30 @@ def check_command(args: argparse.Namespace) -> int:
     failed = sum(1 for r in results if not r.ok)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _freeze_checks(host: Any, config: Any, context: Any, name: str) -> list[Any]:
+    """What the freeze plugins say about the `name` table (read-only: nothing is frozen)."""
+    from cockpit.contract import Check
+    from cockpit.errors import ConfigError
+
+    if name not in config.file.plugins:
+        return []
+    for f in host.notify("cockpit_configure", plugins=config.file.plugins, context=context):
+        if f.config_error:
+            raise ConfigError(f.error.split(": ", 1)[-1])
+    import msgspec
+
+    kwargs = {"name": name, "freeze": msgspec.to_builtins(config.file.freeze), "context": context}
+    out = []
+    for impl in host.pm.hook.cockpit_freeze_check.get_hookimpls():
+        try:
+            got = impl.function(*[kwargs[a] for a in impl.argnames])
+        except Exception as exc:
+            out.append(Check("freeze", impl.plugin_name, False, f"{type(exc).__name__}: {exc}"))
+            continue
+        out += [Check("freeze", what, bool(ok), detail) for what, ok, detail in got or ()]
+    return out
 
 
 def show_command(args: argparse.Namespace) -> int:

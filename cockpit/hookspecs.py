@@ -334,6 +334,14 @@ class CockpitSpec:
         held; the engine journals them as ``freeze_reasserted``. Raise to report a failure."""
 
     @hookspec
+    def cockpit_freeze_check(
+        self, name: str, freeze: Mapping[str, Any], context: BackendContext
+    ) -> list[tuple[str, bool, str]] | None:
+        """`cockpit plugins check NAME`, after ``cockpit_configure``: when NAME is a table you freeze from,
+        read (never change) what a declare would freeze and return one (what, ok, detail) per check;
+        None when NAME is not yours. `freeze` is cockpit.toml's ``[freeze]`` table (its flags)."""
+
+    @hookspec
     def cockpit_stage_applied(self, stage: Mapping[str, Any], context: BackendContext) -> None:
         """A rollback stage was applied and confirmed by read-back."""
 

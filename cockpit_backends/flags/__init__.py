@@ -73,34 +73,52 @@ def parse(service: str, opts: Mapping[str, Any], config_dir: str) -> dict[str, A
     }
 
 
-@hookimpl
-def cockpit_configure(plugins: Mapping[str, Mapping[str, Any]], context: BackendContext) -> None:
-    found = {s: parse(s, plugins[s], context.config_dir) for s in SERVICES if s in plugins}
-    if found:
-        context.shared["flags"] = found
-    else:
-        context.shared.pop("flags", None)
+class FlagPlugin:
+    """One flag service as a plugin of its own, named as its table: the `launchdarkly` and `unleash`
+    entry points are the two instances below. Its settings live in ``context.shared[service]``."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    @hookimpl
+    def cockpit_configure(self, plugins: Mapping[str, Mapping[str, Any]], context: BackendContext) -> None:
+        if self.service in plugins:
+            context.shared[self.service] = parse(self.service, plugins[self.service], context.config_dir)
+        else:
+            context.shared.pop(self.service, None)
+
+    def _run(self, action: str, incident: Mapping[str, Any], context: BackendContext) -> list[str]:
+        opts = context.shared.get(self.service)
+        if opts is None:
+            return []
+        from cockpit_backends.flags.freezer import run
+
+        return run(action, opts, incident)
+
+    @hookimpl
+    def cockpit_incident_declared(self, incident: Mapping[str, Any], context: BackendContext) -> None:
+        self._run("freeze", incident, context)
+
+    @hookimpl
+    def cockpit_incident_released(self, incident: Mapping[str, Any], context: BackendContext) -> None:
+        self._run("thaw", incident, context)
+
+    @hookimpl
+    def cockpit_freeze_reassert(self, incident: Mapping[str, Any], context: BackendContext) -> list[str]:
+        return self._run("reassert", incident, context)
+
+    @hookimpl
+    def cockpit_freeze_check(
+        self, name: str, freeze: Mapping[str, Any], context: BackendContext
+    ) -> list[tuple[str, bool, str]] | None:
+        """`cockpit plugins check launchdarkly|unleash`: read each flag a declare would turn off."""
+        opts = context.shared.get(self.service)
+        if name != self.service or opts is None:
+            return None
+        from cockpit_backends.flags.freezer import check
+
+        return check(opts, {"freeze": {"flags": list(freeze.get("flags") or [])}})
 
 
-def _run(action: str, incident: Mapping[str, Any], context: BackendContext) -> list[str]:
-    configured: dict[str, dict[str, Any]] = context.shared.get("flags") or {}
-    if not configured:
-        return []
-    from cockpit_backends.flags.freezer import run
-
-    return run(action, configured, incident)
-
-
-@hookimpl
-def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendContext) -> None:
-    _run("freeze", incident, context)
-
-
-@hookimpl
-def cockpit_incident_released(incident: Mapping[str, Any], context: BackendContext) -> None:
-    _run("thaw", incident, context)
-
-
-@hookimpl
-def cockpit_freeze_reassert(incident: Mapping[str, Any], context: BackendContext) -> list[str]:
-    return _run("reassert", incident, context)
+launchdarkly = FlagPlugin("launchdarkly")
+unleash = FlagPlugin("unleash")

@@ -200,24 +200,40 @@ def _thaw(svc: Service, state_file: str, incident: str) -> tuple[list[str], list
     return done, errors
 
 
-def run(action: str, configured: Mapping[str, Mapping[str, Any]], incident: Mapping[str, Any]) -> list[str]:
-    """`action` ("freeze", "reassert", "thaw") on every configured service, each flag in isolation;
-    what changed. Failures are raised together as one sentence after everything was tried."""
+def run(action: str, opts: Mapping[str, Any], incident: Mapping[str, Any]) -> list[str]:
+    """`action` ("freeze", "reassert", "thaw") on one service, each flag in isolation; what changed.
+    Failures are raised together as one sentence after every flag was tried."""
     ident = str(incident.get("id") or "incident")
-    done: list[str] = []
-    errors: list[str] = []
-    for opts in configured.values():
-        svc: Service = LaunchDarkly(opts) if opts["service"] == "launchdarkly" else Unleash(opts)
-        try:
-            if action == "thaw":
-                d, e = _thaw(svc, opts["state_file"], ident)
-            else:
-                d, e = _freeze(svc, _flags(opts, incident), opts["state_file"], ident)
-        finally:
-            svc.close()
-        done += d
-        errors += e
+    svc: Service = LaunchDarkly(opts) if opts["service"] == "launchdarkly" else Unleash(opts)
+    try:
+        if action == "thaw":
+            done, errors = _thaw(svc, opts["state_file"], ident)
+        else:
+            done, errors = _freeze(svc, _flags(opts, incident), opts["state_file"], ident)
+    finally:
+        svc.close()
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise FlagError(errors[0] + more)
     return done
+
+
+def check(opts: Mapping[str, Any], incident: Mapping[str, Any]) -> list[tuple[str, bool, str]]:
+    """Read each flag (never change it): what a declare would do to it."""
+    svc: Service = LaunchDarkly(opts) if opts["service"] == "launchdarkly" else Unleash(opts)
+    flags = _flags(opts, incident)
+    if not flags:
+        return [(f"{svc.name} flags", False, "no flags to freeze: set [freeze] flags or this table's flags")]
+    out = []
+    try:
+        for flag in flags:
+            what = f"{svc.name} flag {flag} in {svc.env}"
+            try:
+                on = svc.is_on(flag)
+            except FlagError as exc:
+                out.append((what, False, str(exc)))
+                continue
+            out.append((what, True, "on: a declare turns it off" if on else "off: a declare leaves it off"))
+    finally:
+        svc.close()
+    return out

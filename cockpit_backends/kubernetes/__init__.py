@@ -180,6 +180,15 @@ def cockpit_freeze_reassert(incident: Mapping[str, Any], context: BackendContext
 
 
 @hookimpl
+def cockpit_freeze_check(name: str, context: BackendContext) -> list[tuple[str, bool, str]] | None:
+    """`cockpit plugins check kubernetes`: list each freeze target and read each AppProject (read-only)."""
+    h = context.shared.get(NAME)
+    if name != NAME or h is None or h.opts.freeze is None:
+        return None
+    return list(h.freezer().check())
+
+
+@hookimpl
 def cockpit_backends() -> list[BackendSpec]:
     return [
         BackendSpec(

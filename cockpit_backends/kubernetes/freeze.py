@@ -154,6 +154,21 @@ class KindFreezer:
         self._patch(name, patch, self.verbs[1])
         return f"{kind.kind} {self.target.namespace}/{name}"
 
+    def check(self) -> list[tuple[str, bool, str]]:
+        """`plugins check`: list the target (read-only) and say what a declare would do."""
+        t = self.target
+        what = f"{t.kind.kind}s in {t.namespace} matching {t.selector!r}"
+        try:
+            items = self._list()
+        except KubernetesError as exc:
+            return [(what, False, str(exc))]
+        frozen = [o for o in items if _get(o, t.kind.field) == t.kind.value]
+        mine = sum(1 for o in frozen if MARK in _marks(o))
+        detail = f"{len(items)} found, {len(items) - len(frozen)} to {self.verbs[0]}"
+        if frozen:
+            detail += f", {len(frozen)} frozen already ({mine} by a cockpit, {len(frozen) - mine} by hand)"
+        return [(what, True, detail)]
+
     def thaw(self, incident: Mapping[str, Any]) -> list[str]:
         """Put back the prior value on the objects this cockpit froze (those carrying its mark)."""
         mine = [o for o in self._list() if MARK in _marks(o)]
@@ -261,6 +276,22 @@ class SyncWindowFreezer:
 
     reassert = freeze  # a window removed by hand (or by a GitOps sync of the project) is added again
 
+    def check(self) -> list[tuple[str, bool, str]]:
+        out = []
+        for name in self.ref.projects:
+            what = f"AppProject {self.ref.namespace}/{name}"
+            try:
+                obj = self._read(name)
+            except KubernetesError as exc:
+                out.append((what, False, str(exc)))
+                continue
+            windows = (obj.get("spec") or {}).get("syncWindows") or []
+            ours = WINDOW in _marks(obj)
+            out.append(
+                (what, True, f"{len(windows)} sync window(s)" + ("; a cockpit deny window is in place" if ours else ""))
+            )
+        return out
+
     def thaw(self, incident: Mapping[str, Any]) -> list[str]:
         def one(name: str) -> str | None:
             return f"AppProject {self.ref.namespace}/{name}" if self._edit(name, self._remove) else None
@@ -302,3 +333,6 @@ class Freezer:
 
     def thaw(self, incident: Mapping[str, Any]) -> list[str]:
         return self._all("thaw", incident)
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        return [c for part in self.parts for c in part.check()]

@@ -95,7 +95,7 @@ def test_declare_turns_flags_off_drift_is_turned_off_again_release_restores_only
     assert declared == (False, False, False)
     assert state == {"incident": "INC-1", "prior": {"new-prompt": True, "beta-tools": False}}
     assert reasserted == [
-        {"plugin": "flags", "frozen_again": ["LaunchDarkly flag new-prompt off in production"], "count": 1}
+        {"plugin": "launchdarkly", "frozen_again": ["LaunchDarkly flag new-prompt off in production"], "count": 1}
     ]
     # released: on again where it was on; beta-tools (off before) stays off; staging never touched
     assert (ld.on("new-prompt"), ld.on("beta-tools"), ld.on("new-prompt", "staging")) == (True, False, True)
@@ -118,12 +118,12 @@ def test_a_restarted_cockpit_restores_from_the_state_file_and_default_flags_come
     opts = {"url": ld.url, "token_env": "LD_TOKEN", "environment": "production"}  # no flags: [freeze] flags
     incident = {"id": "INC-7", "freeze": {"flags": ["new-prompt", "beta-tools"]}}
     first = BackendContext(clock=None, config_dir=str(tmp_path))
-    flags_plugin.cockpit_configure(plugins={"launchdarkly": opts}, context=first)
-    flags_plugin.cockpit_incident_declared(incident=incident, context=first)
+    flags_plugin.launchdarkly.cockpit_configure(plugins={"launchdarkly": opts}, context=first)
+    flags_plugin.launchdarkly.cockpit_incident_declared(incident=incident, context=first)
     assert not ld.on("new-prompt")
     again = BackendContext(clock=None, config_dir=str(tmp_path))  # a new process: nothing in memory
-    flags_plugin.cockpit_configure(plugins={"launchdarkly": opts}, context=again)
-    flags_plugin.cockpit_incident_released(incident={"id": "INC-7"}, context=again)
+    flags_plugin.launchdarkly.cockpit_configure(plugins={"launchdarkly": opts}, context=again)
+    flags_plugin.launchdarkly.cockpit_incident_released(incident={"id": "INC-7"}, context=again)
     assert ld.on("new-prompt") and not ld.on("beta-tools")
 
 
@@ -153,9 +153,9 @@ def test_a_refused_token_is_one_sentence_journaled_without_the_token(ld, unleash
 def test_an_unknown_flag_is_named(ld, tmp_path):
     opts = {"url": ld.url, "token_env": "LD_TOKEN", "environment": "production", "flags": ["no-such-flag"]}
     ctx = BackendContext(clock=None, config_dir=str(tmp_path))
-    flags_plugin.cockpit_configure(plugins={"launchdarkly": opts}, context=ctx)
+    flags_plugin.launchdarkly.cockpit_configure(plugins={"launchdarkly": opts}, context=ctx)
     with pytest.raises(Exception, match=r"^LaunchDarkly: read flag no-such-flag: 404 Not Found \(Unknown resource\)$"):
-        flags_plugin.cockpit_incident_declared(incident={"id": "INC-1"}, context=ctx)
+        flags_plugin.launchdarkly.cockpit_incident_declared(incident={"id": "INC-1"}, context=ctx)
 
 
 @pytest.mark.parametrize(
@@ -184,3 +184,47 @@ def test_bad_options_refuse_to_start(ld, tmp_path, opts, message):
     with pytest.raises(ConfigError) as err:
         _drill(tmp_path, {"launchdarkly": opts})
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_plugins_check_reads_each_frozen_flag_and_changes_nothing(ld, tmp_path):
+    import subprocess
+    import sys
+
+    import tomli_w
+
+    config = {
+        "models": {"old": "claude-opus-4-20250514", "new": "claude-opus-4-1-20250805"},
+        "cockpit": {"journal": "journal.db"},
+        "freeze": {"flags": ["new-prompt", "beta-tools", "gone-flag"]},
+        "plugins": {
+            "mock": {"scenario": "classic"},
+            "launchdarkly": {"url": ld.url, "token_env": "LD_TOKEN", "environment": "production"},
+        },
+    }
+    (tmp_path / "cockpit.toml").write_text(tomli_w.dumps(config))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cockpit.cli",
+            "--config",
+            str(tmp_path / "cockpit.toml"),
+            "plugins",
+            "check",
+            "launchdarkly",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    assert out.returncode == 1, out.stdout + out.stderr  # one flag does not exist
+    assert lines == [
+        "launchdarkly: freeze hooks",
+        "PASS  freeze     LaunchDarkly flag new-prompt in production: on: a declare turns it off",
+        "PASS  freeze     LaunchDarkly flag beta-tools in production: off: a declare leaves it off",
+        "FAIL  freeze     LaunchDarkly flag gone-flag in production: "
+        "LaunchDarkly: read flag gone-flag: 404 Not Found (Unknown resource)",
+        "2 passed, 1 failed",
+    ]
+    assert ld.writes() == [] and ld.on("new-prompt")

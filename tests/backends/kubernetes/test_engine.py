@@ -231,10 +231,10 @@ def test_plugins_check_write_passes_against_the_emulator(apiserver, tmp_path: Pa
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     passed = [line.split(None, 2)[1:] for line in lines if line.strip().startswith("PASS")]
-    assert [p[0] for p in passed] == ["autoscaler"] * 5 + ["router"] * 4, out.stdout
+    assert [p[0] for p in passed] == ["autoscaler"] * 5 + ["router"] * 4 + ["freeze"], out.stdout
     assert "PASS  autoscaler scale_tier(old, current): floor held at 6" in out.stdout
     assert "PASS  router     read_traffic: 12 tenants (no rates: the health backend must provide them)" in out.stdout
-    assert "FAIL" not in out.stdout and lines[-1] == "9 passed, 0 failed"
+    assert "FAIL" not in out.stdout and lines[-1] == "10 passed, 0 failed"
     # the write checks moved two tenants and restored them: the objects are as they were
     assert _route_shares(apiserver) == CLASSIC
     assert apiserver.get_object("apps/v1", "deployments", NS, "model-old")["spec"]["replicas"] == 6

@@ -261,3 +261,54 @@ def test_bad_freeze_options_are_one_sentence(apiserver, tmp_path, freeze, messag
             plugin_options={"kubernetes": {"kubeconfig": str(apiserver.kubeconfig), "freeze": freeze}},
         )
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_plugins_check_reads_every_freeze_target_and_changes_nothing(apiserver, tmp_path):
+    import subprocess
+    import sys
+
+    import tomli_w
+
+    from tests.backends.kubernetes.conftest import options, seed
+
+    seed(apiserver, {"acme": 1.0, "globex": 0.5})
+    _seed(apiserver)
+    opts = options(apiserver.kubeconfig)
+    opts["freeze"] = {"cronjob_selector": "cockpit.dev/rollout=scheduled", **_options(apiserver)["freeze"]}
+    config = {
+        "models": {"old": "claude-opus-4-20250514", "new": "claude-opus-4-1-20250805"},
+        "cockpit": {"journal": "journal.db"},
+        "backends": {"router": "kubernetes", "autoscaler": "kubernetes"},
+        "plugins": {"mock": {"scenario": "classic"}, "kubernetes": opts},
+    }
+    (tmp_path / "cockpit.toml").write_text(tomli_w.dumps(config))
+    before = {k: json.dumps(v, sort_keys=True) for k, v in apiserver.objects.items()}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cockpit.cli",
+            "--config",
+            str(tmp_path / "cockpit.toml"),
+            "plugins",
+            "check",
+            "kubernetes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    freeze = [
+        line.strip() for line in out.stdout.splitlines() if line.strip().startswith(("PASS  freeze", "FAIL  freeze"))
+    ]
+    assert freeze == [
+        f"PASS  freeze     CronJobs in {NS} matching 'cockpit.dev/rollout=scheduled': 3 found, 2 to suspend, "
+        "1 frozen already (0 by a cockpit, 1 by hand)",
+        f"PASS  freeze     Rollouts in {NS} matching 'cockpit.dev/freeze=on-incident': 2 found, 1 to pause, "
+        "1 frozen already (0 by a cockpit, 1 by hand)",
+        f"PASS  freeze     Kustomizations in {NS} matching 'cockpit.dev/freeze=on-incident': 1 found, 1 to suspend",
+        "PASS  freeze     AppProject argocd/models: 1 sync window(s)",
+    ]
+    assert {k: json.dumps(v, sort_keys=True) for k, v in apiserver.objects.items()} == before  # read-only
+    assert not [r for r in apiserver.requests if r.method in ("PATCH", "PUT")]
