@@ -30,17 +30,6 @@ TOLERANCE = 1e-6
 LADDER_TTL_S = 30.0  # how long a read of the ladder (GET /model/info) is used before reading it again
 
 
-def _warm_imports() -> None:
-    """Import what httpx loads on its first request (its async transport), so that first request does
-    not hold the event loop for the import (`plugins check` bounds a call at 0.25 s of blocking)."""
-    import contextlib
-    import importlib
-
-    for name in ("h11", "httpcore", "anyio", "anyio._backends._asyncio", "certifi"):
-        with contextlib.suppress(ImportError):  # a different transport stack imports what it needs itself
-            importlib.import_module(name)
-
-
 class LiteLLMRouter:
     """``TrafficRouter`` over LiteLLM's management API (master key in ``Authorization: Bearer``)."""
 
@@ -69,10 +58,10 @@ class LiteLLMRouter:
         self._ladder_cache: tuple[float, dict[str, float]] | None = None
         import ssl
 
-        import httpx  # here, not on the event loop: the imports and the TLS context take a while
+        from cockpit_backends.httpx_ready import httpx_ready
 
-        _warm_imports()
-        self._httpx = httpx
+        # here, not on the event loop: the imports and the TLS context take a while
+        self._httpx = httpx_ready()
         self._tls = ssl.create_default_context() if self.base_url.startswith("https://") else False
 
     def __repr__(self) -> str:
