@@ -63,6 +63,26 @@ def next_step(snap: Snapshot | None, s: Situation) -> tuple[str, list[str]]:
     return "all healthy · nothing to do (/ filters, t shows the timeline)", ["filter", "timeline"]
 
 
+def beside_the_point(snap: Snapshot | None) -> set[str]:
+    """Binding ids the footer leaves out now (they still work, and say why when they cannot): declare
+    while an incident is open, release with none open, the rollback's keys before it is armed, resume
+    unless held, hold unless running."""
+    if snap is None:
+        return set()
+    rb, inc = snap.rollback, snap.incident
+    out = {"release", "reapprove"} if inc is None or not inc.open else {"declare"}
+    if inc is not None and not inc.open:
+        out.discard("reapprove")
+    armed, done, paused = bool(rb.get("armed")), bool(rb.get("done")), bool(rb.get("paused"))
+    if not armed or done:
+        out |= {"advance", "auto", "hold", "resume"}
+    elif paused:
+        out |= {"hold", "arm", "arm_scope"}
+    else:
+        out |= {"resume", "arm", "arm_scope"}
+    return out
+
+
 def _read_only_step(snap: Snapshot, s: Situation) -> tuple[str, list[str]]:
     if s.local_read_only:
         return "read-only (--read-only): watching; start cockpit without --read-only to act", ["timeline"]

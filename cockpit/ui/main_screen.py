@@ -145,7 +145,7 @@ class MainScreen(ViewScreen):
         )
         line, ids = guide.next_step(snap, situation)
         self.next_step.show(line)
-        self.query_one(KeyBar).prefer(ids)
+        self.query_one(KeyBar).prefer(ids, guide.beside_the_point(snap))
         if engine.can_take_control:
             self.show_control()
         self.models.show(snap, cfg.models.old, cfg.models.new)

@@ -35,7 +35,7 @@ class Banner(Panel):
     else the operator must know at a glance (read-only, simulated time, degraded backends)."""
 
     DEFAULT_CSS = """
-    Banner { height: 1; text-style: bold; padding: 0 1; }
+    Banner { height: auto; text-style: bold; padding: 0 1; }
     Banner.frozen { background: $error; color: $text; }
     Banner.normal { background: $success-darken-2; color: $text; }
     Banner.waiting { background: $warning-darken-2; }
@@ -63,7 +63,10 @@ class Banner(Panel):
             extras.append(clock)
         if snap is not None and snap.degraded:
             extras.append(f"⚠ DEGRADED: {', '.join(sorted(snap.degraded))}")
-        self.update(text + ("  │ " + " · ".join(extras) if extras else ""))
+        more = " · ".join(extras)
+        width = (self.size.width or self.app.size.width) - 2
+        sep = "  │ " if len(text) + len(more) + 4 <= width else "\n"  # narrow: the clock on a line of its own
+        self.update(text + (sep + more if more else ""))
         self.set_classes(cls)
 
 
@@ -140,7 +143,7 @@ class TrendsPanel(Panel):
     """Old-tier utilisation and ready replicas, old-cache hit rate and wrong answers, over the window."""
 
     def show(self, history: Sequence[trends.Sample], *, estimated: bool) -> None:
-        width = max(5, min(60, (self.size.width - 50) // 4)) if self.size.width else 5
+        width = max(5, min(60, (self.size.width - 66) // 4)) if self.size.width else 5
         self.update(trends.trends_line(history, width, estimated=estimated))
 
 

@@ -203,6 +203,7 @@ class KeyBar(Static):
         super().__init__(markup=False, **kw)
         self._text: str | None = None
         self.preferred: list[str] = []
+        self.hidden: set[str] = set()
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
@@ -211,10 +212,11 @@ class KeyBar(Static):
     def on_resize(self) -> None:
         self.bindings_changed(self.screen)
 
-    def prefer(self, ids: list[str]) -> None:
-        """Show these binding ids first (the next-step line's keys)."""
-        if ids != self.preferred:
-            self.preferred = list(ids)
+    def prefer(self, ids: list[str], hidden: set[str] | None = None) -> None:
+        """Show these binding ids first (the next-step line's keys), and leave `hidden` out."""
+        hidden = hidden or set()
+        if ids != self.preferred or hidden != self.hidden:
+            self.preferred, self.hidden = list(ids), hidden
             self.bindings_changed(self.screen)
 
     def parts(self) -> list[tuple[str, str]]:
@@ -228,7 +230,7 @@ class KeyBar(Static):
                 continue
             by_id[key] = (app.get_key_display(b), b.description)
         first = [i for i in self.preferred if i in by_id]
-        rest = [i for i in by_id if i not in first and i not in ALWAYS]
+        rest = [i for i in by_id if i not in first and i not in ALWAYS and i not in self.hidden]
         width = (self.size.width or app.size.width) - 2
         tail = [by_id[i] for i in ALWAYS if i in by_id]
         used = sum(len(k) + len(d) + 3 for k, d in tail)

@@ -1,10 +1,12 @@
-"""Snapshots of the main screen at 80x24 and 160x48 under NO_COLOR, on a SimClock (no wall-clock text)."""
+"""Snapshots of the main screen at 80x24, 120x40 and 200x60 under NO_COLOR, on a SimClock (no wall-clock text)."""
 
 from __future__ import annotations
 
 import pytest
 
 from cockpit.ui.themes import load_theme, theme_files
+
+SIZES = [(80, 24), (120, 40), (200, 60)]
 
 
 def _app(drill, monkeypatch):
@@ -20,7 +22,7 @@ async def _mid_rollback(drill, app, pilot) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_main_screen_normal(snap_compare, drill, monkeypatch, size) -> None:
     app = _app(drill, monkeypatch)
 
@@ -31,12 +33,38 @@ def test_main_screen_normal(snap_compare, drill, monkeypatch, size) -> None:
     assert snap_compare(app, terminal_size=size, run_before=before)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_main_screen_frozen_mid_rollback(snap_compare, drill, monkeypatch, size) -> None:
     app = _app(drill, monkeypatch)
 
     async def before(pilot) -> None:
         await _mid_rollback(drill, app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_scope_picker(snap_compare, drill, monkeypatch, size) -> None:
+    app = _app(drill, monkeypatch)
+
+    async def before(pilot) -> None:
+        await drill.run_ticks(app, 75)
+        await pilot.press("A")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_restored_and_released(snap_compare, drill, monkeypatch, size) -> None:
+    app = _app(drill, monkeypatch)
+
+    async def before(pilot) -> None:
+        await _mid_rollback(drill, app, pilot)
+        while not drill.engine.rollback.done:
+            await drill.run_ticks(app, 1)
+        await drill.run_ticks(app, 1)
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=before)
 
