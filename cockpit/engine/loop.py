@@ -228,6 +228,8 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        if self._housekeeping is not None and self._housekeeping.freeze_watch is not None:
+            self._housekeeping.freeze_watch.cancel()  # a re-assert round still running is not awaited
         roles = self._backends.objects() if self._backends is not None else []
         for failure in await close_objects([*roles, *self.context.shared.values()]):
             log.warning("closing the engine's plugins: %s", failure)
