@@ -470,3 +470,11 @@ def test_plugins_check_checks_the_overflow_methods(bug, passed, said):
     assert router.overflow.get("a", 0.0) == 0.0  # restored (or never written)
     plain = asyncio.run(check_router(router, write=True))  # not declared: not asked
     assert not [c for c in plain if "overflow" in c.name]
+
+
+def test_a_share_left_on_a_tenant_back_on_the_new_revision_is_cleared():
+    # after a release the rollout takes b back to 100 % new: its overflow share carries nothing any more
+    p = place({"a": 10.0, "b": 10.0}, {"a": 0.0, "b": 1.0}, {"a": 0.5, "b": 1.0}, old_revision_rps=10.0,
+              old_safe_rps=5.0, usable_rps=100.0, order=[], push=False)  # fmt: skip
+    assert p.changes == {"b": 0.0}  # a stays: the old tier has no room for it yet
+    assert p.overflow_rps == pytest.approx(5.0)

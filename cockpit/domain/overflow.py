@@ -91,6 +91,10 @@ def place(
         excess = min(old - old_safe_rps, usable_rps - on_overflow)
         pushed = _push(rps, shares, overflow, order, excess, step, changes)
         return Placement(changes, pushed, 0.0, on_overflow + pushed, old - pushed)
+    # a share left on a tenant with no old-revision traffic (back on the new revision) carries nothing: cleared
+    changes.update(
+        (t, 0.0) for t, o in overflow.items() if o > EPS and rps.get(t, 0.0) * (1.0 - shares.get(t, 0.0)) <= EPS
+    )
     room = old_safe_rps * (1.0 - drain_margin) - old
     if on_overflow > EPS and room > EPS and room + EPS >= min(min_drain_rps, on_overflow):
         drained = _drain(rps, shares, overflow, room, step, changes)
