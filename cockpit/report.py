@@ -62,11 +62,30 @@ OVERFLOW_ROWS: list[tuple[str, Any]] = [
 ]
 
 
+def _calendar(cards: Sequence[Any]) -> bool:
+    return any((getattr(c, "calendar", None) or {}).get(k) for c in cards for k in ("steps", "held"))
+
+
+def _steps(c: Any) -> str:
+    steps = (getattr(c, "calendar", None) or {}).get("steps") or []
+    return f"{len(steps)} ({sum(s['tenants'] for s in steps):,} tenants)"
+
+
+# Drills whose calendar moved or held a tenant (a calendar step due in the drill): what the health-gated
+# calendar did, and who is still waiting for re-approval.
+CALENDAR_ROWS: list[tuple[str, Any]] = [
+    ("calendar steps (tenants promoted)", _steps),
+    ("held by the calendar's health gate", lambda c: str(len((getattr(c, "calendar", None) or {}).get("held", {})))),
+    ("still rolled back at the end", lambda c: str(len(getattr(c, "final_ceilings", None) or {}))),
+]
+
+
 def scorecard_table(cards: Sequence[Any]) -> str:
     """A Markdown-compatible table: one column per strategy."""
     title = f"scenario: {cards[0].scenario}" if cards else ""
     header = ["", *[c.strategy for c in cards]]
-    rows = [[label, *[f(c) for c in cards]] for label, f in ROWS + (OVERFLOW_ROWS if _overflow(cards) else [])]
+    extra = (OVERFLOW_ROWS if _overflow(cards) else []) + (CALENDAR_ROWS if _calendar(cards) else [])
+    rows = [[label, *[f(c) for c in cards]] for label, f in ROWS + extra]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:

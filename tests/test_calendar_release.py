@@ -312,3 +312,18 @@ def test_the_engine_gate_holds_unknown_health_and_rolled_back_tenants(tmp_path: 
         "free-0001": "health unknown (no series for it in the health backend)",
         "beta-0003": "rolled back (ceiling 10%): awaiting re-approval",
     }
+
+
+def test_the_drill_scores_what_the_last_oncall_event_did_and_the_table_says_it(calendar_drill, tmp_path: Path):
+    """abort rolled everyone back: the re-approval at 2,000 s hands the healthy ones back, and the calendar
+    promotes them at the next tick (the drill keeps going after the last on-call event to see it)."""
+    from cockpit.report import scorecard_table
+
+    card = asyncio.run(run_drill("calendar-release", "abort", journal=tmp_path / "abort.db"))
+    assert card.calendar["steps"] == [{"at_s": 1770.0, "tenants": 1}, {"at_s": 2001.0, "tenants": 6}]
+    assert card.final_ceilings == {"beta-0001": 0.0}
+    table = scorecard_table([calendar_drill[0], card])
+    assert "| calendar steps (tenants promoted)  | 1 (7 tenants) | 2 (7 tenants) |" in table
+    assert "held by the calendar's health gate" in table
+    plain = scorecard_table([Scorecard(**{**card.__dict__, "calendar": {}})])
+    assert "calendar steps" not in plain  # a drill whose calendar did nothing: no calendar rows

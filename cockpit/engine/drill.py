@@ -188,7 +188,7 @@ async def run_drill(
             if finished_at is None and engine.rollback.done and not engine.overflow.holding:
                 finished_at = clock.now()
             settled = finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S
-            if not to_the_end and settled and not oncall.pending():
+            if not to_the_end and settled and not oncall.pending(clock.now(), SETTLE_AFTER_RESTORE_S):
                 break
             if speed:
                 await asyncio.sleep(tick / speed)

@@ -22,13 +22,15 @@ class OncallScript:
         # after a restart, what the journal shows the on-call already did stays done
         self.events = [e for e in events if e["at_s"] > self._done_until(now)]
         self.prescale_target: int | None = None
+        self.last_given: float | None = None
 
     def _done_until(self, now: float) -> float:
         last = self.engine.journal.last("drill_oncall")
         return float(last.data["at_s"]) if last is not None else -1.0
 
-    def pending(self) -> bool:
-        return bool(self.events)
+    def pending(self, now: float, settle_s: float) -> bool:
+        """Events still to give, or the last one given less than `settle_s` ago (its effect is scored)."""
+        return bool(self.events) or (self.last_given is not None and now - self.last_given < settle_s)
 
     async def act(self) -> None:
         rb = self.engine.rollback
@@ -51,6 +53,7 @@ class OncallScript:
         except CockpitError:
             pass  # refused (journaled as command_failed by the engine): the drill goes on
         e.journal.append("drill_oncall", {"at_s": event["at_s"], "kind": event["kind"]}, now)
+        self.last_given = now
 
     def report(self) -> dict[str, Any]:
         """The scorecard's end state: each tenant's ceiling, the pre-scale target, when the alias alarm
