@@ -58,9 +58,11 @@ class Settings:
     timeout_s: float = 3.0
 
 
-def _env_name(where: str, value: Any) -> str:
+def _env_name(where: str, value: Any, *, required: bool = False) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected the name of an environment variable")
+    if required and not os.environ.get(value.strip()):
+        raise ConfigError(f"{where}: the environment variable {value.strip()} is not set")
     return value.strip()
 
 
@@ -81,9 +83,11 @@ def _target(i: int, raw: Any, config_dir: str) -> Target:
         raise ConfigError(f"{where}.{unknown[0]}: unknown option (known: {', '.join(sorted(TARGET))})")
     if ("url" in raw) == ("url_env" in raw):
         raise ConfigError(f"{where}: give url or url_env (one of them)")
-    source = (
-        _http_url(f"{where}.url", raw["url"]) if "url" in raw else "$" + _env_name(f"{where}.url_env", raw["url_env"])
-    )
+    if "url" in raw:
+        source = _http_url(f"{where}.url", raw["url"])
+    else:
+        source = "$" + _env_name(f"{where}.url_env", raw["url_env"], required=True)
+        _http_url(f"{where}.url_env: ${source[1:]}", os.environ[source[1:]])
     name = raw.get("template", "generic")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.template: expected a template name or a JSON file")
@@ -96,10 +100,10 @@ def _target(i: int, raw: Any, config_dir: str) -> Target:
         raise ConfigError(f"{where}.source: expected a non-empty string")
     extra_env = {}
     if "routing_key_env" in raw:
-        extra_env["routing_key"] = _env_name(f"{where}.routing_key_env", raw["routing_key_env"])
+        extra_env["routing_key"] = _env_name(f"{where}.routing_key_env", raw["routing_key_env"], required=True)
     elif templates.uses(template, "routing_key"):
         raise ConfigError(f"{where}: template {name!r} needs routing_key_env (the PagerDuty integration key)")
-    token_env = _env_name(f"{where}.token_env", raw["token_env"]) if "token_env" in raw else ""
+    token_env = _env_name(f"{where}.token_env", raw["token_env"], required=True) if "token_env" in raw else ""
     return Target(source, template, token_env, extra_env, {"severity": severity, "source": source_name})
 
 

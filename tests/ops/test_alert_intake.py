@@ -161,6 +161,17 @@ def test_requests_alertmanager_would_never_send_are_refused_in_one_sentence(tmp_
     port = free_port()
     engine = engines(_config(tmp_path, port), f"127.0.0.1:{free_port()}")
     engine.wait_for("alerts on http://127.0.0.1:")
+    import socket
+    import time
+
+    stalled = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(10)]
+    for s in stalled:  # clients that start a request and never finish it
+        s.sendall(b"POST /alerts HTTP/1.1\r\nContent-Len")
+    t0 = time.monotonic()
+    answered = post(port, alertmanager("resolved", alert("resolved", "acme")))
+    assert answered.status_code == 200 and time.monotonic() - t0 < 2.0  # the loop is not theirs to hold
+    for s in stalled:
+        s.close()
     auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
     no_length = b"POST /alerts HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n"
     chunked = b"POST /alerts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n" + auth + b"\r\n0\r\n\r\n"

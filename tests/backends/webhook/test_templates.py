@@ -157,6 +157,14 @@ def test_the_generic_body_is_unchanged_for_urls(tmp_path, endpoints):
         ({"url": "http://x/", "severity": "fatal"}, "plugins.webhook.targets[0].severity: expected one of critical"),
         ({"url": "http://x/", "colour": "red"}, "plugins.webhook.targets[0].colour: unknown option"),
         (
+            {"url_env": "NO_SUCH_URL_VAR"},
+            "plugins.webhook.targets[0].url_env: the environment variable NO_SUCH_URL_VAR",
+        ),
+        (
+            {"url": "http://x/", "template": "pagerduty", "routing_key_env": "NO_SUCH_KEY_VAR"},
+            "plugins.webhook.targets[0].routing_key_env: the environment variable NO_SUCH_KEY_VAR is not set",
+        ),
+        (
             {"url": "http://x/", "template": "custom.json"},
             "plugins.webhook.targets[0].template: template 'custom.json' uses unknown variable ${incident.owner}",
         ),
