@@ -32,6 +32,7 @@ def openai_api():
     listing = [
         {"id": "gpt-4o", "object": "model", "owned_by": "system"},
         {"id": "gpt-4o-2024-08-06", "object": "model", "owned_by": "system"},
+        {"id": "gpt-4o-2024-05-13", "object": "model", "owned_by": "system"},
         {"id": "llama-prod", "object": "model", "owned_by": "vllm", "root": "meta-llama/Llama-3.1-8B@rev-0e9e39f"},
         {"id": "house-model", "object": "model", "owned_by": "vllm"},
     ]
@@ -172,3 +173,25 @@ def test_plugins_check_classifies_the_configured_models(tmp_path, anthropic_api)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "models.old claude-opus-4-6: snapshot" in r.stdout
     assert "models.alias claude-opus-latest: alias -> claude-opus-4-1-20250805" in r.stdout
+
+
+def test_lint_and_pin_resolve_gpt_4o_through_the_probe(tmp_path, openai_api):
+    path = write_config(
+        tmp_path / "cockpit.toml",
+        {"provider": "openai-compatible"},
+        {"openai-compatible": {"base_url": openai_api.url, "api_key_env": "PINS_OPENAI_KEY", "retries": 0}},
+    )
+    text = path.read_text().replace('old = "claude-opus-4-20250514"', 'old = "gpt-4o-2024-08-06"')
+    text = text.replace('new = "claude-opus-4-1-20250805"', 'new = "gpt-4o-2024-05-13"')
+    path.write_text(text + '\n[pins]\nchat = "gpt-4o"\nbatch = "gpt-4o-2024-08-06"\n')
+    env = {"PINS_OPENAI_KEY": OPENAI_KEY}
+    r = run_cli("--config", str(path), "lint", env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    flagged = [line for line in r.stdout.splitlines() if " = '" in line]
+    assert len(flagged) == 1 and "pins.chat = 'gpt-4o' is an alias, not a pinned revision" in flagged[0], r.stdout
+    assert flagged[0].endswith("it resolves to gpt-4o-2024-08-06 now")
+    r = run_cli("--config", str(path), "pin", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lock = tomllib.loads((tmp_path / "cockpit.lock").read_text())["pins"]
+    assert (lock["chat"]["revision"], lock["chat"]["alias"]) == ("gpt-4o-2024-08-06", "gpt-4o")
+    assert OPENAI_KEY not in r.stdout + r.stderr
