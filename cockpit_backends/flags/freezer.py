@@ -164,16 +164,19 @@ def _flags(opts: Mapping[str, Any], incident: Mapping[str, Any]) -> list[str]:
 
 def _freeze(svc: Service, flags: Sequence[str], state_file: str, incident: str) -> tuple[list[str], list[str]]:
     """Turn off every flag that reads on, the prior values recorded first. (done, errors)"""
-    state = _load(state_file)
-    if state.get("incident") != incident:
-        state = {"incident": incident, "prior": {}}
-    prior: dict[str, bool] = state["prior"]
+    old = _load(state_file)
+    # a new incident keeps what an earlier one could not restore (a release that failed for a flag)
+    prior: dict[str, bool] = dict(old.get("prior") or {})
+    state = {"incident": incident, "prior": prior}
+    if old.get("incident") != incident:
+        _save(state_file, state)
     done, errors = [], []
     for flag in flags:
         try:
             on = svc.is_on(flag)
-            prior.setdefault(flag, on)  # the value before the incident: kept from the first read
-            _save(state_file, state)
+            if flag not in prior:  # the value before the incident: kept from the first read
+                prior[flag] = on
+                _save(state_file, state)
             if on:
                 svc.set(flag, False, incident)
                 done.append(f"{svc.name} flag {flag} off in {svc.env}")

@@ -228,3 +228,21 @@ def test_plugins_check_reads_each_frozen_flag_and_changes_nothing(ld, tmp_path):
         "2 passed, 1 failed",
     ]
     assert ld.writes() == [] and ld.on("new-prompt")
+
+
+def test_a_flag_a_release_could_not_restore_is_restored_by_the_next_release(ld, tmp_path):
+    opts = {"url": ld.url, "token_env": "LD_TOKEN", "environment": "production", "flags": ["new-prompt"]}
+    ctx = BackendContext(clock=None, config_dir=str(tmp_path))
+    plugin = flags_plugin.launchdarkly
+    plugin.cockpit_configure(plugins={"launchdarkly": opts}, context=ctx)
+    plugin.cockpit_incident_declared(incident={"id": "INC-1"}, context=ctx)
+    ld.close()  # the service is down when the incident is released
+    with pytest.raises(Exception, match=r"^LaunchDarkly: read flag new-prompt: cannot reach"):
+        plugin.cockpit_incident_released(incident={"id": "INC-1"}, context=ctx)
+    assert not ld.on("new-prompt")
+    ld.serve()  # back (on a new port)
+    plugin.cockpit_configure(plugins={"launchdarkly": {**opts, "url": ld.url}}, context=ctx)
+    plugin.cockpit_incident_declared(incident={"id": "INC-2"}, context=ctx)  # it reads off now
+    plugin.cockpit_incident_released(incident={"id": "INC-2"}, context=ctx)
+    assert ld.on("new-prompt")  # on, as it was before INC-1
+    assert not (tmp_path / ".cockpit-launchdarkly-freeze.json").exists()
