@@ -36,6 +36,9 @@ CHANGE_KINDS = (
     "tier_changed",
     "plugin_error",
     "cache_gc",
+    "freeze_reasserted",
+    "alert_received",
+    "alert_refused",
 )
 
 REAL_CLOCK_AFTER = 1e9  # engine timestamps above this are epoch seconds; below, simulated seconds
@@ -165,6 +168,24 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any], str], str]] = {
     "tier_changed": lambda d, who: f"tier {d['tier']}: {d['ready']} ready / {d['desired']} desired",
     "fleet_adopted": lambda d, who: f"fleet adopted: {len(d['shares'])} tenants, old {d['old']}, new {d['new']}",
 }
+
+
+def _freeze_reasserted(d: dict[str, Any], who: str) -> str:
+    if "plugin" in d:  # a plugin's freeze (Rollouts, flags…)
+        names = ", ".join(d["frozen_again"][:3]) + (" …" if d["count"] > 3 else "")
+        return f"freeze RE-ASSERTED by {d['plugin']} on {d['count']}: {names}"
+    return f"freeze RE-ASSERTED on {d['count']} cache namespace(s)"
+
+
+def _alert_received(d: dict[str, Any], who: str) -> str:
+    names = sorted({a["labels"].get("alertname", "?") for a in d["alerts"]})
+    done = f"; declared {d['incident']}" if d["declared"] else ""
+    return f"alert {d['status']}{who}: {d['count']} alert(s) ({', '.join(names[:3])}){done}"
+
+
+_DESCRIBE["freeze_reasserted"] = _freeze_reasserted
+_DESCRIBE["alert_received"] = _alert_received
+_DESCRIBE["alert_refused"] = lambda d, who: f"alert REFUSED from {d['peer']}: {d['reason']}"
 
 
 def describe(e: Entry) -> str:

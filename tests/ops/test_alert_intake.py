@@ -10,6 +10,7 @@ import json
 import httpx
 
 from cockpit.engine.journal import Journal
+from cockpit.timeline import describe
 
 from .conftest import free_port, write_drill_config
 
@@ -103,6 +104,7 @@ def test_alertmanager_declares_an_incident_and_never_arms_and_bad_requests_are_r
         commands = [(e.actor, e.data["command"], e.data["args"]) for e in j.entries(kinds=("command",))]
         received = [e.data for e in j.entries(kinds=("alert_received",))]
         refusals = [e.data["reason"] for e in j.entries(kinds=("alert_refused",))]
+        timeline = [describe(e) for e in j.entries(kinds=("alert_received", "alert_refused"))]
         released = j.count("incident_released")
     finally:
         j.close()
@@ -133,6 +135,11 @@ def test_alertmanager_declares_an_incident_and_never_arms_and_bad_requests_are_r
         "the body is over 64 KB ([engine] alerts_max_body_kb)",
     ]
     assert TOKEN not in (tmp_path / "journal.db").read_bytes().decode(errors="replace")
+    assert "alert firing by alertmanager:cockpit: 2 alert(s) (ModelAnswersRegressed); declared INC-1" in timeline
+    assert (
+        timeline[0]
+        == "alert REFUSED from 127.0.0.1: missing or wrong bearer token (Alertmanager: http_config.authorization)"
+    )
 
 
 def test_alerts_listen_without_a_token_refuses_to_start(tmp_path, engines):

@@ -15,6 +15,7 @@ import cockpit_backends.kubernetes
 from cockpit.engine.clock import SimClock
 from cockpit.engine.session import open_drill
 from cockpit.errors import ConfigError
+from cockpit.timeline import describe
 from tests.backends.kubernetes.conftest import NS
 
 ROLLOUTS = "argoproj.io/v1alpha1"
@@ -155,10 +156,12 @@ def test_drift_is_frozen_again_while_the_incident_is_open_and_journaled(apiserve
         apiserver.put_object(ROLLOUTS, "appprojects", project)
         await _reassert_round(e, clock)
         entries = [x.data for x in e.journal.entries(kinds=("freeze_reasserted",))]
+        lines = [describe(x) for x in e.journal.entries(kinds=("freeze_reasserted",))]
         await e.command("release", confirm=True)
-        return quiet, entries
+        return quiet, entries, lines
 
-    (quiet_count, quiet_writes), entries = asyncio.run(go())
+    (quiet_count, quiet_writes), entries, lines = asyncio.run(go())
+    assert lines == [f"freeze RE-ASSERTED by kubernetes on 2: Rollout {NS}/model-canary, AppProject argocd/models"]
     assert quiet_count == 0 and quiet_writes == []
     assert entries == [
         {
