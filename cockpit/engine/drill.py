@@ -187,8 +187,7 @@ async def run_drill(
                 j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
             if finished_at is None and engine.rollback.done and not engine.overflow.holding:
                 finished_at = clock.now()
-            settled = finished_at is not None and clock.now() - finished_at >= SETTLE_AFTER_RESTORE_S
-            if not to_the_end and settled and not oncall.pending(clock.now(), SETTLE_AFTER_RESTORE_S):
+            if not to_the_end and _settled(finished_at, clock.now(), oncall):
                 break
             if speed:
                 await asyncio.sleep(tick / speed)
@@ -262,6 +261,14 @@ def _overflow_card(card: Mapping[str, Any]) -> dict[str, Any]:
         "peak_rps": _round(o.get("peak_rps"), 1),
         "cost": _round(o.get("cost"), 2),
     }
+
+
+def _settled(finished_at: float | None, now: float, oncall: OncallScript) -> bool:
+    """The rollback finished SETTLE_AFTER_RESTORE_S ago (overload after it still counts), and so did the
+    scenario's last on-call event (its effect is scored too)."""
+    if finished_at is None or now - finished_at < SETTLE_AFTER_RESTORE_S:
+        return False
+    return not oncall.pending(now, SETTLE_AFTER_RESTORE_S)
 
 
 async def _seed_router(engine: Engine, sim: Any) -> None:
