@@ -16,6 +16,7 @@ Each server records what it was asked (path, headers) in ``seen``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -176,6 +177,18 @@ class VertexAPI(_Handler):
                 "modelVersion": version,
             },
         )
+
+
+def classify(provider: Any, ref: str) -> Any:
+    """`provider.classify(ref)` in a fresh event loop, the provider closed after."""
+
+    async def go() -> Any:
+        try:
+            return await provider.classify(ref)
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(go())
 
 
 @contextmanager

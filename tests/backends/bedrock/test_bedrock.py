@@ -15,7 +15,7 @@ from cockpit.hookspecs import BackendContext
 from cockpit_backends.bedrock.provider import BedrockProvider
 
 from ..http.conftest import run_cli, write_config
-from ..provider_apis import AWS_SECRET, BedrockAPI, bedrock_state, serve
+from ..provider_apis import AWS_SECRET, BedrockAPI, bedrock_state, classify, serve
 
 OPUS4 = "anthropic.claude-opus-4-20250514-v1:0"
 SONNET45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -45,16 +45,6 @@ def aws_env(monkeypatch):
 
 def provider(url: str, tmp_path: Path, **opts):
     return BedrockProvider({"endpoint_url": url, "retries": 0, **opts}, BackendContext(None, str(tmp_path)))
-
-
-def classify(p, ref):
-    async def go():
-        try:
-            return await p.classify(ref)
-        finally:
-            await p.aclose()
-
-    return asyncio.run(go())
 
 
 def test_model_ids_profiles_and_arns_are_snapshots(control_plane, aws_env, tmp_path):

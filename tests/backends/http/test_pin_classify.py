@@ -14,7 +14,7 @@ from cockpit.config import load_config
 from cockpit.errors import ConfigError
 from cockpit_backends.http.providers import AnthropicProvider, OpenAICompatibleProvider
 
-from ..provider_apis import ANTHROPIC_KEY, OPENAI_KEY, AnthropicAPI, OpenAIAPI, anthropic_models, serve
+from ..provider_apis import ANTHROPIC_KEY, OPENAI_KEY, AnthropicAPI, OpenAIAPI, anthropic_models, classify, serve
 from .conftest import run_cli, write_config
 
 ANTHROPIC_PINNED = ["claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-1-20250805"]
@@ -39,16 +39,6 @@ def openai_api():
     answers = {"gpt-4o": "gpt-4o-2024-08-06", "gpt-4o-2024-08-06": "gpt-4o-2024-08-06", "house-model": "house-model"}
     with serve(OpenAIAPI, listing=listing, answers=answers) as server:
         yield server
-
-
-def classify(provider, ref):
-    async def go():
-        try:
-            return await provider.classify(ref)
-        finally:
-            await provider.aclose()
-
-    return asyncio.run(go())
 
 
 def test_anthropic_current_ids_are_snapshots_and_aliases_resolve(anthropic_api, context, monkeypatch):

@@ -13,7 +13,7 @@ from cockpit.hookspecs import BackendContext
 from cockpit_backends.vertex.provider import VertexProvider
 
 from ..http.conftest import run_cli, write_config
-from ..provider_apis import VERTEX_TOKEN, VertexAPI, serve
+from ..provider_apis import VERTEX_TOKEN, VertexAPI, classify, serve
 
 PINNED = ["claude-sonnet-4@20250514", "gemini-2.0-flash-001", "claude-opus-4-6"]
 ALIASES = {"gemini-2.0-flash": "gemini-2.0-flash-001"}
@@ -44,16 +44,6 @@ def token_env(monkeypatch):
 def provider(url: str, tmp_path: Path, **opts):
     options = {"base_url": url, "api_key_env": "PINS_VERTEX_TOKEN", "project": "acme-prod", "retries": 0, **opts}
     return VertexProvider(options, BackendContext(None, str(tmp_path)))
-
-
-def classify(p, ref):
-    async def go():
-        try:
-            return await p.classify(ref)
-        finally:
-            await p.aclose()
-
-    return asyncio.run(go())
 
 
 def test_versioned_ids_are_snapshots_and_an_auto_updated_alias_resolves(vertex_api, token_env, tmp_path):
