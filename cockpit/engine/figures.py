@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import ge, is_, le, mul
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,6 +56,9 @@ class Figures:
     armed_at: float | None = None
     scope_rps: float = 0.0
     seen_ts: float = -math.inf  # the latest `figures` entry restored from
+    # the per-tenant sums with the very readings they came from (see _wrong_rate, _progress)
+    rate_memo: tuple[tuple[Any, ...], float] | None = None
+    progress_memo: tuple[tuple[Any, ...], tuple[list[str], float, int]] | None = None
 
     def restore(self, data: Mapping[str, Any], ts: float) -> None:
         """From the latest `figures` journal entry (a restart, or a read-only engine replaying)."""
@@ -120,18 +125,36 @@ def _integrate(engine: Engine, figs: Figures, now: float, effective: Mapping[str
     traffic = obs.traffic
     if traffic is not None and figs.at is not None and now > figs.at:
         dt = now - figs.at
-        rps, shares = traffic.rps, traffic.shares
-        figs.wrong += dt * sum(
-            h * rps.get(t, 0.0) * effective.get(t, shares.get(t, 0.0)) for t, h in obs.harm.items() if h >= threshold
-        )
+        figs.wrong += dt * _wrong_rate(figs, obs.harm, traffic.rps, traffic.shares, effective, threshold)
     if figs.at is None or now > figs.at:
         figs.at = now
-    regressing = any(h >= threshold for h in obs.harm.values())
+    regressing = any(map(le, repeat(threshold), obs.harm.values()))
     incident = engine.incident
     if figs.onset is None and regressing:
         figs.onset = now
     elif incident is not None and not incident.open and not regressing:
         figs.onset = None
+
+
+def _wrong_rate(
+    figs: Figures,
+    harm: Mapping[str, float],
+    rps: Mapping[str, float],
+    shares: Mapping[str, float],
+    effective: Mapping[str, float],
+    threshold: float,
+) -> float:
+    """Σ harm × rps × share on new over the regressing tenants (harm order), looped in C and worked out
+    again only when a reading is not the very object it was (readings are immutable once observed)."""
+    inputs = (harm, rps, shares, effective, threshold)
+    if figs.rate_memo is not None and all(map(is_, figs.rate_memo[0], inputs)):
+        return figs.rate_memo[1]
+    above = list(map(le, repeat(threshold), harm.values()))
+    names = list(compress(harm, above))
+    on_new = map(effective.get, names, map(shares.get, names, repeat(0.0)))
+    rate = sum(map(mul, map(mul, compress(harm.values(), above), map(rps.get, names, repeat(0.0))), on_new))
+    figs.rate_memo = (inputs, rate)
+    return rate
 
 
 def _capacity_eta(engine: Engine, figs: Figures, now: float, needed: int | None) -> float | None:
@@ -159,13 +182,19 @@ def _progress(engine: Engine, figs: Figures, effective: Mapping[str, float]) -> 
         figs.armed_at = None
         return {}
     rps = traffic.rps
-    scope = [t for t in rb.scope if t in traffic.shares]
-    on_new = sum(rps.get(t, 0.0) * effective.get(t, 0.0) for t in scope)
+    inputs = (rb.scope, rps, traffic.shares, effective)
+    if figs.progress_memo is not None and all(map(is_, figs.progress_memo[0], inputs)):
+        scope, on_new, restored = figs.progress_memo[1]
+    else:  # looped in C: the same products summed in the same order as a loop over the scope
+        scope = list(filter(traffic.shares.__contains__, rb.scope))
+        now_on_new = list(map(effective.get, scope, repeat(0.0)))
+        on_new = sum(map(mul, map(rps.get, scope, repeat(0.0)), now_on_new))
+        restored = sum(map(ge, repeat(EPS), now_on_new))
+        figs.progress_memo = (inputs, (scope, on_new, restored))
     if figs.armed_at != rb.armed_at:  # armed now: what was on new before this tick's stage moved it
         figs.armed_at = rb.armed_at
-        figs.scope_rps = sum(rps.get(t, 0.0) * traffic.shares.get(t, 0.0) for t in scope)
+        figs.scope_rps = sum(map(mul, map(rps.get, scope, repeat(0.0)), map(traffic.shares.get, scope, repeat(0.0))))
     figs.scope_rps = max(figs.scope_rps, on_new)
-    restored = sum(1 for t in scope if effective.get(t, 0.0) <= EPS)
     p = Progress(figs.scope_rps, on_new, restored, len(scope))
     return {
         "scope_rps": p.scope_rps,
