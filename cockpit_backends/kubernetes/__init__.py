@@ -58,6 +58,7 @@ class _Handle:
         self.opts = opts
         self._api: Any = None
         self._freezer: Any = None
+        self._reasserting: Any = None  # the last re-assert's future
         # one worker: a release never overtakes the declare before it
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="k8s-freeze")
 
@@ -83,7 +84,12 @@ class _Handle:
         import concurrent.futures
 
         fn = getattr(self.freezer(), action)
+        if action == "reassert" and self._reasserting is not None and not self._reasserting.done():
+            # a hung API server: never queue round after round behind it
+            raise TimeoutError(f"{self.freezer().describe(action)} still running from the previous round")
         future = self._worker.submit(fn, dict(incident))
+        if action == "reassert":
+            self._reasserting = future
         try:
             return future.result(timeout=self.opts.freeze.timeout_s)
         except concurrent.futures.TimeoutError:

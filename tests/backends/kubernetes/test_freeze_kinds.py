@@ -315,3 +315,28 @@ def test_plugins_check_reads_every_freeze_target_and_changes_nothing(apiserver, 
     ]
     assert {k: json.dumps(v, sort_keys=True) for k, v in apiserver.objects.items()} == before  # read-only
     assert not [r for r in apiserver.requests if r.method in ("PATCH", "PUT")]
+
+
+def test_a_hung_api_server_never_queues_reassert_rounds(apiserver, tmp_path):
+    from cockpit.hookspecs import BackendContext
+
+    _seed(apiserver)
+    opts = _options(apiserver)
+    opts["freeze"] = {**opts["freeze"], "timeout_s": 0.2}
+    ctx = BackendContext(clock=None, config_dir=str(tmp_path))
+    k8s = cockpit_backends.kubernetes
+    k8s.cockpit_configure(plugins={"kubernetes": opts}, context=ctx)
+    try:
+        apiserver.delay_next(1, 1.5, path_contains="/rollouts")
+        with pytest.raises(
+            TimeoutError, match=r"^Rollout pause, Kustomization suspend, Argo CD sync window freeze not"
+        ):
+            k8s.cockpit_freeze_reassert(incident={"id": "INC-1"}, context=ctx)
+        with pytest.raises(TimeoutError, match=r"still running from the previous round$"):
+            k8s.cockpit_freeze_reassert(incident={"id": "INC-1"}, context=ctx)
+    finally:
+        k8s.forget(ctx)  # waits for the work under way
+    lists = [r for r in apiserver.requests if r.method == "GET" and r.path.endswith("/rollouts")]
+    assert len(lists) == 1  # the second round was never queued behind the first
+    # the first round finished in the background: the canary is paused
+    assert _obj(apiserver, ROLLOUTS, "rollouts", "model-canary")["spec"]["paused"] is True
