@@ -109,6 +109,10 @@ class DrillScore:
         card = sim.scorecard(declared, scope)
         restored = card["restored_at_s"]
         warmer = snap.warmer or {}
+        limits: dict[str, Any] = {}
+        if declared is not None and hasattr(sim, "limits"):  # the capacity bound and the clairvoyant's figures
+            policy = self.session.engine.policy
+            limits = dict(sim.limits(declared, policy.headroom, policy.crash_reserve))
         return Scorecard(
             scenario=self.session.info["name"],
             strategy="you (TUI)",
@@ -128,6 +132,7 @@ class DrillScore:
             scope=scope,
             history=card["history"],
             warmer=dict(warmer),
+            **limits,
         )
 
     def text(self, snap: Snapshot) -> str:

@@ -60,6 +60,10 @@ async def _drive(drill) -> None:
         await pilot.pause()
         body = str(app.screen.query_one("#text-body").render())
         assert "you (TUI)" in body and "abort" in body and "fixed-stages" in body
+        # the operator's own run is scored against the same limits as the baselines
+        for row in ("capacity bound", "clairvoyant time to restore", "clairvoyant harmed requests"):
+            line = next(x for x in body.splitlines() if row in x)
+            assert line.split("|")[2].strip() not in ("", "—"), line
 
     engine = drill.engine
     snap = engine.snapshot
