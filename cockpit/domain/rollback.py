@@ -239,8 +239,12 @@ class RollbackScheduler(Ordering):
         done = self._cached("finished", inputs)
         if done is None:
             # every tenant the router knows is at 0 on new and has a 0 ceiling (max of both, in C)
-            present = list(filter(view.shares.__contains__, self.scope))
-            both = map(max, map(view.shares.__getitem__, present), map(self.ceilings.get, present, repeat(1.0)))
+            # a tenant above EPS means not done, whatever the max: stop at the first (mid-rollback, at once)
+            shares, ceilings = view.shares, self.ceilings
+            if any(max(shares[t], ceilings.get(t, 1.0)) > EPS for t in self.scope if t in shares):
+                return bool(self._keep("finished", inputs, False))
+            present = list(filter(shares.__contains__, self.scope))
+            both = map(max, map(shares.__getitem__, present), map(ceilings.get, present, repeat(1.0)))
             done = self._keep("finished", inputs, max(both, default=0.0) <= EPS)
         return bool(done)
 

@@ -103,12 +103,13 @@ def update(engine: Engine, now: float, effective: Mapping[str, float], needed: i
     if truth is not None:
         rb = engine.rollback
         declared = incident.declared_at if incident else None
-        card = truth.scorecard(declared, sorted(rb.scope))
+        scope = rb.sorted_scope()  # sorted once per scope, not every tick
+        card = truth.scorecard(declared, scope)
         out["wrong_answers"] = float(card["wrong_answers"])
         out["wrong_truth"] = True
         out["onset_at"] = card.get("onset_s")
         if declared is not None and rb.armed:
-            out["restore_bound_s"] = truth.lower_bound(declared, sorted(rb.scope))
+            out["restore_bound_s"] = truth.lower_bound(declared, scope)
     out["capacity_eta_s"] = _capacity_eta(engine, figs, now, needed)
     out["progress"] = _progress(engine, figs, effective)
     if not engine.read_only and engine.journal_alarm is None and now - figs.journaled_at >= JOURNAL_EVERY_S:
