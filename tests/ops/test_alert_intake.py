@@ -191,3 +191,40 @@ def test_requests_alertmanager_would_never_send_are_refused_in_one_sentence(tmp_
     body = alertmanager("firing", {**alert("firing", "acme"), "labels": {"alertname": 3}})
     bad = post(port, body)
     assert bad.status_code == 400 and bad.json() == {"error": "alerts[0].labels must be an object of strings"}
+
+
+def test_an_alert_freezes_the_flags_and_pages_through_the_plugins(tmp_path, engines, monkeypatch):
+    """The whole chain on a running engine: Alertmanager's POST declares, the declare turns the
+    [freeze] flags off in LaunchDarkly and triggers PagerDuty (local servers speaking their APIs)."""
+    from tests.backends.flags.fakes import LaunchDarklyFake
+    from tests.backends.webhook.fakes import Endpoint, pagerduty
+
+    ld = LaunchDarklyFake("ld-token-0123456789", flags={"new-prompt": {"production": True, "staging": True}})
+    ld.serve()
+    pd = Endpoint(pagerduty)
+    monkeypatch.setenv("LD_TOKEN", "ld-token-0123456789")
+    monkeypatch.setenv("PD_KEY", "R0UT1NGKEY0123456789abcdefABCDEF")
+    try:
+        port = free_port()
+        cfg = _config(tmp_path, port)
+        cfg.write_text(
+            cfg.read_text()
+            + '\n[freeze]\nflags = ["new-prompt"]\n'
+            + f'\n[plugins.launchdarkly]\nurl = "{ld.url}"\ntoken_env = "LD_TOKEN"\nenvironment = "production"\n'
+            + "\n[plugins.webhook]\n[[plugins.webhook.targets]]\n"
+            + f'url = "{pd.url}/v2/enqueue"\ntemplate = "pagerduty"\nrouting_key_env = "PD_KEY"\n'
+        )
+        engine = engines(cfg, f"127.0.0.1:{free_port()}")
+        engine.wait_for("alerts on http://127.0.0.1:")
+        engine.wait_for("leader")
+        assert ld.on("new-prompt")
+        r = post(port, alertmanager("firing", alert("firing", "acme")))
+        assert r.json() == {"status": "ok", "declared": True, "incident": "INC-1"}
+        assert not ld.on("new-prompt") and ld.on("new-prompt", "staging")
+        (trigger,) = pd.bodies()
+        assert trigger["event_action"] == "trigger" and trigger["dedup_key"] == "cockpit-INC-1"
+        assert trigger["payload"]["summary"].startswith("Incident INC-1 declared by alertmanager:cockpit: alert Model")
+        assert [status for *_, status in pd.received] == [202]
+    finally:
+        ld.close()
+        pd.close()
