@@ -64,7 +64,11 @@ class VertexProvider(_Provider):
         if self._adc is not None:  # ADC tokens expire: refresh before each call (google-auth caches)
             import asyncio
 
-            token = await asyncio.to_thread(_adc_token, self._adc)
+            try:
+                token = await asyncio.to_thread(_adc_token, self._adc)
+            except Exception as exc:  # google.auth.exceptions.RefreshError, TransportError: no token, no call
+                message = f"no access token from Application Default Credentials ({type(exc).__name__}: {exc})"
+                raise self._fail(message[:300], Unanswered) from None
             self._key = Secret(token)
             self._http().headers["authorization"] = f"Bearer {token}"
         return await super()._request(method, path, body)

@@ -17,13 +17,14 @@ Each server records what it was asked (path, headers) in ``seen``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 ANTHROPIC_KEY = "sk-ant-pins-DO-NOT-LEAK-0123456789"
 OPENAI_KEY = "sk-openai-pins-DO-NOT-LEAK-98765"
@@ -50,7 +51,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def body(self) -> Any:
         n = int(self.headers.get("content-length") or 0)
-        return json.loads(self.rfile.read(n) or b"{}")
+        raw = self.rfile.read(n) or b"{}"
+        if self.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        return json.loads(raw)
 
     def do_GET(self) -> None:
         self.server.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
@@ -160,6 +164,8 @@ class VertexAPI(_Handler):
         self.send_json(200, {"name": name, **model})
 
     def post(self, body: Any) -> None:
+        if self.path == "/token":  # the OAuth 2.0 token endpoint a service account key names (token_uri)
+            return self._token(body)
         if not self._authorized():
             return
         path = unquote(self.path)
@@ -178,6 +184,33 @@ class VertexAPI(_Handler):
             },
         )
 
+    def _token(self, body: Any) -> None:
+        """RFC 7523 JWT bearer grant: the assertion must be signed (RS256) by the service account's key, for
+        this token_uri and the cloud-platform scope."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        assertion = body.get("assertion", "x.e30.x")
+        head, payload, signature = [*assertion.split("."), "", ""][:3]
+        try:
+            self.server.public_key.verify(
+                _b64(signature), f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except (InvalidSignature, ValueError):
+            return self.send_json(400, {"error": "invalid_grant", "error_description": "bad signature"})
+        claims = json.loads(_b64(payload))
+        ok = (
+            body.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            and claims.get("iss") == self.server.client_email
+            and claims.get("aud") in (f"{self.server.url}/token", "https://oauth2.googleapis.com/token")
+            and "https://www.googleapis.com/auth/cloud-platform" in claims.get("scope", "")
+        )
+        if not ok:
+            return self.send_json(400, {"error": "invalid_grant", "error_description": "the claims do not match"})
+        self.server.tokens_issued += 1
+        self.send_json(200, {"access_token": VERTEX_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
+
 
 def classify(provider: Any, ref: str) -> Any:
     """`provider.classify(ref)` in a fresh event loop, the provider closed after."""
@@ -189,6 +222,10 @@ def classify(provider: Any, ref: str) -> Any:
             await provider.aclose()
 
     return asyncio.run(go())
+
+
+def _b64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 @contextmanager

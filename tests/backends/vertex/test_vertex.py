@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -108,3 +109,38 @@ def test_lint_and_plugins_check_through_the_cli(vertex_api, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "models.alias gemini-2.0-flash: alias -> gemini-2.0-flash-001" in r.stdout
     assert VERTEX_TOKEN not in r.stdout + r.stderr
+
+
+def test_application_default_credentials_from_a_service_account_key(vertex_api, tmp_path, monkeypatch):
+    """No token configured: google-auth's Application Default Credentials, here a service account key
+    whose token_uri is the loopback server's OAuth 2.0 token endpoint (the JWT grant is signature-checked)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    vertex_api.public_key = key.public_key()
+    vertex_api.client_email = "cockpit@acme-prod.iam.gserviceaccount.com"
+    vertex_api.tokens_issued = 0
+    info = {
+        "type": "service_account",
+        "project_id": "acme-prod",
+        "private_key_id": "k1",
+        "private_key": pem.decode(),
+        "client_email": vertex_api.client_email,
+        "client_id": "1",
+        "token_uri": f"{vertex_api.url}/token",
+    }
+    (tmp_path / "sa.json").write_text(json.dumps(info))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "sa.json"))
+    p = VertexProvider({"base_url": vertex_api.url, "project": "acme-prod", "retries": 0}, BackendContext(None, "."))
+    c = classify(p, "gemini-2.0-flash")
+    assert (c.kind, c.resolves_to, c.offline) == ("alias", "gemini-2.0-flash-001", ""), c
+    assert vertex_api.tokens_issued == 1  # one token, cached for the probe that followed
+    assert vertex_api.seen[-1][2]["authorization"] == f"Bearer {VERTEX_TOKEN}"
+    assert VERTEX_TOKEN not in repr(vars(p)) and "PRIVATE KEY" not in repr(vars(p))
+    # the token endpoint refuses the grant: no call is made, the documented rule decides and says why
+    vertex_api.client_email = "someone-else@acme-prod.iam.gserviceaccount.com"
+    p = VertexProvider({"base_url": vertex_api.url, "project": "acme-prod", "retries": 0}, BackendContext(None, "."))
+    c = classify(p, "gemini-2.0-flash-001")
+    assert c.kind == "snapshot" and "no access token from Application Default Credentials (RefreshError" in c.offline
