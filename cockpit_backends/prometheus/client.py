@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from cockpit_backends.httpx_ready import httpx_ready
+from cockpit_backends.prometheus.sums import Sums, summed
 
 _EXPECTED = {"vector": "an instant vector grouped by label", "matrix": "a matrix"}
 
@@ -127,6 +128,12 @@ class PrometheusClient:
             return [(s.metric, float(s.value[1]), s.value[0]) for s in samples]
         except ValueError:
             return [(s.metric, parse_value(s.value[1]), s.value[0]) for s in samples]
+
+    async def query_sums(self, promql: str, tenant: str, revision: str, code: str, errors: str) -> Sums:
+        """The instant vector `promql` evaluates to, summed per (tenant, revision) as it is decoded
+        (sums.summed): for the shared query, whose readers need only those sums."""
+        data = await self._post("/api/v1/query", {"query": promql}, "vector", "query")
+        return summed(data.result, tenant, revision, code, errors)
 
     async def query_range(
         self, promql: str, start: float, end: float, step: float

@@ -29,10 +29,9 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 import statistics
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +39,11 @@ from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, SignalReading
 from cockpit_backends.prometheus.client import PrometheusClient, QueryFailed
 from cockpit_backends.prometheus.config import Check, Reading, Settings, parse
-from cockpit_backends.prometheus.templates import Shared
+from cockpit_backends.prometheus.sums import Sums
 
 REUSE_S = 1.0  # rates() and warmth() within this long after regressions() returns reuse what it read
 Rows = list[tuple[dict[str, str], float, float]]  # (labels, value, sample time) per series
+Got = Rows | Sums | BaseException  # a query's answer: rows, a shared query's sums, or what went wrong
 
 
 @dataclass
@@ -120,24 +120,10 @@ def _direct(rows: Rows, samples: Rows | None, c: Check, cohort_label: str) -> _V
     return _Values(per, wide, n_per, n_wide, cohorts, len(rows))
 
 
-def _summed(rows: Rows, shared: Shared, tenant: str, revision: str) -> _Values:
-    """A check summed from a shared query's rows: the error ratio per (tenant, revision) is errors / all
+def _summed(sums: Sums) -> _Values:
+    """A check summed from a shared query's answer: the error ratio per (tenant, revision) is errors / all
     (0/0 is NaN, as in PromQL), its samples are all."""
-    is_error = re.compile(shared.errors).fullmatch
-    code = shared.code_label
-    error_codes: dict[str, bool] = {}
-    total: dict[tuple[str | None, str], float] = {}
-    errors: dict[tuple[str | None, str], float] = {}
-    for labels, v, _ in rows:
-        get = labels.get
-        key = (get(tenant), get(revision, ""))
-        total[key] = total.get(key, 0.0) + v
-        c = get(code, "")
-        bad = error_codes.get(c)
-        if bad is None:
-            bad = error_codes[c] = is_error(c) is not None
-        if bad:
-            errors[key] = errors.get(key, 0.0) + v
+    total, errors = sums.total, sums.errors
     out = _Values(series=len(total))
     for (t, r), n in total.items():
         ratio = errors.get((t, r), 0.0) / n if n else math.nan
@@ -148,15 +134,9 @@ def _summed(rows: Rows, shared: Shared, tenant: str, revision: str) -> _Values:
     return out
 
 
-def _rates(rows: Rows, tenant: str, window_s: float) -> Rows:
+def _rates(sums: Sums, tenant: str, window_s: float) -> Rows:
     """Requests per second per tenant from a shared query: all its requests in the window over its seconds."""
-    per: dict[str, float] = {}
-    for labels, v, _ in rows:
-        t = labels.get(tenant)
-        if t is not None:
-            per[t] = per.get(t, 0.0) + v
-    ts = rows[-1][2] if rows else 0.0
-    return [({tenant: t}, n / window_s, ts) for t, n in per.items()]
+    return [({tenant: t}, n / window_s, sums.time) for t, n in sums.per_tenant().items()]
 
 
 def _unreadable(new: float | None, n_new: float | None, c: Check, s: Settings) -> str:
@@ -193,7 +173,16 @@ class PrometheusHealth:
         self._breaches: dict[str, dict[str, int]] = {c.name: {} for c in self.settings.checks}
         self._seen: set[str] = set(context.tenants)
         self._seen_rows = False  # a first reading was taken (the freshness query goes with the first)
-        self._got: dict[str, tuple[float, Rows | BaseException]] = {}  # query -> (read at, result)
+        s = self.settings
+        # shared queries, read as sums (sums.py): query -> (tenant, revision and code labels, error codes)
+        self._sums: dict[str, tuple[str, str, str, str]] = {}
+        for c in s.checks:
+            if c.shared is not None:
+                self._sums[c.shared.query] = (c.tenant_label, c.revision_label, c.shared.code_label, c.shared.errors)
+        if s.rates is not None and s.rates.shared is not None and s.rates.shared.query not in self._sums:
+            sh = s.rates.shared
+            self._sums[sh.query] = (s.tenant_label, s.revision_label, sh.code_label, sh.errors)
+        self._got: dict[str, tuple[float, Got]] = {}  # query -> (read at, result)
         self.last: list[CheckResult] = []
         self.last_rates: SignalReading | None = None
         self.last_warmth: SignalReading | None = None
@@ -205,10 +194,10 @@ class PrometheusHealth:
         await self.client.aclose()
 
     # Queries --------------------------------------------------------------------------------------
-    async def _fetch(self, queries: Iterable[str], reuse: bool = False) -> dict[str, Rows | BaseException]:
+    async def _fetch(self, queries: Iterable[str], reuse: bool = False) -> dict[str, Got]:
         """Each distinct query once, concurrently: query -> its rows, or what went wrong. With `reuse`,
         a result regressions() got less than REUSE_S ago stands (rates() and warmth() right after it)."""
-        out: dict[str, Rows | BaseException] = {}
+        out: dict[str, Got] = {}
         now = time.monotonic()
         for q in queries:
             hit = self._got.get(q)
@@ -216,12 +205,16 @@ class PrometheusHealth:
                 out[q] = hit[1]
         todo = [q for q in dict.fromkeys(queries) if q not in out]
         if todo:
-            got = await asyncio.gather(*(self.client.query(q) for q in todo), return_exceptions=True)
+            got = await asyncio.gather(*(self._query(q) for q in todo), return_exceptions=True)
             done = time.monotonic()
             for q, r in zip(todo, got, strict=True):
                 out[q] = r
                 self._got[q] = (done, r)
         return out
+
+    def _query(self, q: str) -> Awaitable[Rows | Sums]:
+        spec = self._sums.get(q)
+        return self.client.query(q) if spec is None else self.client.query_sums(q, *spec)
 
     def _queries(self) -> list[str]:
         """What one regressions() tick reads: each check's query and samples (or the shared query they are
@@ -251,27 +244,26 @@ class PrometheusHealth:
             and bool(self._seen_rows)
         )
 
-    async def _explain_missing(self, got: dict[str, Rows | BaseException]) -> None:
+    async def _explain_missing(self, got: dict[str, Got]) -> None:
         """With the freshness query implied: read it after all when a tenant seen before is missing from
         the shared rows (to say why: a stale series, or none at all). Adds its result to `got`."""
         f = self.settings.freshness
         if f is None or f.shared is None or f.query in got:
             return
-        rows = got.get(f.shared.query)
-        if isinstance(rows, BaseException) or rows is None:
+        sums = got.get(f.shared.query)
+        if not isinstance(sums, Sums):
             return  # the checks say the shared query failed; freshness cannot add to that
-        label = self.settings.tenant_label
-        present = {t for labels, _, _ in rows if (t := labels.get(label)) is not None}
-        if self._seen - present:
+        if self._seen - sums.tenants():
             got.update(await self._fetch([f.query]))
 
-    def _stale(self, got: Rows | BaseException | None) -> tuple[dict[str, str], str]:
+    def _stale(self, got: Got | None) -> tuple[dict[str, str], str]:
         """Stale tenants (tenant -> reason) from the freshness query's rows, and the error if it failed."""
         f = self.settings.freshness
         if f is None or got is None:
             return {}, ""
         if isinstance(got, BaseException):
             return {}, _failed("freshness", f.located(), got)
+        assert not isinstance(got, Sums)  # the freshness query is never a shared one
         stale: dict[str, str] = {}
         wall = time.time()
         label = self.settings.tenant_label
@@ -290,19 +282,25 @@ class PrometheusHealth:
             stale[t] = "stale series: no sample within Prometheus's lookback (the target stopped reporting it)"
         return stale, ""
 
-    def _check_values(self, c: Check, got: Mapping[str, Rows | BaseException]) -> _Values:
+    def _check_values(self, c: Check, got: Mapping[str, Got]) -> _Values:
         """The check's values and samples this tick; QueryFailed naming the check."""
         if c.shared is not None:
             rows = got[c.shared.query]
             if isinstance(rows, BaseException):
                 raise QueryFailed(_failed(f"check {c.name!r}", c.located(), rows))
-            return _summed(rows, c.shared, c.tenant_label, c.revision_label)
+            assert isinstance(rows, Sums)  # a shared query is always read as sums (_query)
+            return _summed(rows)
         rows = got[c.query]
         if isinstance(rows, BaseException):
             raise QueryFailed(_failed(f"check {c.name!r}", c.located(), rows))
         samples = got[c.samples] if c.samples else None
         if isinstance(samples, BaseException):
             raise QueryFailed(_failed(f"check {c.name!r} samples", c.located(), samples))
+        if isinstance(rows, Sums) or isinstance(samples, Sums):
+            raise QueryFailed(
+                f"check {c.name!r} ({c.located()}): its query is word for word the shared HTTP query, which is "
+                "read as sums; use template = 'http.error_ratio' instead"
+            )
         return _direct(rows, samples, c, self.settings.cohort_label)
 
     # Health ---------------------------------------------------------------------------------------
@@ -514,12 +512,12 @@ class PrometheusHealth:
         self.last_warmth = reading
         return reading
 
-    def _reading(self, r: Reading, got: Mapping[str, Rows | BaseException]) -> tuple[Rows, str]:
+    def _reading(self, r: Reading, got: Mapping[str, Got]) -> tuple[Rows, str]:
         rows = got[r.shared.query if r.shared else r.query]
         if isinstance(rows, QueryFailed):
             return [], f"query failed: {r.kind} ({r.located()}): {rows}"
         if isinstance(rows, BaseException):
             raise rows
-        if r.shared is not None:
+        if isinstance(rows, Sums):
             return _rates(rows, self.settings.tenant_label, self.settings.window_s), ""
         return rows, ""

@@ -111,12 +111,19 @@ def test_rates_and_warmth(tmp_path, fleet_prometheus):
     assert warmth[OLD] == pytest.approx(0.3, abs=0.01) and warmth[NEW] == pytest.approx(0.8, abs=0.01)
 
 
-def _counted(query, sent: list[str]):
+def _counted(h, sent: list[str]) -> None:
+    """Record every query `h` sends, rows or sums (the real client still sends them)."""
+    query, query_sums = h.client.query, h.client.query_sums
+
     async def counted(q):
         sent.append(q)
         return await query(q)
 
-    return counted
+    async def counted_sums(q, *labels):
+        sent.append(q)
+        return await query_sums(q, *labels)
+
+    h.client.query, h.client.query_sums = counted, counted_sums
 
 
 def test_http_templates_read_one_shared_query_with_the_same_values(tmp_path, fleet_prometheus):
@@ -139,7 +146,7 @@ def test_http_templates_read_one_shared_query_with_the_same_values(tmp_path, fle
     assert shared.settings.checks[0].shared is not None and own.settings.checks[0].shared is None
     sent: dict[object, list[str]] = {shared: [], own: []}
     for h in (shared, own):
-        h.client.query = _counted(h.client.query, sent[h])
+        _counted(h, sent[h])
 
     async def tick(h):
         return await h.regressions(), await h.rates()
@@ -349,15 +356,8 @@ def test_plan_names_tenants_whose_rate_is_unknown(tmp_path):
 
 
 def _sent(h) -> list[str]:
-    """Record the queries the backend sends (the real client still sends them)."""
     sent: list[str] = []
-    query = h.client.query
-
-    async def recorded(promql: str):
-        sent.append(promql)
-        return await query(promql)
-
-    h.client.query = recorded
+    _counted(h, sent)
     return sent
 
 
