@@ -46,6 +46,7 @@ class ModelsSection(_Strict, kw_only=True):
     old: str  # pinned revision the rollback returns to
     new: str  # pinned revision being rolled out
     alias: str = ""  # the provider alias to watch for drift (optional)
+    old_alias: str = ""  # a provider alias of the old revision, watched the same way (optional)
 
 
 class TiersSection(_Strict, kw_only=True):
@@ -215,6 +216,7 @@ def _names(raw: ConfigFile, where: str) -> None:
     """Names are shown on screens and compared byte for byte: printable, not empty, not padded."""
     named = [("models.old", raw.models.old), ("models.new", raw.models.new)]
     named += [("models.alias", raw.models.alias)] if raw.models.alias else []
+    named += [("models.old_alias", raw.models.old_alias)] if raw.models.old_alias else []
     named += [("tiers.old", raw.tiers.old), ("tiers.new", raw.tiers.new)]
     named += [("cockpit.operator", raw.cockpit.operator)] if raw.cockpit.operator else []
     named += [(f"freeze.flags[{i}]", f) for i, f in enumerate(raw.freeze.flags)]

@@ -327,3 +327,19 @@ def test_the_drill_scores_what_the_last_oncall_event_did_and_the_table_says_it(c
     assert "held by the calendar's health gate" in table
     plain = scorecard_table([Scorecard(**{**card.__dict__, "calendar": {}})])
     assert "calendar steps" not in plain  # a drill whose calendar did nothing: no calendar rows
+
+
+def test_the_old_revisions_alias_is_watched_and_its_move_is_the_alias_alarm(tmp_path: Path):
+    rotate = '[[events]]\nat_s = 100\nkind = "alias_rotate"\nalias = "old"\nto = "claude-opus-4-20250601"\n'
+    card = asyncio.run(run_drill(str(scenario(tmp_path, rotate)), "cockpit", journal=tmp_path / "j.db"))
+    j = Journal(tmp_path / "j.db")
+    try:
+        moved = [(e.ts, e.data) for e in j.entries(kinds=("alias_moved",))]
+        resolved = sorted(e.data["alias"] for e in j.entries(kinds=("alias_resolved",)))
+    finally:
+        j.close()
+    assert resolved == ["latest", "stable"]  # both watched from the first poll
+    old, moved_to = "claude-opus-4-20250514", "claude-opus-4-20250601"
+    # seen at the first poll after the move (every 60 s); the new revision's alias stayed put
+    assert moved == [(120.0, {"alias": "stable", "previous": old, "current": moved_to, "seen_at": 120.0})]
+    assert card.alias_alarm_at_s == 120.0

@@ -53,6 +53,7 @@ class Housekeeping:
     incident: Callable[[], Incident | None]
     changed: Callable[[], None]  # marks the engine's state for the next checkpoint
     alias_seen: dict[str, Any] = field(default_factory=dict)
+    old_alias_seen: dict[str, Any] = field(default_factory=dict)  # [models] old_alias, when set
     last_alias_poll: float = NEVER
     last_metrics: float = NEVER
     last_gc: float = NEVER
@@ -174,27 +175,36 @@ class Housekeeping:
 
     # Alias drift -----------------------------------------------------------------------------------
     async def poll_alias(self, now: float) -> None:
-        alias = self.config.file.models.alias
-        if not alias or now - self.last_alias_poll < ALIAS_POLL_S:
+        """Every ALIAS_POLL_S: resolve [models] alias (and old_alias, when set); a move is journaled
+        (`alias_moved`) and raised to every plugin."""
+        models = self.config.file.models
+        if not (models.alias or models.old_alias) or now - self.last_alias_poll < ALIAS_POLL_S:
             return
         self.last_alias_poll = now
+        if models.alias:
+            self.alias_seen = await self._poll_one(models.alias, self.alias_seen, now)
+        if models.old_alias:
+            self.old_alias_seen = await self._poll_one(models.old_alias, self.old_alias_seen, now)
+
+    async def _poll_one(self, alias: str, seen: dict[str, Any], now: float) -> dict[str, Any]:
         current = await self.backends.call("provider", self.backends.provider.resolve(alias))
         if current is None:
-            return
-        previous = self.alias_seen.get("revision")
+            return seen
+        previous = seen.get("revision")
         if previous is None:
-            self.alias_seen = {"alias": alias, "revision": current, "since": now, "moved": False}
             self.journal.append("alias_resolved", {"alias": alias, "revision": current}, now)
             self.changed()
-        elif current != previous:
-            log.warning("alias %s moved: %s -> %s", alias, previous, current)
-            self.alias_seen = {"alias": alias, "revision": current, "since": now, "moved": True, "previous": previous}
-            self.journal.append(
-                "alias_moved", {"alias": alias, "previous": previous, "current": current, "seen_at": now}, now
-            )
-            for f in self.host.alias_moved(alias, previous, current, now, self.backends.context):
-                self.backends.plugin_error(f, now)
-            self.changed()
+            return {"alias": alias, "revision": current, "since": now, "moved": False}
+        if current == previous:
+            return seen
+        log.warning("alias %s moved: %s -> %s", alias, previous, current)
+        self.journal.append(
+            "alias_moved", {"alias": alias, "previous": previous, "current": current, "seen_at": now}, now
+        )
+        for f in self.host.alias_moved(alias, previous, current, now, self.backends.context):
+            self.backends.plugin_error(f, now)
+        self.changed()
+        return {"alias": alias, "revision": current, "since": now, "moved": True, "previous": previous}
 
     # Observations and metrics ------------------------------------------------------------------------
     def journal_observations(self, now: float) -> None:

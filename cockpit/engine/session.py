@@ -98,7 +98,12 @@ def drill_config(
     plugins[SIMULATOR] = options
     raw = msgspec.convert(
         {
-            "models": {"old": models["old"], "new": models["new"], "alias": models.get("alias", "")},
+            "models": {
+                "old": models["old"],
+                "new": models["new"],
+                "alias": models.get("alias", ""),
+                "old_alias": models.get("old_alias", ""),
+            },
             "cockpit": {"journal": str(journal), "tick_s": info["tick_s"], "operator": "autopilot@drill"},
             "tiers": dict(info.get("tiers", {})),
             "backends": roles,

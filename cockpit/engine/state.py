@@ -101,6 +101,7 @@ def restore(engine: Engine) -> None:
     engine.incident_count = d.get("incident_count", 0)
     engine.actuator.actuations = d.get("actuations", 0)
     engine.housekeeping.alias_seen = d.get("alias_seen", {})
+    engine.housekeeping.old_alias_seen = d.get("old_alias_seen", {})
     engine.last_stage = d.get("last_stage")
     if d.get("warmer"):
         engine.warmer.load(d["warmer"])
@@ -154,6 +155,7 @@ def checkpoint(engine: Engine) -> None:
             "incident_count": engine.incident_count,
             "actuations": engine.actuations,
             "alias_seen": engine.housekeeping.alias_seen,
+            "old_alias_seen": engine.housekeeping.old_alias_seen,
             "last_stage": engine.last_stage,
             "warmer": engine.warmer.snapshot(),
         },

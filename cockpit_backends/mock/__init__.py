@@ -298,7 +298,12 @@ class MockSimulator:
             "duration_s": s.duration_s,
             "tick_s": s.tick_s,
             "description": s.description,
-            "models": {"old": sc.models.old, "new": sc.models.new, "alias": sc.models.alias},
+            "models": {
+                "old": sc.models.old,
+                "new": sc.models.new,
+                "alias": sc.models.alias,
+                "old_alias": sc.models.old_alias,
+            },
             "rollout": rollout_config(sc, set(self.h.world.cohort.values())),
             "tenants": len(self.h.world.rps),
             # the scenario's overflow tier, as a drill with --overflow configures the cockpit's [overflow]
