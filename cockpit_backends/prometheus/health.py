@@ -46,7 +46,7 @@ Rows = list[tuple[dict[str, str], float, float]]  # (labels, value, sample time)
 Got = Rows | Sums | BaseException  # a query's answer: rows, a shared query's sums, or what went wrong
 
 
-@dataclass
+@dataclass(slots=True)
 class TenantVerdict:
     """What one check made of one tenant this tick (shown by `cockpit plugins check prometheus`)."""
 
@@ -326,56 +326,52 @@ class PrometheusHealth:
         return self._combine(results, stale, fresh_error)
 
     def _evaluate(self, c: Check, got: _Values) -> CheckResult:
+        """Each tenant's verdict on check `c` (steps 2-4 of the module's docstring). Written as one loop
+        with its lookups bound once: it runs for every tenant of the fleet on every tick."""
         s = self.settings
         cohorts = dict(s.cohorts)
         cohorts.update(got.cohorts)
+        cohort_of = cohorts.get
         res = CheckResult(c, series=got.series)
+        verdicts = res.tenants
         fleet = self._fleet_baseline(c, got)
         counts = self._breaches[c.name]
-        wide_new, n_wide_new = got.wide.get(s.new), got.n_wide.get(s.new)
+        new_rev, old_rev = s.new, s.old
+        per, n_per = got.per.get, got.n_per.get
+        wide_new, n_wide_new = got.wide.get(new_rev), got.n_wide.get(new_rev)
+        threshold_of, default_threshold = c.thresholds.get, c.threshold
+        worse, absolute, min_n = c.direction == "higher_is_worse", c.baseline == "none", c.min_samples
+        floor, span, scale, consecutive = c.severity_floor, 1.0 - c.severity_floor, c.scale, c.consecutive
+        isfinite = math.isfinite
         for t in got.tenants() | self._seen:
-            v = res.tenants[t] = TenantVerdict()
-            new = v.value = got.per.get((t, s.new), wide_new)
-            v.samples = got.n_per.get((t, s.new), n_wide_new)
-            v.unknown = _unreadable(new, v.samples, c, s)
-            if v.unknown or new is None:
+            v = verdicts[t] = TenantVerdict()
+            new = v.value = per((t, new_rev), wide_new)
+            n = v.samples = n_per((t, new_rev), n_wide_new)
+            if new is None or not isfinite(new) or (min_n > 0 and (n is None or not n >= min_n)):
+                v.unknown = _unreadable(new, n, c, s)
                 continue
-            d, breach = self._degradation(c, t, new, got, fleet, cohorts.get(t, ""), v)
-            if v.unknown:
-                continue
-            counts[t] = counts.get(t, 0) + 1 if breach else 0
-            v.breaches = counts[t]
-            if breach and counts[t] >= c.consecutive:
-                v.severity = c.severity_floor + (1.0 - c.severity_floor) * min(1.0, max(d, 0.0) / c.scale)
+            threshold = threshold_of(cohort_of(t, ""), default_threshold)
+            if absolute:
+                v.baseline_from = "none (absolute threshold)"
+                d = (new - threshold) if worse else (threshold - new)
+                breach = d > 0
+            else:
+                base, n_base = per((t, old_rev)), n_per((t, old_rev))
+                if base is not None and isfinite(base) and (min_n <= 0 or (n_base is not None and n_base >= min_n)):
+                    base_from = "own old"
+                else:
+                    base, base_from = fleet
+                if base is None:
+                    v.unknown = f"no baseline: no old-revision {old_rev!r} series with enough samples"
+                    continue
+                v.baseline, v.baseline_from = base, base_from
+                d = (new - base) if worse else (base - new)
+                breach = d > threshold
+            k = counts[t] = counts.get(t, 0) + 1 if breach else 0
+            v.breaches = k
+            if breach and k >= consecutive:
+                v.severity = floor + span * min(1.0, max(d, 0.0) / scale)
         return res
-
-    def _degradation(
-        self, c: Check, t: str, new: float, got: _Values, fleet: tuple[float | None, str], cohort: str, v: TenantVerdict
-    ) -> tuple[float, bool]:
-        """How much worse the tenant is than its baseline (or the threshold itself), and whether that
-        breaches; records the baseline on `v`, or why there is none."""
-        threshold = c.threshold_for(cohort)
-        worse = c.direction == "higher_is_worse"
-        if c.baseline == "none":
-            v.baseline_from = "none (absolute threshold)"
-            d = (new - threshold) if worse else (threshold - new)
-            return d, d > 0
-        base, base_from = self._own_baseline(c, t, got)
-        if base is None:
-            base, base_from = fleet
-        if base is None:
-            v.unknown = f"no baseline: no old-revision {self.settings.old!r} series with enough samples"
-            return 0.0, False
-        v.baseline, v.baseline_from = base, base_from
-        d = (new - base) if worse else (base - new)
-        return d, d > threshold
-
-    def _own_baseline(self, c: Check, t: str, got: _Values) -> tuple[float | None, str]:
-        old = self.settings.old
-        v = got.per.get((t, old))
-        if v is None or _bad(v) or not _enough(c, got.n_per.get((t, old))):
-            return None, ""
-        return v, "own old"
 
     def _fleet_baseline(self, c: Check, got: _Values) -> tuple[float | None, str]:
         old = self.settings.old
