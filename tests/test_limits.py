@@ -262,3 +262,27 @@ def test_over_request_asks_for_the_factor_times_what_the_failback_needs() -> Non
     n = one.replicas_needed(v)
     assert n > 4
     assert two.replicas_needed(v) == 2 * n
+
+
+def test_an_autoscaler_capping_the_over_request_is_not_a_failure(tmp_path: Path) -> None:
+    """classic with hpa_max 30: the failback requires 22 replicas, the policy asks for 44; the autoscaler
+    grants 30. That confirms the pre-scale (the extra is best effort): the autoscaler is not marked
+    degraded, and the rollback restores with nothing dropped."""
+    import sqlite3
+
+    from cockpit_backends.mock.scenario import resolve_path
+
+    text = resolve_path("classic").read_text().replace("hpa_min = 6\n", "hpa_min = 6\nhpa_max = 30\n", 1)
+    path = tmp_path / "capped.toml"
+    path.write_text(text)
+    card = asyncio.run(run_drill(str(path), "cockpit", journal=tmp_path / "j.db", config_dir=tmp_path))
+    assert card.restored and card.dropped_requests == 0
+    db = sqlite3.connect(tmp_path / "j.db")
+    rows = [json.loads(d) for k, d in db.execute("SELECT kind, data FROM events") if k == "actuation"]
+    asked = [r["scale_to"] for r in rows if r.get("role") == "autoscaler"]
+    assert asked and asked[0] == 44
+    acks = [json.loads(d) for k, d in db.execute("SELECT kind, data FROM events") if k == "actuation_ack"]
+    scale_acks = [a for a in acks if "desired" in a and "shares" not in a]
+    assert scale_acks[0]["verified"] and scale_acks[0]["desired"] == 30
+    degraded = [json.loads(d) for k, d in db.execute("SELECT kind, data FROM events") if k == "backend_degraded"]
+    assert not [d for d in degraded if d["role"] == "autoscaler"]

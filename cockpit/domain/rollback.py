@@ -168,17 +168,21 @@ class RollbackScheduler(Ordering):
             )
         return view.old_load + view.overflow_load + moving
 
-    def replicas_needed(self, view: FleetView) -> int:
-        """The old-tier size to ask for: what holds the full failback within headroom (and with the crash
-        reserve spare), times the over-request factor (more start-ups, so the needed ones come sooner)."""
+    def replicas_required(self, view: FleetView) -> int:
+        """The old-tier size the full failback needs: within headroom, and within 100 % with the crash
+        reserve's replicas gone."""
         full = self.full_failback_load(view)
         hit = diluted_hit_rate(view.old_hit_rate, view.old_load, full - view.old_load)
-        p = self.policy
-        needed = view.old_tier.replicas_for(full, hit, p.headroom)
+        needed = view.old_tier.replicas_for(full, hit, self.policy.headroom)
         if needed <= 0:
             return 0
-        spare = view.old_tier.replicas_for(full, hit, 1.0) + p.crash_reserve
-        return math.ceil(max(needed, spare) * p.over_request - 1e-9)
+        return max(needed, view.old_tier.replicas_for(full, hit, 1.0) + self.policy.crash_reserve)
+
+    def replicas_needed(self, view: FleetView) -> int:
+        """The old-tier size to ask for: what the failback requires times the over-request factor (more
+        start-ups, so the required ones come sooner). The extra is best effort: an autoscaler that grants
+        the required count but caps the rest (its maximum) has done what the rollback needs."""
+        return math.ceil(self.replicas_required(view) * self.policy.over_request - 1e-9)
 
     def prepare(self, view: FleetView) -> None:
         """Do now the per-tenant work the next `step` on this same view will need (the failback load, the
@@ -214,7 +218,7 @@ class RollbackScheduler(Ordering):
         if needed > max(view.old_tier.desired, self.scale_requested):
             self.scale_requested = needed
             return needed
-        if needed > view.old_tier.desired:  # the autoscaler lost our floor (restart, stall): ask again
+        if self.replicas_required(view) > view.old_tier.desired:  # the autoscaler lost our floor: ask again
             return needed
         return None
 

@@ -80,8 +80,10 @@ class Actuator:
         self.last_scale = None
 
     # The autoscaler ------------------------------------------------------------------------------
-    async def prescale(self, replicas: int, now: float) -> bool | None:
-        """Raise the old tier's floor; True when the read-back confirms it (None: asked recently)."""
+    async def prescale(self, replicas: int, now: float, required: int | None = None) -> bool | None:
+        """Raise the old tier's floor; True when the read-back confirms it (None: asked recently). With
+        `required`, a read-back of at least that many confirms it (the rest of `replicas` is the policy's
+        over-request: an autoscaler that caps it at its maximum has given what the rollback needs)."""
         last = self.last_scale
         if last is not None and last[0] == replicas and now - last[1] < SCALE_RETRY_S:
             return None  # asked for this already: give the autoscaler time before asking again
@@ -93,7 +95,7 @@ class Actuator:
         ok = await b.done("autoscaler", b.autoscaler.scale_tier(old_tier, replicas, act_id))
         call_error = None if ok else b.degraded.get("autoscaler")
         back = await b.call("autoscaler", b.autoscaler.read_tier(old_tier), clears=False)
-        verified = ok and back is not None and back.desired >= replicas
+        verified = ok and back is not None and back.desired >= min(replicas, required or replicas)
         if back is not None:
             self.observed.old = back
         if verified:

@@ -155,11 +155,15 @@ async def prescale(engine: Engine, call: Call) -> str:
     needed = engine.rollback.replicas_needed(view)
     target = max(needed, obs.old.desired)
     engine.actuator.forget_scale_request()  # the operator asked: ask now
-    if not await engine.actuator.prescale(target, call.now):
+    required = engine.rollback.replicas_required(view)
+    if not await engine.actuator.prescale(target, call.now, required=required):
         raise CommandError(
             f"pre-scale to {target} replicas not confirmed: {engine.backends.degraded.get('autoscaler', '')}"
         )
     engine.rollback.scale_requested = max(engine.rollback.scale_requested, needed)
+    got = engine.observed.old.desired if engine.observed.old is not None else target
+    if got < target:  # the autoscaler capped the over-request: what the failback requires is there
+        return f"old tier floor raised to {got} of {target} asked ({required} required; confirmed by read-back)"
     return f"old tier floor raised to {target} replicas (confirmed by read-back)"
 
 

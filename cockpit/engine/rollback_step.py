@@ -23,9 +23,10 @@ async def step(
     """The incident's scheduler: plan within ready capacity; pre-scale before anything moves."""
     if missing is not None:
         return None, (f"{missing} unreachable: holding" if engine.rollback.armed else None)
-    decision = engine.rollback.step(engine.view(now, traffic))
+    fleet = engine.view(now, traffic)
+    decision = engine.rollback.step(fleet)
     if decision.scale_to is not None:
-        await engine.actuator.prescale(decision.scale_to, now)
+        await engine.actuator.prescale(decision.scale_to, now, required=engine.rollback.replicas_required(fleet))
     if decision.stage is not None:
         engine.last_stage = stage_summary(decision.stage)
         engine.dirty = True
