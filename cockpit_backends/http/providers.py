@@ -275,9 +275,19 @@ class OpenAICompatibleProvider(_Provider):
     offline_rule = staticmethod(openai_rule)
 
     async def _probe(self, ref: str) -> str:
-        """One request for one output token; the response's ``model`` is the model that answered."""
-        body = {"model": ref, "max_tokens": 1, "messages": [{"role": "user", "content": "."}]}
-        answer = await self._request("POST", "/v1/chat/completions", body)
+        """One request for one output token; the response's ``model`` is the model that answered. OpenAI's
+        reasoning models refuse ``max_tokens`` (400) and take ``max_completion_tokens``: asked once more so."""
+        body: dict[str, Any] = {"model": ref, "max_tokens": 1, "messages": [{"role": "user", "content": "."}]}
+        try:
+            answer = await self._request("POST", "/v1/chat/completions", body)
+        except (NotFound, Unanswered):
+            raise
+        except BackendError as exc:
+            if "answered 400" not in str(exc):
+                raise
+            del body["max_tokens"]
+            body["max_completion_tokens"] = 1
+            answer = await self._request("POST", "/v1/chat/completions", body)
         model = answer.get("model") if isinstance(answer, dict) else None
         if not isinstance(model, str) or not model:
             raise self._fail("POST /v1/chat/completions answered without a 'model'", Unanswered)

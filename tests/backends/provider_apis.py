@@ -107,7 +107,12 @@ class OpenAIAPI(_Handler):
         if not self._authorized():
             return
         model = self.server.answers.get(body.get("model"))
-        if model is None or body.get("max_tokens") != 1:
+        reasoning = body.get("model") in getattr(self.server, "reasoning", ())  # refuses max_tokens, as OpenAI's do
+        if model is not None and reasoning and "max_tokens" in body:
+            message = "Unsupported parameter: 'max_tokens' is not supported with this model."
+            return self.send_json(400, {"error": {"message": message + " Use 'max_completion_tokens' instead."}})
+        tokens = body.get("max_completion_tokens" if reasoning else "max_tokens")
+        if model is None or tokens != 1:
             return self.send_json(404, {"error": {"message": f"The model `{body.get('model')}` does not exist"}})
         self.send_json(
             200,

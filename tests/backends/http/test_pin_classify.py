@@ -36,8 +36,10 @@ def openai_api():
         {"id": "llama-prod", "object": "model", "owned_by": "vllm", "root": "meta-llama/Llama-3.1-8B@rev-0e9e39f"},
         {"id": "house-model", "object": "model", "owned_by": "vllm"},
     ]
+    listing.append({"id": "o3", "object": "model", "owned_by": "system"})
     answers = {"gpt-4o": "gpt-4o-2024-08-06", "gpt-4o-2024-08-06": "gpt-4o-2024-08-06", "house-model": "house-model"}
-    with serve(OpenAIAPI, listing=listing, answers=answers) as server:
+    answers["o3"] = "o3-2025-04-16"
+    with serve(OpenAIAPI, listing=listing, answers=answers, reasoning={"o3"}) as server:
         yield server
 
 
@@ -78,6 +80,10 @@ def test_openai_alias_resolved_by_a_one_token_probe(openai_api, context, monkeyp
     assert (method, path, headers["authorization"]) == ("POST", "/v1/chat/completions", f"Bearer {OPENAI_KEY}")
     c = classify(OpenAICompatibleProvider(opts, context), "gpt-4o-2024-08-06")
     assert c.kind == "snapshot"
+    # a reasoning model refuses max_tokens (400): the probe asks again with max_completion_tokens
+    c = classify(OpenAICompatibleProvider(opts, context), "o3")
+    assert (c.kind, c.resolves_to) == ("alias", "o3-2025-04-16"), c
+    assert [p for _, p, _ in openai_api.seen[-2:]] == ["/v1/chat/completions"] * 2
     c = classify(OpenAICompatibleProvider(opts, context), "llama-prod")
     assert (c.kind, c.resolves_to) == ("alias", "meta-llama/Llama-3.1-8B@rev-0e9e39f")
     c = classify(OpenAICompatibleProvider(opts, context), "house-model")  # answers as itself, undocumented
