@@ -9,9 +9,12 @@
                        2. if that ``id`` is itself pinned (dated, ``@rev-…``, ``@sha256:…``), it is the answer;
                        3. else if the entry's ``root`` is pinned, ``root`` is the answer (vLLM reports the
                           weights it loaded as ``root`` and the served name as ``id``);
-                       4. else the alias cannot be pinned from the listing: an error says so rather than
-                          guessing (e.g. "the newest dated id" would be a guess).
+                       4. else one request for one output token (``POST /v1/chat/completions``): the
+                          answer's ``model`` is the answer when it is pinned; otherwise an error says so
+                          rather than guessing (e.g. "the newest dated id" would be a guess).
 
+``classify(ref)`` answers snapshot / alias / unknown from the same calls, and from the documented offline
+rule (``pin_rules``) when the API cannot answer (``Unanswered``); a 404 (``NotFound``) is unknown.
 The engine polls ``resolve`` and journals a change (``cockpit_alias_moved``); a provider only answers.
 API keys come from ``api_key_env`` (a variable's name) or ``api_key_file``; they are sent as headers and
 scrubbed from every error message, so they never reach the screen, the journal or a log.
