@@ -104,8 +104,11 @@ class Simulator(Protocol):
         """Ground-truth figures for the drill so far (see the README's scorecard)."""
         ...
 
-    def lower_bound(self, declared_at: float, scope: list[str]) -> float:
-        """Seconds after `declared_at` before the old tier could hold the failback of `scope`."""
+    def lower_bound(self, declared_at: float, scope: list[str]) -> float | None:
+        """The capacity bound: seconds after `declared_at` before the old tier could possibly hold the
+        failback (docs/scenarios.md, "Limits"); None when the world at `declared_at` is not known. A
+        simulator may also offer `limits(declared_at, headroom, reserve, overflow)`: the scorecard's
+        capacity_bound_s and clairvoyant figures (the mock's, cockpit_backends/mock/limits.py)."""
         ...
 
     def starting_shares(self) -> Mapping[str, float]:

@@ -352,9 +352,15 @@ class MockSimulator:
         return w if abs(w.t - declared_at) <= w.dt else None  # asked later: unknown rather than guessed
 
     def lower_bound(self, declared_at: float, scope: list[str]) -> float | None:
-        """The capacity bound (limits.py), from the world as it was at the declaration."""
+        """The capacity bound (limits.py), from the world as it was at the declaration (worked out once
+        per declaration: the live figures ask every tick)."""
         d = self._declared_world(declared_at)
-        return None if d is None else capacity_bound(d)
+        if d is None:
+            return None
+        cached = getattr(self, "_bound", None)
+        if cached is None or cached[0] is not d or cached[1] != d.t:
+            cached = self._bound = (d, d.t, capacity_bound(d))
+        return cached[2]
 
     def limits(self, declared_at: float, headroom: float, reserve: int = 0, overflow: bool = False) -> dict[str, Any]:
         """The capacity bound and the clairvoyant schedule's figures (limits.py) for a drill declared at
