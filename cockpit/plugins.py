@@ -31,6 +31,7 @@ from cockpit.hookspecs import (
     CockpitSpec,
     PluginAction,
 )
+from cockpit.httpx_warm import warm_if_used
 
 _COCKPIT_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -267,6 +268,7 @@ class PluginHost:
             raise PluginError(
                 f"backend {name!r} could not start its {role!r} role: {_describe(exc, source_of(spec.factory))}"
             ) from exc
+        warm_if_used()  # a backend on httpx: its first request must not import inside the event loop
         protocol = ROLE_PROTOCOLS[role]
         if not isinstance(obj, protocol):
             missing = [m for m in _methods(protocol) if not callable(getattr(obj, m, None))]

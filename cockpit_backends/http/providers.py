@@ -30,18 +30,9 @@ from cockpit.domain.pins import PinClass, alias, snapshot, unknown
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError
 from cockpit.hookspecs import BackendContext, PromptPrefix, WarmResult
+from cockpit.httpx_warm import warm
 from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
 from cockpit_backends.http.pin_rules import anthropic_rule, openai_rule
-
-
-def _import_transport() -> None:
-    """What httpx imports lazily on a client's first request (about 0.25 s here, on the event loop)."""
-    import contextlib
-    import importlib
-
-    for module in ("anyio._backends._asyncio", "httpcore._async.http11"):
-        with contextlib.suppress(ImportError):  # private modules: a newer httpx may lack them (the call pays)
-            importlib.import_module(module)
 
 
 class NotFound(BackendError):
@@ -81,7 +72,7 @@ class _Provider:
 
         self._tls = httpx.create_ssl_context()
         httpx.AsyncClient(verify=self._tls)  # (its first construction imports the transport's modules)
-        _import_transport()
+        warm()  # what httpx imports lazily on a first request (~0.25 s on the event loop)
 
     def _new_client(self) -> Any:
         import httpx
