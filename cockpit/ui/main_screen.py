@@ -92,6 +92,7 @@ class MainScreen(ViewScreen):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
+        self.table.on_cursor = self.cursor_moved
         self.table.focus()
         self.show()
 
@@ -145,7 +146,8 @@ class MainScreen(ViewScreen):
         )
         line, ids = guide.next_step(snap, situation)
         self.next_step.show(line)
-        self.query_one(KeyBar).prefer(ids, guide.beside_the_point(snap))
+        hidden = guide.beside_the_point(snap) | (set() if engine.can_take_control else {"take_control"})
+        self.query_one(KeyBar).prefer(ids, hidden)
         if engine.can_take_control:
             self.show_control()
         self.models.show(snap, cfg.models.old, cfg.models.new)
@@ -203,9 +205,9 @@ class MainScreen(ViewScreen):
         if self.wide:
             self.side.show(snap, table.cursor_tenant, self.threshold)
 
-    def on_tenant_table_cursor_moved(self) -> None:
+    def cursor_moved(self, tenant: str | None) -> None:
         if self.wide:
-            self.side.show(self.snapshot, self.table.cursor_tenant, self.threshold)
+            self.side.show(self.snapshot, tenant, self.threshold)
 
     # Refusals: the one place the screen refuses a key ---------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -42,9 +42,12 @@ def stage_marks(history: Sequence[Sample], width: int) -> str:
     for i, s in enumerate(history):
         if s.stage > last:
             col = i * len(marks) // max(1, n)
-            for j, ch in enumerate(str(s.stage)):
-                if col + j < len(marks):
-                    marks[col + j] = ch
+            label = str(s.stage)
+            span = range(max(0, col - 1), min(len(marks), col + len(label) + 1))
+            if all(marks[k] == " " for k in span):  # stages too close together: the first one's label
+                for j, ch in enumerate(label):
+                    if col + j < len(marks):
+                        marks[col + j] = ch
             last = s.stage
     return "".join(marks)
 

@@ -10,16 +10,17 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.screen import Screen
 from textual.widgets import Input, Label
 
-from cockpit.ui.screens import Dialog
 from cockpit.ui.table import TenantTable
 
 COLUMNS = ("sel", "tenant", "cohort", "health")
 
 
-class ScopeScreen(Dialog[list[str] | None]):
-    """Regressing tenants come first and are preselected; the result is the selection, in list order."""
+class ScopeScreen(Screen[list[str] | None]):
+    """Regressing tenants come first and are preselected; the result is the selection, in list order.
+    A full screen, not a modal: nothing behind it is drawn again (dimmed) when it opens."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="scope_cancel"),
@@ -30,7 +31,8 @@ class ScopeScreen(Dialog[list[str] | None]):
         Binding("enter", "done", "Done", id="scope_done", priority=True),
     ]
     DEFAULT_CSS = """
-    ScopeScreen #dialog { height: 90%; }
+    ScopeScreen #dialog { height: 100%; padding: 0 1; }
+    ScopeScreen #scope-count { text-style: bold; }
     ScopeScreen #scope-list { height: 1fr; }
     ScopeScreen #scope-filter { display: none; height: 3; }
     ScopeScreen #scope-filter.shown { display: block; }

@@ -16,7 +16,6 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
@@ -51,9 +50,6 @@ class TenantTable(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
 
-    class CursorMoved(Message):
-        """The cursor is on another row (the detail pane follows it)."""
-
     def __init__(self, columns: Sequence[str], widths: Sequence[int], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.columns = tuple(columns)
@@ -61,6 +57,7 @@ class TenantTable(ScrollView, can_focus=True):
         self.order: Sequence[str] = ()
         self.formatter: Callable[[str], Row] = lambda t: (t,)
         self.is_alert: Callable[[str], bool] = lambda t: False
+        self.on_cursor: Callable[[str | None], None] = lambda t: None  # the detail pane follows the cursor
         self._cache: dict[str, Row] = {}
         self._drawn: dict[int, str] = {}  # screen line -> text last drawn there (to redraw only changes)
 
@@ -171,7 +168,7 @@ class TenantTable(ScrollView, can_focus=True):
         elif new >= top + body:
             self.scroll_to(y=new - body + 1, animate=False, immediate=True)
         self._refresh_changed()
-        self.post_message(self.CursorMoved())
+        self.on_cursor(self.cursor_tenant)  # in this same frame (a message would draw a frame later)
 
     def _move(self, to: int) -> None:
         if self.order:
