@@ -61,12 +61,16 @@ class _Handle:
         self.serves_router = False  # when another backend routes, the world mirrors what it confirms
         self.owner: dict[str, Any] = {}  # the context.shared it lives in
         self.at_declaration: World | None = None  # a copy of the world when the incident was declared (limits.py)
+        self.declared_pending = False  # declared: copy the world on the loop's next call, before it moves
         # Simulated time starts where the world is: on a real clock (epoch seconds) the world must not
         # try to catch up on fifty years of ticks.
         self.origin = clock.now() - world.t
 
     def sync(self) -> World:
         w = self.world
+        if self.declared_pending:  # the world as it is at the declaration, before it moves on
+            self.declared_pending = False
+            self.at_declaration = clone(w)
         before = w.t
         w.advance_to(self.clock.now() - self.origin)
         if self.exporter is not None and w.t != before:
@@ -345,6 +349,8 @@ class MockSimulator:
         return {name: (c.hits, c.misses) for name, c in w.caches.items()}
 
     def _declared_world(self, declared_at: float) -> World | None:
+        if self.h.declared_pending:
+            self.h.sync()
         d = self.h.at_declaration
         if d is not None and abs(d.t - declared_at) <= d.dt:
             return d
@@ -421,8 +427,8 @@ def cockpit_actions(context: BackendContext) -> list[PluginAction]:
 def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendContext) -> None:
     """Keep a copy of the world as it is at the declaration: the scorecard's limits start from it."""
     h = context.shared.get(NAME)
-    if h is not None:
-        h.at_declaration = clone(h.sync())
+    if h is not None:  # the hook runs on a worker thread: the copy is taken on the engine's loop
+        h.declared_pending = True
 
 
 @hookimpl
