@@ -164,23 +164,31 @@ def _max_load(world: World, replicas: int, utilisation: float) -> float:
     return lo
 
 
-def _greedy_move(world: World, rules: tuple[float, int], crash_floor: list[tuple[float, int]], n: int) -> None:
-    """Move as much visible regressed traffic as the next tick's capacity carries (see `clairvoyant`)."""
+def _limit(world: World, rules: tuple[float, int], crash_floor: list[tuple[float, int]]) -> float:
+    """The most old-tier load the next tick may carry: within headroom of the replicas ready then, within
+    100 % with the crash reserve's gone, and within 100 % of what each scheduled crash to come leaves."""
     headroom, reserve = rules
     ready = world.tiers["old"].ready(world.t + world.dt)
     limit = _max_load(world, ready, headroom)
     if reserve > 0:
         limit = min(limit, _max_load(world, max(0, ready - reserve), 1.0))
-    for at, ready in crash_floor:
+    for at, left in crash_floor:
         if at > world.t + EPS:
-            limit = min(limit, _max_load(world, ready, 1.0))
+            limit = min(limit, _max_load(world, left, 1.0))
+    return limit
+
+
+def _greedy_move(
+    world: World, rules: tuple[float, int], crash_floor: list[tuple[float, int]], todo: set[str], n: int
+) -> None:
+    """Move as much of `todo`'s traffic (tenants seen regressing, still on new) as the next tick's capacity
+    carries (see `clairvoyant`); tenants moved whole leave `todo`."""
     load = max(world.total_rps - world.new_load, 0.0)
-    budget = limit - load
+    budget = _limit(world, rules, crash_floor) - load
     if budget <= EPS:
         return
     moves: dict[str, float] = {}
-    visible = world.regressions()
-    for x in sorted(visible, key=lambda x: (-world.rps[x] * world.share[x], x)):
+    for x in sorted(todo, key=lambda x: (-world.rps[x] * world.share[x], x)):
         traffic = world.rps[x] * world.share[x]
         if traffic <= EPS or budget <= EPS:
             continue
@@ -189,6 +197,7 @@ def _greedy_move(world: World, rules: tuple[float, int], crash_floor: list[tuple
         budget -= moved
     if moves:
         world.apply_shares(moves, f"clairvoyant-{n}", inject_errors=False)
+        todo.difference_update(x for x, share in moves.items() if share <= EPS)
 
 
 def clairvoyant(
@@ -218,15 +227,20 @@ def clairvoyant(
     log = sorted((float(t), str(tier), int(n)) for t, tier, n in scale_log if t >= declared - EPS)
     i = 0
     n = 0
+    todo: set[str] = set()  # tenants seen regressing (the cockpit keeps them in scope) still on new
+    seen: Any = None
     while w.t + w.dt <= end + EPS:
         while i < len(log) and log[i][0] <= w.t + EPS:
             w.scale(log[i][1], log[i][2])
             i += 1
-        _greedy_move(w, (headroom, reserve), floor, n)
+        reading = w.regressions()
+        if reading is not seen:  # a new health reading: tenants it shows regressing join the schedule
+            seen = reading
+            todo.update(x for x in reading if w.share[x] > EPS)
+        if todo:
+            _greedy_move(w, (headroom, reserve), floor, todo, n)
         n += 1
         w._step(w.dt)
-        if w.metrics.restored_at is not None and w.t >= end - EPS:
-            break
     m = w.metrics
     return {
         "clairvoyant_time_to_restore_s": None if m.restored_at is None else max(0.0, m.restored_at - declared),
