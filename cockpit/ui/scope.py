@@ -55,14 +55,16 @@ class ScopeScreen(Screen[list[str] | None]):
         self._search: dict[str, str] | None = None
 
     def compose(self) -> ComposeResult:
+        """Everything drawn as composed (rows and count included), so opening is one frame's work."""
+        table = TenantTable(COLUMNS, (3, 24, 12, 8), id="scope-list")
+        table.set_rows(self.shown, self._row, lambda t: t in self.selected)
         with Vertical(id="dialog"):
-            yield Label("", id="scope-count")
+            yield Label(self._count(), id="scope-count")
             yield Label("space toggles · a selects all shown · x clears · / filters · enter continues · escape back")
             yield Input(placeholder="filter by name, cohort or health; escape clears", id="scope-filter")
-            yield TenantTable(COLUMNS, (3, 24, 12, 8), id="scope-list")
+            yield table
 
     def on_mount(self) -> None:
-        self._draw()
         self.query_one(TenantTable).focus()
 
     def _row(self, t: str) -> tuple[str, ...]:
@@ -71,13 +73,14 @@ class ScopeScreen(Screen[list[str] | None]):
     def _draw(self) -> None:
         table = self.query_one(TenantTable)
         table.set_rows(self.shown, self._row, lambda t: t in self.selected)
+        self.query_one("#scope-count", Label).update(self._count())
+
+    def _count(self) -> str:
         n = len(self.selected)
         healthy = sum(1 for t in self.selected if self.healthy(t))
         warn = f" · ⚠ {healthy:,} of them healthy" if healthy else ""
         shown = f" · {len(self.shown):,} shown" if len(self.shown) != len(self.tenants) else ""
-        self.query_one("#scope-count", Label).update(
-            f"Rollback scope: {n:,} of {len(self.tenants):,} selected{warn}{shown}"
-        )
+        return f"Rollback scope: {n:,} of {len(self.tenants):,} selected{warn}{shown}"
 
     def on_input_changed(self, event: Input.Changed) -> None:
         needle = event.value.strip().lower()
