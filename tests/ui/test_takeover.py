@@ -1,0 +1,55 @@
+"""Two operators on one `cockpit engine` (a real subprocess): the one who loses control is told on their
+own screen, the one who takes it gets the engine's answer, and both screens show the engine's figures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cockpit.engine.remote import RemoteEngine
+from cockpit.ui.app import CockpitApp
+from tests.ops.conftest import engines, free_port, with_tokens, write_drill_config  # noqa: F401 - fixture
+
+ALICE, BOB = "alice@laptop", "bob@desk"
+
+
+def test_takeover_is_announced_to_the_operator_who_lost_control(tmp_path, engines) -> None:  # noqa: F811
+    cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=20)
+    tokens = with_tokens(cfg)
+    engine = engines(cfg, f"127.0.0.1:{free_port()}")
+    engine.wait_for("leader")
+
+    async def go() -> None:
+        alice = await RemoteEngine.connect(engine.listen, ALICE, token=tokens[ALICE])
+        bob = await RemoteEngine.connect(engine.listen, BOB, token=tokens[BOB])
+        await alice.first_snapshot()
+        await bob.first_snapshot()
+        app = CockpitApp(alice, auto_tick=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.step()
+            await pilot.press("c")  # nobody holds control: alice takes it without a question
+            for _ in range(50):
+                await app.step()
+                if alice.controller == ALICE:
+                    break
+            assert alice.controller == ALICE and not alice.read_only
+            answer = await bob.take_control(confirm=True)
+            assert BOB in answer or "control" in answer  # the taker is told by the engine's answer
+            for _ in range(50):
+                await app.step()
+                await pilot.pause()
+                if alice.controller == BOB:
+                    break
+            notes = [n.message for n in app._notifications]
+            assert any(f"{BOB} took control: this screen is read-only now" in n for n in notes), notes
+            assert "c takes control" in str(app.main.query_one("#next").render())
+        # Both screens read the engine's figures: the same count in the same engine tick.
+        for _ in range(40):
+            snap_a, snap_b = await asyncio.gather(alice.tick(), bob.tick())
+            if snap_a.tick == snap_b.tick and snap_a.wrong_answers:
+                break
+        assert snap_a.tick == snap_b.tick and snap_a.wrong_answers
+        assert snap_a.wrong_answers == snap_b.wrong_answers and snap_a.onset_at == snap_b.onset_at
+        await alice.close()
+        await bob.close()
+
+    asyncio.run(go())
