@@ -182,14 +182,15 @@ def test_haproxy_killed_mid_rollback_holds_degrades_then_recovers(make_haproxy, 
             for _ in range(10):
                 clock.advance(1)
                 snap = await e.tick()
-                if not snap.degraded and j.count("stage_applied"):
+                if not snap.degraded and j.last("actuation_ack").data["verified"]:
                     break
             return snap
 
         snap = asyncio.run(run())
         assert snap.degraded == {}
         assert j.count("backend_recovered") >= 1
-        assert j.count("stage_applied") >= 1
+        # the stage HAProxy died under is re-applied as part of the engine's vector (the next stage may
+        # wait for capacity: the crash reserve holds the six ready replicas' budget), and confirmed
         assert j.last("actuation_ack").data["verified"] is True
         final = asyncio.run(raw_map(h))
         assert final == {t: str(round(v * WEIGHT_SCALE)) for t, v in snap.effective.items()}
