@@ -60,7 +60,7 @@ class ScopeScreen(Screen[list[str] | None]):
         table.set_rows(self.shown, self._row, lambda t: t in self.selected)
         with Vertical(id="dialog"):
             yield Label(self._count(), id="scope-count")
-            yield Label("space toggles · a selects all shown · x clears · / filters · enter continues · escape back")
+            yield Label("space toggles · / filters · a selects all shown · x clears · enter continues · esc back")
             yield Input(placeholder="filter by name, cohort or health; escape clears", id="scope-filter")
             yield table
 
@@ -110,6 +110,11 @@ class ScopeScreen(Screen[list[str] | None]):
             self._draw()
 
     def action_all(self) -> None:
+        """Selects what the filter shows; with no filter it refuses (a stray `a` at 10,000 tenants must
+        not put every healthy tenant in the rollback)."""
+        if self.shown is self.tenants and len(self.tenants) > len(self.selected):
+            self.notify("a selects what a filter shows: press / and filter first", severity="warning", timeout=5)
+            return
         self.selected.update(self.shown)
         self._draw()
 

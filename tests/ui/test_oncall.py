@@ -4,6 +4,7 @@ engine. Every figure is the engine's; the next-step line always says what to do;
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,10 @@ def test_scope_picker_marks_filter_count_and_healthy_warning(drill, monkeypatch,
             table = picker.query_one(TenantTable)
             assert [r[0] for r in table.visible_rows()[:5]] == ["[x]"] * 4 + ["[ ]"]  # a mark, not a colour
             assert _text(app, "#scope-count") == "Rollback scope: 4 of 12 selected"
+            await pilot.press("a")  # no filter: a stray `a` does not select the whole fleet
+            await pilot.pause()
+            assert _text(app, "#scope-count") == "Rollback scope: 4 of 12 selected"
+            assert "filter first" in _notes(app)[-1]
             await pilot.press("slash", "g", "r", "o", "enter")
             await pilot.pause()
             assert len(picker.shown) == 4 and "4 shown" in _text(app, "#scope-count")
@@ -302,3 +307,40 @@ def test_attached_scorecard_is_formatted() -> None:
     assert "11,810" in text and "79%" in text and "0.794" not in text and "[]" not in text
     assert "110 s" in text and "100 s" in text  # time to restore against the bound
     assert "declared after onset: 45s" in text and "baselines" in text
+
+
+def test_plain_words_not_cryptic_ones(drill) -> None:
+    """`need —`, `ETA 120s after s`, `ETA late`, `not within 4 h`, `rps 0` for 0.1 rps and `open 1491 s`
+    are gone; help groups the incident keys first and shows no table internals; the palette names keys as
+    they are typed; the warmer's state and cost are on screen once it is on."""
+
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 75)
+            await drill.engine.command("declare", reason="t")
+            await drill.run_ticks(app, 1)
+            await pilot.pause()
+            screen = " ".join(_text(app, s) for s in ("#banner", "#capacity", "#rollback", "#plan", "#trends", "#next"))
+            for cryptic in ("need —", "after s", "ETA late", "not within 4 h", " s ·"):
+                assert cryptic not in screen, cryptic
+            assert "INC-1 open 00:00:0" in _text(app, "#banner")
+            snap = drill.engine.snapshot
+            from cockpit.ui import view
+
+            fmt = view.row_formatter(snap, dataclasses.replace(snap.traffic, rps={"acme": 0.1}), 0.2, (None, None))
+            assert fmt("acme")[2] == "0.1"
+            help_text = app.main.help_text()
+            assert help_text.index("Incident:") < help_text.index("Views:") < help_text.index("Drill:")
+            for internal in ("Page Left", "Focus Next", "super+c"):
+                assert internal not in help_text
+            assert "Command mode (:)" in help_text
+            titles = {t: h for t, _, h in app.palette_commands()}
+            assert titles["view: help (live key bindings)"] == "key ?"
+            await drill.engine.command("warmer", on=True)
+            await drill.run_ticks(app, 15)
+            await pilot.pause()
+            caches = _text(app, "#caches")
+            assert "warmer ON:" in caches and "$" in caches
+
+    asyncio.run(go())

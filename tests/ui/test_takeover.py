@@ -42,6 +42,10 @@ def test_takeover_is_announced_to_the_operator_who_lost_control(tmp_path, engine
             notes = [n.message for n in app._notifications]
             assert any(f"{BOB} took control: this screen is read-only now" in n for n in notes), notes
             assert "c takes control" in str(app.main.query_one("#next").render())
+            await pilot.press("d")  # not in control: the key says why instead of doing nothing
+            await pilot.pause()
+            said = [n.message for n in app._notifications][-1]
+            assert said == f"declare: refused: {BOB} is in control; c takes control", said
         # Both screens read the engine's figures: the same count in the same engine tick.
         for _ in range(40):
             snap_a, snap_b = await asyncio.gather(alice.tick(), bob.tick())
