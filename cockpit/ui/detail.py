@@ -55,7 +55,11 @@ def history_lines(entries: list[Entry], tenant: str, real_clock: bool) -> list[s
         d = e.data
         when = view.stamp(e.ts, real_clock).strip()
         if e.kind == "actuation" and isinstance(d.get("stage"), dict):
-            stage_of[d["id"]] = int(d["stage"].get("number", 0) or 0)
+            stage = int(d["stage"].get("number", 0) or 0)
+            stage_of[d["id"]] = stage
+            ceiling = (d["stage"].get("ceilings") or {}).get(tenant)
+            if ceiling is not None:
+                out.append(f"{when}  stage {stage}: ceiling → {ceiling:.0%}")
         elif e.kind == "actuation_ack" and tenant in (d.get("shares") or {}):
             stage = stage_of.get(d["id"])
             by = f" (stage {stage})" if stage else ""

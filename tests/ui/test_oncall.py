@@ -203,19 +203,27 @@ def test_command_mode_sort_detail_timeline_and_copy(drill, size) -> None:
             body = _text(app, "#text-body")
             assert "tenant   acme" in body and "History (newest first):" in body and "regressing" in body
             await pilot.press("escape")
+            await drill.engine.command("arm", scope="regressing", mode="auto")
+            await drill.run_ticks(app, 2)
+            await pilot.press("home", "enter")
+            await pilot.pause()
+            body = _text(app, "#text-body")
+            assert "stage 1: ceiling → " in body and "share on new → " in body and "(stage 1)" in body
+            await pilot.press("escape")
             await drill.engine.command("declare", reason="a test")
             await pilot.press("colon", *"timeline", "enter")
             await pilot.pause()
             assert app.screen.id == "timeline"
             body = _text(app, "#text-body")
-            newest = body.split("\nT+")[1:3]  # the two newest entries: the command and the declaration
-            assert any("INCIDENT INC-1 declared by tester@ui: freeze on" in e for e in newest), body
+            newest = body.split("\nT+")[1]  # the newest entry first: the command just given
+            assert "command declare by tester@ui: incident INC-1 is" in newest, body
+            assert "INCIDENT INC-1 declared by tester@ui: freeze on" in body
             assert "declared_at=" not in body
-            await drill.engine.command("arm", scope="regressing", mode="auto")
+            await drill.engine.command("advance")
             await drill.run_ticks(app, 1)
             await pilot.pause()
             newest = _text(app, "#text-body").split("\nT+")[1:4]  # followed live, newest first
-            assert "stage 1 applied" in newest[0] and any("command arm by tester@ui" in e for e in newest)
+            assert any("command advance by tester@ui" in e for e in newest), newest
             await pilot.press("escape", "y")
             await pilot.pause()
             copied = app.main.last_copied
