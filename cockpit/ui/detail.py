@@ -61,8 +61,8 @@ def history_lines(entries: list[Entry], tenant: str, real_clock: bool) -> list[s
             if ceiling is not None:
                 out.append(f"{when}  stage {stage}: ceiling → {ceiling:.0%}")
         elif e.kind == "actuation_ack" and tenant in (d.get("shares") or {}):
-            stage = stage_of.get(d["id"])
-            by = f" (stage {stage})" if stage else ""
+            acked = stage_of.get(d["id"])
+            by = f" (stage {acked})" if acked else ""
             out.append(f"{when}  share on new → {d['shares'][tenant]:.0%}{by}")
         elif e.kind == "health_changed":
             regr = tenant in d.get("regressing", ())
