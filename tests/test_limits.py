@@ -286,3 +286,18 @@ def test_an_autoscaler_capping_the_over_request_is_not_a_failure(tmp_path: Path)
     assert scale_acks[0]["verified"] and scale_acks[0]["desired"] == 30
     degraded = [json.loads(d) for k, d in db.execute("SELECT kind, data FROM events") if k == "backend_degraded"]
     assert not [d for d in degraded if d["role"] == "autoscaler"]
+
+
+def test_the_settle_lasts_as_long_as_a_backends_readings_lag() -> None:
+    """A stage settles until the next observation, and at least as long as a backend says its readings
+    take to show a change (the Redis store's windowed hit rate: its window)."""
+    from types import SimpleNamespace
+
+    from cockpit.engine.backends import settle_for
+
+    policy = RollbackPolicy()
+    assert policy.min_stage_interval_s == 0.0
+    windowed = SimpleNamespace(objects=lambda: [SimpleNamespace(observation_lag_s=5.0), object()])
+    instant = SimpleNamespace(objects=lambda: [object(), object()])
+    assert settle_for(policy, windowed).min_stage_interval_s == 5.0  # type: ignore[arg-type]
+    assert settle_for(policy, instant) is policy  # type: ignore[arg-type]

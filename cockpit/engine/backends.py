@@ -133,6 +133,15 @@ def run_soon(closing: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(_closing.discard)
 
 
+def settle_for(policy: RollbackPolicy, backends: Backends) -> RollbackPolicy:
+    """The policy with its settle after a stage raised to how long the observations need to show it: a
+    backend whose readings lag (a cache store's windowed hit rate) says so with `observation_lag_s`."""
+    lag = max((float(getattr(o, "observation_lag_s", 0.0) or 0.0) for o in backends.objects()), default=0.0)
+    if lag <= policy.min_stage_interval_s:
+        return policy
+    return replace(policy, min_stage_interval_s=lag)
+
+
 def rollback_policy(config: Config, host: PluginHost) -> RollbackPolicy:
     """The configured rollback policy, its smallest move raised to the router's declared share step, so
     every ceiling the scheduler plans lands on the grid of shares the router can store."""

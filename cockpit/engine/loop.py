@@ -27,7 +27,7 @@ from cockpit.domain.rollout import RolloutScheduler
 from cockpit.domain.warmer import Warmer, WarmerPolicy
 from cockpit.engine import alarm, calendar, commands, rollback_step, state
 from cockpit.engine.actuator import SHARE_TOLERANCE, Actuator
-from cockpit.engine.backends import Backends, rollback_policy, run_soon
+from cockpit.engine.backends import Backends, rollback_policy, run_soon, settle_for
 from cockpit.engine.clock import Clock
 from cockpit.engine.commands import CommandError, ReadOnlyError
 from cockpit.engine.handle import Control
@@ -193,6 +193,8 @@ class Engine:
             self.journal.claim(self.operator)  # one engine per journal; a read-only one never claims it
         b = Backends.create(self.config, self.host, self.context, self.journal, self.clock)
         self._backends = b
+        self.policy = settle_for(self.policy, b)  # settle as long as these backends' readings need
+        self.rollback.policy = self.policy
         self._actuator = Actuator(
             self.config,
             b,

@@ -150,6 +150,12 @@ class RedisCacheStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scripts: dict[str, Any] = {}
 
+    @property
+    def observation_lag_s(self) -> float:
+        """How long a hit rate read here takes to show a change of traffic: its sliding window. The
+        rollback settles at least this long after a stage (cockpit.engine.backends.settle_for)."""
+        return self.o.window_s
+
     # Keys ----------------------------------------------------------------------------------------
     def k_meta(self, ns: str) -> str:
         return f"{self.o.prefix}ns:{ns}"
