@@ -8,7 +8,7 @@ object and every counter has the same value: a quiet tick does no per-tenant wor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import compress
+from itertools import compress, repeat
 from operator import ne
 from typing import Any
 
@@ -30,6 +30,20 @@ class Memo:
     def _keep(self, name: str, inputs: tuple[Any, ...], value: Any) -> Any:
         self._memo[name] = (inputs, value)
         return value
+
+    def in_reading(
+        self, scope: frozenset[str], reading: Mapping[str, float], rps: Mapping[str, float]
+    ) -> tuple[list[str], list[float]]:
+        """The tenants of `scope` that `reading` has (in the scope's order) and their rates: worked out again
+        only when the scope, the rates or the reading's tenants changed, not when only its values did."""
+        keys = list(reading)
+        hit = self._cached("in_reading", (scope, rps))
+        if hit is not None and hit[0] == keys:
+            return hit[1], hit[2]
+        present = list(filter(reading.__contains__, scope))
+        rates = list(map(rps.get, present, repeat(0.0)))
+        self._keep("in_reading", (scope, rps), (keys, present, rates))
+        return present, rates
 
 
 def changed_keys(before: Mapping[str, float], after: Mapping[str, float]) -> set[str] | None:

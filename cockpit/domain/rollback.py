@@ -159,13 +159,9 @@ class RollbackScheduler(Ordering):
         inputs = (view.rps, view.shares, self.scope)
         moving = self._cached("failback", inputs)
         if moving is None:
-            rps, shares = view.rps, view.shares
-            present = list(filter(shares.__contains__, self.scope))
-            zero = repeat(0.0)
+            present, rates = self.in_reading(self.scope, view.shares, view.rps)
             # Σ rps·share over the scope, looped in C (same operations, same order as a generator)
-            moving = self._keep(
-                "failback", inputs, sum(map(mul, map(rps.get, present, zero), map(shares.get, present, zero)))
-            )
+            moving = self._keep("failback", inputs, sum(map(mul, rates, map(view.shares.get, present, repeat(0.0)))))
         return view.old_load + view.overflow_load + moving
 
     def replicas_required(self, view: FleetView) -> int:

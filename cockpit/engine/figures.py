@@ -152,7 +152,9 @@ def _wrong_rate(
         return figs.rate_memo[1]
     above = list(map(le, repeat(threshold), harm.values()))
     names = list(compress(harm, above))
-    on_new = map(effective.get, names, map(shares.get, names, repeat(0.0)))
+    on_new: Any = list(map(effective.get, names))  # a tenant the effective vector lacks: its observed share
+    if None in on_new:
+        on_new = map(effective.get, names, map(shares.get, names, repeat(0.0)))
     rate = sum(map(mul, map(mul, compress(harm.values(), above), map(rps.get, names, repeat(0.0))), on_new))
     figs.rate_memo = (inputs, rate)
     return rate
@@ -187,9 +189,9 @@ def _progress(engine: Engine, figs: Figures, effective: Mapping[str, float]) -> 
     if figs.progress_memo is not None and all(map(is_, figs.progress_memo[0], inputs)):
         scope, on_new, restored = figs.progress_memo[1]
     else:  # looped in C: the same products summed in the same order as a loop over the scope
-        scope = list(filter(traffic.shares.__contains__, rb.scope))
+        scope, rates = rb.in_reading(rb.scope, traffic.shares, rps)
         now_on_new = list(map(effective.get, scope, repeat(0.0)))
-        on_new = sum(map(mul, map(rps.get, scope, repeat(0.0)), now_on_new))
+        on_new = sum(map(mul, rates, now_on_new))
         restored = sum(map(ge, repeat(EPS), now_on_new))
         figs.progress_memo = (inputs, (scope, on_new, restored))
     if figs.armed_at != rb.armed_at:  # armed now: what was on new before this tick's stage moved it
