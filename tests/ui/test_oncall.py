@@ -122,10 +122,11 @@ def test_engine_counts_wrong_answers_once_for_every_screen(tmp_path: Path) -> No
     asyncio.run(go())
 
 
-def test_refusals_are_said_and_c_tells_the_truth_read_only(ro_drill) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_refusals_are_said_and_c_tells_the_truth_read_only(ro_drill, size) -> None:
     async def go() -> None:
         app = ro_drill.app(scenario=None)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await ro_drill.run_ticks(app, 3)
             for key in ("d", "D", "a", "A", "n", "m", "h", "r", "s", "w"):
                 before = len(_notes(app))
@@ -256,10 +257,11 @@ def test_layout_grows_with_the_terminal(drill, size) -> None:
     asyncio.run(go())
 
 
-def test_ansi_theme_draws_with_the_terminals_own_colours(drill) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_ansi_theme_draws_with_the_terminals_own_colours(drill, size) -> None:
     async def go() -> None:
         app = drill.app(scenario=None, theme=load_theme("ansi-16"))
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await drill.run_ticks(app, 3)
             await drill.engine.command("declare", reason="t")
             await drill.run_ticks(app, 1)
@@ -272,12 +274,13 @@ def test_ansi_theme_draws_with_the_terminals_own_colours(drill) -> None:
     asyncio.run(go())
 
 
-def test_drill_pause_speed_and_badge(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_drill_pause_speed_and_badge(tmp_path: Path, size) -> None:
     async def go() -> None:
         clock = ScaledClock(60.0, start=0.0)
         s = open_drill("demo", journal=tmp_path / "j.db", clock=clock)
         app = CockpitApp(s.engine, auto_tick=False, drill=s)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await app.step()
             await pilot.pause()
             assert "DRILL ×60" in _text(app, "#banner")
@@ -317,14 +320,15 @@ def test_attached_scorecard_is_formatted() -> None:
     assert "declared after onset: 45s" in text and "baselines" in text
 
 
-def test_plain_words_not_cryptic_ones(drill) -> None:
+@pytest.mark.parametrize("size", SIZES)
+def test_plain_words_not_cryptic_ones(drill, size) -> None:
     """`need —`, `ETA 120s after s`, `ETA late`, `not within 4 h`, `rps 0` for 0.1 rps and `open 1491 s`
     are gone; help groups the incident keys first and shows no table internals; the palette names keys as
     they are typed; the warmer's state and cost are on screen once it is on."""
 
     async def go() -> None:
         app = drill.app(scenario=None)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await drill.run_ticks(app, 75)
             await drill.engine.command("declare", reason="t")
             await drill.run_ticks(app, 1)
