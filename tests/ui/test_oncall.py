@@ -356,3 +356,29 @@ def test_plain_words_not_cryptic_ones(drill, size) -> None:
             assert "warmer ON:" in caches and "$" in caches
 
     asyncio.run(go())
+
+
+def test_engine_capacity_eta_predicts_when_the_tier_is_ready(tmp_path: Path) -> None:
+    """The ETA is counted by the engine from when it saw the ask taken (a reattached screen used to count
+    from its own first sight): on the demo it names the second the tier is ready."""
+
+    async def go() -> None:
+        clock = SimClock(0.0)
+        s = open_drill("demo", journal=tmp_path / "j.db", clock=clock)
+        for _ in range(75):
+            await s.engine.tick()
+            clock.advance(1.0)
+        await s.engine.command("arm", scope="regressing", mode="auto")
+        predicted = []
+        for _ in range(300):
+            snap = await s.engine.tick()
+            clock.advance(1.0)
+            if snap.capacity_eta_s:
+                predicted.append(snap.now + snap.capacity_eta_s)
+            if snap.old_tier.ready >= snap.replicas_needed:
+                break
+        s.close()
+        assert len(predicted) > 30 and snap.capacity_eta_s == 0.0
+        assert all(abs(p - snap.now) <= 1.0 for p in predicted), (predicted[:3], snap.now)
+
+    asyncio.run(go())
