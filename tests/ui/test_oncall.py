@@ -118,6 +118,10 @@ def test_engine_counts_wrong_answers_once_for_every_screen(tmp_path: Path) -> No
         ro.close()
         # within the last 10 s journaled (the estimate grows about 160 rps x 0.6 a second here)
         assert first - 10 * 160 <= snap.wrong_answers <= first + 10 * 160
+        again = open_drill("demo", journal=tmp_path / "j.db", clock=SimClock(clock.now()))  # a restart
+        snap = await again.engine.tick()
+        again.close()
+        assert first - 10 * 160 <= snap.wrong_answers <= first + 10 * 160
 
     asyncio.run(go())
 
