@@ -140,4 +140,4 @@ class DrillScore:
 
         cards = [self.card(snap), *(self.baselines or [])]
         note = "" if self.baselines is not None else "\n\n(baselines abort and fixed-stages: computing…)"
-        return scorecard_table(cards) + "\n\n" + declare_delay(cards[0].onset_s, cards[0].declared_at_s) + note
+        return declare_delay(cards[0].onset_s, cards[0].declared_at_s) + "\n\n" + scorecard_table(cards) + note
