@@ -57,6 +57,7 @@ async def measure(tenants: int, keys: int) -> dict[str, object]:
     app._display = counting_display
     samples: dict[str, list[float]] = {"filter": [], "cursor": [], "help": [], "scope": []}
     ticks: list[float] = []
+    first_frame: dict[str, list[float]] = {}  # when the first frame after the key went out
     async with app.run_test(size=(160, 48)) as pilot:
         for box in app.query(Input):
             box.cursor_blink = False  # a blinking cursor would put frames into every sample
@@ -74,6 +75,7 @@ async def measure(tenants: int, keys: int) -> dict[str, object]:
             await pilot.pause()
             if len(frames) > before:  # the screen is updated when its last change after the key is out
                 samples[kind].append(frames[-1] - t0)
+                first_frame.setdefault(kind, []).append(frames[before] - t0)
 
         for i in range(keys):
             await timed("cursor", "down" if i % 3 else "pagedown")
@@ -98,6 +100,7 @@ async def measure(tenants: int, keys: int) -> dict[str, object]:
         "median_ms": statistics.median(every) * 1000,
         "p95_ms": _p95(every) * 1000,
         "by_key": {k: (statistics.median(v) * 1000, _p95(v) * 1000) for k, v in samples.items() if v},
+        "scope_first_ms": statistics.median(first_frame["scope"]) * 1000 if first_frame.get("scope") else None,
         "tick_ms": statistics.median(ticks[-100:]) * 1000,
         "peak_rss_mb": rss_mb,
     }
@@ -136,7 +139,11 @@ def main() -> int:
     big = results[-1]
     scope = big["by_key"].get("scope")
     if scope:
-        print(f"scope picker opening at {big['tenants']:,} tenants (median, p95): {scope[0]:.1f} / {scope[1]:.1f} ms")
+        first = big.get("scope_first_ms")
+        print(
+            f"scope picker opening at {big['tenants']:,} tenants (median, p95): {scope[0]:.1f} / {scope[1]:.1f} ms"
+            + (f"; its first frame (the picker on screen): {first:.1f} ms median" if first is not None else "")
+        )
     ok = big["median_ms"] < 50 and big["peak_rss_mb"] < 250 and (not scope or scope[0] <= 100)
     goal = "median < 50 ms, memory < 250 MB, scope picker opens <= 100 ms"
     print(f"goal at {big['tenants']:,} tenants ({goal}): {'met' if ok else 'NOT met'}")
