@@ -193,6 +193,13 @@ def test_command_mode_sort_detail_timeline_and_copy(drill, size) -> None:
             await pilot.press("colon", *_keys("theme light"), "enter")
             await pilot.pause()
             assert app.theme == "cockpit-light"
+            await pilot.press("colon", *_keys("nonsense"), "enter")
+            await pilot.pause()
+            assert ":nonsense: unknown command; known: :tenants, :timeline, :plan" in _notes(app)[-1]
+            await pilot.press("colon", "x", "escape")  # Esc leaves command mode, runs nothing
+            await pilot.pause()
+            box = app.main.query_one("#command")
+            assert not box.has_class("shown") and app.main.query_one("#tenants").has_focus
             await pilot.press("colon", *_keys("filter gro"), "enter")
             await pilot.pause()
             assert _text(app, "#tablebar").startswith("tenants › /gro (4 of 12; esc clears)")
