@@ -132,7 +132,7 @@ def test_refusals_are_said_and_c_tells_the_truth_read_only(ro_drill, size) -> No
         app = ro_drill.app(scenario=None)
         async with app.run_test(size=size) as pilot:
             await ro_drill.run_ticks(app, 3)
-            for key in ("d", "D", "a", "A", "n", "m", "h", "r", "s", "w"):
+            for key in ("d", "D", "a", "A", "n", "m", "h", "r", "s", "w", "x", "X"):
                 before = len(_notes(app))
                 await pilot.press(key)
                 await pilot.pause()
