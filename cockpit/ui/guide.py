@@ -26,6 +26,9 @@ def next_step(snap: Snapshot | None, s: Situation) -> tuple[str, list[str]]:
     """(the line, the binding ids it names, most important first). Always says what to do."""
     if snap is None:
         return "waiting for the first reading of the fleet · q quits", []
+    if snap.alerts:  # a journal that cannot be written, a backend down: the first thing to fix
+        more = f" (+{len(snap.alerts) - 1} more)" if len(snap.alerts) > 1 else ""
+        return f"⚠ {snap.alerts[0]}{more} · t shows the timeline", ["timeline"]
     if s.read_only:
         return _read_only_step(snap, s)
     rb = snap.rollback

@@ -393,3 +393,21 @@ def test_engine_capacity_eta_predicts_when_the_tier_is_ready(tmp_path: Path) -> 
         assert all(abs(p - snap.now) <= 1.0 for p in predicted), (predicted[:3], snap.now)
 
     asyncio.run(go())
+
+
+def test_next_step_puts_an_alert_first(drill) -> None:
+    """A journal that cannot be written (or a backend alert) is what to fix first: the line says it."""
+    from cockpit.ui import guide
+
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(80, 24)):
+            await drill.run_ticks(app, 75)
+            snap = drill.engine.snapshot
+            why = "JOURNAL ALARM: disk full: not actuating until it can be written"
+            line, keys = guide.next_step(dataclasses.replace(snap, alerts=[why]), app.main.situation())
+            assert line == f"⚠ {why} · t shows the timeline" and keys == ["timeline"]
+            line, _ = guide.next_step(snap, app.main.situation())
+            assert line.startswith("4 tenant(s) regressing")
+
+    asyncio.run(go())
