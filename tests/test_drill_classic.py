@@ -23,6 +23,12 @@ REQUIRED_KEYS = {
     "min_old_hit_rate",
     "extra_cost",
     "disturbed_tenants",
+    # the honest measure and the two limits (docs/scenarios.md, "Limits")
+    "harmed_requests",
+    "restored_and_held_s",
+    "capacity_bound_s",
+    "clairvoyant_time_to_restore_s",
+    "clairvoyant_harmed_requests",
 }
 
 
