@@ -219,7 +219,9 @@ def clairvoyant(
     at least as much by then (induction over ticks), and its harm is no more. (This rests on that
     monotonicity of the cache model; tests/test_limits.py checks the clairvoyant against the cockpit.)
     Replicas, start-up times and crashes are the world's own (the clairvoyant knows them); regressions
-    are acted on once the health signal shows them, as the cockpit sees them.
+    are acted on once the health signal shows them, as the cockpit sees them. Its first move is on the
+    tick after the declaration, as any strategy's is: a router write takes effect on the next tick, so
+    even abort, which shifts everything at the declaration, restores one tick after it.
     """
     w = clone(at_declaration)
     declared = w.t
@@ -237,7 +239,7 @@ def clairvoyant(
         if reading is not seen:  # a new health reading: tenants it shows regressing join the schedule
             seen = reading
             todo.update(x for x in reading if w.share[x] > EPS)
-        if todo:
+        if todo and w.t > declared + EPS:  # like every strategy, its first move is on the next tick
             _greedy_move(w, (headroom, reserve), floor, todo, n)
         n += 1
         w._step(w.dt)
