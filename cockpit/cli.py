@@ -29,11 +29,11 @@ simulator, its journal and world in the user's state directory (~/.local/state/c
 --config is accepted before or after the subcommand.
 
 exit codes:
-  0    success
-  1    a check found problems (lint: aliases, a [plugins.X] table naming no plugin; plugins check:
-       failed checks; pin: unresolved aliases; timeline: nothing at that time)
-  2    bad input or environment: a malformed file, an unknown option, scenario or backend, a missing
-       extra, an unreachable backend (one sentence on stderr naming what and where)
+  0    success (plan: also when nothing is regressing, so there is nothing to roll back)
+  1    a check found problems (lint: aliases, an unknown backend, a [plugins.X] table naming no plugin;
+       plugins check: failed checks; pin: unresolved aliases; timeline: nothing at that time)
+  2    bad input or environment: a malformed file, an unknown option, scenario, backend or [plugins.X]
+       table, a missing extra, an unreachable backend (one sentence on stderr naming what and where)
   130  interrupted (Ctrl-C)
 
 shell completion: eval "$(cockpit completion bash)"  (or zsh, tcsh)
@@ -42,6 +42,22 @@ shell completion: eval "$(cockpit completion bash)"  (or zsh, tcsh)
 CONFIG_HELP = "configuration file (default: $COCKPIT_CONFIG, ./cockpit.toml, the user's, else the embedded default)"
 # Where shtab's completion scripts complete a file name (shtab.FILE, without importing shtab at start-up).
 _COMPLETE_FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
+DRILL_EPILOG = """\
+The scenario supplies the world and the cockpit's settings. A --config FILE is always read and validated;
+the drill takes from it only the [plugins.NAME] options of the backends --backend names."""
+
+
+class DrillHelp(argparse.RawDescriptionHelpFormatter):
+    """`cockpit drill --help` ends with the bundled scenarios' names (read only when help is asked for)."""
+
+    def add_text(self, text: str | None) -> None:
+        if text == DRILL_EPILOG:  # the help's epilog (a usage error prints no epilog)
+            from cockpit_backends.mock.scenario import builtin_names
+
+            text += f"\n\nbundled scenarios: {', '.join(builtin_names())}"
+        super().add_text(text)
 
 
 def _lazy(module: str, name: str) -> Any:
@@ -123,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--theme", help="a bundled theme (dark, light, high-contrast, colour-blind, ansi-16) or a theme file"
     )
     sub = p.add_subparsers(dest="command")
-    d = sub.add_parser("drill", help="run a scenario headless with an autopilot on-call and print the scorecard")
+    d = sub.add_parser(
+        "drill",
+        help="run a scenario headless with an autopilot on-call and print the scorecard",
+        epilog=DRILL_EPILOG,
+        formatter_class=DrillHelp,
+    )
     d.add_argument("scenario", help="a bundled scenario name or a scenario file")
     d.add_argument("--strategy", default="cockpit", choices=list(STRATEGY_NAMES))
     d.add_argument("--compare", action="store_true", help="run all three strategies side by side")
@@ -222,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _logging(args)
     try:
+        from cockpit.cli_checks import check_args
+
+        check_args(args)
         if args.command is None:
             from cockpit.ui.run import run_tui
 

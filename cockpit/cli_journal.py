@@ -1,4 +1,4 @@
-"""`cockpit journal verify PATH`: check every record's checksum and the hash chain of a journal (a SQLite
+"""`cockpit journal verify [PATH]`: check every record's checksum and the hash chain of a journal (a SQLite
 file or a redis:// URL) without opening an engine on it. Exit 0 when it verifies, 1 naming the first bad
 record, 2 when it cannot be read at all."""
 
@@ -12,7 +12,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("journal", help="journal maintenance: verify checksums and the hash chain")
     sub = p.add_subparsers(dest="journal_command", required=True)
     v = sub.add_parser("verify", help="check every record's checksum and the chain (exit 1 naming a bad record)")
-    v.add_argument("path", help="the journal: a SQLite file or redis://host:port/db?stream=name")
+    v.add_argument(
+        "path",
+        nargs="?",
+        help="the journal: a SQLite file or redis://host:port/db?stream=name (default: the one cockpit.toml names)",
+    )
     v.set_defaults(func=verify)
     return p
 
@@ -24,7 +28,12 @@ def verify(args: argparse.Namespace) -> int:
     from cockpit.errors import ConfigError
     from cockpit.redact import redact_url
 
-    ref = str(args.path)
+    if args.path is None:  # as timeline and evidence: the journal the configuration names
+        from cockpit.paths import discover
+
+        ref = discover(args.config, require_pins=False).journal_url
+    else:
+        ref = str(args.path)
     try:
         if ref.startswith(("redis://", "rediss://", "unix://")):
             from cockpit.engine.journal_redis import RedisJournal

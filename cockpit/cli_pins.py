@@ -53,6 +53,7 @@ def lint_command(args: argparse.Namespace) -> int:
     provider, why, rule = _provider(config, host)
     classes = asyncio.run(_classify_all(provider, [r.value for r in refs], rule, why))
     tables = config_warnings(config, host)  # a misspelled [plugins.X] leaves a backend on its defaults
+    tables += backend_findings(config, host, name)
     for line in tables:
         print(line)
     findings = 0
@@ -70,6 +71,22 @@ def lint_command(args: argparse.Namespace) -> int:
         return 1
     print(f"{name}: {len(refs)} model reference(s), all pinned")
     return 0
+
+
+def backend_findings(config: Any, host: Any, file: str) -> list[str]:
+    """One sentence per [backends] role naming no installed backend that serves that role."""
+    from cockpit.hookspecs import ROLES
+
+    specs = host.backends()
+    out = []
+    for role in ROLES:
+        name = config.backend_for(role)
+        if name in specs and role in specs[name].roles:
+            continue
+        serving = ", ".join(sorted(n for n, s in specs.items() if role in s.roles)) or "none"
+        what = f"{name!r} does not serve the {role} role" if name in specs else f"{name!r} names no installed backend"
+        out.append(f"{file}: backends.{role} = {what} (installed {role} backends: {serving})")
+    return out
 
 
 def pin_command(args: argparse.Namespace) -> int:

@@ -28,10 +28,9 @@ def list_command(args: argparse.Namespace) -> int:
 
 def config_warnings(config: Any, host: Any) -> list[str]:
     """One line per [plugins.X] table that names no installed plugin (plugins check and lint)."""
-    from cockpit.plugins import unknown_tables
+    from cockpit.plugins import config_table_problems
 
-    file = "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
-    return unknown_tables(config.file.plugins, host.known_names(), file)
+    return config_table_problems(config, host)
 
 
 def check_command(args: argparse.Namespace) -> int:
@@ -40,7 +39,6 @@ def check_command(args: argparse.Namespace) -> int:
 
     from cockpit.contract import check_backend
     from cockpit.engine.session import make_clock
-    from cockpit.errors import PluginError
     from cockpit.hookspecs import BackendContext, PinnedModels
     from cockpit.paths import discover
     from cockpit.plugins import PluginHost
@@ -57,8 +55,11 @@ def check_command(args: argparse.Namespace) -> int:
     )
     freeze = _freeze_checks(host, config, context, args.name)
     if args.name not in backends and not freeze:
-        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
-        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
+        if not host.pm.has_plugin(args.name):
+            raise unknown_plugin(args.name, host)
+        print(f"{args.name}: serves no role, hooks {', '.join(plugin_hooks(host, args.name))}")
+        print(f"  nothing to check: {config_file(config)} has no [plugins.{args.name}] table its hooks could check")
+        return 0
     if args.name not in backends:  # a freeze-only plugin (launchdarkly, unleash): its checks only
         return _report(f"{args.name}: freeze hooks", freeze, config, host)
     spec = backends[args.name]
@@ -117,11 +118,13 @@ def show_command(args: argparse.Namespace) -> int:
     from cockpit.plugins import PluginHost
 
     host = PluginHost()
-    backends = host.backends()
-    spec = backends.get(args.name)
+    spec = host.backends().get(args.name)
+    if spec is None and host.pm.has_plugin(args.name) and not args.json_schema:  # a hook-only plugin (webhook)
+        for line in describe_plugin(host, args.name):
+            print(line)
+        return 0
     if spec is None:
-        hint = "".join(f"; {f}" for f in host.failures if f.plugin == args.name)
-        raise PluginError(f"unknown backend {args.name!r} (installed: {', '.join(sorted(backends)) or 'none'}){hint}")
+        raise unknown_plugin(args.name, host)
     if args.json_schema:
         if spec.options is None:
             raise PluginError(f"backend {spec.name!r} declares no typed options (BackendSpec.options)")
@@ -131,20 +134,71 @@ def show_command(args: argparse.Namespace) -> int:
         return 0
     for line in describe(spec):
         print(line)
+    if others := [n for n in provided_by(host, args.name) if n != args.name]:  # http: anthropic, openai-compatible
+        print(f"  plugin {args.name} also provides: {', '.join(others)} (cockpit plugins show NAME)")
     return 0
 
 
+def provided_by(host: Any, plugin: str) -> list[str]:
+    """The backends plugin `plugin` provides (as loaded: each one the host accepted)."""
+    backends = host.backends()
+    out: list[str] = []
+    for impl in host.pm.hook.cockpit_backends.get_hookimpls():
+        if impl.plugin_name == plugin:
+            try:
+                out += [s.name for s in impl.function() or () if s.name in backends]
+            except Exception:  # already recorded as the plugin's failure by host.backends()
+                continue
+    return sorted(out)
+
+
+def unknown_plugin(name: str, host: Any) -> Exception:
+    """One sentence for a name that is neither a backend nor a plugin; it lists what `cockpit plugins`
+    lists (the installed plugins), and why a plugin of that name failed to load, if it did."""
+    from cockpit.errors import PluginError
+    from cockpit.plugins import installed_plugins
+
+    names = [p.name for p in installed_plugins()]
+    hint = "".join(f"; {f}" for f in host.failures if f.plugin == name)
+    return PluginError(f"unknown plugin or backend {name!r} (installed plugins: {', '.join(names) or 'none'}){hint}")
+
+
+def config_file(config: Any) -> str:
+    return "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
+
+
+def plugin_hooks(host: Any, name: str) -> list[str]:
+    """The cockpit hooks plugin `name` implements."""
+    plugin = host.pm.get_plugin(name)
+    return sorted(c.name for c in host.pm.get_hookcallers(plugin) or [] if c.name != "cockpit_backends")
+
+
+def describe_plugin(host: Any, name: str) -> list[str]:
+    """`plugins show` for a plugin that serves no role (webhook, launchdarkly, unleash): its hooks."""
+    from cockpit.plugins import installed_plugins
+
+    found = [p for p in installed_plugins() if p.name == name]
+    version = f" {found[0].version}" if found else ""
+    module = host.pm.get_plugin(name)
+    paragraph = " ".join((getattr(module, "__doc__", None) or "").strip().split("\n\n")[0].split())
+    doc = paragraph.split(". ")[0].rstrip(".")
+    out = [f"{name}{version}: serves no role; hooks {', '.join(plugin_hooks(host, name)) or 'none'}"]
+    out += [f"  {doc}"] if doc else []
+    return [*out, f"  options [plugins.{name}]: read by its cockpit_configure hook (see its documentation)"]
+
+
 def describe(spec: Any) -> list[str]:
-    caps = spec.capabilities
-    step = f"share step {caps.share_step:g}" if caps.share_step else "any share"
-    flags = [step, "creates tenants" if caps.creates_tenants else "cannot create tenants"]
-    flags += ["measures rates" if caps.measures_rates else "no rates (health must provide them)"]
-    flags += ["answers unknown"] if caps.answers_unknown else []
     out = [
         f"{spec.name} {spec.version} (plugin contract {spec.contract_version}): roles {', '.join(sorted(spec.roles))}"
     ]
     out += [f"  {spec.description}"] if spec.description else []
-    out.append(f"  capabilities: {', '.join(flags)}")
+    if "router" in spec.roles:  # the capabilities describe a router: shares, tenants, rates
+        caps = spec.capabilities
+        step = f"share step {caps.share_step:g}" if caps.share_step else "any share"
+        flags = [step, "creates tenants" if caps.creates_tenants else "cannot create tenants"]
+        flags += ["measures rates" if caps.measures_rates else "no rates (health must provide them)"]
+        flags += ["answers unknown"] if caps.answers_unknown else []
+        out.append(f"  capabilities: {', '.join(flags)}")
     if spec.options is None:
         return [*out, f"  options [plugins.{spec.name}]: not declared (the plugin validates its own table)"]
     return [*out, f"  options [plugins.{spec.name}]:", *_options(spec.options)]

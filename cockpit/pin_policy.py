@@ -64,6 +64,8 @@ async def classify(provider: Any, value: str, rule: Rule | None = None, why: str
         return g
     try:
         revision = await provider.resolve(value)
+    except LookupError:  # the provider does not know the name: a plain sentence, no exception's name
+        return unknown(value, "unknown to the provider")
     except Exception as exc:
-        return unknown(value, f"could not resolve it ({type(exc).__name__}: {exc})")
+        return unknown(value, f"the provider could not resolve it: {str(exc).strip(chr(34) + chr(39)) or 'no reason'}")
     return alias(value, "not a dated, '@rev-…' or '@sha256:…' id", str(revision))

@@ -110,6 +110,18 @@ def unknown_tables(tables: Iterable[str], known: Iterable[str], file: str) -> li
     return out
 
 
+def config_table_problems(config: Any, host: PluginHost) -> list[str]:
+    """`unknown_tables` of a loaded configuration (lint, plugins check); engines refuse the first."""
+    file = "the embedded default cockpit.toml" if "embedded default" in config.source else str(config.path)
+    return unknown_tables(config.file.plugins, host.known_names(), file)
+
+
+def refuse_unknown_tables(config: Any, host: PluginHost | None = None) -> None:
+    """Raise the first of `config_table_problems` (one sentence) as a ConfigError."""
+    if problems := config_table_problems(config, host or PluginHost()):
+        raise ConfigError(problems[0])
+
+
 def _host_file(filename: str) -> bool:
     """A frame of the cockpit's host, pluggy or the standard library: never where a plugin went wrong."""
     import sysconfig

@@ -19,7 +19,7 @@ from cockpit.engine.clock import Clock
 from cockpit.engine.journal import JournalLike
 from cockpit.errors import PluginError
 from cockpit.hookspecs import ROLES, BackendContext
-from cockpit.plugins import PluginFailure, PluginHost, raised_at, source_of
+from cockpit.plugins import PluginFailure, PluginHost, raised_at, refuse_unknown_tables, source_of
 
 T = TypeVar("T")
 log = logging.getLogger("cockpit.engine")
@@ -53,6 +53,7 @@ class Backends:
     def create(
         cls, config: Config, host: PluginHost, context: BackendContext, journal: JournalLike, clock: Clock
     ) -> Backends:
+        refuse_unknown_tables(config, host)  # a misspelled [plugins.X] would leave a backend unconfigured
         objs: dict[str, Any] = {}
         names: dict[str, str] = {}
         for role in ROLES:

@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from cockpit.config import Config, default_operator
 from cockpit.errors import ConfigError
@@ -83,8 +84,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from cockpit.engine.clock import ScaledClock
-    from cockpit.engine.session import make_clock, open_drill, open_engine
+    from cockpit.engine.session import make_clock, open_engine
     from cockpit.ui.app import CockpitApp
 
     drill = getattr(args, "drill", None)
@@ -102,6 +102,10 @@ def run_tui(args: argparse.Namespace) -> int:
     source = find_config(getattr(args, "config", None))
     config = load_found(source) if not drill or not source.embedded else None
     keymap = check_keymap(config) if config is not None else {}
+    if drill and config is not None:  # the drill takes only the keymap and operator from it: still checked
+        from cockpit.plugins import refuse_unknown_tables
+
+        refuse_unknown_tables(config)
     from cockpit.ui.themes import DEFAULT, load_all, load_theme
 
     theme = load_theme(getattr(args, "theme", None) or DEFAULT)
@@ -109,24 +113,14 @@ def run_tui(args: argparse.Namespace) -> int:
     tmp = None
     session = None
     if drill:
-        if speed is not None and speed <= 0:
-            raise ConfigError(f"--speed: expected a positive number, got {speed:g}")
-        tmp = tempfile.TemporaryDirectory(prefix="cockpit-tui-drill-")
-        operator = getattr(args, "operator", None) or (config.operator if config else default_operator())
-        session = open_drill(
-            drill,
-            journal=Path(tmp.name) / "journal.db",
-            clock=ScaledClock(speed or 60.0, start=0.0),
-            read_only=read_only,
-            operator=operator,
-            overflow=bool(getattr(args, "overflow", False)),
-        )
+        tmp, session = _open_tui_drill(args, drill, config, read_only)
         engine = session.engine
     else:
         assert config is not None  # loaded above: only a drill may run without one
         engine = open_engine(
             config, read_only=read_only, clock=make_clock(config, speed), operator=getattr(args, "operator", None)
         )
+    previous = _exit_on_sigterm() if tmp is not None else None  # SIGTERM runs the cleanup below too
     try:
         app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes)
         # Which configuration this is (visible once the screen closes; config.source is on the engine too).
@@ -140,3 +134,45 @@ def run_tui(args: argparse.Namespace) -> int:
             engine.close_sync()  # the plugins' objects (aclose), then the journal
         if tmp is not None:
             tmp.cleanup()
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _open_tui_drill(args: argparse.Namespace, drill: str, config: Config | None, read_only: bool) -> Any:
+    """The drill's session on a journal in a temporary directory (--speed is checked by cockpit.cli_checks);
+    the directory is removed if the drill does not open."""
+    from cockpit.engine.clock import ScaledClock
+    from cockpit.engine.session import open_drill
+
+    tmp = tempfile.TemporaryDirectory(prefix="cockpit-tui-drill-")
+    operator = getattr(args, "operator", None) or (config.operator if config else default_operator())
+    try:
+        session = open_drill(
+            drill,
+            journal=Path(tmp.name) / "journal.db",
+            clock=ScaledClock(getattr(args, "speed", None) or 60.0, start=0.0),
+            read_only=read_only,
+            operator=operator,
+            overflow=bool(getattr(args, "overflow", False)),
+        )
+    except BaseException:
+        tmp.cleanup()  # the drill never opened: its temporary journal goes too
+        raise
+    return tmp, session
+
+
+def _exit_on_sigterm() -> Any:
+    """Turn SIGTERM into SystemExit(143) so a killed TUI drill still closes its journal and removes its
+    temporary directory; returns the handler it replaced (None off the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
