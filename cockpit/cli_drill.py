@@ -79,7 +79,6 @@ def drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
     """`--backend cache=redis`: that role goes to a real backend, with options from --config's [plugins]."""
     from cockpit.errors import ConfigError
     from cockpit.paths import find_config
-    from cockpit.schema import read_toml
 
     backends: dict[str, str] = {}
     for item in args.backend or []:
@@ -88,12 +87,16 @@ def drill_backends(args: argparse.Namespace) -> tuple[dict[str, str], dict]:
             raise ConfigError(f"--backend {item!r}: expected ROLE=NAME, e.g. --backend cache=redis")
         backends[role] = name
     options: dict = {}
-    source = find_config(args.config) if backends else None
+    # A --config FILE is always read and validated (a typo or a malformed file is an error, never a silent
+    # run on the scenario alone); the drill takes only the [plugins.NAME] options of --backend's backends.
+    source = find_config(args.config) if backends or args.config else None
     if source is not None and not source.embedded:
-        plugins = read_toml(source.path, "configuration file").get("plugins", {})
-        if not isinstance(plugins, dict):
-            raise ConfigError(f"{source.path}: plugins: expected a table of backend options")
-        options = {k: v for k, v in plugins.items() if k in backends.values()}
+        from cockpit.paths import load_found
+        from cockpit.plugins import refuse_unknown_tables
+
+        config = load_found(source, require_pins=False)
+        refuse_unknown_tables(config)
+        options = {k: v for k, v in config.file.plugins.items() if k in backends.values()}
     return backends, options
 
 
@@ -120,6 +123,8 @@ def plan_command(args: argparse.Namespace) -> int:
 
         raise ConfigError("--tenants: expected comma-separated tenant names, e.g. --tenants acme,globex")
     scope = [t.strip() for t in args.tenants.split(",") if t.strip()] if args.tenants else args.scope
+    if engine.observed.traffic is not None and not engine.scope(scope):  # nothing wrong: nothing to plan
+        return nothing_to_roll_back(config, args.json)
     plan = engine.plan_now(scope)
     if args.json:
         print(plan_json(plan))
@@ -140,6 +145,17 @@ def plan_command(args: argparse.Namespace) -> int:
         print(f"unknown: {len(plan.unknown)} tenant(s)")
         for t, why in sorted(plan.unknown.items()):
             print(f"  {t}: {why}")
+    return 0
+
+
+def nothing_to_roll_back(config: Any, as_json: bool) -> int:
+    """`cockpit plan` when no tenant in scope is regressing: said, exit 0 (nothing is wrong)."""
+    why = "nothing to roll back: no tenant in scope is regressing (--scope all plans every tenant)"
+    if as_json:
+        print(json.dumps({"scope": [], "stages": [], "note": why}, indent=2))
+    else:
+        print(f"config: {config.source}")
+        print(why)
     return 0
 
 
