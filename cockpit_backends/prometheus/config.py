@@ -4,6 +4,7 @@ PromQL written by hand. Every mistake is one sentence naming the option (``plugi
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -189,7 +190,16 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def _shared(family: str, values: Mapping[str, str]) -> Shared:
     sh = SHARED[family]
-    return Shared(_Sub(sh.query).substitute(values), sh.code_label, sh.errors)
+    shards: tuple[str, ...] = ()
+    old, new, rev = values.get("old_revision", ""), values.get("new_revision", ""), values["revision"]
+    if old and new and old != new:
+        o, n = json.dumps(old), json.dumps(new)  # PromQL string literals (quotes and backslashes escaped)
+        sel = values.get("selector", "")
+        shards = tuple(
+            _Sub(sh.query).substitute({**values, "selector": ", ".join(x for x in (sel, m) if x)})
+            for m in (f"{rev}={o}", f"{rev}={n}", f"{rev}!={o}, {rev}!={n}")
+        )
+    return Shared(_Sub(sh.query).substitute(values), sh.code_label, sh.errors, shards)
 
 
 def _connection(root: str, o: Mapping[str, Any]) -> tuple[str, float, str]:
@@ -368,6 +378,7 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
     window = _window(root, o)
     selector = _str(f"{root}.selector", o.get("selector", ""), empty_ok=True)
     base = {"window": window, "selector": selector, "tenant": tenant_label, "revision": revision_label}
+    base |= {"old_revision": old, "new_revision": new}  # (not placeholders: the shared query's shards)
     checks = _checks(root, o, lines, base)
     readings = {kind: _reading(root, kind, o[kind], lines, base) if kind in o else None for kind in READING_OPTIONS}
     return Settings(

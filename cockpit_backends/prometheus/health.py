@@ -31,7 +31,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, SignalReading
 from cockpit_backends.prometheus.client import PrometheusClient, QueryFailed
 from cockpit_backends.prometheus.config import Check, Reading, Settings, parse
-from cockpit_backends.prometheus.sums import Sums
+from cockpit_backends.prometheus.sums import Sums, merged
 
 REUSE_S = 1.0  # rates() and warmth() within this long after regressions() returns reuse what it read
 Rows = list[tuple[dict[str, str], float, float]]  # (labels, value, sample time) per series
@@ -176,12 +176,15 @@ class PrometheusHealth:
         s = self.settings
         # shared queries, read as sums (sums.py): query -> (tenant, revision and code labels, error codes)
         self._sums: dict[str, tuple[str, str, str, str]] = {}
+        self._shards: dict[str, tuple[str, ...]] = {}
         for c in s.checks:
             if c.shared is not None:
                 self._sums[c.shared.query] = (c.tenant_label, c.revision_label, c.shared.code_label, c.shared.errors)
+                self._shards[c.shared.query] = c.shared.shards
         if s.rates is not None and s.rates.shared is not None and s.rates.shared.query not in self._sums:
             sh = s.rates.shared
             self._sums[sh.query] = (s.tenant_label, s.revision_label, sh.code_label, sh.errors)
+            self._shards[sh.query] = sh.shards
         self._got: dict[str, tuple[float, Got]] = {}  # query -> (read at, result)
         self.last: list[CheckResult] = []
         self.last_rates: SignalReading | None = None
@@ -212,9 +215,15 @@ class PrometheusHealth:
                 self._got[q] = (done, r)
         return out
 
-    def _query(self, q: str) -> Awaitable[Rows | Sums]:
+    async def _query(self, q: str) -> Rows | Sums:
+        """Rows, or for a shared query its sums: its revision shards sent concurrently, summed back."""
         spec = self._sums.get(q)
-        return self.client.query(q) if spec is None else self.client.query_sums(q, *spec)
+        if spec is None:
+            return await self.client.query(q)
+        shards = self._shards.get(q)
+        if not shards:
+            return await self.client.query_sums(q, *spec)
+        return merged(list(await asyncio.gather(*(self.client.query_sums(x, *spec) for x in shards))))
 
     def _queries(self) -> list[str]:
         """What one regressions() tick reads: each check's query and samples (or the shared query they are

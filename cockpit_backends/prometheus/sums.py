@@ -82,3 +82,15 @@ def summed(raw: bytes | msgspec.Raw, tenant: str, revision: str, code: str, erro
     if samples:
         out.time = samples[-1].value[0]
     return out
+
+
+def merged(parts: list[Sums]) -> Sums:
+    """Several shards' sums as one (a shared query split by revision, summed back)."""
+    out = Sums()
+    for part in parts:
+        for mine, theirs in ((out.total, part.total), (out.errors, part.errors)):
+            for key, n in theirs.items():
+                mine[key] = mine.get(key, 0.0) + n
+        out.series += part.series
+        out.time = max(out.time, part.time)
+    return out

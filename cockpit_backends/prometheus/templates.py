@@ -44,6 +44,9 @@ class Shared:
     query: str
     code_label: str  # the label the errors are told by
     errors: str  # a regular expression (anchored, as PromQL's =~) matching the error values of code_label
+    # The same query split by revision (the old one, the new one, every other), sent concurrently and
+    # summed: Prometheus evaluates one query on one core, three on as many as it has.
+    shards: tuple[str, ...] = ()
 
 
 def _sel(metric: str, extra: str = "") -> str:

@@ -152,7 +152,8 @@ def test_http_templates_read_one_shared_query_with_the_same_values(tmp_path, fle
         return await h.regressions(), await h.rates()
 
     (harm, rates), (harm2, rates2) = run(tick(shared)), run(tick(own))
-    assert sent[shared] == [shared.settings.checks[0].shared.query]  # one query: ratio, samples and rates
+    # one query for ratio, samples and rates, split by revision (old, new, any other) and sent concurrently
+    assert sent[shared] == list(shared.settings.checks[0].shared.shards) and len(sent[shared]) == 3
     assert len(set(sent[own])) == len(sent[own]) == 3  # the check, its samples, the rates
     sent[own].clear()
     run(tick(own))  # the next tick reads the rates anew (only what regressions() just read is reused)
@@ -373,7 +374,7 @@ def test_freshness_query_is_implied_by_the_window_and_sent_only_to_explain_a_mis
     assert sum("timestamp(" in q for q in sent) == 1 and first["broken"] > 0.5
     sent.clear()
     second, rates = run(h.regressions()), run(h.rates())
-    assert not any("timestamp(" in q for q in sent) and len(sent) == 1  # the shared query, reused by rates()
+    assert not any("timestamp(" in q for q in sent) and len(sent) == 3  # the shared query's shards; rates reuse
     assert second["broken"] > 0.5 and second["steady"] == 0.0 and not second.unknown.keys() - {"quiet", "idle"}
     assert rates["steady"] == pytest.approx(40, rel=0.2)  # 20 rps on each revision
     # With the stale tenant seen and missing from the window's rows, it is sent every tick to say why.
