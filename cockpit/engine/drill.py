@@ -185,7 +185,7 @@ async def run_drill(
             if declared_before is None and pilot.declared_at is not None:
                 lower_bound = sim.lower_bound(pilot.declared_at, sorted(pilot.scope))
                 j.append("drill_lower_bound", {"lower_bound_s": lower_bound}, clock.now())
-            if finished_at is None and engine.rollback.done and not engine.overflow.holding:
+            if finished_at is None and _finished(engine):
                 finished_at = clock.now()
             if not to_the_end and _settled(finished_at, clock.now(), oncall):
                 break
@@ -222,7 +222,7 @@ async def run_drill(
         scope=sorted(pilot.scope),
         warmer=engine.warmer.snapshot(),
         **end_state,
-        overflow=_overflow_card(card) if overflow else None,
+        overflow=_overflow_card(card, overflow),
         history=card["history"],
         restored_and_held_s=_held(declared, restored_at, card.get("last_drop_at_s"), tick, ended_at),
         **limits,
@@ -250,8 +250,16 @@ def _held(
     return max(0.0, held - declared)
 
 
-def _overflow_card(card: Mapping[str, Any]) -> dict[str, Any]:
-    """The overflow tier's figures for the scorecard, rounded like the others."""
+def _finished(engine: Engine) -> bool:
+    """The rollback finished, and the overflow tier (when there is one) has drained back to the old tier:
+    until then it still costs, and the scorecard counts it."""
+    return engine.rollback.done and not engine.overflow.holding
+
+
+def _overflow_card(card: Mapping[str, Any], used: bool) -> dict[str, Any] | None:
+    """The overflow tier's figures for the scorecard, rounded like the others (None: not used)."""
+    if not used:
+        return None
     o = card.get("overflow") or {}
     return {
         "rate_limit_rps": o.get("rate_limit_rps"),
