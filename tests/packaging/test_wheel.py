@@ -29,6 +29,9 @@ SOURCES = ("pyproject.toml", "README.md", "LICENSE", "cockpit", "cockpit_backend
 pytestmark = pytest.mark.packaging
 
 
+XDG_VARS = ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")
+
+
 class Installed:
     def __init__(self, base: Path) -> None:
         self.base = base
@@ -180,7 +183,9 @@ def test_tui_on_the_embedded_default_in_tmux(installed: Installed) -> None:
     args = " --local" if _default_engine_listening() else ""
     env = installed.env()
     exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items() if k in ("HOME", "PATH", "TERM"))
-    cmd = f"cd {_quote(str(installed.work))} && env -u VIRTUAL_ENV -u COCKPIT_CONFIG {exports} cockpit{args}; sleep 30"
+    # tmux's server passes on the environment it started with (the suite's XDG_* folders among it): unset
+    unset = " ".join(f"-u {k}" for k in ("VIRTUAL_ENV", "COCKPIT_CONFIG", *XDG_VARS))
+    cmd = f"cd {_quote(str(installed.work))} && env {unset} {exports} cockpit{args}; sleep 30"
     subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
     try:
         screen = _wait_for(tmux, session, "acme")
