@@ -8,10 +8,13 @@ a first request only does I/O."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import sys
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 _WARM = ("httpcore", "h11", "anyio", "anyio._backends._asyncio", "anyio.streams.tls")
 
@@ -36,3 +39,26 @@ def warm_if_used() -> None:
     """Warm httpx's transport when something has imported httpx (a backend just created)."""
     if "httpx" in sys.modules:
         warm()
+
+
+class LoopClient:
+    """One ``httpx.AsyncClient`` per event loop: a client belongs to the loop that made it, so `get()`
+    builds a new one with `make()` when called from another loop (a drill, a test, `plugins check`), and
+    `aclose()` closes the current one. The backends on httpx share this instead of each keeping a client
+    and its loop by hand."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._loop: Any = None
+
+    def get(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client, self._loop = self._make(), loop
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()

@@ -30,7 +30,7 @@ from cockpit.domain.pins import PinClass, alias, snapshot, unknown
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError
 from cockpit.hookspecs import BackendContext, PromptPrefix, WarmResult
-from cockpit.httpx_warm import warm
+from cockpit.httpx_warm import LoopClient, warm
 from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
 from cockpit_backends.http.pin_rules import anthropic_rule, openai_rule
 
@@ -64,8 +64,7 @@ class _Provider:
         self._options = o
         self.resolved: dict[str, str] = {}  # alias -> the last pinned revision seen
         self.moves: list[tuple[str, str, str]] = []  # (alias, previous, current), oldest first
-        self._loop: Any = None
-        self._client: Any = None
+        self._clients = LoopClient(self._new_client)
         # Off the event loop, here: importing httpx and the TLS set-up take a few tenths of a second, which
         # would otherwise block the loop on the first call.
         import httpx
@@ -85,21 +84,13 @@ class _Provider:
         return f"{type(self).__name__}({self.base_url!r})"
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._clients.aclose()
 
     def _headers(self) -> dict[str, str]:
         return {"accept": "application/json"}
 
     def _http(self) -> Any:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if self._client is None or (self._loop is not None and self._loop is not loop):
-            self._client = self._new_client()
-        self._loop = loop
-        return self._client
+        return self._clients.get()
 
     def _fail(self, message: str, kind: type[BackendError] = BackendError) -> BackendError:
         return kind(self.backend, "provider", scrub(message, self._key))

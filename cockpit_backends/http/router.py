@@ -14,6 +14,7 @@ from typing import Any
 
 from cockpit.errors import BackendError
 from cockpit.hookspecs import ApplyResult, BackendContext, TrafficReading
+from cockpit.httpx_warm import LoopClient
 from cockpit_backends.http._common import (
     Options,
     RequestFailed,
@@ -40,43 +41,34 @@ class HttpRouter:
         self.backoff_s = o.number("backoff_s", 0.05, minimum=0, maximum=10)
         self.batch_size = o.integer("batch_size", 10_000, minimum=1, maximum=1_000_000)
         self._token: Secret | None = o.secret("token_env", None, context.config_dir)
-        self._client: Any = None
-        self._loop: Any = None
+        self._clients = LoopClient(self._new_client)
         httpx_ready()  # its first request imports nothing inside the event loop
 
     def __repr__(self) -> str:
         return f"HttpRouter({self.base_url!r})"
 
     # Transport ---------------------------------------------------------------------------------
+    def _new_client(self) -> Any:
+        import httpx
+
+        headers = {"accept": "application/json"}
+        if self._token:
+            headers["authorization"] = f"Bearer {self._token.reveal()}"
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout_s),
+            limits=httpx.Limits(max_connections=16),
+        )
+
     def _http(self) -> Any:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is not loop:
-            self._client = None  # a client belongs to the event loop that made it
-        if self._client is None:
-            import httpx
-
-            self._loop = loop
-
-            headers = {"accept": "application/json"}
-            if self._token:
-                headers["authorization"] = f"Bearer {self._token.reveal()}"
-            self._client = httpx.AsyncClient(
-                base_url=self.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout_s),
-                limits=httpx.Limits(max_connections=16),
-            )
-        return self._client
+        return self._clients.get()
 
     def _fail(self, message: str) -> BackendError:
         return BackendError(self.backend, "router", scrub(message, self._token))
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._clients.aclose()
 
     # Read --------------------------------------------------------------------------------------
     async def read_traffic(self) -> TrafficReading:

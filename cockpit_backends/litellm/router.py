@@ -23,6 +23,7 @@ from typing import Any
 
 from cockpit.errors import BackendError
 from cockpit.hookspecs import ApplyResult, TrafficReading
+from cockpit.httpx_warm import LoopClient
 from cockpit_backends.http._common import RequestFailed, Secret, error_detail, request_with_retries, scrub
 from cockpit_backends.litellm.ladder import pick_group, read_ladder
 
@@ -53,8 +54,7 @@ class LiteLLMRouter:
         self.tenant_field = tenant_field
         self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
         self.concurrency = concurrency
-        self._client: Any = None
-        self._loop: Any = None
+        self._clients = LoopClient(self._new_client)
         self._ladder_cache: tuple[float, dict[str, float]] | None = None
         import ssl
 
@@ -68,25 +68,20 @@ class LiteLLMRouter:
         return f"LiteLLMRouter({self.base_url!r}, alias={self.alias!r})"
 
     # Transport ---------------------------------------------------------------------------------
+    def _new_client(self) -> Any:
+        return self._httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"accept": "application/json", "authorization": f"Bearer {self._key.reveal()}"},
+            timeout=self._httpx.Timeout(self.timeout_s),
+            verify=self._tls,
+            limits=self._httpx.Limits(max_connections=max(self.concurrency, 2)),
+        )
+
     def _http(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is not loop:
-            self._client = None  # a client belongs to the event loop that made it
-        if self._client is None:
-            self._loop = loop
-            self._client = self._httpx.AsyncClient(
-                base_url=self.base_url,
-                headers={"accept": "application/json", "authorization": f"Bearer {self._key.reveal()}"},
-                timeout=self._httpx.Timeout(self.timeout_s),
-                verify=self._tls,
-                limits=self._httpx.Limits(max_connections=max(self.concurrency, 2)),
-            )
-        return self._client
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._clients.aclose()
 
     def _fail(self, message: str) -> BackendError:
         return BackendError("litellm", "router", scrub(message, self._key))

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from cockpit.httpx_warm import LoopClient
 from cockpit_backends.httpx_ready import httpx_ready
 from cockpit_backends.prometheus.sums import Sums, summed
 
@@ -60,8 +61,7 @@ class PrometheusClient:
         self.url = url
         self.timeout_s = timeout_s
         self._token = token
-        self._client: Any = None
-        self._loop: Any = None
+        self._clients = LoopClient(self._new_client)
         # Imported and built here, at create time, not inside the first query: importing httpx's
         # transport and loading the CA bundle take long enough (0.1-0.8 s) to stall the event loop.
         self._ssl = httpx_ready().create_ssl_context()
@@ -69,30 +69,25 @@ class PrometheusClient:
     def __repr__(self) -> str:
         return f"PrometheusClient({self.url!r})"
 
-    def _http(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is not loop:
-            self._client = None  # a client belongs to the event loop that made it
-        if self._client is None:
-            import httpx
+    def _new_client(self) -> Any:
+        import httpx
 
-            headers = {"accept": "application/json"}
-            if self._token:
-                headers["authorization"] = f"Bearer {self._token}"
-            self._loop = loop
-            self._client = httpx.AsyncClient(
-                base_url=self.url,
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout_s),
-                limits=httpx.Limits(max_connections=16),
-                verify=self._ssl,
-            )
-        return self._client
+        headers = {"accept": "application/json"}
+        if self._token:
+            headers["authorization"] = f"Bearer {self._token}"
+        return httpx.AsyncClient(
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout_s),
+            limits=httpx.Limits(max_connections=16),
+            verify=self._ssl,
+        )
+
+    def _http(self) -> Any:
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._clients.aclose()
 
     async def _post(self, path: str, form: dict[str, str], result_type: str, what: str) -> Any:
         """POST one query to the HTTP API; the successful answer's data, or one QueryFailed sentence."""

@@ -29,6 +29,7 @@ from typing import Any
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, SignalReading
+from cockpit.httpx_warm import LoopClient
 from cockpit_backends.httpx_ready import httpx_ready
 
 OPTIONS = (
@@ -131,31 +132,25 @@ class HttpJsonHealth:
         self.tenants = tuple(tenants)
         self._token = _token(root, options.get("token_env", ""))
         self._breaches: dict[str, int] = {}
-        self._client: Any = None
-        self._loop: Any = None
+        self._clients = LoopClient(self._new_client)
         httpx_ready()  # its first request imports nothing inside the event loop
 
     def __repr__(self) -> str:
         return f"HttpJsonHealth({self.url!r})"
 
-    def _http(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is not loop:
-            self._client = None
-        if self._client is None:
-            import httpx
+    def _new_client(self) -> Any:
+        import httpx
 
-            headers = {"accept": "application/json"}
-            if self._token:
-                headers["authorization"] = f"Bearer {self._token}"
-            self._loop = loop
-            self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s))
-        return self._client
+        headers = {"accept": "application/json"}
+        if self._token:
+            headers["authorization"] = f"Bearer {self._token}"
+        return httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s))
+
+    def _http(self) -> Any:
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._clients.aclose()
 
     async def _get(self, url: str) -> Any:
         import httpx
