@@ -45,6 +45,17 @@ EPS = 1e-9
 _FIXED = frozenset({"sc", "rps", "cohort", "initial_share", "events"})
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy; a dict of scalars (a share or severity per tenant) is copied as a dict, without
+    `deepcopy`'s memo bookkeeping per entry (16 ms of a 10,000-tenant world's 17)."""
+    if type(value) is dict and all(type(v) in _SCALARS for v in value.values()):
+        return dict(value)
+    return copy.deepcopy(value)
+
+
 def clone(world: World) -> World:
     """An independent copy of `world` (what it never changes is shared: a copy of a 100,000-tenant world
     copies its shares, not its rates)."""
@@ -53,7 +64,7 @@ def clone(world: World) -> World:
         if name.startswith("_"):
             setattr(twin, name, None)  # caches (a health reading), rebuilt on demand
         elif name not in _FIXED:
-            setattr(twin, name, copy.deepcopy(value))
+            setattr(twin, name, _copy(value))
     return twin
 
 
