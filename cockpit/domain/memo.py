@@ -8,9 +8,12 @@ object and every counter has the same value: a quiet tick does no per-tenant wor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from itertools import compress, repeat
-from operator import ne
+from itertools import repeat
 from typing import Any
+
+from cockpit.domain.exact import changed_keys
+
+__all__ = ["Memo", "changed_keys"]
 
 
 class Memo:
@@ -44,15 +47,3 @@ class Memo:
         rates = list(map(rps.get, present, repeat(0.0)))
         self._keep("in_reading", (scope, rps), (keys, present, rates))
         return present, rates
-
-
-def changed_keys(before: Mapping[str, float], after: Mapping[str, float]) -> set[str] | None:
-    """The keys whose value differs between two readings of the same keys in the same order (the usual
-    case: one router's vector read twice), compared side by side without a lookup per key; None when
-    the keys or their order differ (the caller then compares by key)."""
-    if len(before) != len(after):
-        return None
-    keys = list(after)
-    if keys != list(before):
-        return None
-    return set(compress(keys, map(ne, before.values(), after.values())))

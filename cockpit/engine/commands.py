@@ -120,7 +120,9 @@ async def arm(engine: Engine, call: Call) -> str:
     engine.rollback.arm(scope, call.now, mode)
     traffic = engine.observed.traffic
     if traffic is not None and engine.observed.old is not None:
-        engine.rollback.prepare(engine.view(call.now, traffic))  # the first stage tick then costs what others do
+        # the first stage tick then costs what others do: the per-tenant sums and the order made now
+        engine.old_load(traffic.rps, traffic.shares, exact=True, force=True)
+        engine.rollback.prepare(engine.view(call.now, traffic))
     return f"rollback armed for {len(scope)} tenant(s), {engine.rollback.mode} mode{declared}"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from cockpit.config import Config
 from cockpit.domain.baselines import STRATEGIES
 from cockpit.domain.composer import Composer
-from cockpit.domain.fleet import old_tier_load
+from cockpit.domain.fleet import OldTierLoad
 from cockpit.domain.incident import Incident
 from cockpit.domain.planner import Plan
 from cockpit.domain.rollback import Decision, FleetView, RollbackScheduler
@@ -112,6 +112,7 @@ class Engine:
         self.rollout_written = -1  # the rollout version last checkpointed
         self.deltas_since_full = 0  # ceilings written as deltas since the last full rollback checkpoint
         self._memo: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        self._old_load = OldTierLoad()
         # Wired in start(), once the backends exist.
         self._backends: Backends | None = None
         self._actuator: Actuator | None = None
@@ -340,9 +341,15 @@ class Engine:
         """One observation for the scheduler (the old tier's load summed only when read)."""
         return rollback_step.view(self, now, traffic, with_load)
 
-    def old_load(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
-        """The old tier's load from the tenant vectors, summed again only when a reading changed."""
-        return float(self._same("old_load", (rps, shares), lambda: old_tier_load(rps, shares)))
+    def old_load(
+        self, rps: Mapping[str, float], shares: Mapping[str, float], exact: bool = False, force: bool = False
+    ) -> float:
+        """The old tier's load from the tenant vectors: summed again only when a reading changed, and
+        updated for the tenants whose share changed while `exact` was asked (an armed rollback; see
+        `OldTierLoad.keep_exact` for `force`)."""
+        if exact:
+            self._old_load.keep_exact(rps, shares, force)
+        return self._old_load(rps, shares)
 
     def _same(self, name: str, inputs: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """`compute()` again only when an input is not the very object it was last time (or an equal

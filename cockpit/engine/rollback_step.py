@@ -44,7 +44,8 @@ def view(engine: Engine, now: float, traffic: TrafficReading, with_load: bool = 
     tier = old_tier(engine.config, engine.observed)
     assert tier is not None, "view() needs an old-tier reading"
     rps, shares = traffic.rps, traffic.shares
-    old_load = engine.old_load(rps, shares) if with_load or engine.rollback.armed else 0.0
+    armed = engine.rollback.armed
+    old_load = engine.old_load(rps, shares, exact=armed) if with_load or armed else 0.0
     fleet = FleetView(now, rps, shares, engine.observed.harm, tier, engine.observed.old_hit(), old_load)
     return engine.overflow.widen(fleet)
 

@@ -1,0 +1,87 @@
+"""Sums over tenants that a tick updates for the few tenants that changed, and that still equal, bit for
+bit, the same sum taken afresh over every tenant.
+
+A float sum depends on the order of its additions: a running total kept by subtracting a tenant's old
+term and adding its new one drifts from the total summed again, and a decision taken on the last bit
+(a replica count rounded up) would then depend on the history of the process, not on the fleet. Kept
+exactly instead, it does not: every finite double is an integer multiple of 2**-1074, so the sum of any
+of them is an integer count of that unit, whatever the order. Its float value is that integer divided
+by 2**1074, rounded once (Python's int division rounds correctly): the correctly rounded sum, which is
+also what `math.fsum` returns for the same terms. So the cheap path (sum afresh with `math.fsum`, in C)
+and the incremental path (update the exact total for the tenants that changed) give the same float.
+
+Making the exact total costs ~0.5 us a term in Python (50 ms at 100,000 tenants); it is made once, when
+a rollback is armed, and then updated in O(tenants changed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from itertools import compress, repeat
+from operator import ne
+from typing import Any
+
+_UNIT = 1 << 1074  # 2**1074 counts of the smallest subnormal make 1.0
+
+
+def fixed(x: float) -> int:
+    """`x` as an exact integer count of 2**-1074 (x finite)."""
+    n, d = x.as_integer_ratio()  # d is a power of two, 2**k with k <= 1074
+    return n << (1075 - d.bit_length())
+
+
+class TenantSum:
+    """Σ of one term per tenant, kept exactly: `value` equals `math.fsum` of the current terms."""
+
+    __slots__ = ("terms", "total")
+
+    def __init__(self, names: Iterable[str], terms: Iterable[float]) -> None:
+        self.terms: dict[str, float] = dict(zip(names, terms, strict=True))
+        self.total = sum(map(fixed, self.terms.values()))
+
+    def update(self, names: list[str], terms: list[float]) -> None:
+        """New terms for `names` (a tenant not summed yet joins; a term of 0.0 takes one out)."""
+        old = map(self.terms.get, names, repeat(0.0))
+        self.total += sum(map(fixed, terms)) - sum(map(fixed, old))
+        self.terms.update(zip(names, terms, strict=True))
+
+    @property
+    def value(self) -> float:
+        return self.total / _UNIT
+
+
+def finite(terms: list[float]) -> bool:
+    """Every term finite (a NaN or an infinity is never kept exactly: the sum is then taken afresh)."""
+    return all(map(math.isfinite, terms))
+
+
+# The keys whose value changed between two readings, for the last few pairs asked: the old-tier load,
+# the rollback order, the idle pins and the traffic layer all compare the same two readings of the
+# router's vector; the comparison (the one O(tenants) step left when a stage changes a few shares) is
+# then made once. The pairs are held, so an `id` is never reused while remembered.
+_PAIRS: list[tuple[Mapping[str, Any], Mapping[str, Any], set[str] | None]] = []
+_KEEP = 4
+
+
+def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
+    """The keys whose value differs between two readings of the same keys in the same order (the usual
+    case: one router's vector read twice), compared side by side without a lookup per key; None when
+    the keys or their order differ (the caller then compares by key). Readings are immutable once
+    observed: the answer for a pair already compared is reused (the caller may not change it)."""
+    for b, a, result in _PAIRS:
+        if b is before and a is after:
+            return result
+    result = _changed(before, after)
+    _PAIRS.insert(0, (before, after, result))
+    del _PAIRS[_KEEP:]
+    return result
+
+
+def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
+    if len(before) != len(after):
+        return None
+    keys = list(after)
+    if keys != list(before):
+        return None
+    return set(compress(keys, map(ne, before.values(), after.values())))

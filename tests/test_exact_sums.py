@@ -1,0 +1,79 @@
+"""Sums kept up to date for the tenants that changed equal, bit for bit, the same sums taken afresh."""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cockpit.domain.exact import TenantSum, changed_keys
+from cockpit.domain.fleet import OldTierLoad, old_tier_load
+
+RATES = st.floats(min_value=0.0, max_value=1e6, allow_nan=False, allow_infinity=False)
+SHARES = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(RATES, SHARES), min_size=1, max_size=40),
+    st.lists(st.lists(st.tuples(st.integers(min_value=0, max_value=39), SHARES), max_size=8), max_size=6),
+)
+def test_old_tier_load_updated_equals_summed_afresh(tenants, stages):
+    names = [f"t{i}" for i in range(len(tenants))]
+    rps = MappingProxyType(dict(zip(names, (r for r, _ in tenants), strict=True)))
+    shares = dict(zip(names, (s for _, s in tenants), strict=True))
+    load = OldTierLoad()
+    load.keep_exact(rps, MappingProxyType(dict(shares)), force=True)
+    for moves in stages:
+        for i, s in moves:
+            if i < len(names):
+                shares[names[i]] = s
+        reading = MappingProxyType(dict(shares))  # a new reading, as a router returns after a stage
+        assert load(rps, reading) == old_tier_load(rps, reading) == math.fsum(
+            r * (1.0 - reading[t]) for t, r in rps.items()
+        )
+        assert load._sum is not None  # the same rates and tenants: updated, never summed again
+
+
+def test_old_tier_load_drops_the_exact_total_when_the_tenants_or_rates_change():
+    rps = {"a": 10.0, "b": 5.0}
+    load = OldTierLoad()
+    load.keep_exact(rps, {"a": 1.0, "b": 0.5}, force=True)
+    assert load._sum is not None
+    wider = {"a": 1.0, "b": 0.5, "c": 0.0}
+    assert load(rps, wider) == 2.5  # a new tenant: summed afresh (c has no rate)
+    assert load._sum is None
+    load.keep_exact(rps, wider)  # the same rates as the last call: made again
+    assert load._sum is not None
+    measured = {"a": 10.0, "b": 6.0}  # a router that measures rates every tick: never made for nothing
+    load.keep_exact(measured, wider)
+    assert load._sum is None
+    assert load(measured, wider) == 3.0
+
+
+def test_a_non_finite_term_is_summed_afresh_not_kept():
+    rps = {"a": 10.0, "b": 5.0}
+    load = OldTierLoad()
+    load.keep_exact(rps, {"a": 1.0, "b": 0.5}, force=True)
+    assert math.isnan(load(rps, {"a": math.nan, "b": 0.5}))
+    assert load._sum is None
+    assert load(rps, {"a": 0.0, "b": 0.5}) == 12.5
+
+
+def test_tenant_sum_is_the_correctly_rounded_sum():
+    terms = [1e16, 1.0, -1e16, 1e-300, 3.0]
+    s = TenantSum([f"t{i}" for i in range(5)], terms)
+    assert s.value == math.fsum(terms) == 4.0  # a plain left-to-right sum gives 3.0
+    s.update(["t1", "t5"], [0.0, 0.5])
+    assert s.value == math.fsum([1e16, -1e16, 1e-300, 3.0, 0.5])
+
+
+def test_changed_keys_is_compared_once_per_pair_of_readings():
+    before = MappingProxyType({"a": 1.0, "b": 0.5})
+    after = MappingProxyType({"a": 1.0, "b": 0.0})
+    first = changed_keys(before, after)
+    assert first == {"b"}
+    assert changed_keys(before, after) is first
+    assert changed_keys(after, MappingProxyType({"b": 0.0, "a": 1.0})) is None  # another order: by key
