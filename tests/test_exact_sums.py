@@ -31,8 +31,10 @@ def test_old_tier_load_updated_equals_summed_afresh(tenants, stages):
             if i < len(names):
                 shares[names[i]] = s
         reading = MappingProxyType(dict(shares))  # a new reading, as a router returns after a stage
-        assert load(rps, reading) == old_tier_load(rps, reading) == math.fsum(
-            r * (1.0 - reading[t]) for t, r in rps.items()
+        assert (
+            load(rps, reading)
+            == old_tier_load(rps, reading)
+            == math.fsum(r * (1.0 - reading[t]) for t, r in rps.items())
         )
         assert load._sum is not None  # the same rates and tenants: updated, never summed again
 
@@ -77,3 +79,58 @@ def test_changed_keys_is_compared_once_per_pair_of_readings():
     assert first == {"b"}
     assert changed_keys(before, after) is first
     assert changed_keys(after, MappingProxyType({"b": 0.0, "a": 1.0})) is None  # another order: by key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(RATES, SHARES, st.booleans()), min_size=1, max_size=30),
+    st.lists(st.lists(st.tuples(st.integers(min_value=0, max_value=29), SHARES), max_size=6), max_size=5),
+)
+def test_kept_sum_updated_equals_summed_afresh(tenants, readings):
+    from cockpit.domain.exact import KeptSum
+
+    names = [f"t{i}" for i in range(len(tenants))]
+    weights = MappingProxyType({t: r for t, (r, _, _) in zip(names, tenants, strict=True)})
+    scope = frozenset(t for t, (_, _, inside) in zip(names, tenants, strict=True) if inside)
+    values = {t: v for t, (_, v, _) in zip(names, tenants, strict=True)}
+    kept = KeptSum()
+
+    def members() -> list[str]:
+        return [t for t in names if t in scope]
+
+    def afresh(vals) -> float:
+        return math.fsum(weights[t] * vals[t] for t in members())
+
+    first = MappingProxyType(dict(values))
+    assert kept(scope, weights, first, members, scope.__contains__, keep=True) == afresh(first)
+    for moves in readings:
+        for i, v in moves:
+            if i < len(names):
+                values[names[i]] = v
+        reading = MappingProxyType(dict(values))
+        assert kept(scope, weights, reading, members, scope.__contains__) == afresh(reading)
+        assert kept._sum is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(SHARES, min_size=1, max_size=30),
+    st.lists(st.lists(st.tuples(st.integers(min_value=0, max_value=29), SHARES), max_size=6), max_size=5),
+)
+def test_composer_differences_on_new_readings_equal_the_full_comparison(targets, readings):
+    from cockpit.domain.composer import Composer, compose, differences
+    from cockpit.domain.rollback import RollbackScheduler
+
+    names = [f"t{i}" for i in range(len(targets))]
+    goal = dict(zip(names, targets, strict=True))
+    rollback = RollbackScheduler()
+    composer = Composer()
+    observed = dict(goal)
+    for moves in readings:
+        effective = composer.effective(goal, 1, rollback)
+        for i, v in moves:
+            if i < len(names):
+                observed[names[i]] = v  # the router drifted, or confirmed only part of a move
+        reading = MappingProxyType(dict(observed))
+        got = composer.differences(effective, reading)
+        assert list(got.items()) == list(differences(compose(goal, rollback.ceilings), reading).items())

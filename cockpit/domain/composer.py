@@ -7,6 +7,8 @@ from itertools import compress, repeat
 from operator import gt, is_not, ne, not_, sub
 from typing import Any, cast
 
+from cockpit.domain.exact import changed_keys
+
 
 def compose(targets: Mapping[str, float], ceilings: Mapping[str, float]) -> dict[str, float]:
     """Effective new-revision share per tenant. `ceilings` is sparse: a tenant absent has ceiling 1."""
@@ -49,7 +51,8 @@ class Composer:
       restore). A stage updates just the tenants whose ceilings it lowered (read from the scheduler's
       change log), on a copy, so a snapshot that holds the previous vector keeps it.
     - The differences against the router's vector are recomputed in full only when the router returned
-      a new reading; while the same reading comes back, only the tenants just changed are re-checked.
+      a reading of other tenants (or in another order); otherwise only the tenants whose observed or
+      effective share changed are re-checked.
     The result is the same dict, in the same order, as `differences(compose(targets, ceilings), observed)`.
     """
 
@@ -91,7 +94,13 @@ class Composer:
     def differences(self, effective: dict[str, float], observed: Mapping[str, float]) -> dict[str, float]:
         """`differences(effective, observed)` for the vector `effective()` last returned."""
         dirty = self._dirty
-        if observed is not self._seen or dirty is None:
+        if observed is not self._seen and dirty is not None and self._seen is not None:
+            # a new reading of the same tenants in the same order: only the tenants whose observed share
+            # changed (compared once for every reader of the two readings) are checked again, with those
+            # whose effective share changed
+            moved = changed_keys(self._seen, observed)
+            dirty = None if moved is None else dirty | moved
+        if dirty is None:
             self._diff = differences(effective, observed, self.tolerance)
         elif dirty:
             diff = dict(self._diff)

@@ -17,9 +17,9 @@ a rollback is armed, and then updated in O(tenants changed).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, repeat
-from operator import ne
+from operator import mul, ne
 from typing import Any
 
 _UNIT = 1 << 1074  # 2**1074 counts of the smallest subnormal make 1.0
@@ -61,21 +61,36 @@ def finite(terms: list[float]) -> bool:
 # router's vector; the comparison (the one O(tenants) step left when a stage changes a few shares) is
 # then made once. The pairs are held, so an `id` is never reused while remembered.
 _PAIRS: list[tuple[Mapping[str, Any], Mapping[str, Any], set[str] | None]] = []
-_KEEP = 4
+_KEEP = 8
 
 
 def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
     """The keys whose value differs between two readings of the same keys in the same order (the usual
     case: one router's vector read twice), compared side by side without a lookup per key; None when
     the keys or their order differ (the caller then compares by key). Readings are immutable once
-    observed: the answer for a pair already compared is reused (the caller may not change it)."""
+    observed: the answer for a pair already compared is reused (the caller may not change it), or made
+    from two that pass through the same reading (then it may hold a tenant whose value came back)."""
     for b, a, result in _PAIRS:
         if b is before and a is after:
             return result
-    result = _changed(before, after)
+    result = _chained(before, after)
+    if result is None:
+        result = _changed(before, after)
     _PAIRS.insert(0, (before, after, result))
     del _PAIRS[_KEEP:]
     return result
+
+
+def _chained(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
+    """The changes from `before` to `after` through a reading compared with both (a reader that skipped
+    a reading another one saw): the union of the two steps, a superset of the changes (a tenant changed
+    and changed back is in it), which every reader takes as tenants to look at again."""
+    for mid, a, second in _PAIRS:
+        if a is after and second is not None:
+            for b, m, first in _PAIRS:
+                if b is before and m is mid and first is not None:
+                    return first | second
+    return None
 
 
 def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
@@ -85,3 +100,54 @@ def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | 
     if keys != list(before):
         return None
     return set(compress(keys, map(ne, before.values(), after.values())))
+
+
+class KeptSum:
+    """Σ over a set of tenants of weight × value, where the values come from a reading that changes a
+    few entries at a time (the router's vector after a stage, the effective vector): correctly rounded
+    (`math.fsum` of the terms), updated for the tenants whose value changed while the set and the
+    weights are the very objects of the last call, summed afresh otherwise.
+
+    `over` identifies the set (compared by identity, with the weights); `names()` lists its tenants for
+    a sum afresh; `member(t)` says whether a changed tenant is one of them. The exact total is made on
+    a sum afresh only when `keep` is asked or the set and weights are those of the last call (weights
+    that change every tick, such as measured rates, would make it every tick for nothing)."""
+
+    __slots__ = ("_sum", "_value", "_weights", "over", "values")
+
+    def __init__(self) -> None:
+        self.over: object = None
+        self._weights: Mapping[str, float] | None = None
+        self.values: Mapping[str, float] | None = None
+        self._value = 0.0
+        self._sum: TenantSum | None = None
+
+    def __call__(
+        self,
+        over: object,
+        weights: Mapping[str, float],
+        values: Mapping[str, float],
+        names: Callable[[], list[str]],
+        member: Callable[[str], bool],
+        keep: bool = False,
+    ) -> float:
+        same = over is self.over and weights is self._weights
+        if same and values is self.values:
+            return self._value
+        if same and self._sum is not None and self.values is not None:
+            moved = changed_keys(self.values, values)
+            if moved is not None:
+                ns = list(filter(member, moved))
+                terms = list(map(mul, map(weights.get, ns, repeat(0.0)), map(values.get, ns, repeat(0.0))))
+                if finite(terms):
+                    self._sum.update(ns, terms)
+                    return self._remember(values, self._sum.value)
+        ns = names()
+        terms = list(map(mul, map(weights.get, ns, repeat(0.0)), map(values.get, ns, repeat(0.0))))
+        self._sum = TenantSum(ns, terms) if (keep or same) and finite(terms) else None
+        self.over, self._weights = over, weights
+        return self._remember(values, math.fsum(terms))
+
+    def _remember(self, values: Mapping[str, float], value: float) -> float:
+        self.values, self._value = values, value
+        return value

@@ -21,6 +21,7 @@ from itertools import compress, repeat
 from operator import add, and_, ge, gt, lt, mul, sub
 from typing import Any
 
+from cockpit.domain.exact import KeptSum, changed_keys
 from cockpit.domain.ordering import Ordering, _OrderState
 from cockpit.domain.staging import (
     EPS,
@@ -76,6 +77,7 @@ class RollbackScheduler(Ordering):
     _epoch: int = field(default=0, repr=False, compare=False)
     _checkpointed: tuple[int, int] = field(default=(-1, 0), repr=False, compare=False)
     _order_state: _OrderState | None = field(default=None, repr=False, compare=False)  # the last order and its keys
+    _failback: KeptSum = field(default_factory=KeptSum, repr=False, compare=False)  # traffic in scope on new
 
     # Commands ----------------------------------------------------------------------------------
     def arm(self, scope: Iterable[str], now: float, mode: Mode | str | None = None) -> None:
@@ -154,14 +156,13 @@ class RollbackScheduler(Ordering):
     def current_share(self, tenant: str, shares: Mapping[str, float]) -> float:
         return min(shares.get(tenant, 0.0), self.ceilings.get(tenant, 1.0))
 
-    def full_failback_load(self, view: FleetView) -> float:
-        """Old-tier load once every tenant in scope is at 0 % new."""
-        inputs = (view.rps, view.shares, self.scope)
-        moving = self._cached("failback", inputs)
-        if moving is None:
-            present, rates = self.in_reading(self.scope, view.shares, view.rps)
-            # Σ rps·share over the scope, looped in C (same operations, same order as a generator)
-            moving = self._keep("failback", inputs, sum(map(mul, rates, map(view.shares.get, present, repeat(0.0)))))
+    def full_failback_load(self, view: FleetView, keep: bool = False) -> float:
+        """Old-tier load once every tenant in scope is at 0 % new: Σ rps·share over the scope, updated for
+        the tenants a stage moved (exact.KeptSum; `keep`: make its exact total now)."""
+        scope, shares = self.scope, view.shares
+        moving = self._failback(
+            scope, view.rps, shares, lambda: self.in_reading(scope, shares, view.rps)[0], scope.__contains__, keep
+        )
         return view.old_load + view.overflow_load + moving
 
     def replicas_required(self, view: FleetView) -> int:
@@ -186,7 +187,7 @@ class RollbackScheduler(Ordering):
         armed, so that the first stage tick costs what later ones do."""
         if not self.armed:
             return
-        self.full_failback_load(view)
+        self.full_failback_load(view, keep=True)
         self._finished(view)
         self._order(view)
 
@@ -223,7 +224,13 @@ class RollbackScheduler(Ordering):
         inputs = (view.shares, self.scope, self.version)
         if self._cached("pinned", inputs) is not None:
             return
-        scope = list(self.scope)
+        # Since the last check, with the same scope and no ceiling raised (the epoch), only a tenant whose
+        # share changed can have become idle: ceilings only go down, which pins nothing new.
+        last = self._memo.get("pin_state")
+        moved = None
+        if last is not None and last[1] is self.scope and last[2] == self._epoch:
+            moved = set() if last[0] is view.shares else changed_keys(last[0], view.shares)
+        scope = list(self.scope) if moved is None else list(moved.intersection(self.scope))
         # ceiling > EPS and share <= EPS, tested in C
         open_ceiling = map(lt, repeat(EPS), map(self.ceilings.get, scope, repeat(1.0)))
         idle = map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))
@@ -233,6 +240,7 @@ class RollbackScheduler(Ordering):
             self.version += 1
             self._log.extend(pinned)
         self._keep("pinned", (view.shares, self.scope, self.version), True)
+        self._memo["pin_state"] = (view.shares, self.scope, self._epoch)
 
     def _finished(self, view: FleetView) -> bool:
         inputs = (view.shares, self.scope, self.version)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import ge, is_, le, mul
 from typing import TYPE_CHECKING, Any
+
+from cockpit.domain.exact import KeptSum, changed_keys
 
 if TYPE_CHECKING:
     from cockpit.engine.loop import Engine
@@ -59,6 +61,11 @@ class Figures:
     # the per-tenant sums with the very readings they came from (see _wrong_rate, _progress)
     rate_memo: tuple[tuple[Any, ...], float] | None = None
     progress_memo: tuple[tuple[Any, ...], tuple[list[str], float, int]] | None = None
+    # kept across readings, updated for the tenants a stage changed (exact.KeptSum)
+    rate_weights: tuple[Any, ...] | None = None  # (harm, rps, threshold, regressing tenants, harm × rps)
+    rate_sum: KeptSum = field(default_factory=KeptSum)
+    progress_last: tuple[Any, ...] | None = None  # (scope, rps, shares, effective, tenants, restored)
+    on_new: KeptSum = field(default_factory=KeptSum)
 
     def restore(self, data: Mapping[str, Any], ts: float) -> None:
         """From the latest `figures` journal entry (a restart, or a read-only engine replaying)."""
@@ -145,17 +152,30 @@ def _wrong_rate(
     effective: Mapping[str, float],
     threshold: float,
 ) -> float:
-    """Σ harm × rps × share on new over the regressing tenants (harm order), looped in C and worked out
-    again only when a reading is not the very object it was (readings are immutable once observed)."""
+    """Σ harm × rps × share on new over the regressing tenants, correctly rounded (`math.fsum`), worked out
+    again only when a reading is not the very object it was (readings are immutable once observed), and
+    then, when only the effective vector changed (a stage), updated for the tenants it changed."""
     inputs = (harm, rps, shares, effective, threshold)
     if figs.rate_memo is not None and all(map(is_, figs.rate_memo[0], inputs)):
         return figs.rate_memo[1]
-    above = list(map(le, repeat(threshold), harm.values()))
-    names = list(compress(harm, above))
-    on_new: Any = list(map(effective.get, names))  # a tenant the effective vector lacks: its observed share
-    if None in on_new:
-        on_new = map(effective.get, names, map(shares.get, names, repeat(0.0)))
-    rate = sum(map(mul, map(mul, compress(harm.values(), above), map(rps.get, names, repeat(0.0))), on_new))
+    w = figs.rate_weights
+    if w is None or w[0] is not harm or w[1] is not rps or w[2] != threshold:
+        above = list(map(le, repeat(threshold), harm.values()))
+        names = list(compress(harm, above))
+        weights = dict(
+            zip(names, map(mul, compress(harm.values(), above), map(rps.get, names, repeat(0.0))), strict=True)
+        )
+        w = figs.rate_weights = (harm, rps, threshold, names, weights)
+    names, weights = w[3], w[4]
+    kept = figs.rate_sum
+    if kept.over is weights and kept.values is not None and changed_keys(kept.values, effective) is not None:
+        # the tenants of the effective vector last summed for these weights, every one of them in it
+        rate = kept(weights, weights, effective, lambda: names, weights.__contains__)
+    elif None in map(effective.get, names):  # a tenant the effective vector lacks: its observed share
+        figs.rate_sum = KeptSum()
+        rate = math.fsum(map(mul, weights.values(), map(effective.get, names, map(shares.get, names, repeat(0.0)))))
+    else:
+        rate = kept(weights, weights, effective, lambda: names, weights.__contains__, keep=True)
     figs.rate_memo = (inputs, rate)
     return rate
 
@@ -188,11 +208,8 @@ def _progress(engine: Engine, figs: Figures, effective: Mapping[str, float]) -> 
     inputs = (rb.scope, rps, traffic.shares, effective)
     if figs.progress_memo is not None and all(map(is_, figs.progress_memo[0], inputs)):
         scope, on_new, restored = figs.progress_memo[1]
-    else:  # looped in C: the same products summed in the same order as a loop over the scope
-        scope, rates = rb.in_reading(rb.scope, traffic.shares, rps)
-        now_on_new = list(map(effective.get, scope, repeat(0.0)))
-        on_new = sum(map(mul, rates, now_on_new))
-        restored = sum(map(ge, repeat(EPS), now_on_new))
+    else:
+        scope, on_new, restored = _on_new(rb, figs, rps, traffic.shares, effective)
         figs.progress_memo = (inputs, (scope, on_new, restored))
     if figs.armed_at != rb.armed_at:  # armed now: what was on new before this tick's stage moved it
         figs.armed_at = rb.armed_at
@@ -206,3 +223,32 @@ def _progress(engine: Engine, figs: Figures, effective: Mapping[str, float]) -> 
         "restored": p.restored,
         "tenants": p.tenants,
     }
+
+
+def _on_new(
+    rb: Any, figs: Figures, rps: Mapping[str, float], shares: Mapping[str, float], effective: Mapping[str, float]
+) -> tuple[list[str], float, int]:
+    """The scope's tenants the router has, their traffic still on new (correctly rounded), and how many
+    are at 0 %: summed afresh when the scope, the rates or the router's tenants changed, else updated
+    for the tenants whose effective share changed (a stage)."""
+    last = figs.progress_last
+    if (
+        last is not None
+        and last[0] is rb.scope
+        and last[1] is rps
+        and (last[2] is shares or changed_keys(last[2], shares) is not None)
+        and (moved := changed_keys(last[3], effective)) is not None
+    ):
+        scope, restored = last[4], last[5]
+        names = list(moved.intersection(rb.scope).intersection(shares))
+        restored += sum(map(ge, repeat(EPS), map(effective.get, names, repeat(0.0)))) - sum(
+            map(ge, repeat(EPS), map(last[3].get, names, repeat(0.0)))
+        )
+        on_new = figs.on_new(figs.on_new, rps, effective, lambda: scope, lambda t: t in rb.scope and t in shares)
+    else:
+        scope, _ = rb.in_reading(rb.scope, shares, rps)
+        restored = sum(map(ge, repeat(EPS), map(effective.get, scope, repeat(0.0))))
+        figs.on_new = KeptSum()
+        on_new = figs.on_new(figs.on_new, rps, effective, lambda: scope, lambda t: False, keep=True)
+    figs.progress_last = (rb.scope, rps, shares, effective, scope, restored)
+    return scope, on_new, restored
