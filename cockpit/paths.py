@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from cockpit.config import Config
 
 APP = "cockpit"
@@ -69,11 +70,15 @@ def state_dir() -> Path:
 
 
 def embedded_config_text() -> str:
+    from importlib import resources  # here: a start-up with a cockpit.toml of its own never reads these
+
     return (resources.files(DATA) / FILENAME).read_text(encoding="utf-8")
 
 
-def theme_resources() -> dict[str, resources.abc.Traversable]:
+def theme_resources() -> dict[str, Traversable]:
     """The bundled themes by name (``dark``, ``light``, …)."""
+    from importlib import resources
+
     folder = resources.files(DATA) / "themes"
     found = [t for t in folder.iterdir() if t.name.endswith(".toml")] if folder.is_dir() else []
     return {t.name.removesuffix(".toml"): t for t in sorted(found, key=lambda t: t.name)}

@@ -6,7 +6,6 @@ entry-point group as a third-party plugin, so there is one way in.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import inspect
 import os
@@ -19,6 +18,7 @@ from typing import Any, cast
 
 import pluggy
 
+from cockpit.entry_points import entry_points
 from cockpit.errors import CockpitError, ConfigError, PluginError
 from cockpit.hookspecs import (
     ENTRY_POINT_GROUP,
@@ -62,6 +62,8 @@ def installed_plugins(*, check_imports: bool = False) -> list[InstalledPlugin]:
     """Every entry point in the group. Without `check_imports`, from package metadata only: the module is
     located (``find_spec`` of its top-level package, which runs none of its code), not imported, so a
     stale entry point shows; with it, each plugin is imported and an import failure shows with its reason."""
+    import importlib.metadata  # for the distributions' names and versions
+
     out = []
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist
@@ -86,7 +88,7 @@ def _locate_problem(value: str) -> str:
     return "" if found else f"fails to import: no module named {top!r} (the entry point outlived its package?)"
 
 
-def _import_problem(ep: importlib.metadata.EntryPoint) -> str:
+def _import_problem(ep: Any) -> str:  # an importlib.metadata.EntryPoint
     try:
         ep.load()
     except Exception as exc:
@@ -97,13 +99,13 @@ def _import_problem(ep: importlib.metadata.EntryPoint) -> str:
 def unknown_tables(tables: Iterable[str], known: Iterable[str], file: str) -> list[str]:
     """One sentence per ``[plugins.X]`` table that names no installed plugin or backend (a typo leaves
     a backend on its defaults, or unconfigured), with the nearest known name."""
-    import difflib
-
     names = sorted(set(known))
     out = []
     for t in tables:
         if t in names:
             continue
+        import difflib  # a table that names nothing installed: rare, and difflib is not free to import
+
         near = difflib.get_close_matches(t, names, n=1, cutoff=0.6)
         hint = f"did you mean [plugins.{near[0]}]?" if near else f"installed: {', '.join(names) or 'none'}"
         out.append(f"{file}: [plugins.{t}] names no installed plugin or backend; {hint}")
@@ -196,7 +198,7 @@ class PluginHost:
 
     # Loading -----------------------------------------------------------------------------------
     def _load_entry_points(self) -> None:
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in entry_points(ENTRY_POINT_GROUP):
             if self.pm.has_plugin(ep.name):
                 continue
             try:

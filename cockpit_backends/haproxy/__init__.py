@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ OPTIONS = ("socket", "map", "timeout_s", "rates_table")
 
 def config_path() -> Path:
     """The HAProxy configuration this backend expects, shipped with the package."""
+    from importlib.resources import files  # here: every start loads this plugin, few ask for the file
+
     return Path(str(files(__name__) / "haproxy.cfg"))
 
 

@@ -18,7 +18,6 @@ the factories do, when a backend is configured.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 from cockpit.hookspecs import BackendContext, BackendSpec, hookimpl
@@ -28,6 +27,8 @@ __version__ = "0.1.0"
 
 def openapi_document() -> str:
     """The router contract (OpenAPI 3.1, YAML), shipped as package data."""
+    from importlib import resources  # here: every start loads this plugin, few ask for its contract
+
     return resources.files(__name__).joinpath("router-openapi.yaml").read_text(encoding="utf-8")
 
 
