@@ -142,9 +142,15 @@ class ActionScreen(Screen[None]):
 
         regr = view.regressing(snap, self.threshold)
         bad = set(regr)
-        self.app.push_screen(
-            ScopeScreen(list(snap.traffic.shares), regr, snap.traffic.cohorts, lambda t: t not in bad), chosen
-        )
+        args = (list(snap.traffic.shares), regr, snap.traffic.cohorts, lambda t: t not in bad)
+        if self.app.is_screen_installed("scope"):  # kept from the last opening: no compose, mount or layout
+            picker = self.app.get_screen("scope")
+            assert isinstance(picker, ScopeScreen)
+            picker.reset(*args)
+        else:
+            picker = ScopeScreen(*args)
+            self.app.install_screen(picker, "scope")
+        self.app.push_screen("scope", chosen)
 
     async def confirm_arm(self, scope: list[str]) -> None:
         """The confirmation shows the planner's dry run of exactly this scope, stage ETAs included, says

@@ -46,6 +46,20 @@ class ScopeScreen(Screen[list[str] | None]):
         healthy: Callable[[str], bool] = lambda t: True,
     ) -> None:
         super().__init__()
+        self.table = TenantTable(COLUMNS, (3, 24, 12, 8), id="scope-list")
+        self.count = Label(id="scope-count")
+        self.box = Input(placeholder="filter by name, cohort or health; escape clears", id="scope-filter")
+        self.reset(tenants, preselected, cohorts, healthy)
+
+    def reset(
+        self,
+        tenants: Sequence[str],
+        preselected: Sequence[str],
+        cohorts: Mapping[str, str] | None = None,
+        healthy: Callable[[str], bool] = lambda t: True,
+    ) -> None:
+        """The picker as a fresh one would open: the screen is kept between openings (installed), so
+        opening it again is one frame with no compose, mount or layout of its own."""
         pre = set(preselected)
         self.tenants = [t for t in tenants if t in pre] + [t for t in tenants if t not in pre]
         self.selected: set[str] = set(pre)
@@ -53,27 +67,32 @@ class ScopeScreen(Screen[list[str] | None]):
         self.healthy = healthy
         self.shown: list[str] = self.tenants
         self._search: dict[str, str] | None = None
+        if self.is_mounted:  # opened before: no filter, the cursor on the first row
+            with self.box.prevent(Input.Changed):
+                self.box.value = ""
+            self.box.remove_class("shown")
+            self.table.cursor = 0
+            self.table.scroll_to(y=0, animate=False, immediate=True)
+            self.table.focus()
+        self._draw()
 
     def compose(self) -> ComposeResult:
         """Everything drawn as composed (rows and count included), so opening is one frame's work."""
-        table = TenantTable(COLUMNS, (3, 24, 12, 8), id="scope-list")
-        table.set_rows(self.shown, self._row, lambda t: t in self.selected)
         with Vertical(id="dialog"):
-            yield Label(self._count(), id="scope-count")
+            yield self.count
             yield Label("space toggles · / filters · a selects all shown · x clears · enter continues · esc back")
-            yield Input(placeholder="filter by name, cohort or health; escape clears", id="scope-filter")
-            yield table
+            yield self.box
+            yield self.table
 
     def on_mount(self) -> None:
-        self.query_one(TenantTable).focus()
+        self.table.focus()
 
     def _row(self, t: str) -> tuple[str, ...]:
         return ("[x]" if t in self.selected else "[ ]", t, self.cohorts.get(t, ""), "ok" if self.healthy(t) else "regr")
 
     def _draw(self) -> None:
-        table = self.query_one(TenantTable)
-        table.set_rows(self.shown, self._row, lambda t: t in self.selected)
-        self.query_one("#scope-count", Label).update(self._count())
+        self.table.set_rows(self.shown, self._row, lambda t: t in self.selected)
+        self.count.update(self._count())
 
     def _count(self) -> str:
         n = len(self.selected)
@@ -96,15 +115,15 @@ class ScopeScreen(Screen[list[str] | None]):
         self._draw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(TenantTable).focus()
+        self.table.focus()
 
     def action_filter(self) -> None:
-        box = self.query_one("#scope-filter", Input)
+        box = self.box
         box.add_class("shown")
         box.focus()
 
     def action_toggle_tenant(self) -> None:
-        t = self.query_one(TenantTable).cursor_tenant
+        t = self.table.cursor_tenant
         if t is not None:
             self.selected.symmetric_difference_update({t})
             self._draw()
@@ -123,19 +142,19 @@ class ScopeScreen(Screen[list[str] | None]):
         self._draw()
 
     def action_done(self) -> None:
-        box = self.query_one("#scope-filter", Input)
+        box = self.box
         if box.has_focus:
-            self.query_one(TenantTable).focus()
+            self.table.focus()
             return
         chosen = [t for t in self.tenants if t in self.selected]
         self.dismiss(chosen or None)
 
     def action_back(self) -> None:
         """Escape clears the filter first; with no filter, it cancels."""
-        box = self.query_one("#scope-filter", Input)
+        box = self.box
         if box.value or box.has_class("shown"):
             box.value = ""
             box.remove_class("shown")
-            self.query_one(TenantTable).focus()
+            self.table.focus()
             return
         self.dismiss(None)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -80,5 +80,25 @@ class TextScreen(Dialog[None]):
         self.body = body
         self.query_one("#text-body", Static).update(body)
 
+    def set_text(self, title: str, body: str) -> None:
+        """A kept screen opened again: its new title and text, from the top."""
+        self.title_text = title
+        self.query_one("#dialog-title", Label).update(title)
+        if body != self.body:
+            self.set_body(body)
+        self.query_one(VerticalScroll).scroll_home(animate=False, immediate=True)
+
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def show_text(app: App[Any], title: str, body: str, screen_id: str) -> None:
+    """Open the text screen `screen_id` (help, plan, timeline, detail). It is kept (installed) once
+    opened, so opening it again costs no compose, mount or layout, and closing it no teardown."""
+    if app.is_screen_installed(screen_id):
+        screen = app.get_screen(screen_id)
+        assert isinstance(screen, TextScreen)
+        screen.set_text(title, body)
+    else:
+        app.install_screen(TextScreen(title, body, screen_id), screen_id)
+    app.push_screen(screen_id)

@@ -78,12 +78,33 @@ class TenantTable(ScrollView, can_focus=True):
             self.is_alert = is_alert
         if fresh:
             self._cache.clear()
-        self.virtual_size = Size(self.size.width or sum(self.widths), len(order) + 1)
+        self._set_virtual_size(Size(self.size.width or sum(self.widths), len(order) + 1))
         if self.cursor >= len(order):
             self.cursor = max(0, len(order) - 1)
         if same_order and not fresh:
             return
         self._refresh_changed()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new row count; the scroll bar follows in this same frame. Setting `virtual_size` lays the
+        screen out again, so that is left for when the bar appears or goes (the table's width changes)."""
+        if size == self.virtual_size:
+            return
+        height = self.container_size.height
+        if height and self.is_mounted and (size.height > height) == (self.virtual_size.height > height):
+            self.set_reactive(ScrollView.virtual_size, size)
+        else:
+            self.virtual_size = size
+        if self.is_mounted:
+            self._scroll_update(size)  # textual's (private) update of the bars and of the scroll offset
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """textual's ScrollView redraws its scroll bar after every layout of the screen (it compares its
+        row count with its height), a frame later: a filter keystroke was two frames. The bar changes
+        with this widget's size (here) or its row count (`_set_virtual_size`), not with its neighbours."""
+        if size == self._size and container_size == self._container_size:
+            return False
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     def row(self, tenant: str) -> Row:
         cells = self._cache.get(tenant)

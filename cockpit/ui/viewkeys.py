@@ -12,7 +12,7 @@ from cockpit.ui import guide, keys, view
 from cockpit.ui.actions import ActionScreen
 from cockpit.ui.detail import tenant_detail
 from cockpit.ui.plantext import stage_lines
-from cockpit.ui.screens import TextScreen
+from cockpit.ui.screens import TextScreen, show_text
 from cockpit.ui.timeline import TimelineFeed
 
 SORTS = ("", "tenant", "rps", "on new", "health")  # o cycles through them ("" : regressing first)
@@ -120,7 +120,7 @@ class ViewScreen(ActionScreen):
     def action_plan(self) -> None:
         plan = self.planner.plan
         body = "\n".join(stage_lines(plan, 40)) if plan is not None else "no plan: nothing regressing, or done"
-        self.app.push_screen(TextScreen("Rollback plan (the engine's dry run)", body, "plan"))
+        show_text(self.app, "Rollback plan (the engine's dry run)", body, "plan")
 
     # Tenant detail, timeline, summary, help -------------------------------------------------------------
     async def action_detail(self) -> None:
@@ -128,11 +128,11 @@ class ViewScreen(ActionScreen):
         if tenant is None:
             return
         body = await tenant_detail(self.engine, self.snapshot, tenant, self.threshold, self.real_clock)
-        self.app.push_screen(TextScreen(f"tenants › {tenant}", body, "detail"))
+        show_text(self.app, f"tenants › {tenant}", body, "detail")
 
     async def action_timeline(self) -> None:
         await self.feed.refresh()
-        self.app.push_screen(TextScreen("Timeline (journal, newest first, live)", self.timeline_body(), "timeline"))
+        show_text(self.app, "Timeline (journal, newest first, live)", self.timeline_body(), "timeline")
 
     def timeline_body(self) -> str:
         return self.feed.text(self.real_clock, max(40, self.app.size.width * 9 // 10 - 6))
@@ -153,7 +153,7 @@ class ViewScreen(ActionScreen):
         self.notify(f"incident summary copied ({len(text.splitlines())} lines, OSC 52)", timeout=4)
 
     def action_help(self) -> None:
-        self.app.push_screen(TextScreen("Keys (live bindings)", self.help_text(), "help"))
+        show_text(self.app, "Keys (live bindings)", self.help_text(), "help")
 
     def help_text(self) -> str:
         source = self.engine.config.source or str(self.engine.config.path)

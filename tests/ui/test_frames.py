@@ -1,0 +1,121 @@
+"""Issue 14's speed, as behaviour: a filter keystroke is one frame (its scroll bar included), and the scope
+picker and the text screens are kept between openings, opening again as a fresh one would."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cockpit.ui.scope import ScopeScreen
+from cockpit.ui.screens import TextScreen
+from cockpit.ui.table import TenantTable
+
+
+def _frames(app) -> list[int]:
+    """Counts the frames written out (the app's display, wrapped as benchmarks/tui_latency.py does)."""
+    count = [0]
+    display = app._display
+
+    def counting(screen, renderable) -> None:
+        display(screen, renderable)
+        if renderable is not None:
+            count[0] += 1
+
+    app._display = counting
+    return count
+
+
+def test_a_filter_keystroke_is_one_frame_and_the_scroll_bar_follows_the_rows(drill) -> None:
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 30)
+            await pilot.pause()
+            table = app.main.query_one("#tenants", TenantTable)
+            bar = table.vertical_scrollbar
+            await pilot.press("slash")  # the box takes 3 lines: 13 lines (12 tenants, the header) need a bar
+            await pilot.pause()
+            assert len(table.order) == 12 and table.show_vertical_scrollbar and bar.window_virtual_size == 13
+            frames = _frames(app)
+            seen = set()
+            for key in ("e", "n", "t", "backspace", "backspace", "backspace"):  # 12 -> a few ("ent") -> 12
+                before = frames[0]
+                await pilot.press(key)
+                await pilot.pause()
+                rows = len(table.order)
+                fits = rows + 1 <= table.container_size.height
+                assert table.show_vertical_scrollbar is not fits, key
+                if not fits:  # the bar is drawn in the keystroke's one frame, for the new row count
+                    assert frames[0] - before == 1 and bar.window_virtual_size == rows + 1, key
+                seen.add(fits)
+            assert seen == {True, False}  # the bar went and came back
+            await pilot.press("e", "n", "t")
+            await pilot.pause()
+            assert "acme" in table.order and "hooli" not in table.order and len(table.order) < 12
+            await pilot.press("escape")  # cleared: every row back
+            await pilot.pause()
+            assert len(table.order) == 12 and table.scroll_offset.y == 0
+
+    asyncio.run(go())
+
+
+def test_the_scope_picker_is_kept_and_opens_again_as_new(drill) -> None:
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await drill.run_ticks(app, 75)
+            await pilot.press("A")
+            await pilot.pause()
+            picker = app.screen
+            assert isinstance(picker, ScopeScreen)
+            regressing = sorted(picker.selected)
+            assert len(regressing) == 4
+            await pilot.press("x", "slash", "g", "r", "o", "enter", "down", "space")  # changed, then left
+            await pilot.pause()
+            assert len(picker.shown) == 4 and len(picker.selected) == 1
+            await pilot.press("escape", "escape")  # clears the filter, then back
+            await pilot.pause()
+            assert app.screen is app.main
+            await pilot.press("A")
+            await pilot.pause()
+            assert app.screen is picker  # the same screen, not built again ...
+            assert sorted(picker.selected) == regressing and len(picker.shown) == 12  # ... but as a new one
+            assert not picker.box.value and not picker.box.has_class("shown")
+            table = picker.query_one(TenantTable)
+            assert table.cursor == 0 and table.has_focus
+            assert [r[0] for r in table.visible_rows()[:5]] == ["[x]"] * 4 + ["[ ]"]
+            assert str(picker.query_one("#scope-count").render()) == "Rollback scope: 4 of 12 selected"
+            await pilot.press("enter")  # and its answer still goes to this opening's confirmation
+            await pilot.pause()
+            assert "Roll back 4 tenant(s)" in str(app.screen.query_one("#dialog-body").render())
+
+    asyncio.run(go())
+
+
+def test_text_screens_are_kept_and_show_their_new_text(drill) -> None:
+    async def go() -> None:
+        app = drill.app(scenario=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await drill.run_ticks(app, 5)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            helpscreen = app.screen
+            assert isinstance(helpscreen, TextScreen) and helpscreen.id == "help"
+            await pilot.press("escape", "t")
+            await pilot.pause()
+            timeline = app.screen
+            assert isinstance(timeline, TextScreen) and timeline.id == "timeline" and timeline is not helpscreen
+            first = timeline.body
+            await pilot.press("escape")
+            await pilot.pause()
+            await drill.run_ticks(app, 75)
+            await drill.engine.command("declare", reason="frames test")
+            await pilot.press("t")
+            await pilot.pause()
+            assert app.screen is timeline and timeline.body != first  # the same screen, the new entries
+            assert "INC-1 declared" in timeline.body.splitlines()[1]  # newest first
+            assert str(timeline.query_one("#dialog-title").render()).startswith("Timeline")
+            await pilot.press("escape", "question_mark")
+            await pilot.pause()
+            assert app.screen is helpscreen and "configuration:" in helpscreen.body
+
+    asyncio.run(go())
