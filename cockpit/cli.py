@@ -238,10 +238,22 @@ def _logging(args: argparse.Namespace) -> None:
         setup("warning")
 
 
+def _no_collection_at_exit() -> None:
+    """`cockpit plan` as a process: its objects (a 10,000-tenant fleet's readings and plan) are garbage
+    once it has printed, and the collector's passes at interpreter exit over them cost more than
+    planning does (60 ms at 10,000 tenants); frozen, they are left to the operating system."""
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _logging(args)
+    if argv is None and args.command == "plan":  # the command line of this process (not a caller's)
+        _no_collection_at_exit()
     try:
         from cockpit.cli_checks import check_args
 
