@@ -7,7 +7,7 @@ from itertools import compress, repeat
 from operator import gt, is_not, ne, not_, sub
 from typing import Any, cast
 
-from cockpit.domain.exact import changed_keys
+from cockpit.domain.exact import changed_keys, remember
 
 
 def compose(targets: Mapping[str, float], ceilings: Mapping[str, float]) -> dict[str, float]:
@@ -85,6 +85,7 @@ class Composer:
             # min(target, ceiling): the target unless the ceiling is below it
             lowered = map(min, compress(wanted, present), map(ceilings.get, compress(names, present), repeat(1.0)))
             eff.update(zip(compress(names, present), lowered, strict=True))
+            remember(self._effective, eff, changed)  # what changed is known: no reader compares the two
             self._effective = eff
             if self._dirty is not None:
                 self._dirty |= changed

@@ -16,6 +16,7 @@ a rollback is armed, and then updated in O(tenants changed).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, repeat
@@ -25,10 +26,14 @@ from typing import Any
 _UNIT = 1 << 1074  # 2**1074 counts of the smallest subnormal make 1.0
 
 
-def fixed(x: float) -> int:
-    """`x` as an exact integer count of 2**-1074 (x finite)."""
+def _fixed(x: float) -> int:
     n, d = x.as_integer_ratio()  # d is a power of two, 2**k with k <= 1074
     return n << (1075 - d.bit_length())
+
+
+# `x` as an exact integer count of 2**-1074 (x finite). Cached: a stage's terms repeat (a tenant moved
+# whole leaves 0.0 in one sum and its rate in another), and a hit costs a C lookup, not a Python call.
+fixed = functools.lru_cache(maxsize=1 << 16)(_fixed)
 
 
 class TenantSum:
@@ -81,6 +86,13 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str
     return result
 
 
+def remember(before: Mapping[str, Any], after: Mapping[str, Any], changed: set[str]) -> None:
+    """Tell `changed_keys` what changed from `before` to `after` (the caller made `after` from `before`
+    and knows: a superset is fine), so that no reader compares the two."""
+    _PAIRS.insert(0, (before, after, changed))
+    del _PAIRS[_KEEP:]
+
+
 def _chained(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
     """The changes from `before` to `after` through a reading compared with both (a reader that skipped
     a reading another one saw): the union of the two steps, a superset of the changes (a tenant changed
@@ -109,7 +121,7 @@ class KeptSum:
     weights are the very objects of the last call, summed afresh otherwise.
 
     `over` identifies the set (compared by identity, with the weights); `names()` lists its tenants for
-    a sum afresh; `member(t)` says whether a changed tenant is one of them. The exact total is made on
+    a sum afresh; `pick(changed)` lists those of the changed tenants that are in it. The exact total is made on
     a sum afresh only when `keep` is asked or the set and weights are those of the last call (weights
     that change every tick, such as measured rates, would make it every tick for nothing)."""
 
@@ -128,7 +140,7 @@ class KeptSum:
         weights: Mapping[str, float],
         values: Mapping[str, float],
         names: Callable[[], list[str]],
-        member: Callable[[str], bool],
+        pick: Callable[[set[str]], list[str]],
         keep: bool = False,
     ) -> float:
         same = over is self.over and weights is self._weights
@@ -137,7 +149,7 @@ class KeptSum:
         if same and self._sum is not None and self.values is not None:
             moved = changed_keys(self.values, values)
             if moved is not None:
-                ns = list(filter(member, moved))
+                ns = pick(moved)
                 terms = list(map(mul, map(weights.get, ns, repeat(0.0)), map(values.get, ns, repeat(0.0))))
                 if finite(terms):
                     self._sum.update(ns, terms)

@@ -6,12 +6,14 @@ checkpoints read incrementally. Every result equals what the plain per-tenant lo
 
 from __future__ import annotations
 
+import math
 from bisect import insort
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate, compress, count, repeat
 from operator import add, gt, lt, mul, ne, neg, not_, sub
 
+from cockpit.domain.exact import TenantSum, finite
 from cockpit.domain.memo import Memo, changed_keys
 from cockpit.domain.staging import EPS, FleetView
 
@@ -172,6 +174,31 @@ class Ordering(Memo):
                 return moves, moved, budget, names[fits]
         return moves, moved, budget, None
 
+    def _pending_load(self, view: FleetView) -> float:
+        """Traffic already ordered off the new revision but not yet observed there: Σ rps·(share − ceiling)
+        over tenants whose observed share is above their ceiling, correctly rounded; after a stage, updated
+        for the tenants whose share or ceiling changed (exact.TenantSum), else summed afresh in C."""
+        inputs = (view.rps, view.shares, self.version)
+        pending = self._cached("pending", inputs)
+        if pending is not None:
+            return float(pending)
+        last = self._memo.get("pending_state")  # (rps, shares, cursor, exact total)
+        if last is not None and last[0] is view.rps and last[3] is not None:
+            changed, cursor = self.changes_since(last[2])
+            moved = changed_keys(last[1], view.shares) if changed is not None else None
+            if changed is not None and moved is not None:
+                names = list(changed.union(moved.intersection(self.ceilings)))
+                terms = _excess(names, self.ceilings, view)
+                if finite(terms):
+                    last[3].update(names, terms)
+                    self._memo["pending_state"] = (view.rps, view.shares, cursor, last[3])
+                    return float(self._keep("pending", inputs, last[3].value))
+        names = list(self.ceilings)
+        terms = _excess(names, self.ceilings, view)
+        kept = TenantSum(names, terms) if finite(terms) else None
+        self._memo["pending_state"] = (view.rps, view.shares, self.cursor(), kept)
+        return float(self._keep("pending", inputs, math.fsum(terms)))
+
     def _remaining(self, view: FleetView) -> float:
         """Traffic in scope still on the new revision (within the ceilings): summed by `_order` in the
         same pass that builds the order."""
@@ -207,3 +234,16 @@ class Ordering(Memo):
         a checkpoint of what changed writes."""
         changed, self._checkpointed = self.changes_since(self._checkpointed)
         return changed
+
+
+def _excess(names: list[str], ceilings: Mapping[str, float], view: FleetView) -> list[float]:
+    """rps·(share − ceiling) of each tenant whose observed share is above its ceiling, else 0.0 (a share
+    that is not a number is not above), in `names`' order, looped in C."""
+    shares = list(map(view.shares.get, names, repeat(0.0)))
+    limits = list(map(ceilings.get, names, repeat(1.0)))
+    above = list(map(gt, shares, map(add, limits, repeat(EPS))))
+    over = list(compress(names, above))
+    excess = map(sub, compress(shares, above), compress(limits, above))
+    terms = dict.fromkeys(names, 0.0)
+    terms.update(zip(over, map(mul, map(view.rps.get, over, repeat(0.0)), excess), strict=True))
+    return list(terms.values())

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import add, and_, ge, gt, lt, mul, sub
+from operator import and_, ge, lt
 from typing import Any
 
 from cockpit.domain.exact import KeptSum, changed_keys
@@ -161,7 +161,12 @@ class RollbackScheduler(Ordering):
         the tenants a stage moved (exact.KeptSum; `keep`: make its exact total now)."""
         scope, shares = self.scope, view.shares
         moving = self._failback(
-            scope, view.rps, shares, lambda: self.in_reading(scope, shares, view.rps)[0], scope.__contains__, keep
+            scope,
+            view.rps,
+            shares,
+            lambda: self.in_reading(scope, shares, view.rps)[0],
+            lambda moved: list(scope.intersection(moved)),
+            keep,
         )
         return view.old_load + view.overflow_load + moving
 
@@ -255,21 +260,6 @@ class RollbackScheduler(Ordering):
             both = map(max, map(shares.__getitem__, present), map(ceilings.get, present, repeat(1.0)))
             done = self._keep("finished", inputs, max(both, default=0.0) <= EPS)
         return bool(done)
-
-    def _pending_load(self, view: FleetView) -> float:
-        """Traffic already ordered off the new revision but not yet observed there: Σ rps·(share − ceiling)
-        over tenants whose observed share is above their ceiling (looped in C, in the ceilings' order)."""
-        inputs = (view.rps, view.shares, self.version)
-        pending = self._cached("pending", inputs)
-        if pending is None:
-            names = list(self.ceilings)
-            ceilings = list(self.ceilings.values())
-            shares = list(map(view.shares.get, names, repeat(0.0)))
-            above = list(map(gt, shares, map(add, ceilings, repeat(EPS))))
-            rps = map(view.rps.get, compress(names, above), repeat(0.0))
-            excess = map(sub, compress(shares, above), compress(ceilings, above))
-            pending = self._keep("pending", inputs, sum(map(mul, rps, excess), 0.0))
-        return float(pending)
 
     def _hold_reason(self, view: FleetView) -> str | None:
         if self.paused:

@@ -168,14 +168,18 @@ def _wrong_rate(
         w = figs.rate_weights = (harm, rps, threshold, names, weights)
     names, weights = w[3], w[4]
     kept = figs.rate_sum
+
+    def pick(moved: set[str]) -> list[str]:
+        return list(filter(weights.__contains__, moved))
+
     if kept.over is weights and kept.values is not None and changed_keys(kept.values, effective) is not None:
         # the tenants of the effective vector last summed for these weights, every one of them in it
-        rate = kept(weights, weights, effective, lambda: names, weights.__contains__)
+        rate = kept(weights, weights, effective, lambda: names, pick)
     elif None in map(effective.get, names):  # a tenant the effective vector lacks: its observed share
         figs.rate_sum = KeptSum()
         rate = math.fsum(map(mul, weights.values(), map(effective.get, names, map(shares.get, names, repeat(0.0)))))
     else:
-        rate = kept(weights, weights, effective, lambda: names, weights.__contains__, keep=True)
+        rate = kept(weights, weights, effective, lambda: names, pick, keep=True)
     figs.rate_memo = (inputs, rate)
     return rate
 
@@ -240,15 +244,15 @@ def _on_new(
         and (moved := changed_keys(last[3], effective)) is not None
     ):
         scope, restored = last[4], last[5]
-        names = list(moved.intersection(rb.scope).intersection(shares))
+        names = list(filter(shares.__contains__, moved.intersection(rb.scope)))
         restored += sum(map(ge, repeat(EPS), map(effective.get, names, repeat(0.0)))) - sum(
             map(ge, repeat(EPS), map(last[3].get, names, repeat(0.0)))
         )
-        on_new = figs.on_new(figs.on_new, rps, effective, lambda: scope, lambda t: t in rb.scope and t in shares)
+        on_new = figs.on_new(figs.on_new, rps, effective, lambda: scope, lambda _: names)
     else:
         scope, _ = rb.in_reading(rb.scope, shares, rps)
         restored = sum(map(ge, repeat(EPS), map(effective.get, scope, repeat(0.0))))
         figs.on_new = KeptSum()
-        on_new = figs.on_new(figs.on_new, rps, effective, lambda: scope, lambda t: False, keep=True)
+        on_new = figs.on_new(figs.on_new, rps, effective, lambda: scope, list, keep=True)
     figs.progress_last = (rb.scope, rps, shares, effective, scope, restored)
     return scope, on_new, restored

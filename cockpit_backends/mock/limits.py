@@ -34,8 +34,10 @@ import math
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
+from cockpit_backends.mock.world import TierSim
+
 if TYPE_CHECKING:
-    from cockpit_backends.mock.world import TierSim, World
+    from cockpit_backends.mock.world import World
 
 EPS = 1e-9
 
@@ -49,11 +51,25 @@ _SCALARS = frozenset({int, float, str, bool, type(None)})
 
 
 def _copy(value: Any) -> Any:
-    """A deep copy; a dict of scalars (a share or severity per tenant) is copied as a dict, without
-    `deepcopy`'s memo bookkeeping per entry (16 ms of a 10,000-tenant world's 17)."""
-    if type(value) is dict and _SCALARS.issuperset(map(type, value.values())):
+    """A deep copy; a dict or list of scalars (a share or severity per tenant) is copied as one, and a
+    tier with its list of replicas, without `deepcopy`'s memo bookkeeping per entry (16 ms of a
+    10,000-tenant world's 17; at 100,000 tenants, with 11,000 replicas asked for, 120 ms)."""
+    kind = type(value)
+    if kind is dict and _SCALARS.issuperset(map(type, value.values())):
         return dict(value)
+    if kind is list and _SCALARS.issuperset(map(type, value)):
+        return list(value)
+    if kind is dict and value and all(type(v) is TierSim for v in value.values()):
+        return {name: _copy_tier(tier) for name, tier in value.items()}
     return copy.deepcopy(value)
+
+
+def _copy_tier(tier: TierSim) -> TierSim:
+    """A tier's copy: its replicas copied, its spec (the scenario's, never changed) shared."""
+    twin = copy.copy(tier)
+    twin.replicas = list(tier.replicas)
+    twin._sorted = None
+    return twin
 
 
 def clone(world: World) -> World:
@@ -86,7 +102,7 @@ class _Pool:
         self.cap = world.hpa_max(tier.spec)
         self.existing = sorted(tier.replicas)
         ordinals = range(tier.next_ordinal, tier.next_ordinal + room)
-        startups = [world.startup_of(tier, o) for o in ordinals]
+        startups = world.startups_of(tier, ordinals)
         stalled = max(world.t, world.stall_until)
         self.after_stall = sorted(stalled + s for s in startups)
         # a partial stall starts a share of each scale-up at once: at most that share of the room

@@ -322,15 +322,21 @@ class World:
     def _add_replicas(self, tier: TierSim, n: int, t: float, delay: float = 0.0) -> None:
         start = max(t + delay, self.stall_until)  # a stalled autoscaler accepts the request but starts nothing yet
         now = int(n * self.stall_fraction + EPS) if t < self.stall_until else 0  # a partial stall starts some
-        for i in range(n):
-            begin = t + delay if i < now else start
-            tier.replicas.append(begin + self.startup_of(tier, tier.next_ordinal))
-            tier.next_ordinal += 1
+        startups = self.startups_of(tier, range(tier.next_ordinal, tier.next_ordinal + n))
+        tier.replicas.extend((t + delay if i < now else start) + s for i, s in enumerate(startups))
+        tier.next_ordinal += n
 
     def startup_of(self, tier: TierSim, ordinal: int) -> float:
         spec = tier.spec
         jitter = (2.0 * _unit(self.seed, "startup", tier.name, ordinal) - 1.0) * spec.startup_jitter_s
         return max(0.0, spec.startup_s + jitter)
+
+    def startups_of(self, tier: TierSim, ordinals: range) -> list[float]:
+        """`startup_of` for many ordinals at once (a pre-scale asks for thousands): the same numbers."""
+        spec = tier.spec
+        key = f"{self.seed}:startup:{tier.name}:"
+        units = [zlib.crc32(f"{key}{o}".encode()) / 2**32 for o in ordinals]
+        return [max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s) for u in units]
 
     @staticmethod
     def _remove_replicas(tier: TierSim, n: int, t: float) -> None:
