@@ -77,7 +77,9 @@ class CockpitApp(App[int]):
         if self.auto_tick:
             self.run_worker(self._engine_loop(), group="engine", exclusive=True)
         if self.score is not None and self.scenario:
-            self.run_worker(self._compute_baselines, thread=True, group="baselines")
+            # Seconds of CPU on a thread: started once the screen is drawn, so that it does not share the
+            # interpreter with the first frame (the scorecard, at the drill's end, is what needs it).
+            self.call_after_refresh(self.run_worker, self._compute_baselines, thread=True, group="baselines")
 
     # The engine's tick ----------------------------------------------------------------------------------
     async def _engine_loop(self) -> None:

@@ -102,10 +102,12 @@ def run_tui(args: argparse.Namespace) -> int:
     source = find_config(getattr(args, "config", None))
     config = load_found(source) if not drill or not source.embedded else None
     keymap = check_keymap(config) if config is not None else {}
+    host = None
     if drill and config is not None:  # the drill takes only the keymap and operator from it: still checked
-        from cockpit.plugins import refuse_unknown_tables
+        from cockpit.plugins import PluginHost, refuse_unknown_tables
 
-        refuse_unknown_tables(config)
+        host = PluginHost()  # the drill's engine uses the same host: its plugins are loaded once
+        refuse_unknown_tables(config, host)
     from cockpit.ui.themes import DEFAULT, load_all, load_theme
 
     theme = load_theme(getattr(args, "theme", None) or DEFAULT)
@@ -113,7 +115,7 @@ def run_tui(args: argparse.Namespace) -> int:
     tmp = None
     session = None
     if drill:
-        tmp, session = _open_tui_drill(args, drill, config, read_only)
+        tmp, session = _open_tui_drill(args, drill, config, read_only, host)
         engine = session.engine
     else:
         assert config is not None  # loaded above: only a drill may run without one
@@ -140,7 +142,7 @@ def run_tui(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _open_tui_drill(args: argparse.Namespace, drill: str, config: Config | None, read_only: bool) -> Any:
+def _open_tui_drill(args: argparse.Namespace, drill: str, config: Config | None, read_only: bool, host: Any) -> Any:
     """The drill's session on a journal in a temporary directory (--speed is checked by cockpit.cli_checks);
     the directory is removed if the drill does not open."""
     from cockpit.engine.clock import ScaledClock
@@ -156,6 +158,7 @@ def _open_tui_drill(args: argparse.Namespace, drill: str, config: Config | None,
             read_only=read_only,
             operator=operator,
             overflow=bool(getattr(args, "overflow", False)),
+            host=host,
         )
     except BaseException:
         tmp.cleanup()  # the drill never opened: its temporary journal goes too

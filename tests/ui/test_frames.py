@@ -4,6 +4,7 @@ picker and the text screens are kept between openings, opening again as a fresh 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from cockpit.ui.scope import ScopeScreen
 from cockpit.ui.screens import TextScreen
@@ -119,3 +120,62 @@ def test_text_screens_are_kept_and_show_their_new_text(drill) -> None:
             assert app.screen is helpscreen and "configuration:" in helpscreen.body
 
     asyncio.run(go())
+
+
+def test_the_drill_baselines_start_after_the_first_frame(drill) -> None:
+    """Seconds of CPU on a thread: not while the first frame is being drawn; they still arrive."""
+
+    async def go() -> None:
+        app = drill.app()  # scenario "demo": the baselines are computed
+        events: list[str] = []
+        display = app._display
+        compute = app._compute_baselines
+
+        def stamped(screen, renderable) -> None:
+            display(screen, renderable)
+            if renderable is not None:
+                events.append("frame")
+
+        def baselines() -> None:
+            events.append("baselines")
+            compute()
+
+        app._display = stamped
+        app._compute_baselines = baselines
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert events[0] == "frame" and "baselines" in events
+            assert app.score is not None and [c.strategy for c in app.score.baselines or []] == [
+                "abort",
+                "fixed-stages",
+            ]
+
+    asyncio.run(go())
+
+
+def test_a_tui_drill_loads_the_plugins_once(monkeypatch, capsys) -> None:
+    """`cockpit --drill demo` with a configuration checks its tables with the host the drill then uses."""
+    from cockpit.cli import main
+    from cockpit.plugins import PluginHost
+    from cockpit.ui.app import CockpitApp
+
+    hosts: list[PluginHost] = []
+    init = PluginHost.__init__
+
+    def counted(self, *a, **kw) -> None:
+        hosts.append(self)
+        init(self, *a, **kw)
+
+    used: list[object] = []
+
+    def run(self, **kw) -> None:  # no terminal: the engine the app got is all this test needs
+        used.append(self.engine)
+
+    monkeypatch.setattr(PluginHost, "__init__", counted)
+    monkeypatch.setattr(CockpitApp, "run", run)
+    config = str(Path(__file__).resolve().parents[2] / "cockpit" / "data" / "cockpit.toml")
+    assert main(["--config", config, "--drill", "demo"]) == 0
+    assert len(hosts) == 1 and len(used) == 1
+    assert used[0].host is hosts[0]  # type: ignore[attr-defined]
