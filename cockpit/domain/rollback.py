@@ -188,11 +188,12 @@ class RollbackScheduler(Ordering):
 
     def prepare(self, view: FleetView) -> None:
         """Do now the per-tenant work the next `step` on this same view will need (the failback load, the
-        finished test, the rollback order): pure, memoised, no state changes. Called when a rollback is
-        armed, so that the first stage tick costs what later ones do."""
+        idle tenants, the finished test, the rollback order): pure, memoised, no state changes. Called
+        when a rollback is armed, so that the first stage tick costs what later ones do."""
         if not self.armed:
             return
         self.full_failback_load(view, keep=True)
+        self._idle(view)
         self._finished(view)
         self._order(view)
 
@@ -226,26 +227,31 @@ class RollbackScheduler(Ordering):
 
     def _pin_idle(self, view: FleetView) -> None:
         """Tenants in scope with no traffic on new are pinned at 0 for free: nothing has to move."""
-        inputs = (view.shares, self.scope, self.version)
-        if self._cached("pinned", inputs) is not None:
+        if self._cached("pinned", (view.shares, self.scope, self.version)) is not None:
             return
-        # Since the last check, with the same scope and no ceiling raised (the epoch), only a tenant whose
-        # share changed can have become idle: ceilings only go down, which pins nothing new.
-        last = self._memo.get("pin_state")
-        moved = None
-        if last is not None and last[1] is self.scope and last[2] == self._epoch:
-            moved = set() if last[0] is view.shares else changed_keys(last[0], view.shares)
-        scope = list(self.scope) if moved is None else list(moved.intersection(self.scope))
-        # ceiling > EPS and share <= EPS, tested in C
-        open_ceiling = map(lt, repeat(EPS), map(self.ceilings.get, scope, repeat(1.0)))
-        idle = map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))
-        pinned = list(compress(scope, map(and_, open_ceiling, idle)))
+        pinned = self._idle(view)
         if pinned:
             self.ceilings.update(dict.fromkeys(pinned, 0.0))
             self.version += 1
             self._log.extend(pinned)
         self._keep("pinned", (view.shares, self.scope, self.version), True)
         self._memo["pin_state"] = (view.shares, self.scope, self._epoch)
+
+    def _idle(self, view: FleetView) -> list[str]:
+        """The tenants `_pin_idle` pins (ceiling > EPS, share <= EPS, tested in C); pure, memoised. Since
+        the last pinning, with the same scope and no ceiling raised (the epoch), only a tenant whose share
+        changed can have become idle: ceilings only go down, which pins nothing new."""
+        inputs = (view.shares, self.scope, self.version)
+        hit = self._cached("idle", inputs)
+        if hit is not None:
+            return list(hit)
+        last, moved = self._memo.get("pin_state"), None
+        if last is not None and last[1] is self.scope and last[2] == self._epoch:
+            moved = set() if last[0] is view.shares else changed_keys(last[0], view.shares)
+        scope = list(self.scope) if moved is None else list(moved.intersection(self.scope))
+        open_ceiling = map(lt, repeat(EPS), map(self.ceilings.get, scope, repeat(1.0)))
+        idle = map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))
+        return list(self._keep("idle", inputs, list(compress(scope, map(and_, open_ceiling, idle)))))
 
     def _finished(self, view: FleetView) -> bool:
         inputs = (view.shares, self.scope, self.version)

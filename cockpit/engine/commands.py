@@ -123,6 +123,9 @@ async def arm(engine: Engine, call: Call) -> str:
         # the first stage tick then costs what others do: the per-tenant sums and the order made now
         engine.old_load(traffic.rps, traffic.shares, exact=True, force=True)
         engine.rollback.prepare(engine.view(call.now, traffic))
+        if engine.rollout is not None:  # the traffic layer takes the new scope's ceilings now, not mid-stage
+            effective = engine.composer.effective(engine.rollout.targets, engine.rollout.version, engine.rollback)
+            engine.composer.differences(effective, traffic.shares)
     return f"rollback armed for {len(scope)} tenant(s), {engine.rollback.mode} mode{declared}"
 
 
