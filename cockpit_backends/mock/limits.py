@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import math
 from bisect import bisect_right
+from operator import mul, neg
 from typing import TYPE_CHECKING, Any
 
 from cockpit_backends.mock.world import TierSim
@@ -215,10 +216,15 @@ def _greedy_move(
     if budget <= EPS:
         return
     moves: dict[str, float] = {}
-    for x in sorted(todo, key=lambda x: (-world.rps[x] * world.share[x], x)):
-        traffic = world.rps[x] * world.share[x]
+    # most traffic on new first, ties by name: two stable sorts on plain keys (name, then traffic), the
+    # order of sorting the (-traffic, name) tuples, with the keys computed in C
+    names = sorted(todo)
+    on_new = list(map(mul, map(world.rps.__getitem__, names), map(world.share.__getitem__, names)))
+    index = sorted(range(len(names)), key=list(map(neg, on_new)).__getitem__)
+    for i in index:
+        x, traffic = names[i], on_new[i]
         if traffic <= EPS or budget <= EPS:
-            continue
+            break  # the budget only shrinks, and the rest carry no more traffic than this one
         moved = min(traffic, budget)
         moves[x] = 0.0 if moved >= traffic - EPS else world.share[x] - moved / world.rps[x]
         budget -= moved
