@@ -124,11 +124,14 @@ class PrometheusClient:
         except ValueError:
             return [(s.metric, parse_value(s.value[1]), s.value[0]) for s in samples]
 
-    async def query_sums(self, promql: str, tenant: str, revision: str, code: str, errors: str) -> Sums:
-        """The instant vector `promql` evaluates to, summed per (tenant, revision) as it is decoded
-        (sums.summed): for the shared query, whose readers need only those sums."""
+    async def query_sums(
+        self, promql: str, tenant: str, revision: str, code: str, errors: str, only: str | None = None
+    ) -> Sums:
+        """The instant vector `promql` evaluates to, summed per revision and tenant as it is decoded
+        (sums.summed): for the shared query, whose readers need only those sums. With `only`, the query
+        selects that one revision and its answer carries no revision label."""
         data = await self._post("/api/v1/query", {"query": promql}, "vector", "query")
-        return summed(data.result, tenant, revision, code, errors)
+        return summed(data.result, tenant, revision, code, errors, only)
 
     async def query_range(
         self, promql: str, start: float, end: float, step: float

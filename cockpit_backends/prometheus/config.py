@@ -30,7 +30,9 @@ OPTIONS = (
     "rates",
     "warmth",
     "freshness",
+    "recorded",
 )
+PLACEHOLDERS = ("window", "selector", "tenant", "revision")
 CHECK_OPTIONS = (
     "name",
     "template",
@@ -117,6 +119,7 @@ class Settings:
     backend: str = "prometheus"
     cohorts: Mapping[str, str] = field(default_factory=dict)  # tenant -> cohort (the cohorts option)
     window_s: float = 300.0  # the window in seconds (rates summed from a shared query divide by it)
+    recorded: bool = False  # the shared HTTP query reads the series the shipped recording rules record
 
 
 def _str(where: str, v: Any, *, empty_ok: bool = False) -> str:
@@ -179,7 +182,7 @@ def _substitute(where: str, text: str, values: Mapping[str, str]) -> str:
     try:
         return _Sub(text).substitute(values)
     except KeyError as exc:
-        known = ", ".join("${" + k + "}" for k in values)
+        known = ", ".join("${" + k + "}" for k in PLACEHOLDERS)
         raise ConfigError(f"{where}: unknown placeholder ${{{exc.args[0]}}} (known: {known})") from None
     except ValueError as exc:
         raise ConfigError(f"{where}: a '$' that is not a placeholder ({exc}); write $$ for a literal $") from None
@@ -189,17 +192,29 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _shared(family: str, values: Mapping[str, str]) -> Shared:
-    sh = SHARED[family]
-    shards: tuple[str, ...] = ()
-    old, new, rev = values.get("old_revision", ""), values.get("new_revision", ""), values["revision"]
+    """The family's shared query with these placeholders' values, and its shards: the old and the new
+    revision each without the revision label in the answer, every other revision with it."""
+    f = SHARED[family]
+    recorded = values.get("recorded") == "yes"
+    tenant, rev, sel = values["tenant"], values["revision"], values.get("selector", "")
+    everything = f"{tenant}, {rev}, {f.code_label}"
+
+    def fill(by: str, *matchers: str) -> str:
+        selector = ", ".join(x for x in (sel, *matchers) if x)
+        return _Sub(f.query(by, recorded)).substitute({**values, "selector": selector})
+
+    shards: tuple[tuple[str, str | None], ...] = ()
+    old, new = values.get("old_revision", ""), values.get("new_revision", "")
     if old and new and old != new:
         o, n = json.dumps(old), json.dumps(new)  # PromQL string literals (quotes and backslashes escaped)
-        sel = values.get("selector", "")
-        shards = tuple(
-            _Sub(sh.query).substitute({**values, "selector": ", ".join(x for x in (sel, m) if x)})
-            for m in (f"{rev}={o}", f"{rev}={n}", f"{rev}!={o}, {rev}!={n}")
+        one = f"{tenant}, {f.code_label}"
+        shards = (
+            (fill(one, f"{rev}={o}"), old),
+            (fill(one, f"{rev}={n}"), new),
+            (fill(everything, f"{rev}!={o}", f"{rev}!={n}"), None),
         )
-    return Shared(_Sub(sh.query).substitute(values), sh.code_label, sh.errors, shards)
+    evaluated = _Sub(f.record + "_evaluated_at").substitute(values) if recorded else ""
+    return Shared(fill(everything), f.code_label, f.errors, shards, evaluated)
 
 
 def _connection(root: str, o: Mapping[str, Any]) -> tuple[str, float, str]:
@@ -249,6 +264,19 @@ def _window(root: str, o: Mapping[str, Any]) -> str:
     if not window[:-1].isdigit() or window[-1] not in "smhd":
         raise ConfigError(f"{root}.window: expected a Prometheus duration such as '30s' or '5m', got {window!r}")
     return window
+
+
+def _recorded(root: str, o: Mapping[str, Any], selector: str) -> bool:
+    recorded = o.get("recorded", False)
+    if not isinstance(recorded, bool):
+        raise ConfigError(f"{root}.recorded: expected true or false, got {recorded!r}")
+    if recorded and selector:
+        raise ConfigError(
+            f"{root}.selector: with recorded = true the recording rules select the series; write the matchers "
+            "into their expression (python -m cockpit_backends.prometheus.rules --selector '...') and leave "
+            "selector empty"
+        )
+    return recorded
 
 
 def _line(lines: _Lines, raw: Mapping[str, Any], fallback: str) -> str:
@@ -377,8 +405,10 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
     cohorts = _cohorts(root, o)
     window = _window(root, o)
     selector = _str(f"{root}.selector", o.get("selector", ""), empty_ok=True)
+    recorded = _recorded(root, o, selector)
     base = {"window": window, "selector": selector, "tenant": tenant_label, "revision": revision_label}
-    base |= {"old_revision": old, "new_revision": new}  # (not placeholders: the shared query's shards)
+    # not placeholders: how the shared query is written (its shards, recorded or evaluated)
+    base |= {"old_revision": old, "new_revision": new, "recorded": "yes" if recorded else ""}
     checks = _checks(root, o, lines, base)
     readings = {kind: _reading(root, kind, o[kind], lines, base) if kind in o else None for kind in READING_OPTIONS}
     return Settings(
@@ -398,4 +428,5 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
         backend=backend,
         cohorts=cohorts,
         window_s=float(window[:-1]) * _SECONDS[window[-1]],
+        recorded=recorded,
     )

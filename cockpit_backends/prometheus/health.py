@@ -40,8 +40,10 @@ from cockpit.hookspecs import BackendContext, SignalReading
 from cockpit_backends.prometheus.client import PrometheusClient, QueryFailed
 from cockpit_backends.prometheus.config import Check, Reading, Settings, parse
 from cockpit_backends.prometheus.sums import Sums, merged
+from cockpit_backends.prometheus.templates import Shared
 
 REUSE_S = 1.0  # rates() and warmth() within this long after regressions() returns reuse what it read
+RECORDED_MAX_AGE_S = 60.0  # recording rules' sums older than this are not read (without freshness)
 Rows = list[tuple[dict[str, str], float, float]]  # (labels, value, sample time) per series
 Got = Rows | Sums | BaseException  # a query's answer: rows, a shared query's sums, or what went wrong
 
@@ -79,25 +81,31 @@ def _failed(name: str, located: str, exc: BaseException) -> str:
     return f"{name} ({located}): {exc}" if isinstance(exc, QueryFailed) else repr(exc)
 
 
+PerRevision = dict[str, dict[str, float]]  # revision -> tenant -> value
+
+
 @dataclass
 class _Values:
-    """One check's reading this tick: value and samples per (tenant, revision), and per revision for
+    """One check's reading this tick: value and samples per revision and tenant, and per revision for
     series without the tenant label (revision-wide); the cohorts its rows name; how many series."""
 
-    per: dict[tuple[str, str], float] = field(default_factory=dict)
+    per: PerRevision = field(default_factory=dict)
     wide: dict[str, float] = field(default_factory=dict)
-    n_per: dict[tuple[str, str], float] = field(default_factory=dict)
+    n_per: PerRevision = field(default_factory=dict)
     n_wide: dict[str, float] = field(default_factory=dict)
     cohorts: dict[str, str] = field(default_factory=dict)
     series: int = 0
 
     def tenants(self) -> set[str]:
-        return {t for t, _ in self.per} | {t for t, _ in self.n_per}
+        out: set[str] = set()
+        for per in (*self.per.values(), *self.n_per.values()):
+            out.update(per)
+        return out
 
 
-def _by(rows: Rows, tenant: str, revision: str) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
-    """(tenant, revision) -> value, and revision -> value for series without the tenant label."""
-    per: dict[tuple[str, str], float] = {}
+def _by(rows: Rows, tenant: str, revision: str) -> tuple[PerRevision, dict[str, float]]:
+    """revision -> tenant -> value, and revision -> value for series without the tenant label."""
+    per: PerRevision = {}
     wide: dict[str, float] = {}
     for labels, v, _ in rows:
         rev = labels.get(revision, "")
@@ -105,7 +113,7 @@ def _by(rows: Rows, tenant: str, revision: str) -> tuple[dict[tuple[str, str], f
         if t is None:
             wide[rev] = v
         else:
-            per[(t, rev)] = v
+            per.setdefault(rev, {})[t] = v
     return per, wide
 
 
@@ -123,20 +131,17 @@ def _direct(rows: Rows, samples: Rows | None, c: Check, cohort_label: str) -> _V
 def _summed(sums: Sums) -> _Values:
     """A check summed from a shared query's answer: the error ratio per (tenant, revision) is errors / all
     (0/0 is NaN, as in PromQL), its samples are all."""
-    total, errors = sums.total, sums.errors
-    out = _Values(series=len(total))
-    for (t, r), n in total.items():
-        ratio = errors.get((t, r), 0.0) / n if n else math.nan
-        if t is None:
-            out.wide[r], out.n_wide[r] = ratio, n
-        else:
-            out.per[(t, r)], out.n_per[(t, r)] = ratio, n
+    out = _Values(series=sum(len(per) for per in sums.total.values()))
+    nan = math.nan
+    for rev, total in sums.total.items():
+        errors = sums.errors.get(rev, {})
+        n_per: dict[str | None, float] = dict(total)
+        err = errors.get
+        ratios = {t: (err(t, 0.0) / n if n else nan) for t, n in total.items()}
+        if None in n_per:
+            out.wide[rev], out.n_wide[rev] = ratios.pop(None), n_per.pop(None)  # type: ignore[call-overload]
+        out.per[rev], out.n_per[rev] = ratios, n_per  # type: ignore[assignment]
     return out
-
-
-def _rates(sums: Sums, tenant: str, window_s: float) -> Rows:
-    """Requests per second per tenant from a shared query: all its requests in the window over its seconds."""
-    return [({tenant: t}, n / window_s, sums.time) for t, n in sums.per_tenant().items()]
 
 
 def _unreadable(new: float | None, n_new: float | None, c: Check, s: Settings) -> str:
@@ -174,17 +179,16 @@ class PrometheusHealth:
         self._seen: set[str] = set(context.tenants)
         self._seen_rows = False  # a first reading was taken (the freshness query goes with the first)
         s = self.settings
-        # shared queries, read as sums (sums.py): query -> (tenant, revision and code labels, error codes)
-        self._sums: dict[str, tuple[str, str, str, str]] = {}
-        self._shards: dict[str, tuple[str, ...]] = {}
+        # shared queries, read as sums (sums.py): query -> (it, its tenant, revision and code labels, errors)
+        self._sums: dict[str, tuple[Shared, tuple[str, str, str, str]]] = {}
         for c in s.checks:
             if c.shared is not None:
-                self._sums[c.shared.query] = (c.tenant_label, c.revision_label, c.shared.code_label, c.shared.errors)
-                self._shards[c.shared.query] = c.shared.shards
+                labels = (c.tenant_label, c.revision_label, c.shared.code_label, c.shared.errors)
+                self._sums[c.shared.query] = (c.shared, labels)
         if s.rates is not None and s.rates.shared is not None and s.rates.shared.query not in self._sums:
             sh = s.rates.shared
-            self._sums[sh.query] = (s.tenant_label, s.revision_label, sh.code_label, sh.errors)
-            self._shards[sh.query] = sh.shards
+            self._sums[sh.query] = (sh, (s.tenant_label, s.revision_label, sh.code_label, sh.errors))
+        self._recorded_age: float | None = None  # how old the recording rules' sums were when last read
         self._got: dict[str, tuple[float, Got]] = {}  # query -> (read at, result)
         self.last: list[CheckResult] = []
         self.last_rates: SignalReading | None = None
@@ -216,14 +220,38 @@ class PrometheusHealth:
         return out
 
     async def _query(self, q: str) -> Rows | Sums:
-        """Rows, or for a shared query its sums: its revision shards sent concurrently, summed back."""
+        """Rows, or for a shared query its sums: its revision shards sent concurrently, summed back (with
+        the recording rules' evaluation time when it reads them)."""
         spec = self._sums.get(q)
         if spec is None:
             return await self.client.query(q)
-        shards = self._shards.get(q)
-        if not shards:
-            return await self.client.query_sums(q, *spec)
-        return merged(list(await asyncio.gather(*(self.client.query_sums(x, *spec) for x in shards))))
+        shared, labels = spec
+        sums = [self.client.query_sums(x, *labels, only) for x, only in shared.shards or [(q, None)]]
+        if not shared.evaluated:
+            return merged(list(await asyncio.gather(*sums)))
+        *parts, evaluated = await asyncio.gather(*sums, self.client.query(shared.evaluated))
+        out = merged(parts)  # type: ignore[arg-type]
+        out.recorded_at = self._recorded_at(shared, evaluated)  # type: ignore[arg-type]
+        return out
+
+    def _recorded_at(self, shared: Shared, rows: Rows) -> float:
+        """When the recording rules were evaluated; QueryFailed when never, or longer ago than freshness's
+        max_age_s (60 s without freshness): sums that old describe a past window."""
+        if not rows:
+            raise QueryFailed(
+                f"no {shared.evaluated} series: load the recording rules into Prometheus (python -m "
+                "cockpit_backends.prometheus.rules; docs/backends/prometheus.md, 'Recording rules') or set "
+                "recorded = false"
+            )
+        at = max(v for _, v, _ in rows)
+        self._recorded_age = age = max(0.0, time.time() - at)
+        limit = self.settings.freshness.max_age_s if self.settings.freshness else RECORDED_MAX_AGE_S
+        if not age <= limit:
+            raise QueryFailed(
+                f"the recording rules were last evaluated {age:.0f} s ago (more than {limit:g} s): is their "
+                "rule group failing? (Prometheus's /rules page says why)"
+            )
+        return at
 
     def _queries(self) -> list[str]:
         """What one regressions() tick reads: each check's query and samples (or the shared query they are
@@ -245,13 +273,12 @@ class PrometheusHealth:
         them is stale, and the query would only say why a tenant is missing: it is sent on the first
         reading and whenever a tenant seen before is missing from the rows (``_explain_missing``)."""
         f = self.settings.freshness
-        return (
-            f is not None
-            and f.shared is not None
-            and self.settings.window_s <= f.max_age_s
-            and f.shared.query in queries
-            and bool(self._seen_rows)
-        )
+        if f is None or f.shared is None or f.shared.query not in queries or not self._seen_rows:
+            return False
+        # read from recording rules, the rows are as old as their last evaluation (known after reading
+        # them: _explain_missing sends the query after all when that age makes the window too long)
+        lag = self.settings.window_s + ((self._recorded_age or 0.0) if f.shared.evaluated else 0.0)
+        return lag <= f.max_age_s
 
     async def _explain_missing(self, got: dict[str, Got]) -> None:
         """With the freshness query implied: read it after all when a tenant seen before is missing from
@@ -262,7 +289,8 @@ class PrometheusHealth:
         sums = got.get(f.shared.query)
         if not isinstance(sums, Sums):
             return  # the checks say the shared query failed; freshness cannot add to that
-        if self._seen - sums.tenants():
+        late = sums.recorded_at is not None and time.time() - sums.recorded_at + self.settings.window_s > f.max_age_s
+        if late or self._seen - sums.tenants():
             got.update(await self._fetch([f.query]))
 
     def _stale(self, got: Got | None) -> tuple[dict[str, str], str]:
@@ -346,7 +374,8 @@ class PrometheusHealth:
         fleet = self._fleet_baseline(c, got)
         counts = self._breaches[c.name]
         new_rev, old_rev = s.new, s.old
-        per, n_per = got.per.get, got.n_per.get
+        new_of, n_new_of = got.per.get(new_rev, {}).get, got.n_per.get(new_rev, {}).get
+        old_of, n_old_of = got.per.get(old_rev, {}).get, got.n_per.get(old_rev, {}).get
         wide_new, n_wide_new = got.wide.get(new_rev), got.n_wide.get(new_rev)
         threshold_of, default_threshold = c.thresholds.get, c.threshold
         worse, absolute, min_n = c.direction == "higher_is_worse", c.baseline == "none", c.min_samples
@@ -354,8 +383,8 @@ class PrometheusHealth:
         isfinite = math.isfinite
         for t in got.tenants() | self._seen:
             v = verdicts[t] = TenantVerdict()
-            new = v.value = per((t, new_rev), wide_new)
-            n = v.samples = n_per((t, new_rev), n_wide_new)
+            new = v.value = new_of(t, wide_new)
+            n = v.samples = n_new_of(t, n_wide_new)
             if new is None or not isfinite(new) or (min_n > 0 and (n is None or not n >= min_n)):
                 v.unknown = _unreadable(new, n, c, s)
                 continue
@@ -365,7 +394,7 @@ class PrometheusHealth:
                 d = (new - threshold) if worse else (threshold - new)
                 breach = d > 0
             else:
-                base, n_base = per((t, old_rev)), n_per((t, old_rev))
+                base, n_base = old_of(t), n_old_of(t)
                 if base is not None and isfinite(base) and (min_n <= 0 or (n_base is not None and n_base >= min_n)):
                     base_from = "own old"
                 else:
@@ -387,9 +416,8 @@ class PrometheusHealth:
         w = got.wide.get(old)
         if w is not None and not _bad(w):
             return w, "fleet old (revision-wide series)"
-        vals = [
-            v for (t, rev), v in got.per.items() if rev == old and not _bad(v) and _enough(c, got.n_per.get((t, rev)))
-        ]
+        n_old = got.n_per.get(old, {}).get
+        vals = [v for t, v in got.per.get(old, {}).items() if not _bad(v) and _enough(c, n_old(t))]
         if not vals:
             return None, ""
         return statistics.median(vals), f"fleet old (median of {len(vals)} tenants)"
@@ -467,29 +495,22 @@ class PrometheusHealth:
         # the freshness query when it is not implied by the rows read (a tenant in them is fresh)
         fresh = [f.query] if f is not None and not self._implied([query]) else []
         got = await self._fetch([query, *fresh], reuse=True)
-        rows, err = self._reading(r, got)
+        per_tenant, err = self._reading(r, got, self.settings.tenant_label)
         stale, fresh_error = self._stale(got.get(f.query) if f else None)
         if err:
             reading = SignalReading({}, {}, f"rates {err}")
             self.last_rates = reading
             return reading
-        values: dict[str, float] = {}
-        unknown: dict[str, str] = {}
-        label = self.settings.tenant_label
-        for labels, v, _ in rows:
-            t = labels.get(label)
-            if t is None:
-                continue
-            bad = _bad(v)
-            if bad or v < 0:
-                unknown[t] = f"rate {bad or 'negative'}"
-            elif t in stale:
-                unknown[t] = stale[t]
-            elif fresh_error:
-                unknown[t] = fresh_error
-            else:
-                values[t] = v
-        self._seen |= set(values) | set(unknown)
+        # unknown: a NaN, infinite or negative rate, else a stale tenant, else all when freshness failed
+        values = {t: v for t, v in per_tenant.items() if 0.0 <= v < math.inf}
+        unknown = {t: f"rate {_bad(v) or 'negative'}" for t, v in per_tenant.items() if t not in values}
+        for t in stale.keys() & values.keys():
+            unknown[t] = stale[t]
+            del values[t]
+        if fresh_error:
+            unknown.update(dict.fromkeys(values, fresh_error))
+            values = {}
+        self._seen.update(per_tenant)
         reading = SignalReading(values, unknown, f"no request series for this tenant ({r.located()})")
         self.last_rates = reading
         return reading
@@ -498,16 +519,13 @@ class PrometheusHealth:
         w = self.settings.warmth
         if w is None:
             return SignalReading({}, {}, "")
-        rows, err = self._reading(w, await self._fetch([w.query], reuse=True))
+        per_key, err = self._reading(w, await self._fetch([w.query], reuse=True), w.key_label)
         if err:
             reading = SignalReading({}, {}, f"warmth {err}")
         else:
             values: dict[str, float] = {}
             unknown: dict[str, str] = {}
-            for labels, v, _ in rows:
-                key = labels.get(w.key_label)
-                if key is None:
-                    continue
+            for key, v in per_key.items():
                 bad = _bad(v)
                 if bad or not 0.0 <= v <= 1.0:
                     unknown[key] = f"hit rate {bad or f'{v:g} outside 0..1'}"
@@ -517,12 +535,14 @@ class PrometheusHealth:
         self.last_warmth = reading
         return reading
 
-    def _reading(self, r: Reading, got: Mapping[str, Got]) -> tuple[Rows, str]:
+    def _reading(self, r: Reading, got: Mapping[str, Got], key: str) -> tuple[dict[str, float], str]:
+        """The rates or warmth read: value per `key` label (rows without it left out), or why none."""
         rows = got[r.shared.query if r.shared else r.query]
         if isinstance(rows, QueryFailed):
-            return [], f"query failed: {r.kind} ({r.located()}): {rows}"
+            return {}, f"query failed: {r.kind} ({r.located()}): {rows}"
         if isinstance(rows, BaseException):
             raise rows
-        if isinstance(rows, Sums):
-            return _rates(rows, self.settings.tenant_label, self.settings.window_s), ""
-        return rows, ""
+        if isinstance(rows, Sums):  # requests in the window over its seconds (rate is increase / window)
+            window_s = self.settings.window_s
+            return {t: n / window_s for t, n in rows.per_tenant().items()}, ""
+        return {labels[key]: v for labels, v, _ in rows if key in labels}, ""

@@ -44,9 +44,32 @@ class Shared:
     query: str
     code_label: str  # the label the errors are told by
     errors: str  # a regular expression (anchored, as PromQL's =~) matching the error values of code_label
-    # The same query split by revision (the old one, the new one, every other), sent concurrently and
-    # summed: Prometheus evaluates one query on one core, three on as many as it has.
-    shards: tuple[str, ...] = ()
+    # The same query split by revision, sent concurrently and summed: (query, the one revision it selects,
+    # asked without the revision label) for the old and the new revision, (query, None) for every other.
+    # Prometheus evaluates one query on one core, three on as many as it has.
+    shards: tuple[tuple[str, str | None], ...] = ()
+    evaluated: str = ""  # read from recording rules: the query of their last evaluation's time
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """How a shared query is written: the counter summed by tenant, revision and `code_label`, either
+    evaluated by each query (``increase(metric[window])``) or read from the series the shipped recording
+    rules record (rules.py; option ``recorded``)."""
+
+    metric: str
+    code_label: str
+    errors: str
+    record: str  # the recorded series' name (with ${window}); its rules' evaluation time: record + "_evaluated_at"
+
+    def source(self, recorded: bool) -> str:
+        """The series summed, with the ${selector} (and ${window}) placeholders."""
+        if recorded:
+            return self.record + "{${selector}}"
+        return f"increase({self.metric}{{${{selector}}}}[${{window}}])"
+
+    def query(self, by: str, recorded: bool = False) -> str:
+        return f"sum by ({by}) ({self.source(recorded)})"
 
 
 def _sel(metric: str, extra: str = "") -> str:
@@ -63,8 +86,8 @@ def _error_ratio(total: str, errors_matcher: str, by: str) -> str:
 
 _TR = "${tenant}, ${revision}"
 
-SHARED: dict[str, Shared] = {
-    "http": Shared(f"sum by ({_TR}, code) (increase({_sel('http_requests_total')}[${{window}}]))", "code", "5.."),
+SHARED: dict[str, Family] = {
+    "http": Family("http_requests_total", "code", "5..", "cockpit:http_requests:increase${window}"),
 }
 
 TEMPLATES: dict[str, Template] = {

@@ -53,7 +53,8 @@ class Exporter:
 class Prometheus:
     """A prometheus process: scrapes `targets` every second; ``url`` is its HTTP API."""
 
-    def __init__(self, tmp: Path, targets: list[str], scrape_s: float = 1.0) -> None:
+    def __init__(self, tmp: Path, targets: list[str], scrape_s: float = 1.0, rules: str = "") -> None:
+        """`rules`: a rule file's text (recording rules) Prometheus loads."""
         binary = require("prometheus")  # scripts/test-deps installs it; missing fails (never skips in CI)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -63,6 +64,11 @@ class Prometheus:
             "global:",
             f"  scrape_interval: {int(scrape_s * 1000)}ms",
             f"  scrape_timeout: {int(scrape_s * 900)}ms",
+        ]
+        if rules:
+            (tmp / "rules.yml").write_text(rules)
+            lines.append(f"rule_files: [{str(tmp / 'rules.yml')!r}]")
+        lines += [
             "scrape_configs:",
             "  - job_name: fleet",
             "    static_configs:",
