@@ -156,17 +156,29 @@ def _traffic(j: Journal, w: _Window) -> _Traffic:
     return traffic
 
 
-def _harm_sums(metrics: list[Entry]) -> dict[str, float]:
+def _harm_sums(j: Journal, metrics: list[Entry]) -> dict[str, float]:
     harm_sum: dict[str, float] = {}
+    carried = {m.seq: m.data["harm"] for m in metrics if "harm" in m.data}
     for m in metrics:
-        for name, h in (m.data.get("harm") or {}).items():
+        harm = m.data.get("harm")
+        if harm is None and "harm_as" in m.data:  # the same reading as an earlier sample: its harm
+            harm = _sampled_harm(j, int(m.data["harm_as"]), carried)
+        for name, h in (harm or {}).items():
             harm_sum[name] = harm_sum.get(name, 0.0) + h
     return harm_sum
 
 
+def _sampled_harm(j: Journal, seq: int, carried: dict[int, Any]) -> Any:
+    """The harm a `metrics` entry carries, by its seq (read from the journal when it is before the window)."""
+    if seq not in carried:
+        first = next(iter(j.entries(kinds=("metrics",), since_seq=seq - 1)), None)
+        carried[seq] = first.data.get("harm") if first is not None and first.seq == seq else None
+    return carried[seq]
+
+
 def _ab_table(j: Journal, w: _Window, metrics: list[Entry]) -> list[str]:
     tr = _traffic(j, w)
-    harm_sum = _harm_sums(metrics)
+    harm_sum = _harm_sums(j, metrics)
     out = list(AB_INTRO)
     start, shares = tr.start, tr.end
     changed = sorted(n for n in shares if abs(shares[n] - start.get(n, shares[n])) > 1e-9 or n in harm_sum)

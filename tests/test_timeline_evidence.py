@@ -81,3 +81,30 @@ def test_evidence_report_holds_the_window(journal, tmp_path):
         j.close()
     r = cli("evidence", "INC-9", "--journal", str(journal), "--out", str(out))
     assert r.returncode == 2 and "'INC-9' is not in the journal" in r.stderr
+
+
+def test_metrics_samples_name_the_sample_that_carries_an_unchanged_health_reading(journal):
+    """A health reading already journaled is referenced (`harm_as`), not written again every 10 s; the
+    evidence averages severities over every sample as if each carried it."""
+    from cockpit.evidence import _harm_sums
+
+    j = Journal(journal, durable=False)
+    try:
+        metrics = list(j.entries(kinds=("metrics",)))
+        by_seq = {m.seq: m for m in metrics}
+        referenced = [m for m in metrics if "harm_as" in m.data]
+        assert referenced, "an unchanged reading is referenced"
+        assert all("harm" in by_seq[m.data["harm_as"]].data for m in referenced)
+        assert all(by_seq[m.data["harm_as"]].seq < m.seq for m in referenced)
+        expanded: dict[str, float] = {}
+        for m in metrics:
+            harm = m.data.get("harm") or by_seq.get(m.data.get("harm_as", -1), m).data.get("harm") or {}
+            for name, h in harm.items():
+                expanded[name] = expanded.get(name, 0.0) + h
+        assert _harm_sums(j, metrics) == expanded
+        late = [m for m in metrics if m.seq > referenced[0].data["harm_as"]]  # a window after the sample
+        assert _harm_sums(j, late) == _harm_sums(
+            j, [by_seq[m.data["harm_as"]] if "harm_as" in m.data else m for m in late]
+        )
+    finally:
+        j.close()

@@ -63,6 +63,7 @@ class Housekeeping:
     context: Any = None  # the engine's BackendContext, handed to the freeze re-assert hook
     freeze_watch: FreezeWatch | None = None
     _harm_seen: Mapping[str, float] | None = None
+    _harm_sampled: tuple[Mapping[str, float], int] | None = None  # the reading a metrics entry carries, its seq
 
     async def run(self, now: float) -> None:
         await self.reassert_freeze(now)
@@ -212,7 +213,10 @@ class Housekeeping:
         self._tier_changes(now)
         if now - self.last_metrics >= METRICS_EVERY_S and self.observed.old is not None:
             self.last_metrics = now
-            self.journal.append("metrics", self._metrics_sample(), now)
+            sample = self._metrics_sample()
+            seq = self.journal.append("metrics", sample, now)
+            if "harm" in sample and seq:
+                self._harm_sampled = (self.observed.harm, seq)
 
     def _health_changes(self, now: float) -> None:
         if self.observed.harm is self._harm_seen:
@@ -253,7 +257,12 @@ class Housekeeping:
         if self.warmer.sent:
             sample["warmer"] = self.warmer.snapshot()
         if self._incident_open():
-            sample["harm"] = _rounded_positive(obs.harm)
+            # The same health reading as an earlier sample (readings are immutable once observed): that
+            # sample's seq instead of every tenant again (at 10,000 tenants 45 KB every 10 s otherwise).
+            if self._harm_sampled is not None and self._harm_sampled[0] is obs.harm:
+                sample["harm_as"] = self._harm_sampled[1]
+            else:
+                sample["harm"] = _rounded_positive(obs.harm)
         return sample
 
 
