@@ -33,7 +33,7 @@ def rules(
     f = SHARED["http"]
     values = {"window": window, "selector": selector, "tenant": tenant, "revision": revision}
     record = Template(f.record).substitute(values)
-    expr = Template(f.query(f"{tenant}, {revision}, {f.code_label}")).substitute(values)
+    rest, errors = (Template(x).substitute(values) for x in f.recording(tenant, revision, selector))
     lines = [
         "# Recording rules for cockpit's prometheus backend (option recorded = true; docs/backends/prometheus.md).",
         f"# Rendered by: python -m cockpit_backends.prometheus.rules --window {window} --interval {interval}"
@@ -45,7 +45,10 @@ def rules(
         f"    interval: {interval}",
         "    rules:",
         f"      - record: {record}",
-        f"        expr: {json.dumps(expr)}",  # a JSON string is a YAML double-quoted scalar
+        "        expr: |-",  # a literal block: the PromQL as written, no escapes
+        f"          {rest}",
+        "          or",
+        f"          {errors}",
         f"      - record: {record}_evaluated_at",
         '        expr: "vector(time())"',
     ]

@@ -15,6 +15,7 @@ per tick, never one per tenant. docs/backends/prometheus.md lists each template 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -61,6 +62,8 @@ class Family:
     code_label: str
     errors: str
     record: str  # the recorded series' name (with ${window}); its rules' evaluation time: record + "_evaluated_at"
+    # the code_label values the recorded series carry instead of every code: one matching `errors`, one not
+    recorded_codes: tuple[str, str] = ("5xx", "other")
 
     def source(self, recorded: bool) -> str:
         """The series summed, with the ${selector} (and ${window}) placeholders."""
@@ -70,6 +73,20 @@ class Family:
 
     def query(self, by: str, recorded: bool = False) -> str:
         return f"sum by ({by}) ({self.source(recorded)})"
+
+    def recording(self, tenant: str, revision: str, selector: str) -> tuple[str, str]:
+        """The recording rule's expression, in two parts joined by ``or``: the shared query with its codes
+        folded into two values, the rest and the errors (``recorded_codes``), so a fleet answering with many
+        status codes records two series per tenant and revision, not one per code. With ${window}."""
+        code, (bad, rest) = self.code_label, self.recorded_codes
+
+        def part(matcher: str, value: str) -> str:
+            sel = ", ".join(x for x in (selector, matcher) if x)
+            summed = f"sum by ({tenant}, {revision}) (increase({self.metric}{{{sel}}}[${{window}}]))"
+            return f'label_replace({summed}, "{code}", "{value}", "", "")'
+
+        errors = json.dumps(self.errors)  # a PromQL string literal
+        return part(f"{code}!~{errors}", rest), part(f"{code}=~{errors}", bad)
 
 
 def _sel(metric: str, extra: str = "") -> str:

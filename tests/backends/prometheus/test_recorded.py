@@ -15,7 +15,7 @@ import pytest
 
 from cockpit.errors import ConfigError
 from cockpit_backends.prometheus.rules import rules
-from tests.backends.prometheus.conftest import Exporter, Prometheus, fleet_metrics
+from tests.backends.prometheus.conftest import NEW, Exporter, Prometheus, fleet_metrics
 from tests.backends.prometheus.test_health import ERRORS, _sent, make, run
 from tests.binaries import require
 
@@ -26,14 +26,22 @@ RATES = {"template": "http.rates"}
 
 @pytest.fixture(scope="module")
 def recording_prometheus(tmp_path_factory) -> Iterator[Prometheus]:
-    """The FLEET exporter, without its stale tenant (test_health covers it), scraped every second, with the
-    rules for a 10 s window evaluated every second, and a second group, for an 11 s window, whose
-    evaluation time reads 300 s old (a stalled group)."""
+    """The FLEET exporter, without its stale tenant (test_health covers it) and with a third status code
+    for 'steady' (404s, which the rules fold with the 200s), scraped every second, with the rules for a
+    10 s window evaluated every second, and a second group, for an 11 s window, whose evaluation time
+    reads 300 s old (a stalled group)."""
     current = rules("10s", "1s")
     stalled = rules("11s", "1s").replace('"vector(time())"', '"vector(time() - 300)"')
     text = current + "\n".join(stalled.splitlines()[3:]) + "\n"  # the second file's group, without its header
-    render = fleet_metrics(time.time())
-    exporter = Exporter(lambda now: "".join(x for x in render(now).splitlines(True) if 'tenant="stale"' not in x))
+    t0 = time.time()
+    render = fleet_metrics(t0)
+
+    def metrics(now: float) -> str:
+        lines = [x for x in render(now).splitlines(True) if 'tenant="stale"' not in x]
+        lab = f'tenant="steady",cohort="growth",revision="{NEW}",code="404"'
+        return "".join([*lines[:1], f"http_requests_total{{{lab}}} {5 * (now - t0):.4f}\n", *lines[1:]])
+
+    exporter = Exporter(metrics)
     prom = Prometheus(tmp_path_factory.mktemp("prometheus"), [exporter.address], rules=text)
     try:
         prom.wait_for('cockpit:http_requests:increase10s{tenant="broken"}', n=4)  # 2 revisions x 2 codes
@@ -52,7 +60,7 @@ def test_the_shipped_rule_file_is_the_rendered_one_and_promtool_accepts_it(tmp_p
         capture_output=True, text=True, check=True, timeout=30,
     )  # fmt: skip
     assert out.stdout == rules("1m", tenant="team")
-    assert "record: cockpit:http_requests:increase1m" in out.stdout and "sum by (team, revision, code)" in out.stdout
+    assert "record: cockpit:http_requests:increase1m" in out.stdout and "sum by (team, revision)" in out.stdout
     (tmp_path / "rules.yml").write_text(out.stdout)
     check = subprocess.run([require("promtool"), "check", "rules", str(shipped), str(tmp_path / "rules.yml")],
                            capture_output=True, text=True, timeout=30)  # fmt: skip
@@ -82,6 +90,11 @@ def test_recorded_reads_the_rules_series_with_the_same_verdicts_and_rates(tmp_pa
     for t in rates:
         assert rates[t] == pytest.approx(rates2[t], rel=0.1), t
     assert recorded._recorded_age is not None and 0 <= recorded._recorded_age < 5
+    # steady's 200s and 404s are one recorded series; its error ratio counts both, as the query does
+    rows = recording_prometheus.query('cockpit:http_requests:increase10s{tenant="steady"}')
+    assert sorted(r["metric"]["code"] for r in rows) == ["5xx", "5xx", "other", "other"]
+    steady, steady2 = recorded.last[0].tenants["steady"], evaluated.last[0].tenants["steady"]
+    assert steady.value == pytest.approx(steady2.value, rel=0.1) and steady.value < 0.011 * 20 / 25 + 0.001
 
 
 def test_freshness_is_implied_while_the_recording_is_young_enough(tmp_path, recording_prometheus):
