@@ -66,7 +66,7 @@ def finite(terms: list[float]) -> bool:
 # router's vector; the comparison (the one O(tenants) step left when a stage changes a few shares) is
 # then made once. The pairs are held, so an `id` is never reused while remembered.
 _PAIRS: list[tuple[Mapping[str, Any], Mapping[str, Any], set[str] | None]] = []
-_KEEP = 8
+_KEEP = 6
 
 
 def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
