@@ -56,3 +56,11 @@ def test_gc_left_off_if_the_caller_had_it_off(fleet: Path, capsys: pytest.Captur
     finally:
         gc.enable()
     assert "scope: 400 tenant(s)" in capsys.readouterr().out
+
+
+def test_a_tenant_named_twice_is_planned_once(fleet: Path, capsys: pytest.CaptureFixture[str]):
+    argv = ["--config", str(fleet / "cockpit.toml"), "plan", "--json", "--tenants"]
+    assert main([*argv, "pro-0002,enterprise-0001,pro-0002"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["scope"] == ["enterprise-0001", "pro-0002"]
+    assert {t for s in plan["stages"] for t in s["tenants"]} == {"enterprise-0001", "pro-0002"}

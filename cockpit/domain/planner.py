@@ -58,7 +58,12 @@ def preview(
     tier = view.old_tier
     hit = view.old_hit_rate
     old_load = view.old_load
-    names = sorted(sim.scope)  # once: the plan's scope and each stage's tenants are in name order
+    # Sorted once: the plan's scope, and each stage's tenants picked from it. The scope a caller passes
+    # is usually in order already (no sort work); it is the sim's whole scope unless a rollback already
+    # armed widens it or a name is given twice.
+    names = sorted(scope)
+    if len(names) != len(sim.scope) or len(set(names)) != len(names):
+        names = sorted(sim.scope)
     # Σ rps·share over the scope, in the scope's order, looped in C (the same sum as a generator's)
     to_move = sum(map(mul, map(rps.get, sim.scope, repeat(0.0)), map(shares.get, sim.scope, repeat(0.0))))
     prescale = max(tier.desired, sim.replicas_needed(view))
