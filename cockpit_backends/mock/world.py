@@ -26,8 +26,6 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
-from operator import add, and_, gt, mul, not_, sub
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -404,8 +402,6 @@ class World:
         failed: dict[str, str] = {}
         erroring = inject_errors and self.t < self.router_errors_until
         onset = self.metrics.onset
-        if not erroring and all(map(self.share.__contains__, shares)):
-            return self._apply_known(shares), failed
         for x, s in shares.items():
             if x not in self.share:
                 failed[x] = "unknown tenant"
@@ -426,26 +422,6 @@ class World:
             self.share_version += 1
         self.requests_applied += 1
         return applied, failed
-
-    def _apply_known(self, shares: Mapping[str, float]) -> dict[str, float]:
-        """`apply_shares` when every tenant is known and the router is not erroring: the same sums, added
-        in the same order, looped in C (a stage of thousands of tenants)."""
-        names, new = list(shares), list(shares.values())
-        prev = list(map(self.share.__getitem__, names))
-        deltas = list(map(mul, map(self.rps.__getitem__, names), map(sub, new, prev)))
-        self.new_load = list(accumulate(deltas, add, initial=self.new_load))[-1]
-        regressed = list(map(self.severity.__contains__, names))
-        self.regressed_new_load = list(accumulate(compress(deltas, regressed), add, initial=self.regressed_new_load))[
-            -1
-        ]
-        if self.metrics.onset is not None:  # a healthy tenant moved off new: disturbed
-            lowered = map(gt, map(sub, prev, repeat(EPS)), new)
-            self.metrics.disturbed.update(compress(names, map(and_, map(not_, regressed), lowered)))
-        self.share.update(zip(names, new, strict=True))
-        if names:
-            self.share_version += 1
-        self.requests_applied += 1
-        return dict(zip(names, new, strict=True))
 
     def metrics_card(self) -> dict[str, Any]:
         """The figures every scorecard of this world starts from (the drill's and a replay's)."""
