@@ -12,7 +12,8 @@ work on idle (as DataTable did) is counted until its last change is on screen. P
 nothing on screen is not a sample. The keys
 are the ones an on-call types: the filter (`/` then a digit, backspace), the cursor (down, page down),
 opening and closing the help (`?`, escape) and the scope picker
-(`A`, escape: goal 100 ms to open). An engine tick (which redraws every view) is timed
+(`A`, escape: goal 100 ms to open, for the median and for the first opening, which builds the
+picker). An engine tick (which redraws every view) is timed
 apart: it is not a keystroke. Goal: median < 50 ms, peak memory < 250 MB at 10,000 tenants.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import resource
 import statistics
@@ -45,7 +47,9 @@ async def measure(tenants: int, keys: int) -> dict[str, object]:
     scenario = write_fleet(tmp / f"fleet-{tenants}.toml", tenants)
     clock = SimClock(0.0)
     session = open_drill(str(scenario), journal=tmp / "j.db", clock=clock)
-    app = CockpitApp(session.engine, auto_tick=False)
+    # as the command line starts it (an earlier tree, measured for comparison, may not have the option)
+    started_as_the_command = {"freeze_gc": True} if "freeze_gc" in inspect.signature(CockpitApp).parameters else {}
+    app = CockpitApp(session.engine, auto_tick=False, **started_as_the_command)
     frames: list[float] = []  # when each frame went out to the (headless) terminal
     display = app._display
 
@@ -101,6 +105,7 @@ async def measure(tenants: int, keys: int) -> dict[str, object]:
         "p95_ms": _p95(every) * 1000,
         "by_key": {k: (statistics.median(v) * 1000, _p95(v) * 1000) for k, v in samples.items() if v},
         "scope_first_ms": statistics.median(first_frame["scope"]) * 1000 if first_frame.get("scope") else None,
+        "scope_openings_ms": [s * 1000 for s in samples["scope"]],  # in order: the first one builds the picker
         "tick_ms": statistics.median(ticks[-100:]) * 1000,
         "peak_rss_mb": rss_mb,
     }
@@ -144,8 +149,14 @@ def main() -> int:
             f"scope picker opening at {big['tenants']:,} tenants (median, p95): {scope[0]:.1f} / {scope[1]:.1f} ms"
             + (f"; its first frame (the picker on screen): {first:.1f} ms median" if first is not None else "")
         )
-    ok = big["median_ms"] < 50 and big["peak_rss_mb"] < 250 and (not scope or scope[0] <= 100)
-    goal = "median < 50 ms, memory < 250 MB, scope picker opens <= 100 ms"
+    openings = big.get("scope_openings_ms") or []
+    if openings:
+        print(
+            f"scope picker openings in order (ms to the last frame): {', '.join(f'{x:.1f}' for x in openings)}"
+            " (the first builds the picker; later ones reopen the kept one)"
+        )
+    ok = big["median_ms"] < 50 and big["peak_rss_mb"] < 250 and all(x <= 100 for x in [*openings[:1], *scope[:1]])
+    goal = "median < 50 ms, memory < 250 MB, scope picker opens <= 100 ms: its median and its first opening"
     print(f"goal at {big['tenants']:,} tenants ({goal}): {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 

@@ -146,11 +146,11 @@ class ActionScreen(Screen[None]):
         if self.app.is_screen_installed("scope"):  # kept from the last opening: no compose, mount or layout
             picker = self.app.get_screen("scope")
             assert isinstance(picker, ScopeScreen)
-            picker.reset(*args)
+            self.app.push_screen(picker, chosen)
+            picker.reset(*args)  # once it is the screen: drawn in its first frame, not in one before it
         else:
-            picker = ScopeScreen(*args)
-            self.app.install_screen(picker, "scope")
-        self.app.push_screen("scope", chosen)
+            self.app.install_screen(ScopeScreen(*args), "scope")
+            self.app.push_screen("scope", chosen)
 
     async def confirm_arm(self, scope: list[str]) -> None:
         """The confirmation shows the planner's dry run of exactly this scope, stage ETAs included, says

@@ -74,7 +74,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
         engine = await RemoteEngine.connect(address, operator, token=token, tls=tls)
         try:
             await engine.first_snapshot()
-            app = CockpitApp(engine, keymap=keymap, theme=theme, themes=themes)
+            app = CockpitApp(engine, keymap=keymap, theme=theme, themes=themes, freeze_gc=True)
             await app.run_async()
             return app.return_code or 0
         finally:
@@ -124,7 +124,9 @@ def run_tui(args: argparse.Namespace) -> int:
         )
     previous = _exit_on_sigterm() if tmp is not None else None  # SIGTERM runs the cleanup below too
     try:
-        app = CockpitApp(engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes)
+        app = CockpitApp(
+            engine, keymap=keymap, drill=session, scenario=drill, theme=theme, themes=themes, freeze_gc=True
+        )
         # Which configuration this is (visible once the screen closes; config.source is on the engine too).
         print(f"cockpit: config: {config.source if config else f'none (drill {drill})'}", file=sys.stderr)
         app.run()

@@ -168,14 +168,42 @@ def test_a_tui_drill_loads_the_plugins_once(monkeypatch, capsys) -> None:
         hosts.append(self)
         init(self, *a, **kw)
 
-    used: list[object] = []
+    used: list[CockpitApp] = []
 
-    def run(self, **kw) -> None:  # no terminal: the engine the app got is all this test needs
-        used.append(self.engine)
+    def run(self, **kw) -> None:  # no terminal: the app as the command built it is all this test needs
+        used.append(self)
 
     monkeypatch.setattr(PluginHost, "__init__", counted)
     monkeypatch.setattr(CockpitApp, "run", run)
     config = str(Path(__file__).resolve().parents[2] / "cockpit" / "data" / "cockpit.toml")
     assert main(["--config", config, "--drill", "demo"]) == 0
     assert len(hosts) == 1 and len(used) == 1
-    assert used[0].host is hosts[0]  # type: ignore[attr-defined]
+    assert used[0].engine.host is hosts[0]  # type: ignore[attr-defined]
+    assert used[0].freeze_gc  # the command's app freezes what is alive once its screen is up (below)
+
+
+def test_the_command_s_app_freezes_the_garbage_collector_after_its_first_frame(drill, monkeypatch) -> None:
+    import cockpit.ui.app as app_module
+
+    events: list[str] = []
+    monkeypatch.setattr(app_module.gc, "freeze", lambda: events.append("freeze"))
+
+    async def go(freeze: bool) -> None:
+        app = drill.app(scenario=None, freeze_gc=freeze)
+        display = app._display
+
+        def stamped(screen, renderable) -> None:
+            display(screen, renderable)
+            if renderable is not None:
+                events.append("frame")
+
+        app._display = stamped
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 3)
+            await pilot.pause()
+
+    asyncio.run(go(False))  # tests' apps (many in one process) do not
+    assert "frame" in events and "freeze" not in events
+    events.clear()
+    asyncio.run(go(True))
+    assert events[0] == "frame" and events.count("freeze") == 1
