@@ -239,7 +239,8 @@ class PrometheusHealth:
         max_age_s (60 s without freshness): sums that old describe a past window."""
         if not rows:
             raise QueryFailed(
-                f"no {shared.evaluated} series: load the recording rules into Prometheus (python -m "
+                f"no {shared.evaluated} series: the recording rules are not loaded in Prometheus, or recorded "
+                "nothing (no request series in the window?); load them (python -m "
                 "cockpit_backends.prometheus.rules; docs/backends/prometheus.md, 'Recording rules') or set "
                 "recorded = false"
             )

@@ -5,7 +5,8 @@ compute its increase over the window (40,000 series for 10,000 tenants: most of 
 Prometheus's rule engine computes the same ``sum by (tenant, revision, code) (increase(…[window]))`` once
 per rule interval, in the background, and records it as ``cockpit:http_requests:increase<window>``; a tick
 then reads those recorded series, split by revision as before. A second rule records the evaluation's time
-(``…_evaluated_at``), so the backend knows how old the sums are: older than freshness's ``max_age_s``
+(``…_evaluated_at``: the newest timestamp of the recorded sums, so a failing first rule shows as old
+sums, not as a group that ran), and the backend knows how old the sums are: older than freshness's ``max_age_s``
 (60 s without freshness) they are not read (every tenant unknown, with why), and the freshness query is
 left unsent only while that age plus the window is within ``max_age_s``.
 
@@ -50,7 +51,7 @@ def rules(
         "          or",
         f"          {errors}",
         f"      - record: {record}_evaluated_at",
-        '        expr: "vector(time())"',
+        f'        expr: "max(timestamp({record}))"',  # when the first rule last wrote its sums
     ]
     return "\n".join(lines) + "\n"
 
