@@ -369,7 +369,8 @@ class PrometheusHealth:
         s = self.settings
         cohorts = dict(s.cohorts)
         cohorts.update(got.cohorts)
-        cohort_of = cohorts.get
+        # tenant -> its cohort's threshold, for the tenants whose cohort has one (else the check's)
+        threshold_of = {t: c.thresholds[k] for t, k in cohorts.items() if k in c.thresholds}.get
         res = CheckResult(c, series=got.series)
         verdicts = res.tenants
         fleet = self._fleet_baseline(c, got)
@@ -378,38 +379,40 @@ class PrometheusHealth:
         new_of, n_new_of = got.per.get(new_rev, {}).get, got.n_per.get(new_rev, {}).get
         old_of, n_old_of = got.per.get(old_rev, {}).get, got.n_per.get(old_rev, {}).get
         wide_new, n_wide_new = got.wide.get(new_rev), got.n_wide.get(new_rev)
-        threshold_of, default_threshold = c.thresholds.get, c.threshold
+        default_threshold = c.threshold
         worse, absolute, min_n = c.direction == "higher_is_worse", c.baseline == "none", c.min_samples
         floor, span, scale, consecutive = c.severity_floor, 1.0 - c.severity_floor, c.scale, c.consecutive
-        isfinite = math.isfinite
+        isfinite, verdict = math.isfinite, TenantVerdict
+
+        def few(n: float | None) -> bool:  # too few samples to judge (NaN counts as too few)
+            return min_n > 0 and (n is None or not n >= min_n)
+
         for t in got.tenants() | self._seen:
-            v = verdicts[t] = TenantVerdict()
-            new = v.value = new_of(t, wide_new)
-            n = v.samples = n_new_of(t, n_wide_new)
-            if new is None or not isfinite(new) or (min_n > 0 and (n is None or not n >= min_n)):
-                v.unknown = _unreadable(new, n, c, s)
+            new = new_of(t, wide_new)
+            n = n_new_of(t, n_wide_new)
+            if new is None or not isfinite(new) or few(n):
+                verdicts[t] = verdict(new, None, "", n, unknown=_unreadable(new, n, c, s))
                 continue
-            threshold = threshold_of(cohort_of(t, ""), default_threshold)
+            threshold = threshold_of(t, default_threshold)
             if absolute:
-                v.baseline_from = "none (absolute threshold)"
+                base, base_from = None, "none (absolute threshold)"
                 d = (new - threshold) if worse else (threshold - new)
                 breach = d > 0
             else:
                 base, n_base = old_of(t), n_old_of(t)
-                if base is not None and isfinite(base) and (min_n <= 0 or (n_base is not None and n_base >= min_n)):
-                    base_from = "own old"
-                else:
+                if base is None or not isfinite(base) or few(n_base):
                     base, base_from = fleet
-                if base is None:
-                    v.unknown = f"no baseline: no old-revision {old_rev!r} series with enough samples"
-                    continue
-                v.baseline, v.baseline_from = base, base_from
+                    if base is None:
+                        why = f"no baseline: no old-revision {old_rev!r} series with enough samples"
+                        verdicts[t] = verdict(new, None, "", n, unknown=why)
+                        continue
+                else:
+                    base_from = "own old"
                 d = (new - base) if worse else (base - new)
                 breach = d > threshold
             k = counts[t] = counts.get(t, 0) + 1 if breach else 0
-            v.breaches = k
-            if breach and k >= consecutive:
-                v.severity = floor + span * min(1.0, max(d, 0.0) / scale)
+            severity = floor + span * min(1.0, max(d, 0.0) / scale) if breach and k >= consecutive else 0.0
+            verdicts[t] = verdict(new, base, base_from, n, k, severity)
         return res
 
     def _fleet_baseline(self, c: Check, got: _Values) -> tuple[float | None, str]:
