@@ -125,9 +125,10 @@ class KeptSum:
     a sum afresh only when `keep` is asked or the set and weights are those of the last call (weights
     that change every tick, such as measured rates, would make it every tick for nothing)."""
 
-    __slots__ = ("_sum", "_value", "_weights", "over", "values")
+    __slots__ = ("_sum", "_value", "_weights", "exact", "over", "values")
 
     def __init__(self) -> None:
+        self.exact = True  # False: always summed afresh (a dry run that sums a few times, then is dropped)
         self.over: object = None
         self._weights: Mapping[str, float] | None = None
         self.values: Mapping[str, float] | None = None
@@ -156,7 +157,7 @@ class KeptSum:
                     return self._remember(values, self._sum.value)
         ns = names()
         terms = list(map(mul, map(weights.get, ns, repeat(0.0)), map(values.get, ns, repeat(0.0))))
-        self._sum = TenantSum(ns, terms) if (keep or same) and finite(terms) else None
+        self._sum = TenantSum(ns, terms) if self.exact and (keep or same) and finite(terms) else None
         self.over, self._weights = over, weights
         return self._remember(values, math.fsum(terms))
 

@@ -51,6 +51,7 @@ def preview(
     max_stages: int = 500,
 ) -> Plan:
     sim = type(scheduler)(policy=scheduler.policy)
+    sim._failback.exact = False  # a dry run: summed afresh in C, no exact total to make
     sim.load_snapshot(scheduler.snapshot())
     sim.arm(scope, view.now)
     shares = dict(view.shares)
