@@ -32,7 +32,7 @@ class ScopeScreen(Screen[list[str] | None]):
     ]
     DEFAULT_CSS = """
     ScopeScreen #dialog { height: 100%; padding: 0 1; }
-    ScopeScreen #scope-count { text-style: bold; }
+    ScopeScreen #scope-count { text-style: bold; width: 100%; }
     ScopeScreen #scope-list { height: 1fr; }
     ScopeScreen #scope-filter { display: none; height: 3; }
     ScopeScreen #scope-filter.shown { display: block; }
@@ -48,6 +48,7 @@ class ScopeScreen(Screen[list[str] | None]):
         super().__init__()
         self.table = TenantTable(COLUMNS, (3, 24, 12, 8), id="scope-list")
         self.count = Label(id="scope-count")
+        self._counted = ""
         self.box = Input(placeholder="filter by name, cohort or health; escape clears", id="scope-filter")
         self.reset(tenants, preselected, cohorts, healthy)
 
@@ -92,7 +93,10 @@ class ScopeScreen(Screen[list[str] | None]):
 
     def _draw(self) -> None:
         self.table.set_rows(self.shown, self._row, lambda t: t in self.selected)
-        self.count.update(self._count())
+        text = self._count()
+        if text != self._counted:  # one line, full width: a new count needs no layout of the screen
+            self._counted = text
+            self.count.update(text, layout=False)
 
     def _count(self) -> str:
         n = len(self.selected)
