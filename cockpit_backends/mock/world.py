@@ -157,6 +157,7 @@ class Metrics:
 class World:
     # A cache, not state (never saved): the last health reading while nothing it depends on changed.
     _regressions: tuple[tuple[int, int], float, Mapping[str, float]] | None = None  # (key, valid until, reading)
+    _startups: dict[str, list[float]] | None = None  # each tier's start-up times by ordinal, drawn so far
 
     def __init__(self, sc: Scenario) -> None:
         self.sc = sc
@@ -332,11 +333,17 @@ class World:
         return max(0.0, spec.startup_s + jitter)
 
     def startups_of(self, tier: TierSim, ordinals: range) -> list[float]:
-        """`startup_of` for many ordinals at once (a pre-scale asks for thousands): the same numbers."""
-        spec = tier.spec
-        key = f"{self.seed}:startup:{tier.name}:"
-        units = [zlib.crc32(f"{key}{o}".encode()) / 2**32 for o in ordinals]
-        return [max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s) for u in units]
+        """`startup_of` for many ordinals at once (a pre-scale asks for thousands, and the capacity bound
+        for every replica the autoscaler could still create): the same numbers, each drawn once."""
+        if self._startups is None:
+            self._startups = {}
+        drawn = self._startups.setdefault(tier.name, [])
+        if ordinals.stop > len(drawn):
+            spec = tier.spec
+            key = f"{self.seed}:startup:{tier.name}:"
+            units = [zlib.crc32(f"{key}{o}".encode()) / 2**32 for o in range(len(drawn), ordinals.stop)]
+            drawn.extend(max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s) for u in units)
+        return drawn[ordinals.start : ordinals.stop]
 
     @staticmethod
     def _remove_replicas(tier: TierSim, n: int, t: float) -> None:
