@@ -411,6 +411,12 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
     base |= {"old_revision": old, "new_revision": new, "recorded": "yes" if recorded else ""}
     checks = _checks(root, o, lines, base)
     readings = {kind: _reading(root, kind, o[kind], lines, base) if kind in o else None for kind in READING_OPTIONS}
+    if recorded and not any(x.shared for x in (*checks, readings["rates"]) if x is not None):
+        raise ConfigError(
+            f"{root}.recorded: no check or rates reads the shared HTTP query (http.error_ratio or http.rates as "
+            "shipped, without a query or samples of your own), which is all the recording rules record; "
+            "remove recorded"
+        )
     return Settings(
         url=url.rstrip("/"),
         timeout_s=timeout_s,

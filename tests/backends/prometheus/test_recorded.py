@@ -133,8 +133,11 @@ def test_a_recording_older_than_max_age_is_not_read(tmp_path, recording_promethe
     assert len(run(h.rates())) == 0
 
 
-def test_recorded_refuses_a_selector_and_a_non_boolean(tmp_path):
+def test_recorded_refuses_a_selector_a_non_boolean_and_nothing_to_read(tmp_path):
     with pytest.raises(ConfigError, match=r"plugins.prometheus.selector: with recorded = true the recording rules"):
         make(tmp_path, "http://127.0.0.1:9", checks=[ERRORS], recorded=True, selector='namespace="prod"')
     with pytest.raises(ConfigError, match=r"plugins.prometheus.recorded: expected true or false, got 'yes'"):
         make(tmp_path, "http://127.0.0.1:9", checks=[ERRORS], recorded="yes")
+    own = {"name": "own", "query": "eval_score", "threshold": 0.1}
+    with pytest.raises(ConfigError, match=r"plugins.prometheus.recorded: no check or rates reads the shared HTTP"):
+        make(tmp_path, "http://127.0.0.1:9", checks=[own], rates={"template": "litellm.rates"}, recorded=True)
