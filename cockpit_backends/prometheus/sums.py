@@ -53,6 +53,13 @@ class Sums:
         return out  # type: ignore[return-value]
 
 
+class Value(msgspec.Struct, array_like=True, gc=False):
+    """A sample's ``[time, "value"]``, decoded into an untracked struct rather than a tuple per series."""
+
+    time: float
+    text: str
+
+
 @lru_cache(maxsize=16)
 def decoder(tenant: str, revision: str | None, code: str) -> msgspec.json.Decoder[Any]:
     """A decoder of a vector's result whose series carry (at most) these labels of interest; with
@@ -63,7 +70,7 @@ def decoder(tenant: str, revision: str | None, code: str) -> msgspec.json.Decode
         fields.append(("r", str, ""))
         rename["r"] = revision
     metric = msgspec.defstruct("Metric", fields, rename=rename, gc=False)
-    sample = msgspec.defstruct("Sample", [("metric", metric), ("value", tuple[float, str])], gc=False)
+    sample = msgspec.defstruct("Sample", [("metric", metric), ("value", Value)], gc=False)
     return msgspec.json.Decoder(list[sample])  # type: ignore[valid-type]
 
 
@@ -88,7 +95,7 @@ def summed(
             errs = out.errors.setdefault(rev, {})
         t = m.t
         try:  # float() reads every value Prometheus writes ("0.5", "NaN", "+Inf")
-            v = float(s.value[1])
+            v = float(s.value.text)
         except ValueError:
             v = math.nan
         total[t] = total.get(t, 0.0) + v
@@ -100,7 +107,7 @@ def summed(
     if only is not None and samples:
         out.total[only], out.errors[only] = total, errs
     if samples:
-        out.time = samples[-1].value[0]
+        out.time = samples[-1].value.time
     return out
 
 
