@@ -181,3 +181,15 @@ def test_pending_load_updated_equals_summed_afresh(tenants, steps):
             == fresh._pending_load(v)
             == math.fsum(rps[t] * (v.shares[t] - c) for t, c in rb.ceilings.items() if v.shares[t] > c + 1e-9)
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300), max_size=40))
+def test_exact_sum_is_the_exact_total_of_the_terms(terms):
+    from fractions import Fraction
+
+    from cockpit.domain.exact import exact_sum, fixed
+
+    exact = exact_sum(terms)
+    assert exact == sum(map(fixed, terms))  # one conversion per term: the plain way
+    assert Fraction(exact, 1 << 1074) == sum(map(Fraction, terms), Fraction(0))
