@@ -167,8 +167,7 @@ class Ordering(Memo):
             too_big = map(gt, traffic, map(add, budgets, repeat(EPS)))
             fits = next(compress(count(), too_big), len(names))
             moves.update(dict.fromkeys(names[:fits], 0.0))
-            for x in traffic[:fits]:
-                moved += x
+            moved = list(accumulate(traffic[:fits], add, initial=moved))[-1]  # added one by one, in C
             budget = budgets[fits]
             if fits < len(names):
                 return moves, moved, budget, names[fits]
