@@ -336,8 +336,9 @@ class RollbackScheduler(Ordering):
         )
 
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
-        for t, c in stage.ceilings.items():
-            self.ceilings[t] = min(c, self.ceilings.get(t, 1.0))
+        names = list(stage.ceilings)  # each ceiling only ever lowered, in C
+        lowered = list(map(min, stage.ceilings.values(), map(self.ceilings.get, names, repeat(1.0))))
+        self.ceilings.update(zip(names, lowered, strict=True))
         self._log.extend(stage.ceilings)
         self.version += 1
         self.stage = stage.number
