@@ -115,9 +115,12 @@ class Actuator:
         """Write the intent (and the committed state) first, then call the router, then read back."""
         intent = {"role": "router", "shares": diff, "stage": stage.to_dict() if stage else None}
         act_id = self._intent(intent, now)
-        return await self._apply({"id": act_id, **intent}, now)
+        return await self._apply({"id": act_id, **intent}, now, staged=stage)
 
-    async def _apply(self, intent: dict[str, Any], now: float, recovered: bool = False) -> bool:
+    async def _apply(
+        self, intent: dict[str, Any], now: float, recovered: bool = False, staged: Stage | None = None
+    ) -> bool:
+        """`staged`: the Stage the intent was written from (else it is read back from the intent)."""
         b = self.backends
         diff: dict[str, float] = intent["shares"]
         self._check_guard()
@@ -148,7 +151,7 @@ class Actuator:
             b.recover("router", write=True)
         stage = intent.get("stage")
         if stage and not failed:
-            self.stage_confirmed(Stage.from_dict(stage), now)
+            self.stage_confirmed(staged if staged is not None else Stage.from_dict(stage), now)
         elif stage:
             self.journal.append("stage_incomplete", {"stage": stage["number"], "failed_count": len(failed)}, now)
         return not failed
