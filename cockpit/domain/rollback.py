@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress, repeat, tee
 from operator import and_, ge, lt
 from typing import Any
 
@@ -260,7 +260,8 @@ class RollbackScheduler(Ordering):
             # every tenant the router knows is at 0 on new and has a 0 ceiling (max of both, in C)
             # a tenant above EPS means not done, whatever the max: stop at the first (mid-rollback, at once)
             shares, ceilings = view.shares, self.ceilings
-            if any(max(shares[t], ceilings.get(t, 1.0)) > EPS for t in self.scope if t in shares):
+            a, b = tee(filter(shares.__contains__, self.scope))  # one pass, in C, stopping at the first
+            if any(map(lt, repeat(EPS), map(max, map(shares.__getitem__, a), map(ceilings.get, b, repeat(1.0))))):
                 return bool(self._keep("finished", inputs, False))
             present = list(filter(shares.__contains__, self.scope))
             both = map(max, map(shares.__getitem__, present), map(ceilings.get, present, repeat(1.0)))
