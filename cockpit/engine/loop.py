@@ -344,9 +344,7 @@ class Engine:
     def old_load(
         self, rps: Mapping[str, float], shares: Mapping[str, float], exact: bool = False, force: bool = False
     ) -> float:
-        """The old tier's load from the tenant vectors: summed again only when a reading changed, and
-        updated for the tenants whose share changed while `exact` was asked (an armed rollback; see
-        `OldTierLoad.keep_exact` for `force`)."""
+        """The old tier's load (domain.fleet.OldTierLoad; `exact`, `force`: see its keep_exact)."""
         if exact:
             self._old_load.keep_exact(rps, shares, force)
         return self._old_load(rps, shares)
