@@ -99,6 +99,19 @@ class MainScreen(ViewScreen):
     def on_resize(self) -> None:
         self.show()
 
+    def _compositor_refresh(self) -> None:
+        """Under an opaque screen (the scope picker), drop this screen's repaints: textual counts the
+        screen below the top one as showing through it even when the top one is opaque
+        (`App._background_screens`), so each refresh here (the screen switch itself, every tick's panels)
+        repainted the whole picker, a frame each. This screen is drawn whole again when it is resumed."""
+        stack = self.app.screen_stack
+        top = stack[-1] if stack else self
+        if top is not self and top.styles.background.a == 1:
+            self._dirty_widgets.clear()
+            self._compositor._dirty_regions.clear()
+            return
+        super()._compositor_refresh()
+
     # Each tick ---------------------------------------------------------------------------------------
     async def tick(self, snap: Snapshot) -> None:
         """After an engine tick: record the trends, ask for a plan if one is due, redraw."""
