@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress, repeat
-from operator import mul, ne, neg
+from operator import is_not, mul, ne, neg
 from typing import Any
 
 _UNIT = 1 << 1074  # 2**1074 counts of the smallest subnormal make 1.0
@@ -115,13 +115,31 @@ def _chained(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | 
     return None
 
 
+_KEYS: list[tuple[Mapping[str, Any], list[str]]] = []  # the last readings' keys, in order (held, as _PAIRS)
+
+
+def _keys(reading: Mapping[str, Any]) -> list[str]:
+    """`list(reading)`, made once for a reading compared as the newer of a pair and then as the older."""
+    for r, keys in _KEYS:
+        if r is reading:
+            return keys
+    keys = list(reading)
+    _KEYS.insert(0, (reading, keys))
+    del _KEYS[4:]
+    return keys
+
+
 def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | None:
+    """Compared in C: the keys (a list comparison, which takes the same string object as equal at
+    once), then which values are other objects (a router's copy of its vector keeps the very float of
+    every tenant it did not change), and of those, which differ."""
     if len(before) != len(after):
         return None
-    keys = list(after)
-    if keys != list(before):
+    keys = _keys(after)
+    if keys != _keys(before):
         return None
-    return set(compress(keys, map(ne, before.values(), after.values())))
+    other = list(compress(keys, map(is_not, before.values(), after.values())))
+    return set(compress(other, map(ne, map(before.__getitem__, other), map(after.__getitem__, other))))
 
 
 class KeptSum:

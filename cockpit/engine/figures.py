@@ -131,9 +131,12 @@ def _integrate(engine: Engine, figs: Figures, now: float, effective: Mapping[str
     obs = engine.observed
     threshold = engine.config.file.incident.regression_threshold
     traffic = obs.traffic
-    if traffic is not None and figs.at is not None and now > figs.at:
-        dt = now - figs.at
-        figs.wrong += dt * _wrong_rate(figs, obs.harm, traffic.rps, traffic.shares, effective, threshold)
+    if traffic is not None:
+        # worked out even when no time passed (a command's snapshot): memoised, and kept up to date with
+        # the readings and effective vector, so the next tick's update starts from these
+        rate = _wrong_rate(figs, obs.harm, traffic.rps, traffic.shares, effective, threshold)
+        if figs.at is not None and now > figs.at:
+            figs.wrong += (now - figs.at) * rate
     if figs.at is None or now > figs.at:
         figs.at = now
     regressing = any(map(le, repeat(threshold), obs.harm.values()))
