@@ -29,10 +29,10 @@ class _OrderState:
     cursor: tuple[int, int]
     scope_list: list[str]
     shares_vals: list[float] | None  # the scope's shares in scope_list's order (None: read from `shares`)
-    current: dict[str, float]
     keys: dict[str, tuple[float, float, str]]
     order: list[str]
-    remaining: float
+    left: TenantSum | None  # rps × share on new (within the ceiling) per tenant of the scope, kept exactly
+    remaining: float  # its value (math.fsum of the terms when one is not finite)
 
 
 class Ordering(Memo):
@@ -70,7 +70,8 @@ class Ordering(Memo):
         scope = [*seed, *self.scope.difference(seed)] if seed else list(self.scope)
         shares_vals = list(map(shares.get, scope, repeat(0.0)))
         current = list(map(min, shares_vals, map(ceilings.get, scope, repeat(1.0))))
-        remaining = sum(map(mul, map(rps.get, scope, repeat(0.0)), current))  # traffic in scope still on new
+        on_new = list(map(mul, map(rps.get, scope, repeat(0.0)), current))  # traffic in scope still on new
+        left = TenantSum(scope, on_new) if finite(on_new) else None
         todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
         share = [c for c in current if c > EPS]
         neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
@@ -90,10 +91,10 @@ class Ordering(Memo):
             cursor=self.cursor(),
             scope_list=scope,
             shares_vals=shares_vals,
-            current=dict(zip(scope, current, strict=True)),
             keys=dict(zip(todo, zip(weight, neg_h, todo, strict=True), strict=True)),
             order=order,
-            remaining=remaining,
+            left=left,
+            remaining=left.value if left is not None else math.fsum(on_new),
         )
         return order
 
@@ -118,32 +119,28 @@ class Ordering(Memo):
                 new_vals = list(map(view.shares.get, st.scope_list, repeat(0.0)))
                 changed |= set(compress(st.scope_list, map(ne, shares_vals, new_vals)))
                 shares_vals = new_vals
-        # The tenants taken out, in name order: their traffic still on new (the running total added to
-        # one tenant at a time, as a loop would), then those still to move put back in place (a stage
-        # moves most of its tenants to 0: they only leave; many to put back is a sort's work).
-        names = sorted(changed)
+        # The tenants taken out: their traffic still on new updated in the exact total (no order to keep),
+        # then those still to move put back in place (a stage moves most of its tenants to 0: they only
+        # leave; many to put back is a sort's work).
+        names = list(changed)
         rps = list(map(view.rps.get, names, repeat(0.0)))
         now = list(map(min, map(view.shares.get, names, repeat(0.0)), map(self.ceilings.get, names, repeat(1.0))))
         back = list(compress(zip(names, rps, now, strict=True), map(lt, repeat(EPS), now)))
         if len(back) > max(64, len(st.order) // 2):
             return None
         order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
-        before = map(st.current.get, names, repeat(0.0))
-        remaining = list(accumulate(map(mul, rps, map(sub, now, before)), add, initial=st.remaining))[-1]
-        st.current.update(zip(names, now, strict=True))
+        on_new = list(map(mul, rps, now))
+        if st.left is None or not finite(on_new):
+            return None
+        st.left.update(names, on_new)
+        st.remaining = st.left.value
         for _ in map(st.keys.pop, names, repeat(None)):
             pass
         for t, r, n in back:
             h = -view.harm.get(t, 0.0)
             st.keys[t] = (h * r * n, h, t)
             insort(order, t, key=st.keys.__getitem__)
-        st.shares, st.cursor, st.shares_vals, st.order, st.remaining = (
-            view.shares,
-            cursor,
-            shares_vals,
-            order,
-            remaining,
-        )
+        st.shares, st.cursor, st.shares_vals, st.order = view.shares, cursor, shares_vals, order
         return order
 
     def _whole_moves(self, view: FleetView, budget: float) -> tuple[dict[str, float], float, float, str | None]:
