@@ -31,6 +31,7 @@ OPTIONS = (
     "warmth",
     "freshness",
     "recorded",
+    "compress",
 )
 PLACEHOLDERS = ("window", "selector", "tenant", "revision")
 CHECK_OPTIONS = (
@@ -120,6 +121,7 @@ class Settings:
     cohorts: Mapping[str, str] = field(default_factory=dict)  # tenant -> cohort (the cohorts option)
     window_s: float = 300.0  # the window in seconds (rates summed from a shared query divide by it)
     recorded: bool = False  # the shared HTTP query reads the series the shipped recording rules record
+    compress: bool = False  # ask Prometheus for gzipped answers
 
 
 def _str(where: str, v: Any, *, empty_ok: bool = False) -> str:
@@ -266,10 +268,14 @@ def _window(root: str, o: Mapping[str, Any]) -> str:
     return window
 
 
+def _bool(where: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}: expected true or false, got {v!r}")
+    return v
+
+
 def _recorded(root: str, o: Mapping[str, Any], selector: str) -> bool:
-    recorded = o.get("recorded", False)
-    if not isinstance(recorded, bool):
-        raise ConfigError(f"{root}.recorded: expected true or false, got {recorded!r}")
+    recorded = _bool(f"{root}.recorded", o.get("recorded", False))
     if recorded and selector:
         raise ConfigError(
             f"{root}.selector: with recorded = true the recording rules select the series; write the matchers "
@@ -435,4 +441,5 @@ def parse(raw: Mapping[str, Any], config_dir: str, backend: str = "prometheus") 
         cohorts=cohorts,
         window_s=float(window[:-1]) * _SECONDS[window[-1]],
         recorded=recorded,
+        compress=_bool(f"{root}.compress", o.get("compress", False)),
     )

@@ -176,7 +176,7 @@ class PrometheusHealth:
                 raise ConfigError(
                     f"plugins.{backend}.token_env: environment variable {self.settings.token_env} is not set; export it"
                 )
-        self.client = PrometheusClient(self.settings.url, self.settings.timeout_s, token)
+        self.client = PrometheusClient(self.settings.url, self.settings.timeout_s, token, self.settings.compress)
         self.context = context
         self._breaches: dict[str, dict[str, int]] = {c.name: {} for c in self.settings.checks}
         self._seen: set[str] = set(context.tenants)

@@ -234,6 +234,59 @@ def test_slow_past_the_timeout_is_unknown_within_the_timeout(tmp_path, fleet_pro
         slow.close()
 
 
+class _EncodingProxy:
+    """Forwards to the real Prometheus with the client's Accept-Encoding and returns its bytes as they came
+    (gzipped when asked), noting each request's Accept-Encoding and each answer's Content-Encoding."""
+
+    def __init__(self, upstream: str) -> None:
+        self.seen: list[tuple[str, str]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                asked = self.headers.get("accept-encoding", "")
+                headers = {"content-type": self.headers["content-type"], "accept-encoding": asked}
+                with httpx.stream("POST", upstream + self.path, content=body, headers=headers) as r:
+                    raw = b"".join(r.iter_raw())
+                    got = r.headers.get("content-encoding", "")
+                proxy.seen.append((asked, got))
+                self.send_response(r.status_code)
+                self.send_header("content-type", "application/json")
+                if got:
+                    self.send_header("content-encoding", got)
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *a) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_answers_come_uncompressed_unless_compress_is_set(tmp_path, fleet_prometheus):
+    proxy = _EncodingProxy(fleet_prometheus.url)
+    try:
+        plain = run(make(tmp_path, proxy.url, checks=[ERRORS]).regressions())
+        assert proxy.seen and set(proxy.seen) == {("identity", "")}  # Prometheus gzips only when asked
+        proxy.seen.clear()
+        gzipped = run(make(tmp_path, proxy.url, checks=[ERRORS], compress=True).regressions())
+        assert proxy.seen and set(proxy.seen) == {("gzip", "gzip")}
+        assert set(plain) == set(gzipped) and gzipped["broken"] == pytest.approx(plain["broken"], abs=0.02)
+        with pytest.raises(ConfigError, match=r"plugins.prometheus.compress: expected true or false, got 1"):
+            make(tmp_path, proxy.url, checks=[ERRORS], compress=1)
+    finally:
+        proxy.close()
+
+
 def test_a_query_with_a_syntax_error_names_the_check_and_its_config_line(tmp_path, fleet_prometheus):
     bad = {"name": "latency", "query": "histogram_quantile(0.95, sum by (tenant, revision (rate(x[5m])))"}
     h = make(tmp_path, fleet_prometheus.url, checks=[ERRORS, bad | {"threshold": 1.0}])
