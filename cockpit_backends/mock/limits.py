@@ -46,6 +46,9 @@ EPS = 1e-9
 # What a world never changes once built (the scenario, the tenants' rates and cohorts, the sorted events):
 # a copy shares them; everything else is copied deeply.
 _FIXED = frozenset({"sc", "rps", "cohort", "initial_share", "events"})
+# What is a dict of floats by the world's own typing (a share, a severity, a time per tenant): copied as a
+# dict without looking at every value's type first.
+_FLOATS = frozenset({"share", "severity", "regressed_since"})
 
 
 _SCALARS = frozenset({int, float, str, bool, type(None)})
@@ -80,6 +83,8 @@ def clone(world: World) -> World:
     for name, value in vars(world).items():
         if name.startswith("_"):
             setattr(twin, name, None)  # caches (a health reading), rebuilt on demand
+        elif name in _FLOATS:
+            setattr(twin, name, dict(value))
         elif name not in _FIXED:
             setattr(twin, name, _copy(value))
     return twin
