@@ -185,7 +185,21 @@ def test_prometheus_down_makes_everyone_unknown(tmp_path):
     assert len(rates) == 0 and rates.why_unknown("acme").startswith("rates query failed")
 
 
-class _SlowProxy:
+class _Proxy:
+    """A local HTTP server in front of the real Prometheus (the subclasses say what it does in between)."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _SlowProxy(_Proxy):
     """Forwards to the real Prometheus after `delay_s`: a Prometheus slow past the client's timeout."""
 
     def __init__(self, upstream: str, delay_s: float) -> None:
@@ -208,14 +222,7 @@ class _SlowProxy:
             def log_message(self, *a) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def test_slow_past_the_timeout_is_unknown_within_the_timeout(tmp_path, fleet_prometheus):
@@ -234,7 +241,7 @@ def test_slow_past_the_timeout_is_unknown_within_the_timeout(tmp_path, fleet_pro
         slow.close()
 
 
-class _EncodingProxy:
+class _EncodingProxy(_Proxy):
     """Forwards to the real Prometheus with the client's Accept-Encoding and returns its bytes as they came
     (gzipped when asked), noting each request's Accept-Encoding and each answer's Content-Encoding."""
 
@@ -262,14 +269,7 @@ class _EncodingProxy:
             def log_message(self, *a) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def test_answers_come_uncompressed_unless_compress_is_set(tmp_path, fleet_prometheus):
