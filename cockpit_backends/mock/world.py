@@ -328,20 +328,18 @@ class World:
         tier.next_ordinal += n
 
     def startup_of(self, tier: TierSim, ordinal: int) -> float:
-        spec = tier.spec
-        jitter = (2.0 * _unit(self.seed, "startup", tier.name, ordinal) - 1.0) * spec.startup_jitter_s
-        return max(0.0, spec.startup_s + jitter)
+        return self.startups_of(tier, range(ordinal, ordinal + 1))[0]
 
     def startups_of(self, tier: TierSim, ordinals: range) -> list[float]:
-        """`startup_of` for many ordinals at once (a pre-scale asks for thousands, and the capacity bound
-        for every replica the autoscaler could still create): the same numbers, each drawn once."""
+        """Each replica's start-up time, by ordinal (a seeded jitter around the spec's): drawn once and
+        kept, since a pre-scale asks for thousands and the capacity bound for every replica the
+        autoscaler could still create."""
         if self._startups is None:
             self._startups = {}
         drawn = self._startups.setdefault(tier.name, [])
         if ordinals.stop > len(drawn):
             spec = tier.spec
-            key = f"{self.seed}:startup:{tier.name}:"
-            units = [zlib.crc32(f"{key}{o}".encode()) / 2**32 for o in range(len(drawn), ordinals.stop)]
+            units = (_unit(self.seed, "startup", tier.name, o) for o in range(len(drawn), ordinals.stop))
             drawn.extend(max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s) for u in units)
         return drawn[ordinals.start : ordinals.stop]
 
