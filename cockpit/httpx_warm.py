@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -39,6 +39,19 @@ def warm_if_used() -> None:
     """Warm httpx's transport when something has imported httpx (a backend just created)."""
     if "httpx" in sys.modules:
         warm()
+
+
+def json_client(
+    timeout_s: float, *, bearer: str | None = None, headers: Mapping[str, str] | None = None, **options: Any
+) -> Any:
+    """The ``httpx.AsyncClient`` the shipped backends build: it asks for JSON (plus `headers`), sends
+    `bearer` as a Bearer token when there is one, and times out after `timeout_s`; `options` go to the
+    client as they are (base_url, limits, verify)."""
+    httpx = httpx_ready()
+    sent = {"accept": "application/json", **(headers or {})}
+    if bearer:
+        sent["authorization"] = f"Bearer {bearer}"
+    return httpx.AsyncClient(headers=sent, timeout=httpx.Timeout(timeout_s), **options)
 
 
 class LoopClient:

@@ -30,7 +30,7 @@ from cockpit.domain.pins import PinClass, alias, snapshot, unknown
 from cockpit.domain.revisions import is_pinned
 from cockpit.errors import BackendError
 from cockpit.hookspecs import BackendContext, PromptPrefix, WarmResult
-from cockpit.httpx_warm import LoopClient, warm
+from cockpit.httpx_warm import LoopClient, json_client, warm
 from cockpit_backends.http._common import Options, RequestFailed, Secret, error_detail, request_with_retries, scrub
 from cockpit_backends.http.pin_rules import anthropic_rule, openai_rule
 
@@ -74,11 +74,7 @@ class _Provider:
         warm()  # what httpx imports lazily on a first request (~0.25 s on the event loop)
 
     def _new_client(self) -> Any:
-        import httpx
-
-        return httpx.AsyncClient(
-            base_url=self.base_url, headers=self._headers(), timeout=httpx.Timeout(self.timeout_s), verify=self._tls
-        )
+        return json_client(self.timeout_s, headers=self._headers(), base_url=self.base_url, verify=self._tls)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"

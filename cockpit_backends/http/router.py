@@ -14,7 +14,7 @@ from typing import Any
 
 from cockpit.errors import BackendError
 from cockpit.hookspecs import ApplyResult, BackendContext, TrafficReading
-from cockpit.httpx_warm import LoopClient
+from cockpit.httpx_warm import LoopClient, json_client
 from cockpit_backends.http._common import (
     Options,
     RequestFailed,
@@ -51,14 +51,9 @@ class HttpRouter:
     def _new_client(self) -> Any:
         import httpx
 
-        headers = {"accept": "application/json"}
-        if self._token:
-            headers["authorization"] = f"Bearer {self._token.reveal()}"
-        return httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout_s),
-            limits=httpx.Limits(max_connections=16),
+        bearer = self._token.reveal() if self._token else None
+        return json_client(
+            self.timeout_s, bearer=bearer, base_url=self.base_url, limits=httpx.Limits(max_connections=16)
         )
 
     def _http(self) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 
 from cockpit.errors import BackendError
 from cockpit.hookspecs import ApplyResult, TrafficReading
-from cockpit.httpx_warm import LoopClient
+from cockpit.httpx_warm import LoopClient, json_client
 from cockpit_backends.http._common import RequestFailed, Secret, error_detail, request_with_retries, scrub
 from cockpit_backends.litellm.ladder import pick_group, read_ladder
 
@@ -69,10 +69,10 @@ class LiteLLMRouter:
 
     # Transport ---------------------------------------------------------------------------------
     def _new_client(self) -> Any:
-        return self._httpx.AsyncClient(
+        return json_client(
+            self.timeout_s,
+            bearer=self._key.reveal(),
             base_url=self.base_url,
-            headers={"accept": "application/json", "authorization": f"Bearer {self._key.reveal()}"},
-            timeout=self._httpx.Timeout(self.timeout_s),
             verify=self._tls,
             limits=self._httpx.Limits(max_connections=max(self.concurrency, 2)),
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from cockpit.httpx_warm import LoopClient
+from cockpit.httpx_warm import LoopClient, json_client
 from cockpit_backends.httpx_ready import httpx_ready
 from cockpit_backends.prometheus.sums import Sums, summed
 
@@ -75,13 +75,11 @@ class PrometheusClient:
     def _new_client(self) -> Any:
         import httpx
 
-        headers = {"accept": "application/json", "accept-encoding": self._encoding}
-        if self._token:
-            headers["authorization"] = f"Bearer {self._token}"
-        return httpx.AsyncClient(
+        return json_client(
+            self.timeout_s,
+            bearer=self._token or None,
+            headers={"accept-encoding": self._encoding},
             base_url=self.url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout_s),
             limits=httpx.Limits(max_connections=16),
             verify=self._ssl,
         )

@@ -29,7 +29,7 @@ from typing import Any
 
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, SignalReading
-from cockpit.httpx_warm import LoopClient
+from cockpit.httpx_warm import LoopClient, json_client
 from cockpit_backends.httpx_ready import httpx_ready
 
 OPTIONS = (
@@ -139,12 +139,7 @@ class HttpJsonHealth:
         return f"HttpJsonHealth({self.url!r})"
 
     def _new_client(self) -> Any:
-        import httpx
-
-        headers = {"accept": "application/json"}
-        if self._token:
-            headers["authorization"] = f"Bearer {self._token}"
-        return httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(self.timeout_s))
+        return json_client(self.timeout_s, bearer=self._token or None)
 
     def _http(self) -> Any:
         return self._clients.get()
