@@ -301,3 +301,23 @@ def test_the_settle_lasts_as_long_as_a_backends_readings_lag() -> None:
     instant = SimpleNamespace(objects=lambda: [object(), object()])
     assert settle_for(policy, windowed).min_stage_interval_s == 5.0  # type: ignore[arg-type]
     assert settle_for(policy, instant) is policy  # type: ignore[arg-type]
+
+
+@settings(max_examples=30, deadline=None)
+@given(fleets)
+def test_start_up_times_are_drawn_per_ordinal_whatever_the_batch(p: dict[str, Any]) -> None:
+    """A tier's start-up times, drawn in batches in C (`_units`) and shared with a world's copies, are
+    each the seeded formula of its own ordinal: the key's CRC scaled to [0, 1), then jittered."""
+    import zlib
+
+    sc = scenario(p)
+    w = World(sc)
+    tier = w.tiers["old"]
+    twin = clone(w)
+    first = w.startups_of(tier, range(3, 40))  # a batch that does not start at 0
+    spec = tier.spec
+    for o in range(40):
+        u = zlib.crc32(f"{sc.scenario.seed}:startup:old:{o}".encode()) / 2**32
+        drawn = max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s)
+        assert twin.startup_of(twin.tiers["old"], o) == drawn
+    assert first == twin.startups_of(twin.tiers["old"], range(3, 40))

@@ -81,7 +81,11 @@ def clone(world: World) -> World:
     copies its shares, not its rates)."""
     twin = copy.copy(world)
     for name, value in vars(world).items():
-        if name.startswith("_"):
+        if name == "_startups":  # drawn by seed, tier and ordinal: the same numbers, drawn once for both
+            if value is None:
+                value = world._startups = {}
+            twin._startups = value
+        elif name.startswith("_"):
             setattr(twin, name, None)  # caches (a health reading), rebuilt on demand
         elif name in _FLOATS:
             setattr(twin, name, dict(value))

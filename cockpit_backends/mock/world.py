@@ -24,8 +24,10 @@ import math
 import os
 import zlib
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add, mul, sub, truediv
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -54,6 +56,13 @@ def _unit(seed: int, *parts: object) -> float:
     """A deterministic number in [0, 1) from a seed and a key: no shared RNG state to keep in step."""
     key = f"{seed}:" + ":".join(map(str, parts))
     return zlib.crc32(key.encode()) / 2**32
+
+
+def _units(seed: int, parts: tuple[object, ...], last: range) -> Iterator[float]:
+    """`_unit(seed, *parts, i)` for each `i` of `last`, looped in C: the CRC of the common prefix taken
+    once and carried on into each `i` (a CRC continued with more bytes is the CRC of the whole key)."""
+    prefix = zlib.crc32(f"{seed}:{''.join(f'{p}:' for p in parts)}".encode())
+    return map(truediv, map(zlib.crc32, map(str.encode, map(str, last)), repeat(prefix)), repeat(2**32))
 
 
 @dataclass
@@ -339,8 +348,10 @@ class World:
         drawn = self._startups.setdefault(tier.name, [])
         if ordinals.stop > len(drawn):
             spec = tier.spec
-            units = (_unit(self.seed, "startup", tier.name, o) for o in range(len(drawn), ordinals.stop))
-            drawn.extend(max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s) for u in units)
+            units = _units(self.seed, ("startup", tier.name), range(len(drawn), ordinals.stop))
+            # max(0.0, startup_s + (2u - 1)·jitter) for each, in C
+            jitter = map(mul, map(sub, map(mul, repeat(2.0), units), repeat(1.0)), repeat(spec.startup_jitter_s))
+            drawn.extend(map(max, repeat(0.0), map(add, repeat(spec.startup_s), jitter)))
         return drawn[ordinals.start : ordinals.stop]
 
     @staticmethod
