@@ -152,17 +152,19 @@ class MockRouter:
         self._last: tuple[Any, int, TrafficReading] | None = None
 
     async def read_traffic(self) -> TrafficReading:
-        """The same (read-only) reading until a share changes: the engine then skips its comparisons."""
+        """The same reading until a share changes: the engine then skips its comparisons. Plain dicts of
+        the mock's own, never changed once handed out (the contract), as a router's decoded JSON is: a
+        read-only proxy in front of each would cost the engine a method call on every lookup."""
         w = self.h.sync()
         last = self._last
         if last is not None and last[0] is w and last[1] == w.share_version:
             return last[2]
-        if last is not None and last[0] is w:  # the simulated rates and cohorts never change: the same views
+        if last is not None and last[0] is w:  # the simulated rates and cohorts never change: the same copies
             rps, cohorts = last[2].rps, last[2].cohorts
         else:
-            rps = MappingProxyType(w.rps) if self.h.router_rates else {}
-            cohorts = MappingProxyType(w.cohort)
-        reading = TrafficReading(shares=MappingProxyType(dict(w.share)), rps=rps, cohorts=cohorts)
+            rps = dict(w.rps) if self.h.router_rates else {}
+            cohorts = dict(w.cohort)
+        reading = TrafficReading(shares=dict(w.share), rps=rps, cohorts=cohorts)
         self._last = (w, w.share_version, reading)
         return reading
 
@@ -282,8 +284,8 @@ class MockHealth:
 
     async def rates(self) -> Mapping[str, float]:
         w = self.h.sync()
-        if getattr(self, "_rates_of", None) is not w:  # the simulated rates never change: one view
-            self._rates_of, self._rates = w, MappingProxyType(w.rps)
+        if getattr(self, "_rates_of", None) is not w:  # the simulated rates never change: one copy
+            self._rates_of, self._rates = w, dict(w.rps)
         return self._rates
 
 

@@ -333,7 +333,9 @@ class World:
         start = max(t + delay, self.stall_until)  # a stalled autoscaler accepts the request but starts nothing yet
         now = int(n * self.stall_fraction + EPS) if t < self.stall_until else 0  # a partial stall starts some
         startups = self.startups_of(tier, range(tier.next_ordinal, tier.next_ordinal + n))
-        tier.replicas.extend((t + delay if i < now else start) + s for i, s in enumerate(startups))
+        # the first `now` ready at t + delay + start-up, the rest at start + start-up
+        tier.replicas.extend(map(add, repeat(t + delay), startups[:now]))
+        tier.replicas.extend(map(add, repeat(start), startups[now:]))
         tier.next_ordinal += n
 
     def startup_of(self, tier: TierSim, ordinal: int) -> float:
