@@ -38,7 +38,11 @@ def exact_sum(terms: list[float]) -> int:
     0.0, which a correctly rounded sum returns only for an exact 0 (every double is a multiple of
     2**-1074, so a nonzero remainder is at least that). Each pass leaves a remainder below half an
     ulp of the last S: two or three passes for terms within a few dozen powers of two of each other."""
-    rest = list(terms)
+    return _exact(list(terms))
+
+
+def _exact(rest: list[float]) -> int:
+    """`exact_sum` of a list it may extend (the caller's own)."""
     total = 0
     while (s := math.fsum(rest)) != 0.0:
         total += fixed(s)
@@ -56,10 +60,11 @@ class TenantSum:
         self.total = exact_sum(list(self.terms.values()))
 
     def update(self, names: list[str], terms: list[float]) -> None:
-        """New terms for `names` (a tenant not summed yet joins; a term of 0.0 takes one out)."""
-        old = map(neg, map(self.terms.get, names, repeat(0.0)))
-        self.total += exact_sum([*terms, *old])
-        self.terms.update(zip(names, terms, strict=True))
+        """New terms for `names`, each named once (a tenant not summed yet joins; a term of 0.0 takes one
+        out: only terms that add something are kept, so a stage that moves tenants to 0 writes none)."""
+        old = map(neg, map(self.terms.pop, names, repeat(0.0)))
+        self.total += _exact([*terms, *old])
+        self.terms.update(compress(zip(names, terms, strict=True), terms))
 
     @property
     def value(self) -> float:
@@ -139,7 +144,7 @@ def _changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> set[str] | 
     if keys != _keys(before):
         return None
     other = list(compress(keys, map(is_not, before.values(), after.values())))
-    return set(compress(other, map(ne, map(before.__getitem__, other), map(after.__getitem__, other))))
+    return set(compress(other, map(ne, map(before.get, other), map(after.get, other))))
 
 
 class KeptSum:
