@@ -193,3 +193,46 @@ def test_exact_sum_is_the_exact_total_of_the_terms(terms):
     exact = exact_sum(terms)
     assert exact == sum(map(fixed, terms))  # one conversion per term: the plain way
     assert Fraction(exact, 1 << 1074) == sum(map(Fraction, terms), Fraction(0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(RATES, SHARES, st.sampled_from([0.0, 0.3, 0.6])), min_size=2, max_size=40),
+    st.lists(st.tuples(st.floats(0.0, 50.0), st.lists(st.integers(0, 39), max_size=4)), max_size=8),
+)
+def test_the_rollback_order_kept_across_stages_equals_the_order_worked_out_afresh(tenants, stages):
+    """Each stage moves the head of the order (whole tenants to 0, perhaps one partly), the router
+    confirms, and sometimes a few other tenants' shares change by themselves: the order updated for the
+    tenants that changed, with its traffic still on new, equals a fresh scheduler's."""
+    from cockpit.domain.fleet import Tier
+    from cockpit.domain.rollback import FleetView, RollbackScheduler
+
+    names = [f"t{i}" for i in range(len(tenants))]
+    rps = {t: r for t, (r, _, _) in zip(names, tenants, strict=True)}
+    shares = {t: s for t, (_, s, _) in zip(names, tenants, strict=True)}
+    harm = {t: h for t, (_, _, h) in zip(names, tenants, strict=True)}
+    tier = Tier("old", 10, 10, 100.0)
+    rb = RollbackScheduler()
+    rb.arm(names[::2] + names[1::2], 0.0)
+
+    def view() -> FleetView:
+        return FleetView(0.0, rps, dict(shares), harm, tier, 0.9, 0.0)
+
+    rb._order(view())
+    for budget, drifted in stages:
+        v = view()
+        moves, _, left, partial = rb._whole_moves(v, budget)
+        if partial is not None and left > 1e-9:
+            moves[partial] = round(max(0.0, rb.current_share(partial, v.shares) - 0.25), 6)
+        rb.ceilings.update((t, min(c, rb.ceilings.get(t, 1.0))) for t, c in moves.items())
+        rb._log.extend(moves)
+        rb.version += 1
+        shares.update((t, min(shares[t], c)) for t, c in moves.items())  # the router confirms
+        for i in drifted:
+            if i < len(names):
+                shares[names[i]] = shares[names[i]] / 2  # a share the router changed by itself
+        v = view()
+        fresh = RollbackScheduler(ceilings=dict(rb.ceilings))
+        fresh.arm(names, 0.0)
+        assert rb._order(v) == fresh._order(v)
+        assert rb._remaining(v) == fresh._remaining(v)

@@ -128,7 +128,7 @@ class Ordering(Memo):
         back = list(compress(zip(names, rps, now, strict=True), map(lt, repeat(EPS), now)))
         if len(back) > max(64, len(st.order) // 2):
             return None
-        order = list(compress(st.order, map(not_, map(changed.__contains__, st.order))))
+        order = _without(st.order, changed, st.keys)
         on_new = list(map(mul, rps, now))
         if st.left is None or not finite(on_new):
             return None
@@ -230,6 +230,16 @@ class Ordering(Memo):
         a checkpoint of what changed writes."""
         changed, self._checkpointed = self.changes_since(self._checkpointed)
         return changed
+
+
+def _without(order: list[str], gone: set[str], keys: Mapping[str, object]) -> list[str]:
+    """`order` without the tenants of `gone` (`keys` holds the tenants of `order`). A stage moves the
+    head of the order: when the tenants of `gone` in it are its first ones, a slice rather than a look
+    at every tenant left to move."""
+    n = sum(map(keys.__contains__, gone))
+    if all(map(gone.__contains__, order[:n])):
+        return order[n:]
+    return list(compress(order, map(not_, map(gone.__contains__, order))))
 
 
 def _excess(names: list[str], ceilings: Mapping[str, float], view: FleetView) -> list[float]:
