@@ -71,6 +71,24 @@ class TenantSum:
         return self.total / _UNIT
 
 
+class Total:
+    """An exact Σ whose caller updates it with the old and the new term of each tenant that changed (it
+    works the old one out again from the readings the sum came from, which it still holds, rather than
+    keeping every term in a dict of its own): `value` equals `math.fsum` of the current terms."""
+
+    __slots__ = ("total",)
+
+    def __init__(self, terms: list[float]) -> None:
+        self.total = exact_sum(terms)
+
+    def update(self, new: list[float], old: list[float]) -> None:
+        self.total += _exact([*new, *map(neg, old)])
+
+    @property
+    def value(self) -> float:
+        return self.total / _UNIT
+
+
 def finite(terms: list[float]) -> bool:
     """Every term finite (a NaN or an infinity is never kept exactly: the sum is then taken afresh)."""
     return all(map(math.isfinite, terms))
@@ -153,10 +171,11 @@ class KeptSum:
     (`math.fsum` of the terms), updated for the tenants whose value changed while the set and the
     weights are the very objects of the last call, summed afresh otherwise.
 
-    `over` identifies the set (compared by identity, with the weights); `names()` lists its tenants for
-    a sum afresh; `pick(changed)` lists those of the changed tenants that are in it. The exact total is made on
-    a sum afresh only when `keep` is asked or the set and weights are those of the last call (weights
-    that change every tick, such as measured rates, would make it every tick for nothing)."""
+    `over` identifies the set (compared by identity, with the weights); `names()` lists its tenants
+    (each once) for a sum afresh; `pick(changed)` lists those of the changed tenants that are in it.
+    The exact total is made on a sum afresh only when `keep` is asked or the set and weights are those
+    of the last call (weights that change every tick, such as measured rates, would make it every tick
+    for nothing). An update takes each old term again from the last values (immutable once read)."""
 
     __slots__ = ("_sum", "_value", "_weights", "exact", "over", "values")
 
@@ -166,7 +185,7 @@ class KeptSum:
         self._weights: Mapping[str, float] | None = None
         self.values: Mapping[str, float] | None = None
         self._value = 0.0
-        self._sum: TenantSum | None = None
+        self._sum: Total | None = None
 
     def __call__(
         self,
@@ -180,17 +199,19 @@ class KeptSum:
         same = over is self.over and weights is self._weights
         if same and values is self.values:
             return self._value
-        if same and self._sum is not None and self.values is not None:
-            moved = changed_keys(self.values, values)
+        last = self.values
+        if same and self._sum is not None and last is not None:
+            moved = changed_keys(last, values)
             if moved is not None:
                 ns = pick(moved)
-                terms = list(map(mul, map(weights.get, ns, repeat(0.0)), map(values.get, ns, repeat(0.0))))
-                if finite(terms):
-                    self._sum.update(ns, terms)
+                w = list(map(weights.get, ns, repeat(0.0)))
+                terms = list(map(mul, w, map(values.get, ns, repeat(0.0))))
+                if finite(terms):  # each old term as it was summed: the same weight times the last value
+                    self._sum.update(terms, list(map(mul, w, map(last.get, ns, repeat(0.0)))))
                     return self._remember(values, self._sum.value)
         ns = names()
         terms = list(map(mul, map(weights.get, ns, repeat(0.0)), map(values.get, ns, repeat(0.0))))
-        self._sum = TenantSum(ns, terms) if self.exact and (keep or same) and finite(terms) else None
+        self._sum = Total(terms) if self.exact and (keep or same) and finite(terms) else None
         self.over, self._weights = over, weights
         return self._remember(values, math.fsum(terms))
 

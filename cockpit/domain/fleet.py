@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from operator import mul, sub
 
-from cockpit.domain.exact import TenantSum, changed_keys, finite
+from cockpit.domain.exact import Total, changed_keys, finite
 
 
 def old_tier_load(rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
@@ -39,7 +39,7 @@ class OldTierLoad:
         self._rps: Mapping[str, float] | None = None
         self._shares: Mapping[str, float] | None = None
         self._value = 0.0
-        self._sum: TenantSum | None = None
+        self._sum: Total | None = None
 
     def __call__(self, rps: Mapping[str, float], shares: Mapping[str, float]) -> float:
         if shares is self._shares and rps is self._rps:
@@ -47,11 +47,11 @@ class OldTierLoad:
         moved = None
         if self._sum is not None and rps is self._rps and self._shares is not None:
             moved = changed_keys(self._shares, shares)
-        if moved is not None and self._sum is not None:
+        if moved is not None and self._sum is not None and self._shares is not None:
             names = list(moved)
             terms = list(_old_terms(rps, shares, names))
-            if finite(terms):
-                self._sum.update(names, terms)
+            if finite(terms):  # each old term as it was summed, from the last reading
+                self._sum.update(terms, list(_old_terms(rps, self._shares, names)))
                 value = self._sum.value
             else:
                 self._sum, value = None, old_tier_load(rps, shares)
@@ -69,7 +69,7 @@ class OldTierLoad:
         if self._sum is None and stable:
             terms = list(_old_terms(rps, shares, rps.keys()))
             if finite(terms):
-                self._sum = TenantSum(rps.keys(), terms)
+                self._sum = Total(terms)
 
 
 @dataclass(frozen=True, slots=True)
