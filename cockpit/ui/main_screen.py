@@ -22,7 +22,7 @@ from cockpit.ui import guide, keys, panels, view
 from cockpit.ui.planning import PlanTracker, plan_key, plan_scope
 from cockpit.ui.plot import PlotPanel
 from cockpit.ui.scorecard import DrillScore
-from cockpit.ui.table import KeyBar, TenantTable
+from cockpit.ui.table import KeyBar, TenantTable, covered
 from cockpit.ui.timeline import TimelineFeed
 from cockpit.ui.trends import Sample, TrendRecorder
 from cockpit.ui.viewkeys import ViewScreen
@@ -104,9 +104,7 @@ class MainScreen(ViewScreen):
         screen below the top one as showing through it even when the top one is opaque
         (`App._background_screens`), so each refresh here (the screen switch itself, every tick's panels)
         repainted the whole picker, a frame each. This screen is drawn whole again when it is resumed."""
-        stack = self.app.screen_stack
-        top = stack[-1] if stack else self
-        if top is not self and top.styles.background.a == 1:
+        if covered(self):
             self._dirty_widgets.clear()
             self._compositor._dirty_regions.clear()
             return
@@ -120,6 +118,7 @@ class MainScreen(ViewScreen):
         await self.ask_plan(snap, wait=not self.planner.live)
         self.show()
         await self.follow_timeline()
+        self.prepare_scope_picker(snap)
 
     async def ask_plan(self, snap: Snapshot | None, *, wait: bool = False) -> None:
         """Ask the engine's planner in a worker when a plan is due; `wait`: until it answers (a screen

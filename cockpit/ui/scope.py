@@ -4,13 +4,15 @@ of what is selected and how many of those are healthy, and `a` selects only what
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Label
 
 from cockpit.ui.table import TenantTable
@@ -59,8 +61,9 @@ class ScopeScreen(Screen[list[str] | None]):
         cohorts: Mapping[str, str] | None = None,
         healthy: Callable[[str], bool] = lambda t: True,
     ) -> None:
-        """The picker as a fresh one would open: the screen is kept between openings (installed), so
-        opening it again is one frame with no compose, mount or layout of its own."""
+        """The picker as a fresh one would open: the screen is built while the app is idle
+        (`install_hidden`) and kept between openings, so opening it, the first time too, is one frame
+        with no compose, mount or layout of its own."""
         pre = set(preselected)
         self.tenants = [t for t in tenants if t in pre] + [t for t in tenants if t not in pre]
         self.selected: set[str] = set(pre)
@@ -74,7 +77,8 @@ class ScopeScreen(Screen[list[str] | None]):
             self.box.remove_class("shown")
             self.table.cursor = 0
             self.table.scroll_to(y=0, animate=False, immediate=True)
-            self.table.focus()
+            if self.focused is not self.table:  # focusing repaints it: a frame after the first one
+                self.table.focus()
         self._draw()
 
     def compose(self) -> ComposeResult:
@@ -87,6 +91,19 @@ class ScopeScreen(Screen[list[str] | None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+
+    def on_screen_resume(self) -> None:
+        """The screen is drawn whole in its next frame. A widget changed before that (by `reset`; the
+        table's scroll bar, repainted by textual's restyling of a screen it shows again, with the same
+        colours) would post its own repaint when it is next idle, often after that frame: a second frame,
+        20-30 ms later, that changes nothing. So those repaints are dropped (after textual's handler)."""
+        self.call_next(self._drop_repaints)
+
+    def _drop_repaints(self) -> None:
+        for widget in self.walk_children(Widget, with_self=False):
+            widget._repaint_required = False
+        if self.table.show_vertical_scrollbar:
+            self.table.vertical_scrollbar._repaint_required = False
 
     def _row(self, t: str) -> tuple[str, ...]:
         return ("[x]" if t in self.selected else "[ ]", t, self.cohorts.get(t, ""), "ok" if self.healthy(t) else "regr")
@@ -162,3 +179,34 @@ class ScopeScreen(Screen[list[str] | None]):
             self.table.focus()
             return
         self.dismiss(None)
+
+
+async def install_hidden(app: App[Any], screen: Screen[Any], name: str) -> None:
+    """Install `screen` as `name`, composed, mounted and laid out for the terminal's size, without showing
+    it: its first opening is then one frame, as a later one is. textual has no public way to do this:
+    push_screen composes, mounts and lays out a screen as it shows it, in three frames or more."""
+    app.install_screen(screen, name)
+    _, mounted = app._get_screen(name)  # registers it and starts its compose and mount
+    app._load_screen_css(screen)
+    await mounted
+    for _ in range(4):  # a layout lets the table show its scroll bar, which lays it out again
+        if app.screen is screen:  # opened meanwhile: laid out as it is shown
+            return
+        screen._refresh_layout(app.size)  # sizes every widget (Resize); draws nothing: not the current screen
+        screen._layout_required = False
+        await _settled(screen)
+        if not screen._layout_required:
+            return
+
+
+async def _settled(screen: Screen[Any]) -> None:
+    """Until every node of the screen has handled what it had queued, twice (what the widgets' idle
+    handlers post to the screen is then handled too)."""
+    for _ in range(2):
+        nodes = [screen, *screen.walk_children()]
+        loop = asyncio.get_running_loop()
+        done = [loop.create_future() for _ in nodes]
+        for node, fut in zip(nodes, done, strict=True):
+            if not node.call_later(fut.set_result, None):
+                fut.set_result(None)
+        await asyncio.gather(*done)

@@ -205,6 +205,14 @@ class TenantTable(ScrollView, can_focus=True):
         self._move(len(self.order) - 1 if where < 0 else 0)
 
 
+def covered(screen: Screen) -> bool:
+    """Under an opaque screen: textual still counts the screen below the top one as showing through it
+    (`App._background_screens`) even when the top one is opaque."""
+    stack = screen.app.screen_stack
+    top = stack[-1] if stack else screen
+    return top is not screen and top.styles.background.a == 1
+
+
 ALWAYS = ("help", "quit")  # the footer ends with these whatever else fits
 
 
@@ -262,7 +270,9 @@ class KeyBar(Static):
         return out + tail
 
     def bindings_changed(self, screen: Screen) -> None:
-        if not screen.is_current:
+        """Not while the screen is hidden under an opaque one (the scope picker): the bindings then are
+        that screen's, and the bar would be laid out for them and again on the way back, a frame each."""
+        if not screen.is_current or covered(screen):
             return
         parts = self.parts()
         plain = "  ".join(f"{k} {d}" for k, d in parts)
