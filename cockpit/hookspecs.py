@@ -78,6 +78,11 @@ class TrafficReading:
     shares: Mapping[str, float]  # observed share on the new revision, 0..1
     rps: Mapping[str, float]  # requests per second per tenant; empty if the router cannot measure it
     cohorts: Mapping[str, str] = field(default_factory=dict)
+    # Optional, for a router that knows what it changed: (the `shares` of a reading it returned before,
+    # the tenants whose share may differ from it there: more is fine, none left out). The engine then
+    # looks at those tenants alone instead of comparing every share of the two readings (the one
+    # O(tenants) step left of a stage); left None, it compares them.
+    changed_since: tuple[Mapping[str, float], frozenset[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,3 +236,42 @@ def test_the_rollback_order_kept_across_stages_equals_the_order_worked_out_afres
         fresh.arm(names, 0.0)
         assert rb._order(v) == fresh._order(v)
         assert rb._remaining(v) == fresh._remaining(v)
+
+
+def test_the_mock_router_says_what_changed_and_the_engine_compares_nothing(tmp_path):
+    """A reading after the router's own writes names the tenants written since the last reading (a
+    superset of those whose share differs); after a write it did not make, it says nothing. The engine
+    takes the word only for the same tenants in the same order, and then compares no share."""
+    import asyncio
+
+    from cockpit.domain import exact
+    from cockpit.engine.clock import SimClock
+    from cockpit.engine.observed import Observed
+    from cockpit.engine.session import open_drill
+
+    async def run() -> None:
+        s = open_drill("classic", journal=tmp_path / "j.db", clock=SimClock(0.0))
+        try:
+            router = s.engine.backends.router
+            first = await router.read_traffic()
+            assert first.changed_since is None and await router.read_traffic() is first
+            tenants = sorted(first.shares)[:3]
+            await router.apply_shares({t: 0.0 for t in tenants}, "r1")
+            second = await router.read_traffic()
+            assert second.changed_since is not None
+            before, changed = second.changed_since
+            assert before is first.shares
+            assert {t for t in first.shares if first.shares[t] != second.shares[t]} <= changed <= set(tenants)
+            obs = Observed("old", "new")
+            kept = obs.taken(second)
+            assert kept.changed_since is None and kept.shares is second.shares and obs.taken(second) is kept
+            assert exact.changed_keys(first.shares, second.shares) == changed  # the router's word, not compared
+            s.simulator.h.world.apply_shares({tenants[0]: 0.5}, "elsewhere")  # a write the router did not make
+            assert (await router.read_traffic()).changed_since is None
+        finally:
+            s.close()
+
+    asyncio.run(run())
+    before, after = {"a": 1.0, "b": 0.5}, {"b": 0.0, "a": 1.0}  # other tenants' order: the word is not taken
+    exact.remember_reading(before, after, {"b"})
+    assert exact.changed_keys(before, after) is None

@@ -128,7 +128,7 @@ class Actuator:
         call_error = None if result is not None else b.degraded.get("router")
         back = await b.call("router", b.router.read_traffic(), clears=False)
         if back is not None:
-            back = self._merge(back)
+            back = self._merge(self.observed.taken(back))
             self.observed.traffic = back
         confirmed = confirmed_shares(diff, back.shares) if back is not None else {}
         failed = (

@@ -40,6 +40,8 @@ async def observe(b: Backends, config: Config, obs: Observed, same: Same) -> tup
     tick's capacity or cache reading failed, which one (the rollback never plans on a stale one)."""
     tiers = config.file.tiers
     traffic = await b.call("router", b.router.read_traffic())
+    if traffic is not None:
+        traffic = obs.taken(traffic)
     old = await b.call("autoscaler", b.autoscaler.read_tier(tiers.old))
     new = await b.call("autoscaler", b.autoscaler.read_tier(tiers.new))
     namespaces = await b.call("cache", b.cache.namespaces())

@@ -150,6 +150,10 @@ class MockRouter:
         self.h = h
         h.serves_router = True
         self._last: tuple[Any, int, TrafficReading] | None = None
+        # (the share version of the last reading, the version after this router's last write) while
+        # only this router wrote since that reading, and the tenants it wrote: the next reading says so
+        self._since: tuple[int, int] | None = None
+        self._written: set[str] = set()
 
     async def read_traffic(self) -> TrafficReading:
         """The same reading until a share changes: the engine then skips its comparisons. Plain dicts of
@@ -164,13 +168,24 @@ class MockRouter:
         else:
             rps = dict(w.rps) if self.h.router_rates else {}
             cohorts = dict(w.cohort)
-        reading = TrafficReading(shares=dict(w.share), rps=rps, cohorts=cohorts)
+        since = None  # what changed since the last reading, when every write since was this router's
+        if last is not None and last[0] is w and self._since == (last[1], w.share_version):
+            since = (last[2].shares, frozenset(self._written))
+        reading = TrafficReading(shares=dict(w.share), rps=rps, cohorts=cohorts, changed_since=since)
         self._last = (w, w.share_version, reading)
+        self._since, self._written = (w.share_version, w.share_version), set()
         return reading
 
     async def apply_shares(self, shares: Mapping[str, float], request_id: str) -> ApplyResult:
         w = self.h.sync()
+        version = w.share_version
         applied, failed = w.apply_shares(shares, request_id)
+        last = self._last
+        if last is not None and last[0] is w and self._since is not None and self._since[1] == version:
+            self._since = (self._since[0], w.share_version)
+            self._written.update(applied)
+        else:
+            self._since = None  # another writer, or another world: the next reading says nothing
         self.h.saved()
         return ApplyResult(applied=applied, failed=failed)
 
