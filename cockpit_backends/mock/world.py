@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import add, mul, sub, truediv
+from operator import add, mod, mul, sub, truediv
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -62,7 +62,7 @@ def _units(seed: int, parts: tuple[object, ...], last: range) -> Iterator[float]
     """`_unit(seed, *parts, i)` for each `i` of `last`, looped in C: the CRC of the common prefix taken
     once and carried on into each `i` (a CRC continued with more bytes is the CRC of the whole key)."""
     prefix = zlib.crc32(f"{seed}:{''.join(f'{p}:' for p in parts)}".encode())
-    return map(truediv, map(zlib.crc32, map(str.encode, map(str, last)), repeat(prefix)), repeat(2**32))
+    return map(truediv, map(zlib.crc32, map(mod, repeat(b"%d"), last), repeat(prefix)), repeat(2**32))
 
 
 @dataclass
