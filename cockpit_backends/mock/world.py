@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import add, mod, mul, sub, truediv
+from operator import add, truediv
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -62,7 +62,7 @@ def _units(seed: int, parts: tuple[object, ...], last: range) -> Iterator[float]
     """`_unit(seed, *parts, i)` for each `i` of `last`, looped in C: the CRC of the common prefix taken
     once and carried on into each `i` (a CRC continued with more bytes is the CRC of the whole key)."""
     prefix = zlib.crc32(f"{seed}:{''.join(f'{p}:' for p in parts)}".encode())
-    return map(truediv, map(zlib.crc32, map(mod, repeat(b"%d"), last), repeat(prefix)), repeat(2**32))
+    return map(truediv, map(zlib.crc32, map(str.encode, map(str, last)), repeat(prefix)), repeat(2**32))
 
 
 @dataclass
@@ -351,9 +351,8 @@ class World:
         if ordinals.stop > len(drawn):
             spec = tier.spec
             units = _units(self.seed, ("startup", tier.name), range(len(drawn), ordinals.stop))
-            # max(0.0, startup_s + (2u - 1)·jitter) for each, in C
-            jitter = map(mul, map(sub, map(mul, repeat(2.0), units), repeat(1.0)), repeat(spec.startup_jitter_s))
-            drawn.extend(map(max, repeat(0.0), map(add, repeat(spec.startup_s), jitter)))
+            s, j = spec.startup_s, spec.startup_jitter_s  # max(0.0, s + (2u - 1)·j), without a call per draw
+            drawn.extend([x if (x := s + (2.0 * u - 1.0) * j) > 0.0 else 0.0 for u in units])
         return drawn[ordinals.start : ordinals.stop]
 
     @staticmethod
