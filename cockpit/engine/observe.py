@@ -35,13 +35,17 @@ async def _regressions(b: Backends) -> Any:
     return harm
 
 
+async def _traffic(b: Backends, obs: Observed) -> TrafficReading | None:
+    """The router's reading as the engine keeps it (`Observed.taken`), or None when it failed."""
+    reading = await b.call("router", b.router.read_traffic())
+    return None if reading is None else obs.taken(reading)
+
+
 async def observe(b: Backends, config: Config, obs: Observed, same: Same) -> tuple[TrafficReading | None, str | None]:
     """Read every role once. Returns this tick's traffic (None: the router failed) and, when this
     tick's capacity or cache reading failed, which one (the rollback never plans on a stale one)."""
     tiers = config.file.tiers
-    traffic = await b.call("router", b.router.read_traffic())
-    if traffic is not None:
-        traffic = obs.taken(traffic)
+    traffic = await _traffic(b, obs)
     old = await b.call("autoscaler", b.autoscaler.read_tier(tiers.old))
     new = await b.call("autoscaler", b.autoscaler.read_tier(tiers.new))
     namespaces = await b.call("cache", b.cache.namespaces())
