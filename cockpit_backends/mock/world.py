@@ -419,22 +419,26 @@ class World:
         failed: dict[str, str] = {}
         erroring = inject_errors and self.t < self.router_errors_until
         onset = self.metrics.onset
+        # the loads summed in the same order as ever, in locals (a stage writes thousands of tenants)
+        share, rps, severity, disturbed = self.share, self.rps, self.severity, self.metrics.disturbed
+        new_load, regressed_load = self.new_load, self.regressed_new_load
         for x, s in shares.items():
-            if x not in self.share:
+            prev = share.get(x)
+            if prev is None:
                 failed[x] = "unknown tenant"
                 continue
             if erroring and _unit(self.seed, "router", request_id, x) < self.router_error_rate:
                 failed[x] = "router error (simulated)"
                 continue
-            prev = self.share[x]
-            delta = self.rps[x] * (s - prev)
-            self.new_load += delta
-            if x in self.severity:
-                self.regressed_new_load += delta
+            delta = rps[x] * (s - prev)
+            new_load += delta
+            if x in severity:
+                regressed_load += delta
             elif onset is not None and s < prev - EPS:
-                self.metrics.disturbed.add(x)
-            self.share[x] = s
+                disturbed.add(x)
+            share[x] = s
             applied[x] = s
+        self.new_load, self.regressed_new_load = new_load, regressed_load
         if applied:
             self.share_version += 1
         self.requests_applied += 1
