@@ -49,11 +49,16 @@ def preview(
     startup_estimate_s: float,
     horizon_s: float = 4 * 3600.0,
     max_stages: int = 500,
+    asked: tuple[int, float] | None = None,
 ) -> Plan:
+    """`asked`: replicas the old tier was already asked for and the seconds until they are expected
+    ready (the engine's count from when the autoscaler took the ask): a plan made while they start does
+    not wait a whole `startup_estimate_s` again, so its ETAs count down as the replicas come."""
     sim = type(scheduler)(policy=scheduler.policy)
     sim._failback.exact = False  # a dry run: summed afresh in C, no exact total to make
     sim.load_snapshot(scheduler.snapshot())
     sim.arm(scope, view.now)
+    sim.resume()  # held by the operator: the plan is what resuming now does (the screen marks it ⏸)
     shares = dict(view.shares)
     rps = view.rps
     tier = view.old_tier
@@ -69,6 +74,8 @@ def preview(
     to_move = sum(map(mul, map(rps.get, sim.scope, repeat(0.0)), map(shares.get, sim.scope, repeat(0.0))))
     prescale = max(tier.desired, sim.replicas_needed(view))
     ready_at = view.now + startup_estimate_s
+    if asked is not None and prescale <= asked[0]:
+        ready_at = view.now + max(0.0, asked[1])
     step = max(sim.policy.min_stage_interval_s, 1.0)
     stages: list[PlannedStage] = []
     now = view.now

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cockpit.domain.planner import Plan, preview
 from cockpit.domain.rollback import Decision, FleetView, Stage
 from cockpit.engine.commands import CommandError
+from cockpit.engine.figures import figures_of
 from cockpit.engine.housekeeping import old_tier
 from cockpit.hookspecs import TrafficReading
 
@@ -60,13 +61,24 @@ def plan_now(engine: Engine, scope: str | Iterable[str]) -> Plan:
     if not tenants:
         raise CommandError("nothing to roll back: no tenant in scope is regressing")
     view = engine.view(engine.clock.now(), obs.traffic, with_load=True)
-    plan = preview(engine.rollback, view, tenants, engine.config.file.tiers.startup_estimate_s)
+    startup = engine.config.file.tiers.startup_estimate_s
+    plan = preview(engine.rollback, view, tenants, startup, asked=replicas_asked(engine, view.now))
     said: dict[str, str] = {}
     for reading in ("rps", "health"):
         for t, why in obs.unknown.get(reading, {}).items():
             if t in plan.scope or reading == "health":
                 said[t] = f"{said[t]}; {why}" if t in said else why
     return replace(plan, unknown=said) if said else plan
+
+
+def replicas_asked(engine: Engine, now: float) -> tuple[int, float] | None:
+    """The old replicas asked for and the seconds until they are expected ready, counted as the capacity
+    ETA is (from when the autoscaler took the ask; 0 once due), or None when none are starting."""
+    asked = figures_of(engine).asked
+    old = engine.observed.old
+    if asked is None or old is None or old.ready >= asked[0]:
+        return None
+    return asked[0], max(0.0, asked[1] + engine.config.file.tiers.startup_estimate_s - now)
 
 
 def stage_summary(stage: Stage) -> dict[str, Any]:

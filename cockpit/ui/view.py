@@ -142,8 +142,8 @@ def rollback_line(snap: Snapshot | None, settle_left: float | None = None, eta_s
         else "restored —"
     )
     line = f"rollback {state} stage {rb.get('stage', 0)} · {rb.get('mode')} · {restored}"
-    if not done and eta_s is not None:
-        line += f" · ETA {dur(eta_s)}"
+    if not done and eta_s is not None and not rb.get("paused") and rb.get("mode") != "manual":
+        line += f" · ETA {dur(eta_s)}"  # none while it waits for the operator (held, or n in manual mode)
     if snap.restore_bound_s is not None:
         line += f" · bound {dur(snap.restore_bound_s)}"
     hold = snap.hold if not rb.get("paused") else (snap.hold or rb.get("hold") or "paused")
