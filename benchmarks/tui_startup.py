@@ -45,13 +45,14 @@ def _first_frame(self, screen, renderable):
 App._display = _first_frame
 """
 
+# The entry point as the `cockpit` command runs it: cockpit.cli imported, main() called (it imports the rest);
+# App.run is made headless on textual's class, so no cockpit module is imported ahead of main().
 CLI_CHILD = (
     STAMP
     + f"""
-from cockpit.ui.app import CockpitApp
+run = App.run
+App.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
 from cockpit.cli import main
-run = CockpitApp.run
-CockpitApp.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
 raise SystemExit(main(["--config", {str(ROOT / "cockpit" / "data" / "cockpit.toml")!r}, "--drill", "demo"]))
 """
 )
