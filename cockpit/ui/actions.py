@@ -1,5 +1,6 @@
 """The main screen's incident keys: each gives the engine one command (through `engine.command`), behind
 a confirmation that says what will happen. A key the screen refuses says why (`refuse`), never nothing.
+The modal screens (cockpit.ui.screens, cockpit.ui.scope) are imported when first needed, not at start-up.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from cockpit.errors import CockpitError
 from cockpit.ui import guide, keys, view
 from cockpit.ui.planning import PlanTracker, plan_or_none, plan_scope
 from cockpit.ui.plantext import arm_summary
-from cockpit.ui.scope import ScopeScreen, install_hidden
-from cockpit.ui.screens import ConfirmScreen
 
 
 class ActionScreen(Screen[None]):
@@ -82,6 +81,8 @@ class ActionScreen(Screen[None]):
         return msg
 
     def confirm(self, title: str, body: str, then: Callable[[], Awaitable[Any]], yes: str = "Yes") -> None:
+        from cockpit.ui.screens import ConfirmScreen
+
         async def answered(ok: bool | None) -> None:
             if ok:
                 await then()
@@ -141,6 +142,8 @@ class ActionScreen(Screen[None]):
             if scope:
                 await self.confirm_arm(scope)
 
+        from cockpit.ui.scope import ScopeScreen
+
         args = self._picker_args(snap)
         if self.app.is_screen_installed("scope"):  # built while idle, or kept: no compose, mount or layout
             picker = self.app.get_screen("scope")
@@ -171,6 +174,8 @@ class ActionScreen(Screen[None]):
         snap = self.snapshot
         if snap is None or snap.traffic is None or self.app.is_screen_installed("scope"):
             return  # opened already (A before this ran): built as it opened
+        from cockpit.ui.scope import ScopeScreen, install_hidden
+
         await install_hidden(self.app, ScopeScreen(*self._picker_args(snap)), "scope")
 
     async def confirm_arm(self, scope: list[str]) -> None:
@@ -293,6 +298,8 @@ class ActionScreen(Screen[None]):
         if not rb.get("armed") or rb.get("done") or self.engine.read_only:
             self.app.exit(0)
             return
+
+        from cockpit.ui.screens import ConfirmScreen
 
         async def answered(ok: bool | None) -> None:
             if ok:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.theme import Theme
 
-from cockpit.engine.drill import Scorecard
 from cockpit.engine.handle import EngineHandle
 from cockpit.engine.snapshot import Snapshot
 from cockpit.errors import CockpitError
@@ -24,7 +23,9 @@ from cockpit.ui.keys import BINDINGS
 from cockpit.ui.main_screen import MainScreen
 from cockpit.ui.palette import CockpitCommands, PaletteCommand, palette_commands
 from cockpit.ui.scorecard import REMOTE_TITLE, TITLE, DrillScore, compute_baselines, journal_card_text
-from cockpit.ui.screens import TextScreen
+
+if TYPE_CHECKING:
+    from cockpit.engine.drill import Scorecard
 
 __all__ = ["BINDINGS", "CockpitApp"]
 
@@ -63,18 +64,31 @@ class CockpitApp(App[int]):
         self.remote_card_shown = False
         self.cockpit_theme = theme
         self.cockpit_themes = list(themes)
+        for t in self.cockpit_themes:
+            self.register_theme(t)
+        if theme is not None:
+            self._start_with(theme)
         self.main = MainScreen(engine, operator=self.operator, live=auto_tick, drill=self.score)
+
+    def _start_with(self, theme: Theme) -> None:
+        """The theme, set before the app starts as `App.theme`'s watchers would set it (its classes, its
+        ANSI mapping, `ansi_color` as watch_theme sets it) without the watcher's refresh_css: the stylesheet
+        is parsed once, with this theme's variables. Set through the watcher (in on_mount, as it was),
+        every stylesheet was parsed a second time and every node restyled: 9-12 ms of a cold start."""
+        self.register_theme(theme)
+        self.set_reactive(App.theme, theme.name)
+        self.set_reactive(App.ansi_color, theme.ansi)
+        self.stylesheet.set_variables(self.get_css_variables())  # App.__init__ set the default theme's
+        classes = {name: False for name in self.classes if name.startswith("-theme-")}
+        classes |= {f"-theme-{theme.name}": True, "-dark-mode": theme.dark, "-light-mode": not theme.dark}
+        self.update_classes(classes, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)  # textual's own (App._watch_theme does this)
 
     def get_default_screen(self) -> MainScreen:
         """The main screen is the app's base screen: modals stack on it, app queries reach it."""
         return self.main
 
     def on_mount(self) -> None:
-        for t in self.cockpit_themes:
-            self.register_theme(t)
-        if self.cockpit_theme is not None:
-            self.register_theme(self.cockpit_theme)
-            self.theme = self.cockpit_theme.name
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
         if self.freeze_gc:
@@ -91,9 +105,12 @@ class CockpitApp(App[int]):
         """Once the screen is up: what is alive now (the engine and its world, 10,000 tenants and all;
         textual; the modules) lives as long as the process, and the garbage collector's full passes
         stop walking it. At 10,000 tenants a full pass took 80-130 ms and fell on whatever key was
-        being answered (the scope picker's opening, a filter keystroke). The command line sets this;
-        tests do not (many apps in one process: what a frozen app leaves would never be collected)."""
+        being answered (the scope picker's opening, a filter keystroke). The command line sets this, and
+        starts with the collector off (cockpit.ui.run.run_tui): it is turned on here, after the freeze
+        (turned on first, its first pass would walk everything start-up allocated). Tests do not set it
+        (many apps in one process: what a frozen app leaves would never be collected)."""
         gc.freeze()
+        gc.enable()
 
     # The engine's tick ----------------------------------------------------------------------------------
     async def _engine_loop(self) -> None:
@@ -116,6 +133,8 @@ class CockpitApp(App[int]):
     # Drills -------------------------------------------------------------------------------------------
     def _maybe_scorecard(self, snap: Snapshot) -> None:
         if self.score is not None and self.score.due(snap, self.engine.clock.now()):
+            from cockpit.ui.screens import TextScreen  # imported when first needed, not at start-up
+
             self.push_screen(TextScreen(TITLE, self.score.text(snap), "scorecard"))
 
     async def _remote_scorecard(self) -> None:
@@ -131,6 +150,8 @@ class CockpitApp(App[int]):
         declared = next((e.ts for e in reversed(around) if e.kind == "incident_declared"), None)
         bound = next((e.data.get("lower_bound_s") for e in reversed(around) if e.kind == "drill_lower_bound"), None)
         text = journal_card_text(found[-1].data, declared, bound)
+        from cockpit.ui.screens import TextScreen
+
         self.push_screen(TextScreen(REMOTE_TITLE, text, "scorecard"))
 
     def _compute_baselines(self) -> None:
@@ -144,6 +165,8 @@ class CockpitApp(App[int]):
         self.score.baselines = cards
         snap = self.engine.snapshot
         if self.score.shown and snap is not None:
+            from cockpit.ui.screens import TextScreen
+
             for screen in self.screen_stack:
                 if isinstance(screen, TextScreen) and screen.id == "scorecard":
                     screen.set_body(self.score.text(snap))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -47,6 +48,7 @@ class MainScreen(ViewScreen):
         self.feed = TimelineFeed(engine)
         self.last_copied = ""
         self._regr_count = 0
+        self._resumed = False
         self._was_read_only = engine.read_only
         self._controller: str | None = None
         for a in engine.actions.values():  # keys plugins add (Screen has no public bind(); App.bind does this)
@@ -98,6 +100,14 @@ class MainScreen(ViewScreen):
 
     def on_resize(self) -> None:
         self.show()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """The first resume comes right after this screen's widgets were mounted, each styled as it was:
+        textual's own handler (it runs after this one) would style every one of them again, 13 ms of a
+        cold start. Later resumes are left as textual sends them (a theme may have changed meanwhile)."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def _compositor_refresh(self) -> None:
         """Under an opaque screen (the scope picker), drop this screen's repaints: textual counts the

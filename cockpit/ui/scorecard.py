@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cockpit.engine.drill import Scorecard
 from cockpit.engine.snapshot import Snapshot
 from cockpit.ui.plantext import dur
 from cockpit.ui.view import SETTLE_S, sim_clock
+
+if TYPE_CHECKING:  # cockpit.engine.drill (the baselines' runner) is imported when a card is made
+    from cockpit.engine.drill import Scorecard
 
 TITLE = "Drill finished: scorecard"
 REMOTE_TITLE = "Rollback finished: scorecard"
@@ -41,6 +43,8 @@ def declare_delay(onset: float | None, declared: float | None) -> str:
 def journal_card(card: Mapping[str, Any], declared: float | None, lower_bound: float | None) -> Scorecard:
     """An engine's `drill_scorecard` journal entry (the simulator's figures) as a Scorecard, with the
     declaration and lower bound the journal holds beside it."""
+    from cockpit.engine.drill import Scorecard
+
     restored = card.get("restored_at_s")
     return Scorecard(
         scenario=str(card.get("scenario", "")),
@@ -103,6 +107,8 @@ class DrillScore:
         return True
 
     def card(self, snap: Snapshot) -> Scorecard:
+        from cockpit.engine.drill import Scorecard
+
         sim = self.session.simulator
         declared = snap.incident.declared_at if snap.incident else None
         scope = sorted(snap.rollback.get("scope", ()))

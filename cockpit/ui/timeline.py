@@ -11,7 +11,6 @@ from collections import deque
 from cockpit.engine.handle import EngineHandle
 from cockpit.engine.journal import Entry
 from cockpit.errors import CockpitError
-from cockpit.timeline import describe
 from cockpit.ui.view import stamp
 
 SHOWN = 300  # the newest entries kept
@@ -60,6 +59,8 @@ class TimelineFeed:
 
     def lines(self, real_clock: bool, width: int = 100) -> list[str]:
         """Newest first; long descriptions wrap at word boundaries under their own column."""
+        from cockpit.timeline import describe  # imported when the timeline is first shown, not at start-up
+
         out = []
         for e in reversed(self.entries):
             when = stamp(e.ts, real_clock).strip()

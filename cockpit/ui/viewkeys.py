@@ -12,7 +12,6 @@ from cockpit.ui import guide, keys, view
 from cockpit.ui.actions import ActionScreen
 from cockpit.ui.detail import tenant_detail
 from cockpit.ui.plantext import stage_lines
-from cockpit.ui.screens import TextScreen, show_text
 from cockpit.ui.timeline import TimelineFeed
 
 SORTS = ("", "tenant", "rps", "on new", "health")  # o cycles through them ("" : regressing first)
@@ -117,10 +116,17 @@ class ViewScreen(ActionScreen):
             return
         self.app.theme = full
 
+    def show_text(self, title: str, body: str, screen_id: str) -> None:
+        """A text screen (plan, detail, timeline, help); their module is imported when one first opens,
+        not at start-up."""
+        from cockpit.ui.screens import show_text
+
+        show_text(self.app, title, body, screen_id)
+
     def action_plan(self) -> None:
         plan = self.planner.plan
         body = "\n".join(stage_lines(plan, 40)) if plan is not None else "no plan: nothing regressing, or done"
-        show_text(self.app, "Rollback plan (the engine's dry run)", body, "plan")
+        self.show_text("Rollback plan (the engine's dry run)", body, "plan")
 
     # Tenant detail, timeline, summary, help -------------------------------------------------------------
     async def action_detail(self) -> None:
@@ -128,11 +134,11 @@ class ViewScreen(ActionScreen):
         if tenant is None:
             return
         body = await tenant_detail(self.engine, self.snapshot, tenant, self.threshold, self.real_clock)
-        show_text(self.app, f"tenants › {tenant}", body, "detail")
+        self.show_text(f"tenants › {tenant}", body, "detail")
 
     async def action_timeline(self) -> None:
         await self.feed.refresh()
-        show_text(self.app, "Timeline (journal, newest first, live)", self.timeline_body(), "timeline")
+        self.show_text("Timeline (journal, newest first, live)", self.timeline_body(), "timeline")
 
     def timeline_body(self) -> str:
         return self.feed.text(self.real_clock, max(40, self.app.size.width * 9 // 10 - 6))
@@ -140,7 +146,11 @@ class ViewScreen(ActionScreen):
     async def follow_timeline(self) -> None:
         """Called each tick: an open timeline follows the journal."""
         screen = self.app.screen
-        if isinstance(screen, TextScreen) and screen.id == "timeline" and await self.feed.refresh():
+        if screen.id != "timeline":
+            return
+        from cockpit.ui.screens import TextScreen
+
+        if isinstance(screen, TextScreen) and await self.feed.refresh():
             screen.set_body(self.timeline_body())
 
     async def action_copy(self) -> None:
@@ -153,7 +163,7 @@ class ViewScreen(ActionScreen):
         self.notify(f"incident summary copied ({len(text.splitlines())} lines, OSC 52)", timeout=4)
 
     def action_help(self) -> None:
-        show_text(self.app, "Keys (live bindings)", self.help_text(), "help")
+        self.show_text("Keys (live bindings)", self.help_text(), "help")
 
     def help_text(self) -> str:
         source = self.engine.config.source or str(self.engine.config.path)

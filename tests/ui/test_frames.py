@@ -5,7 +5,10 @@ as a fresh one would, and the text screens are kept too."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
+
+from textual.color import Color
 
 from cockpit.ui.scope import ScopeScreen
 from cockpit.ui.screens import TextScreen
@@ -244,5 +247,52 @@ def test_the_command_s_app_freezes_the_garbage_collector_after_its_first_frame(d
     asyncio.run(go(False))  # tests' apps (many in one process) do not
     assert "frame" in events and "freeze" not in events
     events.clear()
-    asyncio.run(go(True))
-    assert events[0] == "frame" and events.count("freeze") == 1
+    gc.disable()  # as the command starts it (below): the freeze turns the collector back on
+    try:
+        asyncio.run(go(True))
+        assert events[0] == "frame" and events.count("freeze") == 1 and gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_command_runs_with_the_collector_off_until_the_app_turns_it_on(monkeypatch) -> None:
+    from cockpit.cli import main
+    from cockpit.ui.app import CockpitApp
+
+    seen: list[bool] = []
+    monkeypatch.setattr(CockpitApp, "run", lambda self, **kw: seen.append(gc.isenabled()))
+    config = str(Path(__file__).resolve().parents[2] / "cockpit" / "data" / "cockpit.toml")
+    assert main(["--config", config, "--drill", "demo"]) == 0
+    assert seen == [False] and gc.isenabled()  # on again once the command returns, drawn or not
+
+
+def test_the_theme_is_set_before_the_app_starts(drill, monkeypatch) -> None:
+    """Its stylesheet is parsed once, with the theme's variables: no refresh_css (a second parse and a
+    restyle of every widget) before the first frame, and the theme's classes and colours as textual's
+    own watcher sets them."""
+    from textual.app import App
+
+    from cockpit.ui.themes import load_theme
+
+    refreshed: list[bool] = []
+    refresh_css = App.refresh_css
+
+    def counted(self, *a, **kw) -> None:
+        refreshed.append(True)
+        refresh_css(self, *a, **kw)
+
+    monkeypatch.setattr(App, "refresh_css", counted)
+
+    async def go() -> None:
+        app = drill.app(scenario=None, theme=load_theme("light"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await drill.run_ticks(app, 2)
+            await pilot.pause()
+            assert not refreshed and app.theme == "cockpit-light" and app.current_theme.dark is False
+            assert {"-theme-cockpit-light", "-light-mode"} <= app.classes and "-dark-mode" not in app.classes
+            assert app.screen.styles.background == Color.parse(app.current_theme.background)
+            app.theme = "textual-dark"  # switched later: textual's watcher, as ever
+            await pilot.pause()
+            assert refreshed and "-dark-mode" in app.classes and "-theme-cockpit-light" not in app.classes
+
+    asyncio.run(go())
