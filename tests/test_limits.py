@@ -321,3 +321,20 @@ def test_start_up_times_are_drawn_per_ordinal_whatever_the_batch(p: dict[str, An
         drawn = max(0.0, spec.startup_s + (2.0 * u - 1.0) * spec.startup_jitter_s)
         assert twin.startup_of(twin.tiers["old"], o) == drawn
     assert first == twin.startups_of(twin.tiers["old"], range(3, 40))
+
+
+@settings(max_examples=20, deadline=None)
+@given(fleets)
+def test_start_up_times_drawn_ahead_off_the_loop_are_the_ones_drawn_on_it(p: dict[str, Any]) -> None:
+    """The declaration's hook draws the old tier's start-ups ahead (`draw_ahead`); the world that takes
+    them scales to the very replicas of one that draws them when asked."""
+    sc = scenario(p)
+    ahead, plain = World(sc), World(sc)
+    for w in (ahead, plain):
+        w.advance_to(ONSET)
+    ahead.startup_of(ahead.tiers["old"], 0)  # some drawn already: the rest is drawn ahead
+    ahead.draw_ahead("old")
+    for w in (ahead, plain):
+        w.scale("old", w.hpa_max(w.tiers["old"].spec))
+    assert ahead.tiers["old"].replicas == plain.tiers["old"].replicas
+    assert ahead._startups == plain._startups

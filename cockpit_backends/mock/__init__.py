@@ -446,6 +446,7 @@ def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendConte
     h = context.shared.get(NAME)
     if h is not None:  # the hook runs on a worker thread: the copy is taken on the engine's loop
         h.declared_pending = True
+        h.world.draw_ahead("old")  # the start-ups a pre-scale will ask for, drawn here off the loop
 
 
 @hookimpl

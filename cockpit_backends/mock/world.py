@@ -167,6 +167,7 @@ class World:
     # A cache, not state (never saved): the last health reading while nothing it depends on changed.
     _regressions: tuple[tuple[int, int], float, Mapping[str, float]] | None = None  # (key, valid until, reading)
     _startups: dict[str, list[float]] | None = None  # each tier's start-up times by ordinal, drawn so far
+    _ahead: tuple[str, int, list[float]] | None = None  # drawn off the engine's loop (draw_ahead), not kept yet
 
     def __init__(self, sc: Scenario) -> None:
         self.sc = sc
@@ -345,15 +346,47 @@ class World:
         """Each replica's start-up time, by ordinal (a seeded jitter around the spec's): drawn once and
         kept, since a pre-scale asks for thousands and the capacity bound for every replica the
         autoscaler could still create."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            self.take_startups(ahead)
         if self._startups is None:
             self._startups = {}
         drawn = self._startups.setdefault(tier.name, [])
         if ordinals.stop > len(drawn):
-            spec = tier.spec
-            units = _units(self.seed, ("startup", tier.name), range(len(drawn), ordinals.stop))
-            s, j = spec.startup_s, spec.startup_jitter_s  # max(0.0, s + (2u - 1)·j), without a call per draw
-            drawn.extend([x if (x := s + (2.0 * u - 1.0) * j) > 0.0 else 0.0 for u in units])
+            drawn.extend(self._draw(tier, range(len(drawn), ordinals.stop)))
         return drawn[ordinals.start : ordinals.stop]
+
+    def _draw(self, tier: TierSim, ordinals: range) -> list[float]:
+        """The start-up times of these ordinals, worked out afresh (nothing of the world changes)."""
+        units = _units(self.seed, ("startup", tier.name), ordinals)
+        s, j = tier.spec.startup_s, tier.spec.startup_jitter_s  # max(0.0, s + (2u - 1)·j), without a call per draw
+        return [x if (x := s + (2.0 * u - 1.0) * j) > 0.0 else 0.0 for u in units]
+
+    def draw_ahead(self, tier_name: str) -> None:
+        """Draw now, off the engine's loop (the declaration's hook, on a worker thread), the start-up times
+        a pre-scale of the tier will soon ask for: worked out without changing anything the loop reads,
+        and handed over in one assignment that the loop's next `startups_of` takes (the same numbers it
+        would draw: the first stage tick then draws none)."""
+        self._ahead = self.startups_ahead(tier_name)
+
+    def startups_ahead(self, tier_name: str) -> tuple[str, int, list[float]] | None:
+        """The start-up times of every replica the tier's autoscaler could still create and that are not
+        drawn yet, worked out without changing the world, for `take_startups`."""
+        tier = self.tiers.get(tier_name)
+        if tier is None:
+            return None
+        start = len((self._startups or {}).get(tier_name, ()))
+        stop = tier.next_ordinal + max(0, self.hpa_max(tier.spec) - tier.desired)
+        return tier_name, start, self._draw(tier, range(start, max(start, stop)))
+
+    def take_startups(self, ahead: tuple[str, int, list[float]]) -> None:
+        """Keep start-up times `startups_ahead` drew (those still missing: the same numbers either way)."""
+        name, start, times = ahead
+        if self._startups is None:
+            self._startups = {}
+        drawn = self._startups.setdefault(name, [])
+        if start <= len(drawn) < start + len(times):
+            drawn.extend(times[len(drawn) - start :])
 
     @staticmethod
     def _remove_replicas(tier: TierSim, n: int, t: float) -> None:
