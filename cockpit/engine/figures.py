@@ -114,7 +114,9 @@ def update(engine: Engine, now: float, effective: Mapping[str, float], needed: i
         card = truth.scorecard(declared, scope)
         out["wrong_answers"] = float(card["wrong_answers"])
         out["wrong_truth"] = True
-        out["onset_at"] = card.get("onset_s")
+        # the simulator's onset, once the engine has seen a regression (or one is declared): before that the
+        # screen would say "onset 12s ago" beside "all healthy", the answer given away ahead of the signal
+        out["onset_at"] = card.get("onset_s") if figs.onset is not None or incident is not None else None
         if declared is not None and rb.armed:
             out["restore_bound_s"] = truth.lower_bound(declared, scope)
     out["capacity_eta_s"] = _capacity_eta(engine, figs, now, needed)

@@ -62,16 +62,19 @@ class _Handle:
         self.owner: dict[str, Any] = {}  # the context.shared it lives in
         self.at_declaration: World | None = None  # a copy of the world when the incident was declared (limits.py)
         self.declared_pending = False  # declared: copy the world on the loop's next call, before it moves
+        self.declared_clock: float | None = None  # the declaration's time on the engine's clock
         # Simulated time starts where the world is: on a real clock (epoch seconds) the world must not
         # try to catch up on fifty years of ticks.
         self.origin = clock.now() - world.t
 
     def sync(self) -> World:
         w = self.world
+        before = w.t
         if self.declared_pending:  # the world as it is at the declaration, before it moves on
             self.declared_pending = False
+            if self.declared_clock is not None:  # declared between two calls (a key on a live screen)
+                w.advance_to(self.declared_clock - self.origin)
             self.at_declaration = clone(w)
-        before = w.t
         w.advance_to(self.clock.now() - self.origin)
         if self.exporter is not None and w.t != before:
             self.exporter.integrate(w, before, w.t)
@@ -368,11 +371,13 @@ class MockSimulator:
     def _declared_world(self, declared_at: float) -> World | None:
         if self.h.declared_pending:
             self.h.sync()
+        # the world's time is the engine clock's less `origin` (a live drill's clock ran before the world)
+        at = declared_at - self.h.origin
         d = self.h.at_declaration
-        if d is not None and abs(d.t - declared_at) <= d.dt:
+        if d is not None and abs(d.t - at) <= d.dt:
             return d
         w = self.h.sync()
-        return w if abs(w.t - declared_at) <= w.dt else None  # asked later: unknown rather than guessed
+        return w if abs(w.t - at) <= w.dt else None  # asked later: unknown rather than guessed
 
     def lower_bound(self, declared_at: float, scope: list[str]) -> float | None:
         """The capacity bound (limits.py), from the world as it was at the declaration (worked out once
@@ -445,6 +450,8 @@ def cockpit_incident_declared(incident: Mapping[str, Any], context: BackendConte
     """Keep a copy of the world as it is at the declaration: the scorecard's limits start from it."""
     h = context.shared.get(NAME)
     if h is not None:  # the hook runs on a worker thread: the copy is taken on the engine's loop
+        at = incident.get("declared_at")
+        h.declared_clock = float(at) if isinstance(at, int | float) else None
         h.declared_pending = True
         h.world.draw_ahead("old")  # the start-ups a pre-scale will ask for, drawn here off the loop
 
