@@ -358,7 +358,7 @@ class RollbackScheduler(Ordering):
         scope = self._cached("sorted_scope", (self.scope,))
         if scope is None:
             scope = self._keep("sorted_scope", (self.scope,), sorted(self.scope))
-        return list(scope)
+        return scope  # read-only to the caller (snapshots and checkpoints share it: no copy a tick)
 
     def snapshot(self) -> dict[str, Any]:
         return {
