@@ -73,12 +73,17 @@ def beside_the_point(snap: Snapshot | None) -> set[str]:
     if snap is None:
         return set()
     rb, inc = snap.rollback, snap.incident
-    out = {"release", "reapprove"} if inc is None or not inc.open else {"declare"}
-    if inc is not None and not inc.open:
-        out.discard("reapprove")
+    if inc is None:
+        out = {"release", "reapprove"}
+    elif inc.open:  # re-approval is refused while the incident is open: offered once it is released
+        out = {"declare", "reapprove"}
+    else:
+        out = {"release"}
     armed, done, paused = bool(rb.get("armed")), bool(rb.get("done")), bool(rb.get("paused"))
     if not armed or done:
         out |= {"advance", "auto", "hold", "resume"}
+        if done:  # restored: arming again is not the next thing (a still works if another tenant regresses)
+            out |= {"arm", "arm_scope"}
     elif paused:
         out |= {"hold", "arm", "arm_scope"}
     else:

@@ -46,7 +46,7 @@ def plan_line(plan: Plan | None, stage: int, armed: bool, done: bool, held: bool
     if len(plan.stages) > 6:
         parts.append(f"… +{len(plan.stages) - 6}")
     end = f"all done {_in(plan.eta_s)}" if plan.finishes and plan.eta_s is not None else WITHIN
-    head = "plan " if armed else f"plan if armed now ({len(plan.scope)} tenants, pre-scale to {plan.prescale_to}):"
+    head = "plan " if armed else f"plan if armed now ({len(plan.scope):,} tenants, pre-scale to {plan.prescale_to:,}):"
     return f"{head} {' '.join(parts)}  · {end}"
 
 
@@ -55,17 +55,18 @@ def arm_summary(plan: Plan, ready: int | None, declares: bool, healthy: int = 0,
     tenants, how much traffic moves, the pre-scale target, and each stage's ETA. Arming with no incident
     open declares one (the engine's `arm` does), so the confirmation says so before the operator agrees;
     `healthy`: how many tenants of the scope are not regressing (a warning when any are)."""
-    names = ", ".join(plan.scope[:8]) + (f" (+{len(plan.scope) - 8} more)" if len(plan.scope) > 8 else "")
-    ready_now = "" if ready is None else f" (ready now: {ready})"
+    names = ", ".join(plan.scope[:8]) + (f" (+{len(plan.scope) - 8:,} more)" if len(plan.scope) > 8 else "")
+    ready_now = "" if ready is None else f" (ready now: {ready:,})"
     lines = []
     if declares:
         lines.append("⚠ No incident is open: arming also DECLARES one (rollout, flags and cache GC freeze).")
     if healthy:
-        lines.append(f"⚠ {healthy:,} of the {len(plan.scope):,} tenants are healthy: they move to old too.")
+        are = "is healthy: it moves" if healthy == 1 else "are healthy: they move"
+        lines.append(f"⚠ {healthy:,} of the {len(plan.scope):,} tenants {are} to old too.")
     lines += [
         f"Roll back {len(plan.scope):,} tenant(s): {names}",
-        f"Traffic to move to the old revision: {plan.traffic_to_move_rps:.0f} rps",
-        f"Pre-scale the old tier to {plan.prescale_to} replicas first{ready_now}",
+        f"Traffic to move to the old revision: {plan.traffic_to_move_rps:,.0f} rps",
+        f"Pre-scale the old tier to {plan.prescale_to:,} replicas first{ready_now}",
         *stage_lines(plan, stages_shown),
         "Stages move only as fast as ready old-tier capacity allows.",
     ]
@@ -93,9 +94,21 @@ def stage_lines(plan: Plan, limit: int = 5) -> list[str]:
         return [f"Stages: none planned yet · {end}"]
     out = ["Stage  starts    moves     tenants"]
     for st in plan.stages[:limit]:
-        who = ", ".join(st.tenants[:3]) + (f" +{len(st.tenants) - 3}" if len(st.tenants) > 3 else "")
-        out.append(f"{st.number:>5}  {_in(st.eta_s):<8}  {st.moved_rps:>5.0f} rps  {who}")
+        out.append(f"{st.number:>5}  {_in(st.eta_s):<8}  {st.moved_rps:>6,.0f} rps  {_names(st.tenants)}")
     if len(plan.stages) > limit:
-        out.append(f"    … +{len(plan.stages) - limit} more stage(s)")
+        out.append(f"    … +{len(plan.stages) - limit:,} more stage(s)")
     out.append(f"       {end}")
+    return out
+
+
+def _names(tenants: tuple[str, ...], width: int = 44) -> str:
+    """A stage's tenants on one line of the confirmation: as many names as fit `width`, then how many more
+    (a line that wrapped under the stage column read as another stage)."""
+    out = ""
+    for i, name in enumerate(tenants):
+        more = f" +{len(tenants) - i:,}"
+        part = f"{out}, {name}" if out else name
+        if i and len(part) + len(f" +{len(tenants) - i - 1:,}") > width:
+            return out + more
+        out = part
     return out

@@ -120,7 +120,7 @@ def capacity_line(snap: Snapshot | None, needed_if_armed: int | None = None) -> 
     over = "  ▲ OVER HEADROOM" if util is not None and util > 1.0 else ""
     starting = f" (+{t.desired - t.ready} starting)" if t.desired > t.ready else ""
     asked = capacity_eta(snap, n) if snap.replicas_needed or snap.rollback.get("scale_requested") else ""
-    need = f" · full failback needs {n}" if n and not asked else ""
+    need = f" · full failback needs {n:,}" if n and not asked else ""
     return f"old tier {t.ready}/{t.desired} ready{starting} · util {pct(util)} {bar(util or 0.0, 6)}{over}{need}{asked}"
 
 
@@ -136,7 +136,7 @@ def rollback_line(snap: Snapshot | None, settle_left: float | None = None, eta_s
     p = snap.progress
     frac = float(p.get("fraction", 1.0 if done else 0.0))
     restored = (
-        f"restored {p.get('restored_rps', 0.0):.0f}/{p.get('scope_rps', 0.0):.0f} rps {bar(frac)} {frac:.0%}"
+        f"restored {p.get('restored_rps', 0.0):,.0f}/{p.get('scope_rps', 0.0):,.0f} rps {bar(frac)} {frac:.0%}"
         f" · {p.get('restored', 0)}/{p.get('tenants', 0)} tenants at 0 %"
         if p
         else "restored —"

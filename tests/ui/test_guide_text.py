@@ -1,0 +1,54 @@
+"""The words the screen chooses: which keys the footer leaves out now, and the arm confirmation's numbers
+and stage lines (a review at 80x24–200x60 found R offered while it is refused, `a Arm` offered after the
+restore, a 10,000-tenant stage wrapping under the Stage column, and numbers with and without separators)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from cockpit.domain.incident import Incident
+from cockpit.domain.planner import Plan, PlannedStage
+from cockpit.ui import guide
+from cockpit.ui.plantext import arm_summary, plan_line
+
+
+def _snap(rollback: dict, incident: Incident | None) -> SimpleNamespace:
+    return SimpleNamespace(rollback=rollback, incident=incident)
+
+
+OPEN = Incident("INC-1", 10.0, "alice")
+RELEASED = Incident("INC-1", 10.0, "alice", released_at=99.0, released_by="alice")
+
+
+def test_the_footer_leaves_out_what_is_refused_or_beside_the_point():
+    hidden = guide.beside_the_point
+    none, armed, done = {}, {"armed": True}, {"armed": True, "done": True}
+    assert {"release", "reapprove", "advance", "hold", "resume"} <= hidden(_snap(none, None))  # type: ignore[arg-type]
+    assert "arm" not in hidden(_snap(none, None)) and "declare" not in hidden(_snap(none, None))  # type: ignore[arg-type]
+    # open: re-approval is refused until the release, so it is not offered; release and hold are
+    running = hidden(_snap(armed, OPEN))  # type: ignore[arg-type]
+    assert {"declare", "reapprove", "resume", "arm"} <= running and not {"release", "hold", "advance"} & running
+    # restored: release is the next thing, not arming again
+    restored = hidden(_snap(done, OPEN))  # type: ignore[arg-type]
+    assert {"arm", "arm_scope", "hold"} <= restored and "release" not in restored
+    # released: re-approval is offered, release is not
+    after = hidden(_snap(done, RELEASED))  # type: ignore[arg-type]
+    assert "reapprove" not in after and "release" in after
+
+
+def _plan(n: int) -> Plan:
+    names = tuple(f"enterprise-{i:04d}" for i in range(n))
+    stages = (PlannedStage(1, 0.0, names[: n // 2], 1052.4, 0.7), PlannedStage(2, 65.0, names[n // 2 :], 3947.6, 0.8))
+    return Plan(names, 5000.0, 1352, stages, True, 66.0)
+
+
+def test_the_arm_confirmation_at_ten_thousand_tenants_reads_as_one_table():
+    text = arm_summary(_plan(10_000), 212, declares=True, healthy=9_000)
+    assert "⚠ 9,000 of the 10,000 tenants are healthy: they move to old too." in text
+    assert "Roll back 10,000 tenant(s)" in text and "(+9,992 more)" in text
+    assert "5,000 rps" in text and "to 1,352 replicas first (ready now: 212)" in text
+    rows = [line for line in text.splitlines() if line.lstrip().startswith(("1  ", "2  "))]
+    assert len(rows) == 2 and all(len(r) <= 76 for r in rows), rows  # one line each, inside an 80-column dialog
+    assert rows[0].endswith("enterprise-0000, enterprise-0001 +4,998") and "1,052 rps" in rows[0]
+    assert "⚠ 1 of the 5 tenants is healthy: it moves to old too." in arm_summary(_plan(5), None, False, 1)
+    assert "(10,000 tenants, pre-scale to 1,352)" in plan_line(_plan(10_000), 0, False, False, False)
