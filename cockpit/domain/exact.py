@@ -90,8 +90,11 @@ class Total:
 
 
 def finite(terms: list[float]) -> bool:
-    """Every term finite (a NaN or an infinity is never kept exactly: the sum is then taken afresh)."""
-    return all(map(math.isfinite, terms))
+    """Every term finite (a NaN or an infinity is never kept exactly: the sum is then taken afresh). A
+    finite plain sum has only finite terms (a NaN or an infinity would carry into it), and it is summed
+    in C without a call per term; only when it is not (an overflow, or a term that is not finite) is
+    every term looked at."""
+    return math.isfinite(sum(terms)) or all(map(math.isfinite, terms))
 
 
 # The keys whose value changed between two readings, for the last few pairs asked: the old-tier load,
