@@ -116,11 +116,23 @@ class ActionScreen(Screen[None]):
         )
 
     def action_reapprove(self) -> None:
-        n = len(self.snapshot.ceilings) if self.snapshot is not None else 0
+        snap = self.snapshot
+        inc = snap.incident if snap is not None else None
+        if inc is not None and inc.open:  # the engine refuses it: say so now, not after a confirmation
+            self.notify(f"re-approval waits for the release: {inc.id} is open (D releases it)", severity="warning")
+            return
+        ceilings = snap.ceilings if snap is not None else {}
+        unknown = snap.unknown.get("health", {}) if snap is not None else {}
+        harm = snap.harm if snap is not None else {}
+        healthy = sum(1 for t in ceilings if harm.get(t, 0.0) < self.threshold and t not in unknown)
+        if not healthy:
+            why = "none of the rolled-back tenants is healthy" if ceilings else "no tenant is rolled back"
+            self.notify(f"nothing to re-approve: {why}", severity="warning")
+            return
         self.confirm(
             "Re-approve rolled-back tenants?",
-            f"Lifts the ceilings of the {n} rolled-back tenant(s) that are healthy: the calendar takes them from "
-            "their targets again. Regressing or unknown ones keep their ceilings. Only after the release.",
+            f"Lifts the ceilings of the {healthy:,} healthy tenant(s) of the {len(ceilings):,} rolled back: the "
+            "calendar takes them from their targets again. Regressing or unknown ones keep their ceilings.",
             lambda: self.run_command("reapprove", scope="all", confirm=True),
             yes="Re-approve",
         )

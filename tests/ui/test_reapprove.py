@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from cockpit.engine.commands import CommandError
 from cockpit.ui.screens import ConfirmScreen
 
 
@@ -30,6 +33,11 @@ def test_release_dialog_says_rolled_back_tenants_stay_and_r_refuses_regressing_o
             assert e.rollback.done
             rolled_back = len(e.rollback.ceilings)
             assert rolled_back == 4
+            await pilot.press("R")  # refused while the incident is open: said at once, no confirmation first
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+            notes = [n.message for n in app._notifications]
+            assert "re-approval waits for the release: INC-1 is open (D releases it)" in notes, notes
             await pilot.press("D")
             await pilot.pause()
             body = _dialog_body(app)
@@ -38,14 +46,15 @@ def test_release_dialog_says_rolled_back_tenants_stay_and_r_refuses_regressing_o
             await pilot.press("y")
             await pilot.pause()
             assert e.incident is not None and not e.incident.open
-            await pilot.press("R")
+            await pilot.press("R")  # all four still regress: nothing to confirm, and the screen says why
             await pilot.pause()
-            assert "healthy" in _dialog_body(app)
-            await pilot.press("y")
-            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
             notes = [n.message for n in app._notifications]
-            assert any(m.startswith("not re-approved: 4 tenant(s) held") for m in notes), notes
+            assert "nothing to re-approve: none of the rolled-back tenants is healthy" in notes, notes
             assert len(e.rollback.ceilings) == rolled_back  # still regressing: nobody handed back
+            # the engine refuses them too, whoever asks (the command, not the key)
+            with pytest.raises(CommandError, match="4 tenant"):
+                await e.command("reapprove", scope="all", confirm=True)
             failed = e.journal.last("command_failed")
             assert failed is not None and failed.data["command"] == "reapprove"
 
