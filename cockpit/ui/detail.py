@@ -74,12 +74,13 @@ def history_lines(entries: list[Entry], tenant: str, real_clock: bool) -> list[s
     return out[::-1]
 
 
-async def tenant_detail(
-    engine: EngineHandle, snap: Snapshot | None, tenant: str, threshold: float, real_clock: bool
-) -> str:
-    lines = now_lines(snap, tenant, threshold)
+async def tenant_history(engine: EngineHandle, tenant: str, real_clock: bool) -> list[str]:
     try:
-        history = history_lines(await _entries(engine), tenant, real_clock)
+        return history_lines(await _entries(engine), tenant, real_clock)
     except CockpitError as exc:
-        history = [f"(journal not readable: {exc})"]
+        return [f"(journal not readable: {exc})"]
+
+
+def detail_body(snap: Snapshot | None, tenant: str, threshold: float, history: list[str]) -> str:
+    lines = now_lines(snap, tenant, threshold)
     return "\n".join([*lines, "", "History (newest first):", *(history or ["(no change journaled)"])])

@@ -10,7 +10,7 @@ from textual.widgets import Input
 
 from cockpit.ui import guide, keys, view
 from cockpit.ui.actions import ActionScreen
-from cockpit.ui.detail import tenant_detail
+from cockpit.ui.detail import detail_body, tenant_history
 from cockpit.ui.plantext import stage_lines
 from cockpit.ui.timeline import TimelineFeed
 
@@ -133,7 +133,8 @@ class ViewScreen(ActionScreen):
         tenant = self.query_one("#tenants").cursor_tenant  # type: ignore[attr-defined]
         if tenant is None:
             return
-        body = await tenant_detail(self.engine, self.snapshot, tenant, self.threshold, self.real_clock)
+        self.detail_of = (tenant, await tenant_history(self.engine, tenant, self.real_clock))
+        body = detail_body(self.snapshot, tenant, self.threshold, self.detail_of[1])
         self.show_text(f"tenants › {tenant}", body, "detail")
 
     async def action_timeline(self) -> None:
@@ -144,14 +145,24 @@ class ViewScreen(ActionScreen):
         return self.feed.text(self.real_clock, max(40, self.app.size.width * 9 // 10 - 6))
 
     async def follow_timeline(self) -> None:
-        """Called each tick: an open timeline follows the journal."""
+        """Called each tick: an open timeline follows the journal, an open tenant detail the tenant (its
+        figures every tick, its history read again when the journal grew)."""
         screen = self.app.screen
-        if screen.id != "timeline":
+        if screen.id not in ("timeline", "detail"):
             return
         from cockpit.ui.screens import TextScreen
 
-        if isinstance(screen, TextScreen) and await self.feed.refresh():
-            screen.set_body(self.timeline_body())
+        if not isinstance(screen, TextScreen):
+            return
+        grew = await self.feed.refresh()
+        if screen.id == "timeline":
+            if grew:
+                screen.set_body(self.timeline_body())
+        elif (shown := getattr(self, "detail_of", None)) is not None:
+            tenant, history = shown
+            if grew:
+                self.detail_of = (tenant, history := await tenant_history(self.engine, tenant, self.real_clock))
+            screen.set_body(detail_body(self.snapshot, tenant, self.threshold, history))
 
     async def action_copy(self) -> None:
         await self.feed.refresh()

@@ -217,9 +217,12 @@ def test_command_mode_sort_detail_timeline_and_copy(drill, size) -> None:
             assert app.screen.id == "detail"
             body = _text(app, "#text-body")
             assert "tenant   acme" in body and "History (newest first):" in body and "regressing" in body
-            await pilot.press("escape")
+            assert "stage 1" not in body
             await drill.engine.command("arm", scope="regressing", mode="auto")
             await drill.run_ticks(app, 2)
+            await pilot.pause()
+            assert app.screen.id == "detail" and "stage 1: ceiling → " in _text(app, "#text-body")  # it follows
+            await pilot.press("escape")
             await pilot.press("home", "enter")
             await pilot.pause()
             body = _text(app, "#text-body")
