@@ -183,8 +183,8 @@ class MainScreen(ViewScreen):
         self.trends.show(self.history, estimated=self.samples.estimated)
         self.plan.show(plan, snap)
         self.plot.display = self.wide
-        if self.wide:
-            self.plot.show(self.history)
+        if self.wide:  # the headroom the planner keeps to, and what arming now would ask for
+            self.plot.show(self.history, cfg.rollback.headroom, needed)
         self.unknown.show(snap)
 
     def show_control(self) -> None:

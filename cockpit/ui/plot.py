@@ -52,20 +52,23 @@ def stage_marks(history: Sequence[Sample], width: int) -> str:
     return "".join(marks)
 
 
-def plot_lines(history: Sequence[Sample], width: int) -> list[str]:
+def plot_lines(history: Sequence[Sample], width: int, headroom: float = 1.0, if_armed: int | None = None) -> list[str]:
+    """The panel's rows. `headroom`: the utilisation the planner keeps the old tier under (the dashed
+    line); `if_armed`: the replicas arming now would ask for, shown while nothing is asked yet."""
     if not history:
         return ["plots: no reading yet"]
     last = history[-1]
     span = history[-1].now - history[0].now
     rows = [f"old-tier utilisation, last {span / 60:.0f} min (util now {pct(last.util)})"]
-    rows += util_chart([s.util or 0.0 for s in history], width)
+    rows += util_chart([s.util or 0.0 for s in history], width, headroom)
     top = max(1.0, *(float(max(s.desired, s.needed)) for s in history))
     ready = scaled(buckets([float(s.ready) for s in history], width), top)
     desired = scaled(buckets([float(s.desired) for s in history], width), top)
     needed = scaled(buckets([float(s.needed) for s in history], width), top)
     rows.append(f"{sparkline(ready, width)} ready {last.ready}")
     rows.append(f"{sparkline(desired, width)} desired {last.desired}")
-    rows.append(f"{sparkline(needed, width)} needed {last.needed or '—'}")
+    need = f"{last.needed:,}" if last.needed else (f"{if_armed:,} if armed now" if if_armed else "—")
+    rows.append(f"{sparkline(needed, width)} needed {need}")
     rows.append(f"{sparkline(buckets([s.moved for s in history], width), width)} moved to old {last.moved:.0%}")
     rows.append(f"{stage_marks(history, width)} stages")
     return rows
@@ -76,6 +79,6 @@ class PlotPanel(Panel):
     PlotPanel { height: auto; border-top: dashed $primary; }
     """
 
-    def show(self, history: Sequence[Sample]) -> None:
+    def show(self, history: Sequence[Sample], headroom: float = 1.0, if_armed: int | None = None) -> None:
         width = max(20, (self.size.width or 120) - 26)
-        self.update("\n".join(plot_lines(history, width)))
+        self.update("\n".join(plot_lines(history, width, headroom, if_armed)))

@@ -52,3 +52,15 @@ def test_the_arm_confirmation_at_ten_thousand_tenants_reads_as_one_table():
     assert rows[0].endswith("enterprise-0000, enterprise-0001 +4,998") and "1,052 rps" in rows[0]
     assert "⚠ 1 of the 5 tenants is healthy: it moves to old too." in arm_summary(_plan(5), None, False, 1)
     assert "(10,000 tenants, pre-scale to 1,352)" in plan_line(_plan(10_000), 0, False, False, False)
+
+
+def test_the_plot_draws_the_configured_headroom_and_what_arming_would_ask():
+    from cockpit.ui.plot import plot_lines
+    from cockpit.ui.trends import Sample
+
+    history = [Sample(float(t), 0.2 + t / 200, 6, 6, 0.5, 0.0) for t in range(60)]
+    rows = plot_lines(history, 60, headroom=0.8, if_armed=46)
+    assert any(r.endswith("┄ 80% headroom") for r in rows), rows  # the planner's 80 %, not 100 %
+    assert rows[-3].endswith("needed 46 if armed now")  # as the capacity line says "full failback needs 46"
+    asked = [*history[:-1], Sample(60.0, 0.5, 6, 46, 0.5, 0.0, needed=46)]
+    assert plot_lines(asked, 60, 0.8, 46)[-3].endswith("needed 46")
