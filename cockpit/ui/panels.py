@@ -228,6 +228,7 @@ class FilterInput(Input):
         super().__init__(disabled=True, **kw)
         self.changed = on_change
         self.cursor_blink = False  # SSH-friendly: nothing on screen moves unless the fleet does
+        self.border_title = "/ filter"  # which box this is, beside the command box
 
     def watch_value(self, value: str) -> None:
         self.changed(value)
@@ -257,6 +258,7 @@ class CommandInput(Input):
     def __init__(self, **kw: Any) -> None:
         super().__init__(disabled=True, **kw)
         self.cursor_blink = False
+        self.border_title = ": command"
 
     def key_escape(self) -> None:
         self.value = ""

@@ -43,7 +43,7 @@ class ViewScreen(ActionScreen):
 
     # Filter and sort ---------------------------------------------------------------------------------
     def action_filter(self) -> None:
-        self.query_one("#filter", Input).display = True
+        # shown by its class alone: an inline `display` set here outlived Esc (an empty box kept 3 rows)
         self.query_one("#filter").open()  # type: ignore[attr-defined]
 
     def action_close_filter(self) -> None:

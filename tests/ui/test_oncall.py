@@ -208,6 +208,13 @@ def test_command_mode_sort_detail_timeline_and_copy(drill, size) -> None:
             assert _text(app, "#tablebar").startswith("tenants › /gro (4 of 12; esc clears)")
             await pilot.press("escape")
             await pilot.pause()
+            await pilot.press("slash", "a", "c", "m")
+            await pilot.pause()
+            box = app.main.query_one("#filter")
+            assert box.display and box.border_title == "/ filter"
+            await pilot.press("escape")  # clears the filter AND hides its box (an empty box kept 3 rows)
+            await pilot.pause()
+            assert not box.display and "(12)" in _text(app, "#tablebar")
             await pilot.press("o", "o")  # tenant, then rps (highest first)
             await pilot.pause()
             table = app.main.query_one("#tenants", TenantTable)
