@@ -212,7 +212,13 @@ class TableBar(Panel):
         if sort:
             crumb += f" › sorted by {sort} (o)"
         unk = f" · {unknown} unknown" if unknown else ""
-        self.update(f"{crumb} · {regressing} regressing{unk} · enter: detail · hit o·n = tier cache")
+        text = f"{crumb} · {regressing:,} regressing{unk}"
+        room = self.size.width - 2 if self.size.width else 1_000  # the legend only where it fits whole
+        for legend in (" · enter: detail", " · hit o·n = old·new cache"):
+            if len(text) + len(legend) > room:
+                break
+            text += legend
+        self.update(text)
 
 
 class FilterInput(Input):

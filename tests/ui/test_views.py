@@ -40,7 +40,7 @@ def test_trends_plan_eta_and_hit_columns_mid_rollback(drill) -> None:
             rows = {t: table.row(t) for t in ("umbrella", "tyrell")}
             assert rows["umbrella"][-1] == f"—·{view.pct(new_hit)}"  # all on new
             assert rows["tyrell"][-1] == f"{view.pct(old_hit)}·{view.pct(new_hit)}"  # split 50/50
-            assert "hit o·n = tier cache" in _text(app, "#tablebar")
+            assert "hit o·n = old·new cache" in _text(app, "#tablebar")
 
     asyncio.run(go())
 
