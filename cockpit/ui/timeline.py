@@ -61,8 +61,17 @@ class TimelineFeed:
         """Newest first; long descriptions wrap at word boundaries under their own column."""
         from cockpit.timeline import describe  # imported when the timeline is first shown, not at start-up
 
-        out = []
-        for e in reversed(self.entries):
+        out: list[str] = []
+        earlier = 0  # tier readings folded under the newest of a run of them
+        entries = list(reversed(self.entries))
+        for i, e in enumerate(entries):
+            if e.kind == "tier_changed" and i and entries[i - 1].kind == "tier_changed":
+                earlier += 1  # a tier starting replicas changes every tick: one line for the run
+                if i + 1 < len(entries) and entries[i + 1].kind == "tier_changed":
+                    continue
+                out.append(f"{'':>{len(stamp(e.ts, real_clock).strip())}}  … {earlier} earlier tier reading(s)")
+                earlier = 0
+                continue
             when = stamp(e.ts, real_clock).strip()
             head = f"{when}  "
             body = textwrap.wrap(describe(e), max(20, width - len(head))) or [""]
@@ -72,8 +81,6 @@ class TimelineFeed:
 
     def text(self, real_clock: bool, width: int = 100) -> str:
         lines = self.lines(real_clock, width)
-        if real_clock and lines:
-            lines.insert(0, f"(wall-clock, local time {time.strftime('%Z %z')}; newest first, follows live)")
-        elif lines:
-            lines.insert(0, "(newest first, follows live)")
+        if real_clock and lines:  # the title says newest first and live
+            lines.insert(0, f"(wall-clock, local time {time.strftime('%Z %z')})")
         return "\n".join(lines) or "(empty)"

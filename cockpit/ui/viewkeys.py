@@ -142,7 +142,8 @@ class ViewScreen(ActionScreen):
         self.show_text("Timeline (journal, newest first, live)", self.timeline_body(), "timeline")
 
     def timeline_body(self) -> str:
-        return self.feed.text(self.real_clock, max(40, self.app.size.width * 9 // 10 - 6))
+        # the wide dialog's text: 100 columns at most, less its border, padding and scroll bar
+        return self.feed.text(self.real_clock, max(40, min(100, self.app.size.width) - 6))
 
     async def follow_timeline(self) -> None:
         """Called each tick: an open timeline follows the journal, an open tenant detail the tenant (its

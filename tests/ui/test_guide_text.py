@@ -64,3 +64,21 @@ def test_the_plot_draws_the_configured_headroom_and_what_arming_would_ask():
     assert rows[-3].endswith("needed 46 if armed now")  # as the capacity line says "full failback needs 46"
     asked = [*history[:-1], Sample(60.0, 0.5, 6, 46, 0.5, 0.0, needed=46)]
     assert plot_lines(asked, 60, 0.8, 46)[-3].endswith("needed 46")
+
+
+def test_the_timeline_folds_a_run_of_tier_readings_into_one_line():
+    from cockpit.engine.journal import Entry
+    from cockpit.ui.timeline import TimelineFeed
+
+    feed = TimelineFeed(engine=None)  # type: ignore[arg-type]  # fed by hand: no engine read here
+    tier = [
+        Entry(i, float(i), 0.0, "tier_changed", "e", {"tier": "old", "ready": 6 + i, "desired": 46}) for i in range(5)
+    ]
+    stage = Entry(5, 5.0, 0.0, "stage_applied", "e", {"stage": 2, "tenants": 1, "moved_rps": 10.0})
+    more = Entry(6, 6.0, 0.0, "tier_changed", "e", {"tier": "old", "ready": 12, "desired": 46})
+    feed.entries.extend([*tier, stage, more])
+    lines = feed.lines(real_clock=False, width=100)
+    assert "tier old: 12 ready / 46 desired" in lines[0]  # newest first, alone (no run)
+    assert "stage 2 applied" in lines[1]
+    assert "tier old: 10 ready / 46 desired" in lines[2] and lines[3].strip() == "… 4 earlier tier reading(s)"
+    assert len(lines) == 4

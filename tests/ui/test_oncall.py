@@ -240,14 +240,14 @@ def test_command_mode_sort_detail_timeline_and_copy(drill, size) -> None:
             await pilot.pause()
             assert app.screen.id == "timeline"
             body = _text(app, "#text-body")
-            newest = body.split("\nT+")[1]  # the newest entry first: the command just given
+            newest = ("\n" + body).split("\nT+")[1]  # the newest entry first: the command just given
             assert "command declare by tester@ui: incident INC-1 is" in newest, body
             assert "INCIDENT INC-1 declared by tester@ui: freeze on" in body
-            assert "declared_at=" not in body
+            assert "declared_at=" not in body and "(newest first" not in body  # the title says it, once
             await drill.engine.command("advance")
             await drill.run_ticks(app, 1)
             await pilot.pause()
-            newest = _text(app, "#text-body").split("\nT+")[1:4]  # followed live, newest first
+            newest = ("\n" + _text(app, "#text-body")).split("\nT+")[1:4]  # followed live, newest first
             assert any("command advance by tester@ui" in e for e in newest), newest
             await pilot.press("escape", "y")
             await pilot.pause()
