@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from cockpit.engine.snapshot import Snapshot
 from cockpit.ui.plantext import dur
+from cockpit.ui.view import stamp
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def take_control_refusal(local_read_only: bool) -> str:
     return "this screen runs its own engine: it is already in control"
 
 
-def summary(snap: Snapshot | None, timeline: Sequence[str], regressing: Sequence[str]) -> str:
+def summary(snap: Snapshot | None, timeline: Sequence[str], regressing: Sequence[str], real_clock: bool = True) -> str:
     """The incident summary `y` copies: state, figures and the timeline (the evidence formatter's lines)."""
     if snap is None:
         return "cockpit: no reading yet"
@@ -125,8 +126,9 @@ def summary(snap: Snapshot | None, timeline: Sequence[str], regressing: Sequence
     head = f"{inc.id} {'open' if inc.open else 'released'}" if inc is not None else "no incident declared"
     rb, p = snap.rollback, snap.progress
     lines = [f"cockpit incident summary: {head}"]
-    if snap.onset_at is not None:
-        lines.append(f"- regression onset: {dur(snap.now - snap.onset_at)} ago")
+    if snap.onset_at is not None:  # a clock time: the summary is pasted, and read later
+        at = stamp(snap.onset_at, real_clock).strip()
+        lines.append(f"- regression onset: {at} ({dur(snap.now - snap.onset_at)} before this summary)")
         if inc is not None:
             lines.append(
                 f"- declared {dur(max(0.0, inc.declared_at - snap.onset_at))} after onset by {inc.declared_by}"

@@ -294,4 +294,5 @@ def warmer_text(warmer: dict[str, Any]) -> str:
         return ""
     state = "ON" if warmer.get("enabled") else "off"
     cost = float(warmer.get("cost", 0.0) or 0.0)
-    return f" · warmer {state}: {warmer.get('reads', 0)}/{warmer.get('sent', 0)} reads, ${cost:,.2f}"
+    sent, reads = int(warmer.get("sent", 0) or 0), int(warmer.get("reads", 0) or 0)
+    return f" · warmer {state}: {sent:,} sent, {reads:,} served from cache, ${cost:,.2f}"

@@ -32,6 +32,7 @@ class ViewScreen(ActionScreen):
     filter_text: str
     sort: str
     feed: TimelineFeed
+    drill: Any  # the drill's controls on a drill's screen, else None (MainScreen)
 
     @property
     def real_clock(self) -> bool:
@@ -168,7 +169,10 @@ class ViewScreen(ActionScreen):
     async def action_copy(self) -> None:
         await self.feed.refresh()
         text = guide.summary(
-            self.snapshot, self.feed.lines(self.real_clock, 200)[:60], view.regressing(self.snapshot, self.threshold)
+            self.snapshot,
+            self.feed.lines(self.real_clock, 200)[:60],
+            view.regressing(self.snapshot, self.threshold),
+            self.real_clock,
         )
         self.app.copy_to_clipboard(text)  # OSC 52: the terminal's clipboard, over SSH too
         self.last_copied = text
@@ -179,6 +183,8 @@ class ViewScreen(ActionScreen):
 
     def help_text(self) -> str:
         source = self.engine.config.source or str(self.engine.config.path)
+        if self.drill is not None:  # a drill's configuration is built from its scenario, not read from a file
+            source = "the drill's, built from its scenario (simulated fleet)"
         cmds = "\n".join(f"{':' + c:>14}  {what}" for c, what in COMMANDS.items())
         text = keys.help_text(self.app, self.engine.actions, self.engine.read_only, cmds)
         return f"configuration: {source}\n\n{text}"

@@ -82,3 +82,16 @@ def test_the_timeline_folds_a_run_of_tier_readings_into_one_line():
     assert "stage 2 applied" in lines[1]
     assert "tier old: 10 ready / 46 desired" in lines[2] and lines[3].strip() == "… 4 earlier tier reading(s)"
     assert len(lines) == 4
+
+
+def test_the_copied_summary_gives_the_onset_a_clock_time_and_the_warmer_its_words():
+    from cockpit.ui.panels import warmer_text
+
+    snap = SimpleNamespace(
+        incident=OPEN, rollback={}, progress={}, onset_at=65.0, now=165.0, wrong_answers=None, wrong_truth=False
+    )
+    text = guide.summary(snap, [], [], real_clock=False)  # type: ignore[arg-type]
+    assert "- regression onset: T+00:01:05 (1m40 before this summary)" in text  # not "1m40 ago", once pasted
+    assert warmer_text({"enabled": True, "sent": 4, "reads": 0, "cost": 0.05}) == (
+        " · warmer ON: 4 sent, 0 served from cache, $0.05"
+    )
