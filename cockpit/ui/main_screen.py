@@ -167,6 +167,8 @@ class MainScreen(ViewScreen):
             paused=paused,
         )
         line, ids = guide.next_step(snap, situation)
+        if clock is not None:  # a drill run here: pausing it is always a key that matters
+            ids = [*ids, "drill_pause"]
         self.next_step.show(line)
         hidden = guide.beside_the_point(snap) | (set() if engine.can_take_control else {"take_control"})
         self.query_one(KeyBar).prefer(ids, hidden)

@@ -308,6 +308,7 @@ def test_drill_pause_speed_and_badge(tmp_path: Path, size) -> None:
             await app.step()
             await pilot.pause()
             assert "DRILL ×60" in _text(app, "#banner")
+            assert "p Pause drill" in _footer(app)  # at every size: the key a drill needs most
             await pilot.press("plus")
             await pilot.pause()
             assert clock.speed == 120.0 and "DRILL ×120" in _text(app, "#banner")
