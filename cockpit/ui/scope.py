@@ -85,7 +85,7 @@ class ScopeScreen(Screen[list[str] | None]):
         """Everything drawn as composed (rows and count included), so opening is one frame's work."""
         with Vertical(id="dialog"):
             yield self.count
-            yield Label("space toggles · / filters · a selects all shown · x clears · enter continues · esc back")
+            yield Label("space toggles · / filters · a all shown · x clears · enter next · esc back")
             yield self.box
             yield self.table
 
@@ -182,21 +182,24 @@ class ScopeScreen(Screen[list[str] | None]):
 
 
 async def install_hidden(app: App[Any], screen: Screen[Any], name: str) -> None:
-    """Install `screen` as `name`, composed, mounted and laid out for the terminal's size, without showing
-    it: its first opening is then one frame, as a later one is. textual has no public way to do this:
-    push_screen composes, mounts and lays out a screen as it shows it, in three frames or more."""
+    """Install `screen` as `name`, composed, mounted, laid out for the terminal's size and drawn once into
+    nothing, without showing it: its first opening is then one frame, as a later one is. textual has no
+    public way to do this: push_screen composes, mounts and lays out a screen as it shows it, in three
+    frames or more (textual's private steps are named where they are used)."""
     app.install_screen(screen, name)
     _, mounted = app._get_screen(name)  # registers it and starts its compose and mount
     app._load_screen_css(screen)
     await mounted
     for _ in range(4):  # a layout lets the table show its scroll bar, which lays it out again
-        if app.screen is screen:  # opened meanwhile: laid out as it is shown
+        if app.screen is screen:  # opened meanwhile: laid out and drawn as it is shown
             return
         screen._refresh_layout(app.size)  # sizes every widget (Resize); draws nothing: not the current screen
         screen._layout_required = False
         await _settled(screen)
         if not screen._layout_required:
-            return
+            break
+    if app.screen is not screen:  # drawn once, into nothing: its first frame on screen then finds its
+        screen._compositor.render_update(full=True)  # lines and textual's style caches warm (20 ms less)
 
 
 async def _settled(screen: Screen[Any]) -> None:
