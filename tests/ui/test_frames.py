@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 from pathlib import Path
 
 from textual.color import Color
@@ -296,3 +298,31 @@ def test_the_theme_is_set_before_the_app_starts(drill, monkeypatch) -> None:
             assert refreshed and "-dark-mode" in app.classes and "-theme-cockpit-light" not in app.classes
 
     asyncio.run(go())
+
+
+FIRST_FRAME = """
+import gc, sys
+from textual.app import App
+display, run = App._display, App.run
+def first(self, screen, renderable):
+    display(self, screen, renderable)
+    if renderable is not None and not getattr(self, "done", False):
+        self.done = True
+        print(gc.isenabled(), *sorted(m for m in MODULES if m in sys.modules))
+        self.exit(0)
+App._display = first
+App.run = lambda self, **kw: run(self, headless=True, size=(80, 24))
+from cockpit.cli import main
+main(["--config", sys.argv[1], "--drill", "demo"])
+"""
+
+
+def test_the_command_draws_its_first_frame_without_what_only_later_keys_need() -> None:
+    """Cold start: the modal screens, the timeline's formatter and the drill runner are imported when
+    first used, and the collector is still off at the first frame (the app turns it on after it)."""
+    later = ["cockpit.ui.screens", "cockpit.ui.scope", "cockpit.timeline", "cockpit.engine.drill"]
+    config = str(Path(__file__).resolve().parents[2] / "cockpit" / "data" / "cockpit.toml")
+    child = f"MODULES = {later!r}" + FIRST_FRAME
+    run = subprocess.run([sys.executable, "-P", "-c", child, config], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False"]
