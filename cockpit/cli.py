@@ -105,7 +105,46 @@ def _completion(args: argparse.Namespace) -> int:
     return 0
 
 
+# The subcommands, in build_parser's order (tests/ui/test_cli.py checks the two agree).
+SUBCOMMANDS = (
+    "drill",
+    "plan",
+    "lint",
+    "pin",
+    "timeline",
+    "evidence",
+    "plugins",
+    "plugin",
+    "engine",
+    "journal",
+    "scenario",
+    "completion",
+)
+
+
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser `argv` needs. The TUI's command line (no subcommand, no help asked for) needs only the
+    top-level options: the subcommands' own parsers (over 100 arguments, 11-13 ms of a cold start) are
+    built when a word of `argv` may be a subcommand or ask for help. Either parser reads such a command
+    line the same way, and its errors name the same choices."""
+    if any(a in SUBCOMMANDS or a.startswith(("-h", "--h")) for a in argv):
+        return build_parser()
+    p = _top_parser()
+    sub = p.add_subparsers(dest="command")
+    for name in SUBCOMMANDS:
+        sub.add_parser(name)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
+    p = _top_parser()
+    _add_subcommands(p)
+    for child in _subparsers(p):
+        _add_global_options(child, top=False)
+    return p
+
+
+def _top_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cockpit",
         description="Roll back a bad LLM model upgrade in minutes.",
@@ -138,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--theme", help="a bundled theme (dark, light, high-contrast, colour-blind, ansi-16) or a theme file"
     )
+    return p
+
+
+def _add_subcommands(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="command")
     d = sub.add_parser(
         "drill",
@@ -220,9 +263,6 @@ def build_parser() -> argparse.ArgumentParser:
     co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
     co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     co.set_defaults(func=_completion)
-    for child in _subparsers(p):
-        _add_global_options(child, top=False)
-    return p
 
 
 def _logging(args: argparse.Namespace) -> None:
@@ -249,7 +289,7 @@ def _no_collection_at_exit() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = parser_for(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     _logging(args)
     if argv is None and args.command == "plan":  # the command line of this process (not a caller's)
