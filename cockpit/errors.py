@@ -16,6 +16,12 @@ class PluginError(CockpitError):
     """A backend plugin is unknown, failed to load, or does not serve the role asked of it."""
 
 
+class FencedError(CockpitError):
+    """A write from an engine whose lease epoch is no longer the current one (a stale leader). Defined here,
+    not with the Redis journal that raises it, so the server and an attached screen can name it without the
+    redis client installed."""
+
+
 class BackendError(CockpitError):
     """A backend call failed or timed out; the engine holds and reports instead of guessing."""
 

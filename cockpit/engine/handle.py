@@ -50,7 +50,13 @@ class EngineHandle(Protocol):
 
     @property
     def can_take_control(self) -> bool:
-        """True where several operators share the engine and control can be handed over (attached)."""
+        """True where several operators share the engine and this screen may take control (attached, and
+        not started with --read-only)."""
+        ...
+
+    @property
+    def attached(self) -> bool:
+        """True for a screen on an engine that runs elsewhere (`cockpit engine`), shared with others."""
         ...
 
     @property

@@ -41,7 +41,7 @@ from cockpit.engine.journal import (
     abbreviate_kind,
     encode_data,
 )
-from cockpit.errors import CockpitError, ConfigError
+from cockpit.errors import ConfigError, FencedError
 from cockpit.redact import redact_text, redact_url
 
 FENCED_KINDS = frozenset(
@@ -89,10 +89,6 @@ return seqs
 
 class RedisUnreachable(ConfigError):
     """Redis does not answer: at start-up a one-sentence error, for a running engine a transient one."""
-
-
-class FencedError(CockpitError):
-    """A write from an engine whose lease epoch is no longer the current one (a stale leader)."""
 
 
 def parse_redis_url(url: str) -> tuple[str, str]:

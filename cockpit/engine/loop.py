@@ -58,6 +58,7 @@ class Engine:
     """One engine per journal: it alone moves the fleet the journal describes."""
 
     can_take_control = False  # in-process: this screen is the operator
+    attached = False
 
     def __init__(
         self,

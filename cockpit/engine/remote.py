@@ -30,7 +30,7 @@ from cockpit.engine.loop import CommandError, ReadOnlyError, Snapshot
 from cockpit.engine.mirror import JOURNAL_MIRROR_MAX as JOURNAL_MIRROR_MAX  # the mirror: cockpit.engine.mirror
 from cockpit.engine.mirror import RemoteClock, RemoteJournal, RemoteRollback
 from cockpit.engine.server import LINE_LIMIT, Address, encode, parse_address
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, FencedError
 from cockpit.hookspecs import PluginAction
 
 
@@ -44,9 +44,20 @@ class _Busy(EngineUnreachable):
 
 class RemoteEngine:
     def __init__(
-        self, address: str, operator: str | None = None, *, token: str | None = None, tls: ssl.SSLContext | None = None
+        self,
+        address: str,
+        operator: str | None = None,
+        *,
+        token: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        observer: bool = False,
     ) -> None:
         self.address_text = address
+        # --read-only: this screen watches; it offers no control and sends no command (the engine, told in
+        # the hello, refuses them from this connection as well)
+        self.observer = observer
+        self.can_take_control = not observer
+        self.attached = True
         self.token = token  # over TCP to an engine with a token file: names this operator
         self.tls = tls  # mutual TLS: a context holding this operator's certificate
         self.address: Address = parse_address(address, "--attach")
@@ -77,8 +88,6 @@ class RemoteEngine:
             raise EngineUnreachable(f"not attached to the engine at {self.address} yet")
         return self._config
 
-    can_take_control = True  # several operators share an attached engine: control is handed over
-
     @property
     def actions(self) -> Mapping[str, PluginAction]:
         """Plugin actions run where the engine runs; an attached screen offers none of its own."""
@@ -97,8 +106,9 @@ class RemoteEngine:
         *,
         token: str | None = None,
         tls: ssl.SSLContext | None = None,
+        observer: bool = False,
     ) -> RemoteEngine:
-        remote = cls(address, operator, token=token, tls=tls)
+        remote = cls(address, operator, token=token, tls=tls, observer=observer)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -124,6 +134,8 @@ class RemoteEngine:
                 hello: dict[str, Any] = {"op": "hello", "version": PROTOCOL_VERSION, "operator": self.operator}
                 if self.token:
                     hello["token"] = self.token
+                if self.observer:
+                    hello["observer"] = True
                 self._writer.write(encode(hello))
                 await self._writer.drain()
                 line = await self._reader.readline()
@@ -162,7 +174,7 @@ class RemoteEngine:
     # The engine surface ------------------------------------------------------------------------------
     @property
     def read_only(self) -> bool:
-        return self.role != "leader" or self.controller != self.operator
+        return self.observer or self.role != "leader" or self.controller != self.operator
 
     @property
     def rollback(self) -> RemoteRollback:
@@ -242,9 +254,13 @@ class RemoteEngine:
     async def command(self, name: str, *, operator: str | None = None, **args: Any) -> str:
         if operator is not None and operator != self.operator:
             raise CommandError(f"this screen is attached as {self.operator}, not {operator}")
+        if self.observer:
+            raise ReadOnlyError(f"{name}: this screen is read-only (--read-only): it sends no commands")
         return await self.request("command", name=name, args=args)
 
     async def take_control(self, confirm: bool = False) -> str:
+        if self.observer:
+            raise ReadOnlyError("this screen is read-only (--read-only): it takes no control")
         return await self.request("take-control", confirm=confirm)
 
     async def plan(self, scope: Any = "regressing") -> Plan:
@@ -321,8 +337,6 @@ def _error(msg: dict[str, Any]) -> CockpitError:
     if kind == "ReadOnlyError":
         return ReadOnlyError(text)
     if kind == "FencedError":
-        from cockpit.engine.journal_redis import FencedError
-
         return FencedError(text)
     if kind == "CommandError":
         return CommandError(text)

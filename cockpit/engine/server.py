@@ -50,7 +50,7 @@ from cockpit.engine.wire import (  # noqa: F401 - the protocol's names, re-expor
     encode,
     parse_address,
 )
-from cockpit.errors import CockpitError
+from cockpit.errors import CockpitError, FencedError
 
 log = logging.getLogger("cockpit.engine.server")
 
@@ -256,6 +256,7 @@ class EngineServer(ControlDesk):
             return f"not attached: {exc}"
         if not self.access.may_observe(client.operator):
             return f"not attached: {abbreviate(client.operator)} is not among this engine's [server] observers"
+        client.observer = hello.get("observer") is True
         return ""
 
     def _welcome(self, client: _Client) -> dict[str, Any]:
@@ -279,8 +280,6 @@ class EngineServer(ControlDesk):
             reply = {"t": "reply", "id": rid, "ok": True, "result": result}
         except CockpitError as exc:
             reply = {"t": "reply", "id": rid, "ok": False, "error": str(exc), "kind": type(exc).__name__}
-            from cockpit.engine.journal_redis import FencedError
-
             if isinstance(exc, FencedError) and self.on_fenced is not None:
                 self.on_fenced(exc)
         except Exception as exc:  # a bug must not take the engine down with it
@@ -300,6 +299,8 @@ class EngineServer(ControlDesk):
         if op == "plan":
             engine = self._engine()
             return msgspec.to_builtins(engine.plan_now(req.get("scope", "regressing")), enc_hook=_enc_hook)
+        if client.observer and (op in CONTROL or op == "command"):  # it said --read-only: held to it here too
+            raise ReadOnlyError("this screen attached read-only (--read-only): it neither takes control nor acts")
         if op in CONTROL:
             return await self._control(client, op, req.get("confirm") is True)  # a real boolean, not truthiness
         if op == "command":

@@ -57,6 +57,7 @@ def parse_address(text: str, flag: str = "--listen") -> Address:
 class _Client:
     writer: asyncio.StreamWriter
     operator: str = ""
+    observer: bool = False  # attached with --read-only: it neither takes control nor sends commands
     replies: list[bytes] = field(default_factory=list)
     frame: bytes | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)

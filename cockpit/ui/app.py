@@ -126,7 +126,7 @@ class CockpitApp(App[int]):
         snap = await self.engine.tick()
         await self.main.tick(snap)
         self._maybe_scorecard(snap)
-        if self.engine.can_take_control and snap.rollback.get("done") and not self.remote_card_shown:
+        if self.engine.attached and snap.rollback.get("done") and not self.remote_card_shown:
             await self._remote_scorecard()
         return snap
 

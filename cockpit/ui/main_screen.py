@@ -51,6 +51,7 @@ class MainScreen(ViewScreen):
         self._resumed = False
         self._was_read_only = engine.read_only
         self._controller: str | None = None
+        self._controller_seen = False  # the first status says who holds control; later ones, who took it
         for a in engine.actions.values():  # keys plugins add (Screen has no public bind(); App.bind does this)
             self._bindings.bind(a.key, f"plugin({a.id!r})", a.description)
         self.banner = panels.Banner(id="banner")
@@ -84,7 +85,7 @@ class MainScreen(ViewScreen):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield from (self.banner, self.next_step)
-            if self.engine.can_take_control:
+            if self.engine.attached:
                 yield self.attach
             yield from (self.models, self.capacity, self.caches, self.trends, self.rollback, self.plan, self.plot)
             yield from (self.unknown, self.filter, self.command_box, self.tablebar)
@@ -170,9 +171,10 @@ class MainScreen(ViewScreen):
         if clock is not None:  # a drill run here: pausing it is always a key that matters
             ids = [*ids, "drill_pause"]
         self.next_step.show(line)
-        hidden = guide.beside_the_point(snap) | (set() if engine.can_take_control else {"take_control"})
+        may_take = engine.can_take_control and engine.read_only  # c is offered to who is not in control
+        hidden = guide.beside_the_point(snap) | (set() if may_take else {"take_control"})
         self.query_one(KeyBar).prefer(ids, hidden)
-        if engine.can_take_control:
+        if engine.attached:
             self.show_control()
         self.models.show(snap, cfg.models.old, cfg.models.new)
         needed = self.planner.plan.prescale_to if self.planner.plan else None
@@ -195,13 +197,16 @@ class MainScreen(ViewScreen):
         c = self.engine.control()
         address, role, controller = ("", "", None) if c is None else (c.address, c.role, c.controller)
         self.attach.show(address, role, controller, self.operator)
-        if self._controller == self.operator and controller not in (None, self.operator):
-            self.notify(
-                f"{controller} took control: this screen is read-only now (c takes it back)",
-                severity="warning",
-                timeout=10,
-            )
-        self._controller = controller
+        if controller != self._controller and self._controller_seen:
+            if self._controller == self.operator and controller not in (None, self.operator):
+                self.notify(
+                    f"{controller} took control: this screen is read-only now (c takes it back)",
+                    severity="warning",
+                    timeout=10,
+                )
+            elif controller not in (None, self.operator):  # told on every screen, not only the one that lost it
+                self.notify(f"{controller} is in control now", timeout=6)
+        self._controller, self._controller_seen = controller, True
         if self.engine.read_only != self._was_read_only:
             self._was_read_only = self.engine.read_only
             self.refresh_bindings()

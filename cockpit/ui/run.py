@@ -72,7 +72,8 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
 
     async def main() -> int:
         operator = getattr(args, "operator", None) or default_operator()
-        engine = await RemoteEngine.connect(address, operator, token=token, tls=tls)
+        observer = bool(getattr(args, "read_only", False))  # --read-only holds attached as well
+        engine = await RemoteEngine.connect(address, operator, token=token, tls=tls, observer=observer)
         try:
             await engine.first_snapshot()
             app = CockpitApp(engine, keymap=keymap, theme=theme, themes=themes, freeze_gc=True)
