@@ -8,6 +8,8 @@ import asyncio
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
 from cockpit.engine.clock import SimClock
 from cockpit.engine.session import open_drill
 from cockpit.ui import view
@@ -76,3 +78,29 @@ class _Snap:
         self.progress: dict = {}
         self.restore_bound_s = None
         self.hold = None
+
+
+def test_a_finished_rollback_is_not_advanced_or_held(tmp_path: Path):
+    """`n` on a DONE rollback offered 'Advance one stage? (stage 13)' and switched the mode to manual; `h`
+    said 'rollback held'. The engine refuses both, in one sentence, and changes nothing."""
+    from cockpit.engine.commands import CommandError
+
+    async def go() -> None:
+        clock = SimClock()
+        s = open_drill("demo", journal=tmp_path / "j.db", clock=clock)
+        e = s.engine
+        try:
+            while not (e.rollback.armed and e.rollback.done) and clock.now() < 600:
+                snap = await e.tick()
+                if not e.rollback.armed and any(h >= 0.2 for h in snap.harm.values()):
+                    await e.command("arm", scope="regressing", confirm=True)
+                clock.advance(1)
+            assert e.rollback.done
+            for name in ("advance", "pause", "resume"):
+                with pytest.raises(CommandError, match="the rollback is done"):
+                    await e.command(name)
+            assert str(e.rollback.mode) == "auto" and not e.rollback.paused
+        finally:
+            s.close()
+
+    asyncio.run(go())

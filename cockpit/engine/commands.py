@@ -50,6 +50,7 @@ class CommandSpec:
     handler: Handler
     mutating: bool = True  # refused by a read-only engine and a screen not in control
     needs_armed: bool = False  # refused with one sentence when no rollback is armed
+    needs_running: bool = False  # ... or when it is done (nothing left to advance or hold)
     needs_confirm: bool = False  # refused unless the caller passes confirm=True (a real bool)
 
 
@@ -204,9 +205,11 @@ _SPECS = (
     CommandSpec("declare", "declare an incident: freeze the rollout, flags and cache GC", declare),
     CommandSpec("release", "release the incident: the freeze lifts", release, needs_confirm=True),
     CommandSpec("arm", "arm the rollback for a scope (declares an incident if none is open)", arm),
-    CommandSpec("advance", "allow one more stage (switches to manual mode)", advance, needs_armed=True),
-    CommandSpec("pause", "hold the rollback at its current stage", pause, needs_armed=True),
-    CommandSpec("resume", "resume a held rollback", resume, needs_armed=True),
+    CommandSpec(
+        "advance", "allow one more stage (switches to manual mode)", advance, needs_armed=True, needs_running=True
+    ),
+    CommandSpec("pause", "hold the rollback at its current stage", pause, needs_armed=True, needs_running=True),
+    CommandSpec("resume", "resume a held rollback", resume, needs_armed=True, needs_running=True),
     CommandSpec("mode", "set the rollback mode: auto or manual", mode),
     CommandSpec("prescale", "raise the old tier's floor to what full failback needs, now", prescale, needs_armed=True),
     CommandSpec(
@@ -280,6 +283,8 @@ async def run(engine: Engine, name: str, operator: str | None, args: dict[str, A
                     raise CommandError(f"the {name!r} command needs confirmation (confirm=true)")
                 if spec.needs_armed and not engine.rollback.armed:
                     raise CommandError(f"no rollback is armed: {name!r} has nothing to act on")
+                if spec.needs_running and engine.rollback.done:
+                    raise CommandError(f"the rollback is done (every tenant in scope at 0 % new): nothing to {name}")
                 message = await spec.handler(engine, Call(who, now, args))
             except CockpitError as exc:  # refused or failed: said, and journaled all the same
                 engine.journal.append(

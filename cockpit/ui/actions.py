@@ -210,11 +210,20 @@ class ActionScreen(Screen[None]):
             "Declare and arm the rollback?" if declares else "Arm the rollback?",
             f"{body}\nMode: {mode} (m toggles; n advances one stage by hand)",
             lambda: self.run_command("arm", scope=scope, mode=mode),
-            yes="Arm",
+            yes="Declare and arm" if declares else "Arm",
         )
+
+    def _done(self, what: str) -> bool:
+        """A finished rollback has no stage to advance or hold: said at the key, not after a question."""
+        if not self._rollback().get("done"):
+            return False
+        self.notify(f"{what}: the rollback is done (every tenant in scope at 0 % new)", severity="warning")
+        return True
 
     def action_advance(self) -> None:
         rb = self._rollback()
+        if self._done("advance"):
+            return
         self.confirm(
             "Advance one stage?",
             f"Lowers the next ceilings now (stage {int(rb.get('stage', 0)) + 1}), within ready old-tier capacity."
@@ -235,7 +244,8 @@ class ActionScreen(Screen[None]):
         )
 
     async def action_hold(self) -> None:
-        await self.run_command("pause")
+        if not self._done("hold"):
+            await self.run_command("pause")
 
     def action_resume(self) -> None:
         self.confirm(
