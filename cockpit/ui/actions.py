@@ -327,12 +327,17 @@ class ActionScreen(Screen[None]):
             if ok:
                 self.app.exit(0)
 
-        self.app.push_screen(
-            ConfirmScreen(
-                "Quit while a rollback is in progress?",
+        if self.engine.attached:  # the engine runs elsewhere: only this screen goes away
+            body = (
+                "This screen detaches; the engine it is attached to keeps running the rollback. "
+                "Start cockpit again to watch it."
+            )
+        else:
+            body = (
                 f"The engine's state is journaled in {self.engine.config.journal_url}: "
-                "starting cockpit again resumes the rollback from there. Traffic stays where it is now.",
-                yes="Quit",
-            ),
+                "starting cockpit again resumes the rollback from there. Traffic stays where it is now."
+            )
+        self.app.push_screen(
+            ConfirmScreen("Quit while a rollback is in progress?", body, yes="Quit"),
             answered,
         )

@@ -7,6 +7,7 @@ panel sits on the screen is the app's stylesheet (`cockpit.tcss`).
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,6 +85,9 @@ class Banner(Panel):
         self.set_classes(cls)
 
 
+KEY_VERB = re.compile(r"(^|[\s(·,])([A-Za-z?/:]) (?=\w)")  # a one-key name before the word it does
+
+
 class NextStep(Panel):
     """What to do now, in one line (cockpit.ui.guide.next_step): always there, always an action."""
 
@@ -92,7 +96,8 @@ class NextStep(Panel):
     """
 
     def show(self, line: str) -> None:
-        self.update(f"▶ {line}")
+        # a key and its verb stay on one line when it wraps ("h holds", never "h" / "holds")
+        self.update("▶ " + KEY_VERB.sub("\\1\\2\u00a0", line))
 
 
 class AttachLine(Panel):
@@ -103,7 +108,7 @@ class AttachLine(Panel):
     """
 
     def show(self, address: str, role: str, controller: str | None, operator: str) -> None:
-        me = "(you)" if controller == operator else "· read-only: c takes control"
+        me = "(you)" if controller == operator else "· c takes it"
         self.update(f"attached to {address} ({role}) · control: {controller or 'nobody'} {me}")
 
 

@@ -95,3 +95,14 @@ def test_the_copied_summary_gives_the_onset_a_clock_time_and_the_warmer_its_word
     assert warmer_text({"enabled": True, "sent": 4, "reads": 0, "cost": 0.05}) == (
         " · warmer ON: 4 sent, 0 served from cache, $0.05"
     )
+
+
+def test_a_key_and_its_verb_never_part_when_the_next_step_line_wraps():
+    from cockpit.ui.panels import KEY_VERB
+
+    line = "rollback running on its own (waiting for old-tier capacity (6/46 ready)) · h holds · n advances now"
+    bound = KEY_VERB.sub("\\1\\2\u00a0", line)
+    assert "h\u00a0holds" in bound and "n\u00a0advances" in bound and "(6/46\u00a0ready" not in bound
+    assert KEY_VERB.sub("\\1\\2\u00a0", "d declares, then a arms the rollback (A chooses the scope)") == (
+        "d\u00a0declares, then a\u00a0arms the rollback (A\u00a0chooses the scope)"
+    )

@@ -22,7 +22,8 @@ SIZES = [(80, 24), (120, 40), (200, 60)]
 
 
 def _text(app, selector: str) -> str:
-    return str(app.screen.query_one(selector).render())
+    # the next-step line binds each key to its verb with a no-break space, so a wrap never parts them
+    return str(app.screen.query_one(selector).render()).replace("\u00a0", " ")
 
 
 def _notes(app) -> list[str]:

@@ -31,7 +31,7 @@ def _wait_for(session: str, text: str, timeout: float = 30.0) -> str:
 
 def _next_step(session: str) -> str:
     """The next-step line (it starts with ▶), read back from the real terminal."""
-    screen = _tmux("capture-pane", "-p", "-t", session)
+    screen = _tmux("capture-pane", "-p", "-t", session).replace("\u00a0", " ")  # a key is bound to its verb
     return next((line.strip() for line in screen.splitlines() if line.strip().startswith("▶")), "")
 
 
