@@ -45,7 +45,7 @@ class TenantTable(ScrollView, can_focus=True):
     TenantTable { scrollbar-size-vertical: 1; overflow-x: hidden; }
     TenantTable > .tenant-table--header { text-style: bold; }
     TenantTable > .tenant-table--cursor { text-style: reverse; }
-    TenantTable > .tenant-table--regressing { color: $error; }
+    TenantTable > .tenant-table--regressing { color: $error; text-style: bold; }  /* bold: seen under NO_COLOR */
     """
 
     cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
