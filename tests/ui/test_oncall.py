@@ -295,6 +295,8 @@ def test_ansi_theme_draws_with_the_terminals_own_colours(drill, size) -> None:
             banner = app.main.banner
             assert banner.styles.background.ansi == 1  # red: SGR 41, the terminal's own, not magenta
             assert banner.rich_style.color.is_default  # the default foreground: SGR 39, not 97
+            css = app.get_css_variables()  # toasts (refusals) and buttons under :ansi: the terminal's own colours
+            assert css["ansi-background"] == css["ansi-foreground"] == "ansi_default", css["ansi-background"]
 
     asyncio.run(go())
 
