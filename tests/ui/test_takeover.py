@@ -16,11 +16,17 @@ from tests.ops.conftest import engines, free_port, with_tokens, write_drill_conf
 ALICE, BOB = "alice@laptop", "bob@desk"
 
 
-def test_takeover_is_announced_to_the_operator_who_lost_control(tmp_path, engines) -> None:  # noqa: F811
+def _engine(tmp_path, engines):  # noqa: F811
+    """A `cockpit engine` on a demo drill whose token file names ALICE and BOB, led and listening."""
     cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=20)
     tokens = with_tokens(cfg)
     engine = engines(cfg, f"127.0.0.1:{free_port()}")
     engine.wait_for("leader")
+    return engine, tokens
+
+
+def test_takeover_is_announced_to_the_operator_who_lost_control(tmp_path, engines) -> None:  # noqa: F811
+    engine, tokens = _engine(tmp_path, engines)
 
     async def go() -> None:
         alice = await RemoteEngine.connect(engine.listen, ALICE, token=tokens[ALICE])
@@ -67,10 +73,7 @@ def test_a_read_only_screen_attached_neither_takes_control_nor_acts(tmp_path, en
     """`cockpit --read-only` on a shared engine (the review found it took control and released the incident):
     the screen offers no control and sends nothing, and the engine, told in the hello, refuses this
     connection's takeover and commands even from a client that ignored it."""
-    cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=20)
-    tokens = with_tokens(cfg)
-    engine = engines(cfg, f"127.0.0.1:{free_port()}")
-    engine.wait_for("leader")
+    engine, tokens = _engine(tmp_path, engines)
 
     async def go() -> None:
         bob = await RemoteEngine.connect(engine.listen, BOB, token=tokens[BOB], observer=True)
@@ -109,10 +112,7 @@ def test_a_refusal_is_answered_on_an_engine_without_the_redis_client(tmp_path, e
         'raise ModuleNotFoundError("No module named \'redis\'", name="redis")\n'
     )
     monkeypatch.setenv("PYTHONPATH", str(blocker))
-    cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=20)
-    tokens = with_tokens(cfg)
-    engine = engines(cfg, f"127.0.0.1:{free_port()}")
-    engine.wait_for("leader")
+    engine, tokens = _engine(tmp_path, engines)
 
     async def go() -> None:
         bob = await RemoteEngine.connect(engine.listen, BOB, token=tokens[BOB])
