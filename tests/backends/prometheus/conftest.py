@@ -21,7 +21,22 @@ OLD = "claude-opus-4-20250514"
 NEW = "claude-opus-4-1-20250805"
 
 
-class Exporter:
+class LocalServer:
+    """A threaded HTTP server on a free loopback port (`address`, `url`), closed by `close()`."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.address}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Exporter(LocalServer):
     """/metrics from a function of the wall-clock time, on a free port (a stand-in for LiteLLM, vLLM, …)."""
 
     def __init__(self, render: Callable[[float], str]) -> None:
@@ -40,14 +55,7 @@ class Exporter:
             def log_message(self, *a: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 class Prometheus:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from cockpit.engine.clock import SimClock
 from cockpit.errors import ConfigError
 from cockpit.hookspecs import BackendContext, HealthSignals, SignalReading
 from cockpit.plugins import PluginHost
-from tests.backends.prometheus.conftest import NEW, OLD
+from tests.backends.prometheus.conftest import NEW, OLD, LocalServer
 from tests.backends.redis.conftest import free_port
 
 ERRORS = {"name": "errors", "template": "http.error_ratio", "consecutive": 1, "min_samples": 20}
@@ -185,18 +184,8 @@ def test_prometheus_down_makes_everyone_unknown(tmp_path):
     assert len(rates) == 0 and rates.why_unknown("acme").startswith("rates query failed")
 
 
-class _Proxy:
+class _Proxy(LocalServer):
     """A local HTTP server in front of the real Prometheus (the subclasses say what it does in between)."""
-
-    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class _SlowProxy(_Proxy):
