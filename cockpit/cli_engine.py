@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from cockpit.cli import STRATEGY_NAMES
+from cockpit.engine.address import DEFAULT_LISTEN
 from cockpit.errors import CockpitError
 from cockpit.logs import FORMATS, LEVELS
 from cockpit.logs import setup as setup_logging
-
-DEFAULT_LISTEN = "127.0.0.1:7781"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -6,8 +6,6 @@ whichever directory it is started from.
 
 from __future__ import annotations
 
-import getpass
-import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +16,7 @@ from cockpit.domain.rollback import Mode, RollbackPolicy
 from cockpit.domain.rollout import DEFAULT_STEPS, RolloutPlan
 from cockpit.errors import ConfigError, abbreviate, name_problem
 from cockpit.hookspecs import ROLES
+from cockpit.identity import default_operator as default_operator  # where screens and engines get it
 from cockpit.pin_policy import require_pinned_by
 from cockpit.schema import load
 
@@ -195,14 +194,6 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
 
     def options_for(self, backend: str) -> dict[str, Any]:
         return dict(self.file.plugins.get(backend, {}))
-
-
-def default_operator() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def load_config(path: Path | str, overrides: dict[str, Any] | None = None, *, require_pins: bool = True) -> Config:

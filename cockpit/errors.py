@@ -22,6 +22,10 @@ class FencedError(CockpitError):
     redis client installed."""
 
 
+class EngineUnreachable(CockpitError):
+    """No engine answers at the address, or it went away."""
+
+
 class BackendError(CockpitError):
     """A backend call failed or timed out; the engine holds and reports instead of guessing."""
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.engine.address import PROTOCOL_VERSION as PROTOCOL_VERSION  # the protocol's names, here too
 from cockpit.errors import ConfigError
 
-PROTOCOL_VERSION = 2
 MIN_TOKEN_CHARS = 16
 
 

@@ -30,12 +30,8 @@ from cockpit.engine.loop import CommandError, ReadOnlyError, Snapshot
 from cockpit.engine.mirror import JOURNAL_MIRROR_MAX as JOURNAL_MIRROR_MAX  # the mirror: cockpit.engine.mirror
 from cockpit.engine.mirror import RemoteClock, RemoteJournal, RemoteRollback
 from cockpit.engine.server import LINE_LIMIT, Address, encode, parse_address
-from cockpit.errors import CockpitError, FencedError
+from cockpit.errors import CockpitError, EngineUnreachable, FencedError
 from cockpit.hookspecs import PluginAction
-
-
-class EngineUnreachable(CockpitError):
-    """No engine answers at the address, or it went away."""
 
 
 class _Busy(EngineUnreachable):

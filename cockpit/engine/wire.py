@@ -9,9 +9,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from cockpit.engine.address import Address as Address  # re-exported: the protocol's names
+from cockpit.engine.address import parse_address as parse_address
 from cockpit.engine.encoding import ENCODER
 from cockpit.engine.encoding import plain as _enc_hook  # noqa: F401 - server.py encodes plans with it
-from cockpit.errors import CockpitError
 
 log = logging.getLogger("cockpit.engine.server")
 
@@ -29,35 +30,12 @@ def encode(message: dict[str, Any]) -> bytes:
     return ENCODER.encode(message) + b"\n"
 
 
-@dataclass(frozen=True)
-class Address:
-    """Where an engine listens: TCP host and port, or a Unix socket path."""
-
-    host: str = ""
-    port: int = 0
-    path: str = ""
-
-    def __str__(self) -> str:
-        return f"unix:{self.path}" if self.path else f"{self.host}:{self.port}"
-
-
-def parse_address(text: str, flag: str = "--listen") -> Address:
-    """`host:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
-    if text.startswith("unix:"):
-        return Address(path=text.removeprefix("unix:"))
-    if "/" in text:
-        return Address(path=text)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise CockpitError(f"{flag} {text!r}: expected HOST:PORT (port 1-65535) or unix:/path/to.sock")
-    return Address(host=host or "127.0.0.1", port=int(port))
-
-
 @dataclass(eq=False)
 class _Client:
     writer: asyncio.StreamWriter
     operator: str = ""
     observer: bool = False  # attached with --read-only: it neither takes control nor sends commands
+    frames: bool = True  # False: a one-shot client (`cockpit plan`) asked for no snapshots, only replies
     replies: list[bytes] = field(default_factory=list)
     frame: bytes | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,6 +52,8 @@ class _Client:
         self.wake.set()
 
     def send_frame(self, data: bytes) -> None:
+        if not self.frames:
+            return
         self.frame = data  # a slow screen skips to the newest snapshot instead of queueing old ones
         self.wake.set()
 
