@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from cockpit.errors import CockpitError
@@ -123,22 +123,20 @@ SUBCOMMANDS = (
 
 
 def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
-    """The parser `argv` needs. The TUI's command line (no subcommand, no help asked for) needs only the
-    top-level options: the subcommands' own parsers (over 100 arguments, 11-13 ms of a cold start) are
-    built when a word of `argv` may be a subcommand or ask for help. Either parser reads such a command
-    line the same way, and its errors name the same choices."""
-    if any(a in SUBCOMMANDS or a.startswith(("-h", "--h")) for a in argv):
+    """The parser `argv` needs: the top-level options, and the parser of each subcommand a word of `argv`
+    names (the others are bare names). Every parser (over 100 arguments, and the modules that add some)
+    is built only when help is asked for or for `completion`. The TUI's command line builds none: 11-13 ms
+    of a cold start; `cockpit plan` does not import `cockpit engine`'s logging. Any of these parsers
+    reads a command line the same way, and its errors name the same choices."""
+    if any(a.startswith(("-h", "--h")) or a == "completion" for a in argv):
         return build_parser()
-    p = _top_parser()
-    sub = p.add_subparsers(dest="command")
-    for name in SUBCOMMANDS:
-        sub.add_parser(name)
-    return p
+    return build_parser(only={a for a in argv if a in SUBCOMMANDS})
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` the top level and just those subcommands' parsers."""
     p = _top_parser()
-    _add_subcommands(p)
+    _add_subcommands(p, only)
     for child in _subparsers(p):
         _add_global_options(child, top=False)
     return p
@@ -180,8 +178,18 @@ def _top_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_subcommands(p: argparse.ArgumentParser) -> None:
+def _add_subcommands(p: argparse.ArgumentParser, only: Collection[str] | None = None) -> None:
+    """Every subcommand's parser, or with `only` just those (the others as bare names, so a command line
+    is read the same way and an unknown word is refused naming the same choices)."""
     sub = p.add_subparsers(dest="command")
+    for name in SUBCOMMANDS:
+        if only is None or name in only:
+            _BUILDERS[name](sub)
+        else:
+            sub.add_parser(name)
+
+
+def _drill_parser(sub: Any) -> None:
     d = sub.add_parser(
         "drill",
         help="run a scenario headless with an autopilot on-call and print the scorecard",
@@ -210,17 +218,48 @@ def _add_subcommands(p: argparse.ArgumentParser) -> None:
         help="hand a role to a real backend (options from --config's [plugins.NAME]); repeatable",
     )
     d.set_defaults(func=_lazy("cockpit.cli_drill", "drill_command"))
+
+
+def _plan_parser(sub: Any) -> None:
     pl = sub.add_parser("plan", help="dry-run a rollback now: scope, pre-scale target and stages with ETAs")
     pl.add_argument("--scope", default="regressing", choices=["regressing", "all"])
     pl.add_argument("--tenants", help="comma-separated tenants (overrides --scope)")
     pl.add_argument("--json", action="store_true")
+    # The top-level parser has these four as well (`cockpit --attach X plan` is the same request): here
+    # they are SUPPRESSed when absent, so a value given before `plan` is not overwritten by a default.
+    pl.add_argument(
+        "--attach",
+        default=argparse.SUPPRESS,
+        metavar="ADDR",
+        help="ask the `cockpit engine` at ADDR for its plan; by default one listening on 127.0.0.1:7781 is "
+        "asked (with --config, only if it runs that file), else the plan is a dry run here",
+    )
+    pl.add_argument(
+        "--local", action="store_true", default=argparse.SUPPRESS, help="dry-run here even if an engine listens"
+    )
+    pl.add_argument("--operator", default=argparse.SUPPRESS, help="who asks, to the engine (default: user@host)")
+    pl.add_argument(
+        "--token-file",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="with --attach over TCP: the file holding your token ($COCKPIT_TOKEN_FILE)",
+    )
     pl.set_defaults(func=_lazy("cockpit.cli_drill", "plan_command"))
+
+
+def _lint_parser(sub: Any) -> None:
     li = sub.add_parser("lint", help="every model reference must be a pinned revision (exit 1 on aliases)")
     li.set_defaults(func=_lazy("cockpit.cli_pins", "lint_command"))
+
+
+def _pin_parser(sub: Any) -> None:
     pn = sub.add_parser("pin", help="resolve [pins] aliases into the lock file; record upgrades; roll a pin back")
     pn.add_argument("--rollback", metavar="NAME", help="make NAME's previous revision current; print the line")
     pn.add_argument("--set", metavar="NAME=REVISION", help="record an explicit upgrade of NAME")
     pn.set_defaults(func=_lazy("cockpit.cli_pins", "pin_command"))
+
+
+def _timeline_parser(sub: Any) -> None:
     tl = sub.add_parser("timeline", help="what served each tenant at a time, and what changed around it")
     tl.add_argument("--at", help="a time: T+SECONDS in a drill journal; HH:MM or ISO on a real clock")
     tl.add_argument("--since", help="list every change since this time")
@@ -228,11 +267,17 @@ def _add_subcommands(p: argparse.ArgumentParser) -> None:
     tl.add_argument("--window", type=float, default=600.0, help="seconds either side of --at (default 600)")
     tl.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
     tl.set_defaults(func=_lazy("cockpit.cli_history", "timeline_command"))
+
+
+def _evidence_parser(sub: Any) -> None:
     ev = sub.add_parser("evidence", help="write an incident's frozen-window record (markdown)")
     ev.add_argument("incident", help="the incident id, e.g. INC-1")
     ev.add_argument("--out", required=True, help="the report file, e.g. report.md")
     ev.add_argument("--journal", help="the journal file (default: the one cockpit.toml names)")
     ev.set_defaults(func=_lazy("cockpit.cli_history", "evidence_command"))
+
+
+def _plugins_parser(sub: Any) -> None:
     pg = sub.add_parser("plugins", help="list installed backends (without importing them); check one")
     pg.set_defaults(func=_lazy("cockpit.cli_plugins", "list_command"), plugins_command=None)
     pg.add_argument(
@@ -248,6 +293,9 @@ def _add_subcommands(p: argparse.ArgumentParser) -> None:
     pc = pgs.add_parser("check", help="run the contract checks for each role a backend claims")
     pc.add_argument("name")
     pc.add_argument("--write", action="store_true", help="also check the write path (re-applies current values)")
+
+
+def _plugin_parser(sub: Any) -> None:
     pn = sub.add_parser("plugin", help="start a plugin of your own: cockpit plugin new NAME --role router")
     pns = pn.add_subparsers(dest="plugin_command", required=True)
     new = pns.add_parser("new", help="write a plugin distribution whose tests pass as generated")
@@ -255,26 +303,54 @@ def _add_subcommands(p: argparse.ArgumentParser) -> None:
     new.add_argument("--role", default="router", help="the role it serves (router)")
     new.add_argument("--dir", default=".", help="where to write NAME-cockpit/ (default: here)")
     new.set_defaults(func=_lazy("cockpit.cli_plugins", "new_command"))
-    from cockpit import cli_engine, cli_journal, cli_scenario
 
-    cli_engine.add_parser(sub)
-    cli_journal.add_parser(sub)
-    cli_scenario.add_parser(sub)
+
+def _completion_parser(sub: Any) -> None:
     co = sub.add_parser("completion", help='print a shell completion script: eval "$(cockpit completion bash)"')
     co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     co.set_defaults(func=_completion)
 
 
+def _module_parser(module: str) -> Callable[[Any], None]:
+    """A subcommand whose parser its own module adds (engine, journal, scenario): imported when built."""
+
+    def build(sub: Any) -> None:
+        import importlib
+
+        importlib.import_module(module).add_parser(sub)
+
+    return build
+
+
+_BUILDERS: dict[str, Callable[[Any], None]] = {
+    "drill": _drill_parser,
+    "plan": _plan_parser,
+    "lint": _lint_parser,
+    "pin": _pin_parser,
+    "timeline": _timeline_parser,
+    "evidence": _evidence_parser,
+    "plugins": _plugins_parser,
+    "plugin": _plugin_parser,
+    "engine": _module_parser("cockpit.cli_engine"),
+    "journal": _module_parser("cockpit.cli_journal"),
+    "scenario": _module_parser("cockpit.cli_scenario"),
+    "completion": _completion_parser,
+}
+
+
 def _logging(args: argparse.Namespace) -> None:
     """The TUI owns the terminal: its log goes to the state directory. `cockpit engine` configures its
-    own (--log-level, --log-format). Every other command logs warnings and worse to stderr."""
+    own (--log-level, --log-format), and `cockpit plan` its own only when it plans here (asking the engine
+    logs nothing). Every other command logs warnings and worse to stderr."""
+    if args.command in ("engine", "plan"):
+        return
     from cockpit.logs import setup
 
     if args.command is None:
         from cockpit.paths import state_dir
 
         setup("info", file=state_dir() / "cockpit.log")
-    elif args.command != "engine":
+    else:
         setup("warning")
 
 

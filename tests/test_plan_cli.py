@@ -64,3 +64,20 @@ def test_a_tenant_named_twice_is_planned_once(fleet: Path, capsys: pytest.Captur
     plan = json.loads(capsys.readouterr().out)
     assert plan["scope"] == ["enterprise-0001", "pro-0002"]
     assert {t for s in plan["stages"] for t in s["tenants"]} == {"enterprise-0001", "pro-0002"}
+
+
+def test_the_plans_json_is_laid_out_as_the_standard_librarys():
+    """`cockpit plan --json` indents in C where it can: the same text as json.dumps(indent=2), and a
+    number that is not finite (no old capacity at all) as null, never as the invalid Infinity."""
+    from cockpit.cli_drill import indented_json
+
+    value = {
+        "scope": ["acme", 'quo"te', "caf\u00e9", "tab\there"],
+        "stages": [{"number": 1, "tenants": ["acme"], "moved_rps": 0.1, "eta_s": 1e16}, {"tenants": []}],
+        "finishes": True,
+        "eta_s": None,
+        "unknown": {"acme": "rate unknown \\ planned at 5 rps"},
+        "mixed": [1, 2.5, False, "x", [], {}],
+    }
+    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    assert json.loads(indented_json({"after": float("inf"), "nan": float("nan")})) == {"after": None, "nan": None}

@@ -3,12 +3,13 @@
 Protocol: newline-delimited JSON, one object a line, over TCP ("host:port") or a Unix socket
 ("unix:/path" or a path). The client says hello with its operator identity (user@host); the server
 answers "welcome" (role, who is in control, the configuration) and the current snapshot at once, then a
-"snapshot" after every tick. Requests carry an id and get one "reply" with the same id:
+"snapshot" after every tick (none to a client whose hello says "frames": false, a one-shot request
+such as `cockpit plan`). Requests carry an id and get one "reply" with the same id:
 
     {"op": "command", "id": 3, "name": "arm", "args": {"scope": "regressing"}}
     {"op": "take-control", "id": 4, "confirm": true}      # confirm needed to take it from someone
     {"op": "release-control", "id": 5}
-    {"op": "plan", "id": 6, "scope": "regressing"}
+    {"op": "plan", "id": 6, "scope": "regressing"}        # "note": true adds the overflow tier's line
     {"op": "journal", "id": 7, "kinds": ["command"], "since_seq": 0, "limit": 5000}
 
 Every screen is read-only until its operator takes control; the server refuses commands from anyone
@@ -204,7 +205,7 @@ class EngineServer(ControlDesk):
             client.send(encode(self._welcome(client)))
             if self.frame is None and self._snap is not None:
                 self.frame = encode(self._frame(self._snap))
-            if self.frame is not None:
+            if self.frame is not None and client.frames:
                 client.send(self.frame)  # the current state at once, before the next tick
             while not client.closed:
                 await client.slots.acquire()  # back-pressure: a flood waits in the client's own socket
@@ -257,6 +258,7 @@ class EngineServer(ControlDesk):
         if not self.access.may_observe(client.operator):
             return f"not attached: {abbreviate(client.operator)} is not among this engine's [server] observers"
         client.observer = hello.get("observer") is True
+        client.frames = hello.get("frames") is not False
         return ""
 
     def _welcome(self, client: _Client) -> dict[str, Any]:
@@ -298,7 +300,10 @@ class EngineServer(ControlDesk):
             return self._journal(req)
         if op == "plan":
             engine = self._engine()
-            return msgspec.to_builtins(engine.plan_now(req.get("scope", "regressing")), enc_hook=_enc_hook)
+            plan = msgspec.to_builtins(engine.plan_now(req.get("scope", "regressing")), enc_hook=_enc_hook)
+            if req.get("note") is True:  # `cockpit plan` prints what the engine's [overflow] tier would do
+                plan["overflow_note"] = engine.overflow.plan_note()
+            return plan
         if client.observer and (op in CONTROL or op == "command"):  # it said --read-only: held to it here too
             raise ReadOnlyError("this screen attached read-only (--read-only): it neither takes control nor acts")
         if op in CONTROL:

@@ -58,7 +58,7 @@ def _parse(parser, argv: list[str], capsys) -> tuple[object, str]:
 def test_the_tui_command_line_is_read_without_the_subcommands_parsers(capsys) -> None:
     """A command line with no subcommand and no help gets the top-level parser alone (the subcommands' own
     parsers cost 11-13 ms of a cold start); it reads those lines, and refuses bad ones, exactly as the
-    whole parser does. A word that may be a subcommand or ask for help gets the whole parser."""
+    whole parser does. A line that asks for help (or for a completion script) gets the whole parser."""
     from cockpit.cli import SUBCOMMANDS, build_parser, parser_for
 
     full = build_parser()
@@ -68,5 +68,39 @@ def test_the_tui_command_line_is_read_without_the_subcommands_parsers(capsys) ->
         fast = parser_for(argv)
         assert len(fast.format_help()) < len(full.format_help())  # the subcommands' help is not there
         assert _parse(fast, argv, capsys) == _parse(build_parser(), argv, capsys), argv
-    for argv in (["plan"], ["--config", "x", "lint"], ["-h"], ["--he"], ["drill", "demo"]):
+    for argv in (["-h"], ["--he"], ["plan", "-h"], ["completion", "bash"]):
         assert parser_for(argv).format_help() == full.format_help(), argv
+
+
+SUBCOMMAND_LINES = [
+    ["plan"],
+    ["--config", "x", "lint"],
+    ["drill", "demo", "--compare"],
+    ["--attach", "127.0.0.1:7781", "plan", "--scope", "all"],  # a top-level value is not overwritten
+    ["plan", "--attach", "unix:/tmp/e.sock", "--local", "--json"],
+    ["--operator", "plan", "engine", "--listen", ":7790"],  # a subcommand's name as an option's value
+    ["journal", "verify"],
+    ["plugins", "show", "mock"],
+]
+BAD_SUBCOMMAND_LINES = [["plan", "--scope", "bogus"], ["plan", "--attach"], ["engine", "--log-level", "loud"]]
+
+
+def _plain(parsed: tuple[object, str]) -> tuple[object, str]:
+    """A parse without its `func` (a closure each parser makes afresh), named by what it runs instead."""
+    out, err = parsed
+    if isinstance(out, dict) and "func" in out:
+        func = out.pop("func")
+        out["runs"] = [c.cell_contents for c in func.__closure__ or ()] or func.__name__
+    return out, err
+
+
+def test_a_subcommand_line_builds_only_that_subcommands_parser(capsys) -> None:
+    """`cockpit plan` builds the plan's parser and names the others bare (no `cockpit engine` parser, so
+    not its module and logging): it reads every line, and refuses every bad one, as the whole parser."""
+    from cockpit.cli import build_parser, parser_for
+
+    for argv in SUBCOMMAND_LINES + BAD_SUBCOMMAND_LINES:
+        assert _plain(_parse(parser_for(argv), argv, capsys)) == _plain(_parse(build_parser(), argv, capsys)), argv
+    lean = parser_for(["plan", "--json"])
+    built = {name: len(p._actions) for a in lean._actions if a.dest == "command" for name, p in a.choices.items()}
+    assert built["plan"] > 5 and built["engine"] == built["drill"] == 2  # -h and --config: bare names

@@ -1,0 +1,131 @@
+"""One request to a running engine, answered, and the connection closed: how `cockpit plan` asks the
+engine that is running the fleet instead of building a second view of it.
+
+Synchronous and light on purpose (a socket and the standard library's json; no event loop, no msgspec,
+no configuration loaded): a one-shot command pays for what it asks and nothing else. It says hello as
+an observer that wants no snapshots (``"frames": false``), so the engine sends it the welcome and the
+reply, never a 10,000-tenant frame, and refuses it any command or control. Every wait is bounded by
+``timeout_s`` and every line by ``LINE_LIMIT``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from cockpit.engine.address import PROTOCOL_VERSION, Address
+from cockpit.errors import CockpitError, EngineUnreachable
+
+if TYPE_CHECKING:
+    import ssl
+
+LINE_LIMIT = 64 * 1024 * 1024  # a reply (a 100,000-tenant plan is a few MB); a longer line is refused
+
+
+class NoEngine(EngineUnreachable):
+    """Nothing listens at the address (as opposed to an engine that refused or went away)."""
+
+
+class EngineRefused(CockpitError):
+    """The engine answered the request with a refusal; `kind` is its error's class name."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Answer(NamedTuple):
+    address: Address
+    welcome: dict[str, Any]  # role, who is in control, the engine's configuration and its path
+    result: Any
+
+
+def connect(address: Address, timeout_s: float, tls: ssl.SSLContext | None = None) -> socket.socket:
+    """A connected socket, or NoEngine naming the address and why."""
+    try:
+        if address.path:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(timeout_s)
+            try:
+                sock.connect(address.path)
+            except OSError:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_connection((address.host, address.port), timeout=timeout_s)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname=address.host or None)
+    except OSError as exc:
+        raise NoEngine(f"no engine answers at {address}: {exc.strerror or exc}") from None
+    return sock
+
+
+def ask(
+    address: Address,
+    op: str,
+    *,
+    operator: str,
+    token: str | None = None,
+    tls: ssl.SSLContext | None = None,
+    timeout_s: float = 10.0,
+    accept: Callable[[dict[str, Any]], bool] | None = None,
+    **fields: Any,
+) -> Answer | None:
+    """Send `op` with `fields` and return the engine's answer. `accept` sees the welcome first: when it
+    says no (the engine runs another configuration), nothing is asked and None is returned.
+
+    Raises NoEngine (nothing listens), EngineUnreachable (the hello was refused, the connection closed or
+    timed out) or EngineRefused (the engine refused the request itself, e.g. nothing to roll back)."""
+    sock = connect(address, timeout_s, tls)
+    try:
+        stream = sock.makefile("rb")
+        hello: dict[str, Any] = {
+            "op": "hello",
+            "version": PROTOCOL_VERSION,
+            "operator": operator,
+            "observer": True,
+            "frames": False,
+        }
+        if token:
+            hello["token"] = token
+        _send(sock, hello)
+        welcome = _next(stream, address)
+        if welcome.get("t") != "welcome":
+            raise EngineUnreachable(f"the engine at {address} refused to attach: {welcome.get('error')}")
+        if accept is not None and not accept(welcome):
+            return None
+        _send(sock, {"op": op, "id": 1, **fields})
+        while True:
+            message = _next(stream, address)
+            if message.get("t") == "reply" and message.get("id") == 1:
+                break
+        if not message.get("ok"):
+            raise EngineRefused(str(message.get("error")), str(message.get("kind")))
+        return Answer(address, welcome, message.get("result"))
+    except TimeoutError:
+        raise EngineUnreachable(f"the engine at {address} did not answer within {timeout_s:g} s") from None
+    except OSError as exc:
+        raise EngineUnreachable(f"the engine at {address} went away: {exc.strerror or exc}") from None
+    finally:
+        sock.close()
+
+
+def _send(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+
+def _next(stream: Any, address: Address) -> dict[str, Any]:
+    """The next message from the engine (a status line about who is in control is one too)."""
+    line = stream.readline(LINE_LIMIT)
+    if not line.endswith(b"\n"):
+        why = "a line longer than the limit" if line else "it closed the connection"
+        raise EngineUnreachable(f"the engine at {address} did not answer: {why}")
+    try:
+        message = json.loads(line)
+    except ValueError:
+        raise EngineUnreachable(f"the engine at {address} sent a line that is not JSON") from None
+    if not isinstance(message, dict):
+        raise EngineUnreachable(f"the engine at {address} sent {type(message).__name__}, not a message")
+    return message

@@ -1,0 +1,134 @@
+"""`cockpit plan` asks the running `cockpit engine` (a real one, in a subprocess) for its plan: the engine's
+fleet and state, one request as an observer that takes no snapshots; a dry run here only when no engine
+runs that configuration. What it cannot reach or is refused is one sentence and exit 2."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cockpit.cli import main
+from cockpit.engine.address import PROTOCOL_VERSION
+from tests.ops.conftest import TOKENS, free_port, with_tokens, write_drill_config
+
+
+def run_plan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit", "plan", *args], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+
+
+@pytest.fixture
+def engine(tmp_path, engines):
+    cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=1)
+    e = engines(cfg, f"127.0.0.1:{free_port()}")
+    e.wait_for("leader")
+    e.config = cfg
+    return e
+
+
+def test_the_engines_plan_from_anywhere_with_its_config_named(engine, tmp_path):
+    elsewhere = tmp_path / "elsewhere"  # no cockpit.toml here: a dry run would plan the embedded demo
+    elsewhere.mkdir()
+    out = run_plan("--attach", engine.listen, "--scope", "all", "--json", cwd=elsewhere)
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    scenario = (tmp_path / "scenario.toml").read_text()
+    assert plan["scope"] and all(f'name = "{t}"' in scenario for t in plan["scope"])  # the engine's fleet
+    assert plan["stages"] and plan["prescale_to"] >= 1 and "overflow_note" not in plan
+    text = run_plan("--attach", engine.listen, "--scope", "all", cwd=elsewhere)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"engine: {engine.listen} (leader; config {engine.config})"
+    assert lines[1].startswith(f"scope: {len(plan['scope'])} tenant(s): ")
+    assert any(line.startswith("  stage   1  T+") for line in lines)
+
+
+def test_the_default_engine_is_asked_only_for_its_own_config(engine, tmp_path, monkeypatch, capsys):
+    """An engine on the default address plans for `cockpit plan` with no --config or with its own file;
+    named another file, or told --local, the plan is a dry run here (the header says which)."""
+    monkeypatch.setattr("cockpit.engine.address.DEFAULT_LISTEN", engine.listen)
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "cockpit.toml").write_text(engine.config.read_text().replace("journal.db", "other.db"))
+    (other / "scenario.toml").write_text((tmp_path / "scenario.toml").read_text())
+    cases = [
+        ([], "engine: "),
+        (["--config", str(engine.config)], "engine: "),
+        (["--config", str(other / "cockpit.toml")], "config: "),
+        (["--config", str(engine.config), "--local"], "config: "),
+    ]
+    for before, header in cases:
+        assert main([*before[:2], "plan", *before[2:], "--scope", "all"]) == 0, before
+        assert capsys.readouterr().out.splitlines()[0].startswith(header), before
+
+
+def test_an_engine_that_is_not_there_or_refuses(engine, tmp_path):
+    nobody = f"127.0.0.1:{free_port()}"
+    out = run_plan("--attach", nobody, cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip().startswith(f"cockpit: no engine answers at {nobody}")
+    assert "Traceback" not in out.stderr
+    out = run_plan("--attach", engine.listen, "--tenants", "no-such-tenant", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"cockpit: the engine at {engine.listen}: ")
+
+
+def test_over_tcp_the_plan_needs_a_token_and_takes_no_snapshots(tmp_path, engines):
+    cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=1)
+    with_tokens(cfg)
+    e = engines(cfg, f"127.0.0.1:{free_port()}")
+    e.wait_for("leader")
+    out = run_plan("--attach", e.listen, cwd=tmp_path)
+    assert out.returncode == 2 and "refused to attach" in out.stderr and "token" in out.stderr
+    (tmp_path / "alice.token").write_text(TOKENS["alice@laptop"] + "\n")
+    out = run_plan("--attach", e.listen, "--token-file", "alice.token", "--scope", "all", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    # The one-shot hello: an observer that wants no frames gets its welcome and its reply, nothing else.
+    host, port = e.listen.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        hello = {"op": "hello", "version": PROTOCOL_VERSION, "operator": "x", "token": TOKENS["alice@laptop"]}
+        s.sendall(json.dumps({**hello, "observer": True, "frames": False}).encode() + b"\n")
+        s.sendall(json.dumps({"op": "plan", "id": 1, "scope": "all"}).encode() + b"\n")
+        s.sendall(json.dumps({"op": "command", "id": 2, "name": "declare", "args": {}}).encode() + b"\n")
+        stream = s.makefile("rb")
+        got = [json.loads(stream.readline()) for _ in range(3)]
+        s.settimeout(1.5)  # two ticks at least: a screen would have had a snapshot by now
+        with pytest.raises(TimeoutError):
+            stream.readline()
+    assert [m["t"] for m in got] == ["welcome", "reply", "reply"]
+    replies = {m["id"]: m for m in got[1:]}
+    assert replies[1]["ok"] and replies[1]["result"]["scope"]
+    assert not replies[2]["ok"] and replies[2]["kind"] == "ReadOnlyError"  # an observer's command is refused
+
+
+def test_nothing_to_roll_back_is_said_by_the_engine_too(tmp_path, engines):
+    cfg = write_drill_config(tmp_path, "journal.db", speed=1, regression_at=3000)
+    e = engines(cfg, f"127.0.0.1:{free_port()}")
+    e.wait_for("leader")
+    out = run_plan("--attach", e.listen, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"engine: {e.listen}",
+        "nothing to roll back: no tenant in scope is regressing (--scope all plans every tenant)",
+    ]
+
+
+def test_a_default_engine_that_refuses_is_said_not_planned_around(tmp_path, engines, monkeypatch, capsys):
+    cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=1)
+    with_tokens(cfg)
+    e = engines(cfg, f"127.0.0.1:{free_port()}")
+    e.wait_for("leader")
+    monkeypatch.setattr("cockpit.engine.address.DEFAULT_LISTEN", e.listen)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COCKPIT_TOKEN_FILE", raising=False)
+    assert main(["plan", "--scope", "all"]) == 2
+    err = capsys.readouterr().err
+    assert "refused to attach" in err and "`cockpit plan --local` plans here instead" in err
+    assert main(["plan", "--scope", "all", "--local"]) == 0
+    assert capsys.readouterr().out.startswith("config: ")
