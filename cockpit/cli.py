@@ -105,23 +105,6 @@ def _completion(args: argparse.Namespace) -> int:
     return 0
 
 
-# The subcommands, in build_parser's order (tests/ui/test_cli.py checks the two agree).
-SUBCOMMANDS = (
-    "drill",
-    "plan",
-    "lint",
-    "pin",
-    "timeline",
-    "evidence",
-    "plugins",
-    "plugin",
-    "engine",
-    "journal",
-    "scenario",
-    "completion",
-)
-
-
 def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The parser `argv` needs: the top-level options, and the parser of each subcommand a word of `argv`
     names (the others are bare names). Every parser (over 100 arguments, and the modules that add some)
@@ -336,6 +319,7 @@ _BUILDERS: dict[str, Callable[[Any], None]] = {
     "scenario": _module_parser("cockpit.cli_scenario"),
     "completion": _completion_parser,
 }
+SUBCOMMANDS = tuple(_BUILDERS)  # in build_parser's order (tests/ui/test_cli.py checks the two agree)
 
 
 def _logging(args: argparse.Namespace) -> None:
