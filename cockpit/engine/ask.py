@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -76,11 +77,13 @@ def ask(
     """Send `op` with `fields` and return the engine's answer. `accept` sees the welcome first: when it
     says no (the engine runs another configuration), nothing is asked and None is returned.
 
-    Raises NoEngine (nothing listens), EngineUnreachable (the hello was refused, the connection closed or
-    timed out) or EngineRefused (the engine refused the request itself, e.g. nothing to roll back)."""
+    Raises NoEngine (nothing listens), EngineUnreachable (the hello was refused, the connection closed,
+    or the answer took longer than `timeout_s` in all: a slow drip of bytes does not extend it) or
+    EngineRefused (the engine refused the request itself, e.g. nothing to roll back)."""
+    deadline = time.monotonic() + timeout_s
     sock = connect(address, timeout_s, tls)
     try:
-        stream = sock.makefile("rb")
+        stream = _Lines(sock, address, deadline)
         hello: dict[str, Any] = {
             "op": "hello",
             "version": PROTOCOL_VERSION,
@@ -91,14 +94,14 @@ def ask(
         if token:
             hello["token"] = token
         _send(sock, hello)
-        welcome = _next(stream, address)
+        welcome = stream.next()
         if welcome.get("t") != "welcome":
             raise EngineUnreachable(f"the engine at {address} refused to attach: {welcome.get('error')}")
         if accept is not None and not accept(welcome):
             return None
         _send(sock, {"op": op, "id": 1, **fields})
         while True:
-            message = _next(stream, address)
+            message = stream.next()
             if message.get("t") == "reply" and message.get("id") == 1:
                 break
         if not message.get("ok"):
@@ -116,16 +119,34 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
 
-def _next(stream: Any, address: Address) -> dict[str, Any]:
-    """The next message from the engine (a status line about who is in control is one too)."""
-    line = stream.readline(LINE_LIMIT)
-    if not line.endswith(b"\n"):
-        why = "a line longer than the limit" if line else "it closed the connection"
-        raise EngineUnreachable(f"the engine at {address} did not answer: {why}")
-    try:
-        message = json.loads(line)
-    except ValueError:
-        raise EngineUnreachable(f"the engine at {address} sent a line that is not JSON") from None
-    if not isinstance(message, dict):
-        raise EngineUnreachable(f"the engine at {address} sent {type(message).__name__}, not a message")
-    return message
+class _Lines:
+    """The engine's messages, one JSON object a line, read against one deadline for the whole answer."""
+
+    def __init__(self, sock: socket.socket, address: Address, deadline: float) -> None:
+        self.sock, self.address, self.deadline = sock, address, deadline
+        self.buffer = bytearray()
+
+    def next(self) -> dict[str, Any]:
+        """The next message (a status line about who is in control is one too)."""
+        scanned = 0
+        while (end := self.buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self.buffer)
+            if scanned > LINE_LIMIT:
+                raise EngineUnreachable(f"the engine at {self.address} sent a line longer than {LINE_LIMIT:,} bytes")
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EngineUnreachable(f"the engine at {self.address} closed the connection before answering")
+            self.buffer += chunk
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 1]
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise EngineUnreachable(f"the engine at {self.address} sent a line that is not JSON") from None
+        if not isinstance(message, dict):
+            raise EngineUnreachable(f"the engine at {self.address} sent {type(message).__name__}, not a message")
+        return message
