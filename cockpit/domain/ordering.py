@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from bisect import insort
-from collections.abc import Mapping
-from dataclasses import dataclass
-from itertools import accumulate, compress, count, repeat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import reduce
+from itertools import accumulate, compress, count, islice, repeat
 from operator import add, gt, lt, mul, ne, neg, not_, sub
 
-from cockpit.domain.exact import TenantSum, finite
+from cockpit.domain.exact import TenantSum, finite, greater, lesser
 from cockpit.domain.memo import Memo, changed_keys
 from cockpit.domain.staging import EPS, FleetView
 
@@ -29,7 +30,10 @@ class _OrderState:
     cursor: tuple[int, int]
     scope_list: list[str]
     shares_vals: list[float] | None  # the scope's shares in scope_list's order (None: read from `shares`)
-    keys: dict[str, tuple[float, float, str]]
+    # the sort key (weight, -harm, name) of each tenant of `order`, as two dicts of floats rather than a
+    # tuple per tenant (10,000 tuples made, tracked and collected, of which an update reads a few)
+    weights: dict[str, float]
+    harms: dict[str, float]
     order: list[str]
     left: TenantSum | None  # rps × share on new (within the ceiling) per tenant of the scope, kept exactly
     remaining: float  # its value (math.fsum of the terms when one is not finite)
@@ -63,23 +67,27 @@ class Ordering(Memo):
     def _order_full(self, view: FleetView) -> list[str]:
         harm, rps, shares, ceilings = view.harm, view.rps, view.shares, self.ceilings
         # The last order first: between two stages it is nearly sorted already, and the sort (whose keys
-        # are unique, so the result does not depend on the input order) runs in near-linear time.
+        # are unique, so the result does not depend on the input order) runs in near-linear time. Without
+        # one, the scope in name order when it is known (`sorted_scope`): the sort by name is then done.
         seed = (
             self._order_state.order if self._order_state is not None and self._order_state.scope is self.scope else []
         )
-        scope = [*seed, *self.scope.difference(seed)] if seed else list(self.scope)
+        named = None if seed else self._cached("sorted_scope", (self.scope,))
+        scope = [*seed, *self.scope.difference(seed)] if seed else named if named is not None else list(self.scope)
         shares_vals = list(map(shares.get, scope, repeat(0.0)))
-        current = list(map(min, shares_vals, map(ceilings.get, scope, repeat(1.0))))
-        on_new = list(map(mul, map(rps.get, scope, repeat(0.0)), current))  # traffic in scope still on new
+        current = _within(shares_vals, ceilings, scope)
+        rates = list(map(rps.get, scope, repeat(0.0)))
+        on_new = list(map(mul, rates, current))  # traffic in scope still on new
         left = TenantSum(scope, on_new) if finite(on_new) else None
-        todo = [t for t, c in zip(scope, current, strict=True) if c > EPS]
-        share = [c for c in current if c > EPS]
+        to_move = list(map(lt, repeat(EPS), current))
+        todo = list(compress(scope, to_move))
+        share = list(compress(current, to_move))
         neg_h = list(map(neg, map(harm.get, todo, repeat(0.0))))
         # key (-harm·rps·share, -harm, name): the same floats as `-harm * rps * share` (negation first,
         # then left to right), sorted as three stable passes on single keys, least significant first.
         # Equal to sorting the key tuples, and much faster: each pass compares plain floats or strings.
-        weight = list(map(mul, map(mul, neg_h, map(rps.get, todo, repeat(0.0))), share))
-        index = sorted(range(len(todo)), key=todo.__getitem__)
+        weight = list(map(mul, map(mul, neg_h, compress(rates, to_move)), share))
+        index = list(range(len(todo))) if named is not None else sorted(range(len(todo)), key=todo.__getitem__)
         index.sort(key=neg_h.__getitem__)
         index.sort(key=weight.__getitem__)
         order = list(map(todo.__getitem__, index))
@@ -91,7 +99,8 @@ class Ordering(Memo):
             cursor=self.cursor(),
             scope_list=scope,
             shares_vals=shares_vals,
-            keys=dict(zip(todo, zip(weight, neg_h, todo, strict=True), strict=True)),
+            weights=dict(zip(todo, weight, strict=True)),
+            harms=dict(zip(todo, neg_h, strict=True)),
             order=order,
             left=left,
             remaining=left.value if left is not None else math.fsum(on_new),
@@ -122,24 +131,31 @@ class Ordering(Memo):
         # The tenants taken out: their traffic still on new updated in the exact total (no order to keep),
         # then those still to move put back in place (a stage moves most of its tenants to 0: they only
         # leave; many to put back is a sort's work).
-        names = list(changed)
+        names, ceilings = list(changed), self.ceilings
         rps = list(map(view.rps.get, names, repeat(0.0)))
-        now = list(map(min, map(view.shares.get, names, repeat(0.0)), map(self.ceilings.get, names, repeat(1.0))))
+        now = list(lesser(list(map(view.shares.get, names, repeat(0.0))), list(map(ceilings.get, names, repeat(1.0)))))
         back = list(compress(zip(names, rps, now, strict=True), map(lt, repeat(EPS), now)))
         if len(back) > max(64, len(st.order) // 2):
             return None
-        order = _without(st.order, changed, st.keys)
+        order = _without(st.order, changed, st.weights)
         on_new = list(map(mul, rps, now))
         if st.left is None or not finite(on_new):
             return None
         st.left.update(names, on_new)
         st.remaining = st.left.value
-        for _ in map(st.keys.pop, names, repeat(None)):
+        for _ in map(st.weights.pop, names, repeat(None)):
             pass
+        for _ in map(st.harms.pop, names, repeat(None)):
+            pass
+        weights, harms = st.weights, st.harms
+
+        def key(u: str) -> tuple[float, float, str]:
+            return (weights[u], harms[u], u)
+
         for t, r, n in back:
             h = -view.harm.get(t, 0.0)
-            st.keys[t] = (h * r * n, h, t)
-            insort(order, t, key=st.keys.__getitem__)
+            weights[t], harms[t] = h * r * n, h
+            insort(order, t, key=key)
         st.shares, st.cursor, st.shares_vals, st.order = view.shares, cursor, shares_vals, order
         return order
 
@@ -152,23 +168,38 @@ class Ordering(Memo):
         in C a chunk at a time, so a stage that moves 20,000 tenants does not take 20,000 Python steps.
         """
         order = self._order(view)
-        rps, shares, ceilings = view.rps, view.shares, self.ceilings
+        traffic_of = self._traffic_on_new(view)
         moves: dict[str, float] = {}
         moved = 0.0
         chunk = 256
         for start in range(0, len(order), chunk):
             names = order[start : start + chunk]
-            current = map(min, map(shares.get, names, repeat(0.0)), map(ceilings.get, names, repeat(1.0)))
-            traffic = list(map(mul, map(rps.get, names, repeat(0.0)), current))
+            traffic = traffic_of(names)
             budgets = list(accumulate(traffic, sub, initial=budget))  # budgets[i]: left before names[i]
             too_big = map(gt, traffic, map(add, budgets, repeat(EPS)))
             fits = next(compress(count(), too_big), len(names))
             moves.update(dict.fromkeys(names[:fits], 0.0))
-            moved = list(accumulate(traffic[:fits], add, initial=moved))[-1]  # added one by one, in C
+            moved = reduce(add, traffic[:fits], moved)  # added one by one, in C
             budget = budgets[fits]
             if fits < len(names):
                 return moves, moved, budget, names[fits]
         return moves, moved, budget, None
+
+    def _traffic_on_new(self, view: FleetView) -> Callable[[list[str]], list[float]]:
+        """rps × share on new within the ceiling, of the tenants named (of the scope): read from the exact
+        sum the order keeps of them when there is one (worked out for this very view by `_order`, the
+        same products, a zero's sign aside), else worked out."""
+        st = self._order_state
+        if st is not None and st.left is not None:
+            terms = st.left.terms
+            return lambda names: list(map(terms.get, names, repeat(0.0)))
+        rps, shares, ceilings = view.rps, view.shares, self.ceilings
+
+        def traffic(names: list[str]) -> list[float]:
+            current = lesser(list(map(shares.get, names, repeat(0.0))), list(map(ceilings.get, names, repeat(1.0))))
+            return list(map(mul, map(rps.get, names, repeat(0.0)), current))
+
+        return traffic
 
     def _pending_load(self, view: FleetView) -> float:
         """Traffic already ordered off the new revision but not yet observed there: Σ rps·(share − ceiling)
@@ -206,6 +237,27 @@ class Ordering(Memo):
             left = self._cached("remaining", inputs[1:])
         return float(left)
 
+    def adopt_order(self, other: Ordering, view: FleetView) -> None:
+        """Start the rollback order from `other`'s (the scheduler whose state this one was just loaded
+        from: the same ceilings), when it is of the same scope and was worked out for these very rates
+        and harm: the next order is then an update of it for the tenants whose share or ceiling changed
+        since (those `other` changed are noted as changed here too), not a sort of every tenant. Its keys
+        must all compare (no NaN), for the update to equal a sort afresh."""
+        st = other._order_state
+        if st is None or st.left is None or st.harm is not view.harm or st.rps is not view.rps:
+            return
+        changed, _ = other.changes_since(st.cursor)
+        if changed is None or st.scope != self.scope or not (_comparable(st.weights) and _comparable(st.harms)):
+            return
+        weights, harms, left = dict(st.weights), dict(st.harms), st.left.copy()
+        self._order_state = replace(st, scope=self.scope, cursor=self.cursor(), weights=weights, harms=harms, left=left)
+        self._log.extend(changed)
+
+    def sorted_scope_is(self, names: list[str]) -> None:
+        """`names` is `sorted(self.scope)`, at hand already (a caller sorted it): kept as `sorted_scope`'s
+        answer, which a cold rollback order also starts from (then in name order: no sort by name)."""
+        self._keep("sorted_scope", (self.scope,), names)
+
     def _all_changed(self) -> None:
         self._epoch += 1
         self._log = []
@@ -232,6 +284,22 @@ class Ordering(Memo):
         return changed
 
 
+def _comparable(values: Mapping[str, float]) -> bool:
+    """No value is a NaN (a NaN carries into the plain sum, in C, and a sum is a NaN only then or when
+    infinities of both signs meet: then each value is looked at)."""
+    total = sum(values.values())
+    return total == total or not any(map(math.isnan, values.values()))
+
+
+def _within(shares: list[float], ceilings: Mapping[str, float], names: list[str]) -> list[float]:
+    """Each share within its tenant's ceiling (`min(share, ceiling)`, a ceiling of 1 where none is set),
+    in C. With no ceiling set (a rollback being planned, not run yet), the shares themselves unless one
+    is above 1: `min(share, 1.0)` is `share` unless `1.0 < share`."""
+    if not ceilings and not any(map(lt, repeat(1.0), shares)):
+        return shares
+    return list(lesser(shares, list(map(ceilings.get, names, repeat(1.0)))))
+
+
 def _without(order: list[str], gone: set[str], keys: Mapping[str, object]) -> list[str]:
     """`order` without the tenants of `gone` (`keys` holds the tenants of `order`). A stage moves the
     head of the order: when the tenants of `gone` in it are its first ones, a slice rather than a look
@@ -240,6 +308,23 @@ def _without(order: list[str], gone: set[str], keys: Mapping[str, object]) -> li
     if all(map(gone.__contains__, order[:n])):
         return order[n:]
     return list(compress(order, map(not_, map(gone.__contains__, order))))
+
+
+def _all_at_zero(shares: Mapping[str, float], ceilings: Mapping[str, float], scope: frozenset[str]) -> bool:
+    """Every tenant of the scope the router knows is at 0 on new and has a 0 ceiling: the max of both at
+    most EPS over them all, as `max(map(max, share, ceiling), default=0.0) <= EPS` says. Looked at in
+    chunks growing fourfold, in C: a tenant above EPS means not done whatever the max, so mid-rollback
+    the first chunk answers. With none above, the max of all is at most EPS unless it is a NaN, which
+    `max` (keeping the first unless a later one is greater) returns only when the first tenant's is."""
+    present = filter(shares.__contains__, scope)
+    first, size = None, 16
+    while chunk := list(islice(present, size)):
+        first = chunk[0] if first is None else first
+        both = greater(list(map(shares.__getitem__, chunk)), list(map(ceilings.get, chunk, repeat(1.0))))
+        if any(map(lt, repeat(EPS), both)):
+            return False
+        size *= 4
+    return first is None or max(shares[first], ceilings.get(first, 1.0)) <= EPS
 
 
 def _excess(names: list[str], ceilings: Mapping[str, float], view: FleetView) -> list[float]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
+from functools import reduce
+from itertools import compress, repeat
 from operator import add, lt, mul, sub
 
+from cockpit.domain.exact import remember
 from cockpit.domain.fleet import Tier
 from cockpit.domain.rollback import EPS, FleetView, RollbackScheduler, Stage
 
@@ -70,6 +72,8 @@ def preview(
     names = sorted(scope)
     if len(names) != len(sim.scope) or len(set(names)) != len(names):
         names = sorted(sim.scope)
+    sim.sorted_scope_is(names)  # the sim's cold order starts from it
+    sim.adopt_order(scheduler, view)  # or from the real one's order, updated (a rollback armed)
     # Σ rps·share over the scope, in the scope's order, looped in C (the same sum as a generator's)
     to_move = sum(map(mul, map(rps.get, sim.scope, repeat(0.0)), map(shares.get, sim.scope, repeat(0.0))))
     prescale = max(tier.desired, sim.replicas_needed(view))
@@ -82,12 +86,12 @@ def preview(
     while now - view.now <= horizon_s and len(stages) < max_stages:
         ready = prescale if now >= ready_at else tier.ready
         t = Tier(tier.name, ready, prescale, tier.per_replica_rps, tier.cold_capacity_factor, tier.warm_hit_rate)
-        d = sim.step(FleetView(now, rps, shares, view.harm, t, hit, old_load))
+        d = sim.step(FleetView(now, rps, shares, view.harm, t, hit, old_load), prescale=False)
         if d.finished or sim.done:
             return Plan(tuple(names), to_move, prescale, tuple(stages), True, now - view.now)
         if d.stage is not None:
-            shares = dict(shares)  # a new mapping: the scheduler treats the ones it saw as immutable
-            old_load = _apply(d.stage, shares, rps, old_load)
+            seen, shares = shares, dict(shares)  # a new mapping: the scheduler treats the ones it saw as immutable
+            old_load = _apply(d.stage, seen, shares, rps, old_load)
             hit = d.stage.hit_rate_after
             cap = t.capacity(hit)
             stages.append(
@@ -113,9 +117,13 @@ def preview(
     return Plan(tuple(names), to_move, prescale, tuple(stages), False, None)
 
 
-def _apply(stage: Stage, shares: dict[str, float], rps: Mapping[str, float], old_load: float) -> float:
-    """Lower the shares to the stage's ceilings; the old tier's load plus what moved (Σ rps·(share −
-    ceiling) over the tenants lowered, added in the ceilings' order as a loop would, looped in C)."""
+def _apply(
+    stage: Stage, seen: Mapping[str, float], shares: dict[str, float], rps: Mapping[str, float], old_load: float
+) -> float:
+    """Lower the shares (a copy of `seen`) to the stage's ceilings; the old tier's load plus what moved
+    (Σ rps·(share − ceiling) over the tenants lowered, added in the ceilings' order as a loop would, looped
+    in C). The scheduler's readers are told which tenants changed from `seen` (exact.remember), so that
+    none of them compares every tenant's share to find the few a stage moved."""
     tenants, ceilings = list(stage.ceilings), list(stage.ceilings.values())
     before = list(map(shares.get, tenants, repeat(0.0)))
     lowered = list(map(lt, ceilings, before))
@@ -123,7 +131,9 @@ def _apply(stage: Stage, shares: dict[str, float], rps: Mapping[str, float], old
     to = list(compress(ceilings, lowered))
     load = map(mul, map(rps.get, moved, repeat(0.0)), map(sub, compress(before, lowered), to))
     shares.update(zip(moved, to, strict=True))
-    return list(accumulate(load, add, initial=old_load))[-1]
+    if len(shares) == len(seen):  # the same tenants in the same order, each lowered one changed
+        remember(seen, shares, set(moved))
+    return reduce(add, load, old_load)
 
 
 def _in_order(tenants: Mapping[str, float], scope: list[str]) -> tuple[str, ...]:

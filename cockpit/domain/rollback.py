@@ -17,12 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import compress, repeat, tee
-from operator import and_, ge, lt
+from itertools import compress, repeat
+from operator import ge, lt
 from typing import Any
 
-from cockpit.domain.exact import KeptSum, changed_keys
-from cockpit.domain.ordering import Ordering, _OrderState
+from cockpit.domain.exact import KeptSum, changed_keys, lesser
+from cockpit.domain.ordering import Ordering, _all_at_zero, _OrderState
 from cockpit.domain.staging import (
     EPS,
     Decision,
@@ -197,10 +197,12 @@ class RollbackScheduler(Ordering):
         self._finished(view)
         self._order(view)
 
-    def step(self, view: FleetView) -> Decision:
+    def step(self, view: FleetView, prescale: bool = True) -> Decision:
+        """One tick of the plan. `prescale=False`: no pre-scale is worked out (a dry run that reads only
+        the stages and holds: the failback load is summed once for its plan, not again each step)."""
         if not self.armed or self.done:
             return Decision()
-        scale_to = self._prescale(view)
+        scale_to = self._prescale(view) if prescale else None
         self._pin_idle(view)
         if self._finished(view):
             self.done = True
@@ -248,24 +250,17 @@ class RollbackScheduler(Ordering):
         last, moved = self._memo.get("pin_state"), None
         if last is not None and last[1] is self.scope and last[2] == self._epoch:
             moved = set() if last[0] is view.shares else changed_keys(last[0], view.shares)
-        scope = list(self.scope) if moved is None else list(moved.intersection(self.scope))
-        open_ceiling = map(lt, repeat(EPS), map(self.ceilings.get, scope, repeat(1.0)))
-        idle = map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))
-        return list(self._keep("idle", inputs, list(compress(scope, map(and_, open_ceiling, idle)))))
+        scope = self.scope if moved is None else list(moved.intersection(self.scope))
+        # the shares first (an idle share is the rare case), then the ceilings of those alone
+        idle = list(compress(scope, map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))))
+        open_ceiling = map(lt, repeat(EPS), map(self.ceilings.get, idle, repeat(1.0)))
+        return list(self._keep("idle", inputs, list(compress(idle, open_ceiling))))
 
     def _finished(self, view: FleetView) -> bool:
         inputs = (view.shares, self.scope, self.version)
         done = self._cached("finished", inputs)
         if done is None:
-            # every tenant the router knows is at 0 on new and has a 0 ceiling (max of both, in C)
-            # a tenant above EPS means not done, whatever the max: stop at the first (mid-rollback, at once)
-            shares, ceilings = view.shares, self.ceilings
-            a, b = tee(filter(shares.__contains__, self.scope))  # one pass, in C, stopping at the first
-            if any(map(lt, repeat(EPS), map(max, map(shares.__getitem__, a), map(ceilings.get, b, repeat(1.0))))):
-                return bool(self._keep("finished", inputs, False))
-            present = list(filter(shares.__contains__, self.scope))
-            both = map(max, map(shares.__getitem__, present), map(ceilings.get, present, repeat(1.0)))
-            done = self._keep("finished", inputs, max(both, default=0.0) <= EPS)
+            done = self._keep("finished", inputs, _all_at_zero(view.shares, self.ceilings, self.scope))
         return bool(done)
 
     def _hold_reason(self, view: FleetView) -> str | None:
@@ -338,7 +333,7 @@ class RollbackScheduler(Ordering):
 
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
         names = list(stage.ceilings)  # each ceiling only ever lowered, in C
-        lowered = list(map(min, stage.ceilings.values(), map(self.ceilings.get, names, repeat(1.0))))
+        lowered = lesser(list(stage.ceilings.values()), list(map(self.ceilings.get, names, repeat(1.0))))
         self.ceilings.update(zip(names, lowered, strict=True))
         self._log.extend(stage.ceilings)
         self.version += 1
