@@ -11,7 +11,7 @@ from cockpit.errors import CockpitError
 
 STRATEGY_NAMES = ("cockpit", "abort", "fixed-stages")  # cockpit.domain.baselines.STRATEGIES, without importing it
 # The commands live in cli_*.py, one module a family, imported only when that command runs:
-# cli_drill (drill, plan), cli_plugins (plugins, plugins check/show, plugin new), cli_pins (lint, pin),
+# cli_drill (drill), cli_plan (plan), cli_plugins (plugins, plugins check/show, plugin new), cli_pins (lint, pin),
 # cli_history (timeline, evidence), cli_engine, cli_journal, cli_scenario.
 
 
@@ -215,7 +215,7 @@ def _plan_parser(sub: Any) -> None:
         default=argparse.SUPPRESS,
         metavar="ADDR",
         help="ask the `cockpit engine` at ADDR for its plan; by default one listening on 127.0.0.1:7781 is "
-        "asked (with --config, only if it runs that file), else the plan is a dry run here",
+        "asked if it runs the configuration found here, else the plan is a dry run here",
     )
     pl.add_argument(
         "--local", action="store_true", default=argparse.SUPPRESS, help="dry-run here even if an engine listens"
@@ -225,9 +225,9 @@ def _plan_parser(sub: Any) -> None:
         "--token-file",
         default=argparse.SUPPRESS,
         metavar="FILE",
-        help="with --attach over TCP: the file holding your token ($COCKPIT_TOKEN_FILE)",
+        help="to an engine over TCP with a [server] tokens_file: the file holding your token ($COCKPIT_TOKEN_FILE)",
     )
-    pl.set_defaults(func=_lazy("cockpit.cli_drill", "plan_command"))
+    pl.set_defaults(func=_lazy("cockpit.cli_plan", "plan_command"))
 
 
 def _lint_parser(sub: Any) -> None:

@@ -13,9 +13,8 @@ wheel, a ``pipx`` install and an editable checkout behave the same.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -29,8 +28,7 @@ FILENAME = "cockpit.toml"
 DATA = "cockpit.data"
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigSource:
+class ConfigSource(NamedTuple):
     """Which configuration the cockpit uses, and why.
 
     ``path`` is the file whose folder relative paths (journal, lock, state files) resolve against: the
@@ -87,6 +85,16 @@ def theme_resources() -> dict[str, Traversable]:
 def find_config(explicit: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> ConfigSource:
     """The configuration to use, in the documented order. A file named by --config or $COCKPIT_CONFIG
     must exist (a typo is an error, not a silent demo); the later places are only looked at."""
+    found = config_file(explicit, cwd=cwd)
+    if found is not None:
+        return found
+    state = state_dir()
+    return ConfigSource("embedded default", state / FILENAME, embedded_config_text())
+
+
+def config_file(explicit: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> ConfigSource | None:
+    """`find_config` without the embedded default: the file found, or None when the default applies (a
+    one-shot command asks this before it loads anything: which engine runs the configuration found)."""
     from cockpit.errors import ConfigError
 
     if explicit:
@@ -108,8 +116,7 @@ def find_config(explicit: str | os.PathLike[str] | None = None, *, cwd: Path | N
     user = user_config_file()
     if user.is_file():
         return ConfigSource("user config", user.resolve())
-    state = state_dir()
-    return ConfigSource("embedded default", state / FILENAME, embedded_config_text())
+    return None
 
 
 def load_found(source: ConfigSource, *, require_pins: bool = True) -> Config:

@@ -69,7 +69,7 @@ def test_a_tenant_named_twice_is_planned_once(fleet: Path, capsys: pytest.Captur
 def test_the_plans_json_is_laid_out_as_the_standard_librarys():
     """`cockpit plan --json` indents in C where it can: the same text as json.dumps(indent=2), and a
     number that is not finite (no old capacity at all) as null, never as the invalid Infinity."""
-    from cockpit.cli_drill import indented_json
+    from cockpit.cli_plan import indented_json
 
     value = {
         "scope": ["acme", 'quo"te', "caf\u00e9", "tab\there"],

@@ -120,7 +120,7 @@ def test_a_tui_drill_killed_by_sigterm_removes_its_temporary_directory(tmp_path)
 def test_an_unknown_plugins_table_is_refused_by_every_command_that_loads_the_config(tmp_path):
     cfg = config(tmp_path, DEFAULT.replace("[plugins.mock]", "[plugins.mokc]"))
     want = f"cockpit: {cfg}: [plugins.mokc] names no installed plugin or backend; did you mean [plugins.mock]?"
-    for argv in (["plan"], ["--local"], ["drill", "demo"], ["--drill", "demo"]):
+    for argv in (["plan", "--local"], ["--local"], ["drill", "demo"], ["--drill", "demo"]):
         assert one_sentence(run("--config", str(cfg), *argv, cwd=tmp_path)) == want, argv
     lint = run("--config", str(cfg), "lint", cwd=tmp_path)  # lint reports it as a finding: exit 1
     assert lint.returncode == 1 and want.removeprefix("cockpit: ") in lint.stdout, lint.stdout
@@ -205,10 +205,10 @@ def test_capabilities_are_shown_only_for_router_backends():
 
 # 8. plan with nothing regressing ------------------------------------------------------------------
 def test_plan_with_nothing_regressing_says_so_and_exits_0(tmp_path):
-    r = run("plan", cwd=tmp_path)  # the embedded demo, before its regression
+    r = run("plan", "--local", cwd=tmp_path)  # the embedded demo, before its regression (not an engine on 7781)
     assert r.returncode == 0, r.stderr
     assert "nothing to roll back: no tenant in scope is regressing" in r.stdout
-    r = run("plan", "--json", cwd=tmp_path)
+    r = run("plan", "--local", "--json", cwd=tmp_path)
     assert r.returncode == 0 and '"scope": []' in r.stdout
 
 

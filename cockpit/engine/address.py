@@ -10,6 +10,9 @@ from cockpit.errors import CockpitError
 
 PROTOCOL_VERSION = 2  # the hello's "version": an engine refuses a screen that speaks another
 DEFAULT_LISTEN = "127.0.0.1:7781"  # where `cockpit engine` listens, and where a screen looks for one
+# What an attached client (one whose hello was accepted) may send in one request: an arm or a plan of a
+# 100,000-tenant scope chosen by name is about 2 MB. Before the hello a connection gets 64 KB.
+CLIENT_REQUEST_LIMIT = 8 * 1024 * 1024
 
 
 class Address(NamedTuple):
@@ -24,12 +27,16 @@ class Address(NamedTuple):
 
 
 def parse_address(text: str, flag: str = "--listen") -> Address:
-    """`host:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
-    if text.startswith("unix:"):
-        return Address(path=text.removeprefix("unix:"))
-    if "/" in text:
-        return Address(path=text)
+    """`host:port`, `[v6]:port`, `:port`, `unix:/path/sock` or a path containing '/'. Raises CockpitError."""
+    expected = f"{flag} {text!r}: expected HOST:PORT (port 1-65535) or unix:/path/to.sock"
+    if text.startswith("unix:") or "/" in text:
+        path = text.removeprefix("unix:")
+        if not path:
+            raise CockpitError(expected)
+        return Address(path=path)
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise CockpitError(f"{flag} {text!r}: expected HOST:PORT (port 1-65535) or unix:/path/to.sock")
+        raise CockpitError(expected)
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 literal, as in a URL
+        host = host[1:-1]
     return Address(host=host or "127.0.0.1", port=int(port))

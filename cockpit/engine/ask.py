@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cockpit.engine.address import PROTOCOL_VERSION, Address
-from cockpit.errors import CockpitError, EngineUnreachable
+from cockpit.engine.address import CLIENT_REQUEST_LIMIT, PROTOCOL_VERSION, Address
+from cockpit.errors import CockpitError, EngineUnreachable, abbreviate
 
 if TYPE_CHECKING:
     import ssl
@@ -30,11 +30,13 @@ class NoEngine(EngineUnreachable):
 
 
 class EngineRefused(CockpitError):
-    """The engine answered the request with a refusal; `kind` is its error's class name."""
+    """The engine answered the request with a refusal; `kind` is its error's class name, `welcome` what it
+    said of itself when it let us in."""
 
-    def __init__(self, message: str, kind: str) -> None:
+    def __init__(self, message: str, kind: str, welcome: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.welcome = welcome or {}
 
 
 class Answer(NamedTuple):
@@ -44,7 +46,9 @@ class Answer(NamedTuple):
 
 
 def connect(address: Address, timeout_s: float, tls: ssl.SSLContext | None = None) -> socket.socket:
-    """A connected socket, or NoEngine naming the address and why."""
+    """A connected socket: NoEngine when nothing accepts the connection, EngineUnreachable when something
+    does but the TLS handshake fails. Over a Unix socket there is no TLS (as for a screen: the file's
+    permissions and the peer's credentials say who it is)."""
     try:
         if address.path:
             sock = socket.socket(socket.AF_UNIX)
@@ -56,11 +60,15 @@ def connect(address: Address, timeout_s: float, tls: ssl.SSLContext | None = Non
                 raise
         else:
             sock = socket.create_connection((address.host, address.port), timeout=timeout_s)
-        if tls is not None:
-            sock = tls.wrap_socket(sock, server_hostname=address.host or None)
     except OSError as exc:
         raise NoEngine(f"no engine answers at {address}: {exc.strerror or exc}") from None
-    return sock
+    if tls is None or address.path:
+        return sock
+    try:
+        return tls.wrap_socket(sock, server_hostname=address.host or None)
+    except (OSError, ValueError) as exc:  # ssl.SSLError and a handshake timeout are OSErrors
+        sock.close()
+        raise EngineUnreachable(f"the engine at {address} refused TLS: {exc}") from None
 
 
 def ask(
@@ -96,16 +104,25 @@ def ask(
         _send(sock, hello)
         welcome = stream.next()
         if welcome.get("t") != "welcome":
-            raise EngineUnreachable(f"the engine at {address} refused to attach: {welcome.get('error')}")
+            why = welcome.get("error") or f"it answered {abbreviate(welcome, 80)} to the hello"
+            raise EngineUnreachable(f"the engine at {address} refused to attach: {why}")
         if accept is not None and not accept(welcome):
             return None
-        _send(sock, {"op": op, "id": 1, **fields})
+        request = json.dumps({"op": op, "id": 1, **fields}, separators=(",", ":")).encode() + b"\n"
+        if len(request) > CLIENT_REQUEST_LIMIT:
+            raise EngineRefused(
+                f"the request is {len(request):,} bytes, more than an engine reads in one ({CLIENT_REQUEST_LIMIT:,})",
+                "TooLong",
+                welcome,
+            )
+        sock.sendall(request)
         while True:
             message = stream.next()
             if message.get("t") == "reply" and message.get("id") == 1:
                 break
         if not message.get("ok"):
-            raise EngineRefused(str(message.get("error")), str(message.get("kind")))
+            error = message.get("error") or "it refused without saying why"
+            raise EngineRefused(str(error), str(message.get("kind") or "Error"), welcome)
         return Answer(address, welcome, message.get("result"))
     except TimeoutError:
         raise EngineUnreachable(f"the engine at {address} did not answer within {timeout_s:g} s") from None
@@ -145,7 +162,7 @@ class _Lines:
         del self.buffer[: end + 1]
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise EngineUnreachable(f"the engine at {self.address} sent a line that is not JSON") from None
         if not isinstance(message, dict):
             raise EngineUnreachable(f"the engine at {self.address} sent {type(message).__name__}, not a message")

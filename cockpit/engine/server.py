@@ -36,6 +36,7 @@ from cockpit.engine.auth import PROTOCOL_VERSION, Access, RefusalLimiter, abbrev
 from cockpit.engine.control import CONTROL, ControlDesk, controller_from
 from cockpit.engine.loop import Engine, Snapshot
 from cockpit.engine.wire import (  # noqa: F401 - the protocol's names, re-exported for clients
+    CLIENT_REQUEST_LIMIT,
     ENCODER,
     HELLO_DEADLINE_S,
     IN_FLIGHT_MAX,
@@ -202,6 +203,9 @@ class EngineServer(ControlDesk):
                 return
             self._pending.pop(client, None)
             self.clients.add(client)
+            # Past the hello, a request may name a whole scope (arm, plan): a longer line is allowed. asyncio
+            # has no public setter for a StreamReader's limit; `_limit` is what readline() checks.
+            reader._limit = CLIENT_REQUEST_LIMIT  # type: ignore[attr-defined]
             client.send(encode(self._welcome(client)))
             if self.frame is None and self._snap is not None:
                 self.frame = encode(self._frame(self._snap))
@@ -224,8 +228,9 @@ class EngineServer(ControlDesk):
                 task.add_done_callback(lambda _t: client.slots.release())
         except (ConnectionError, asyncio.IncompleteReadError, msgspec.DecodeError, OSError):
             pass
-        except ValueError:  # a line over REQUEST_LIMIT
-            log.warning("dropping %s: a line longer than %d bytes", client.operator or "a connection", REQUEST_LIMIT)
+        except ValueError:  # a line over the reader's limit (REQUEST_LIMIT before the hello, then CLIENT_REQUEST_LIMIT)
+            limit = CLIENT_REQUEST_LIMIT if client in self.clients else REQUEST_LIMIT
+            log.warning("dropping %s: a line longer than %d bytes", client.operator or "a connection", limit)
         except Exception as exc:  # one line, never a traceback per connection
             log.warning(
                 "connection %s closed: %s: %s", client.operator or "?", type(exc).__name__, abbreviate(exc, 200)

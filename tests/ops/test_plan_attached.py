@@ -49,24 +49,36 @@ def test_the_engines_plan_from_anywhere_with_its_config_named(engine, tmp_path):
     assert any(line.startswith("  stage   1  T+") for line in lines)
 
 
-def test_the_default_engine_is_asked_only_for_its_own_config(engine, tmp_path, monkeypatch, capsys):
-    """An engine on the default address plans for `cockpit plan` with no --config or with its own file;
-    named another file, or told --local, the plan is a dry run here (the header says which)."""
+def test_the_default_engine_is_asked_only_for_the_config_found_here(engine, tmp_path, monkeypatch, capsys):
+    """An engine on the default address plans for `cockpit plan` when it runs the configuration the
+    command would plan from (--config, $COCKPIT_CONFIG, ./cockpit.toml; any, for the embedded default);
+    for another file, or told --local, the plan is a dry run here (the first line says which)."""
     monkeypatch.setattr("cockpit.engine.address.DEFAULT_LISTEN", engine.listen)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
     other = tmp_path / "other"
     other.mkdir()
     (other / "cockpit.toml").write_text(engine.config.read_text().replace("journal.db", "other.db"))
     (other / "scenario.toml").write_text((tmp_path / "scenario.toml").read_text())
-    cases = [
-        ([], "engine: "),
-        (["--config", str(engine.config)], "engine: "),
-        (["--config", str(other / "cockpit.toml")], "config: "),
-        (["--config", str(engine.config), "--local"], "config: "),
+    empty = tmp_path / "empty"  # no cockpit.toml: the embedded default, whose engine may be any
+    empty.mkdir()
+    ours, theirs = f"engine: {engine.listen} (leader; config {engine.config})", f"config: {other / 'cockpit.toml'}"
+    cases = [  # (where it runs, $COCKPIT_CONFIG, arguments, first line)
+        (tmp_path, None, [], ours),  # ./cockpit.toml is the engine's
+        (other, None, [], theirs),  # ./cockpit.toml is another
+        (empty, None, [], ours),
+        (empty, None, ["--config", str(engine.config)], ours),
+        (empty, None, ["--config", str(other / "cockpit.toml")], theirs),
+        (empty, str(other / "cockpit.toml"), [], theirs),
+        (empty, None, ["--config", str(engine.config), "--local"], f"config: {engine.config}"),
     ]
-    for before, header in cases:
-        assert main([*before[:2], "plan", *before[2:], "--scope", "all"]) == 0, before
-        assert capsys.readouterr().out.splitlines()[0].startswith(header), before
+    for cwd, env, args, first in cases:
+        monkeypatch.chdir(cwd)
+        if env:
+            monkeypatch.setenv("COCKPIT_CONFIG", env)
+        assert main([*args[:2], "plan", *args[2:], "--scope", "all"]) == 0, (cwd, env, args)
+        assert capsys.readouterr().out.splitlines()[0].startswith(first), (cwd, env, args)
+        monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
 
 
 def test_an_engine_that_is_not_there_or_refuses(engine, tmp_path):
@@ -76,7 +88,8 @@ def test_an_engine_that_is_not_there_or_refuses(engine, tmp_path):
     assert "Traceback" not in out.stderr
     out = run_plan("--attach", engine.listen, "--tenants", "no-such-tenant", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.startswith(f"cockpit: the engine at {engine.listen}: ")
+    said = f"cockpit: the engine at {engine.listen} cannot plan: unknown tenant 'no-such-tenant' in the rollback scope"
+    assert out.stderr.strip() == said  # its own refusal: no hint to plan here instead
 
 
 def test_over_tcp_the_plan_needs_a_token_and_takes_no_snapshots(tmp_path, engines):
@@ -114,21 +127,53 @@ def test_nothing_to_roll_back_is_said_by_the_engine_too(tmp_path, engines):
     out = run_plan("--attach", e.listen, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        f"engine: {e.listen}",
+        f"engine: {e.listen} (leader; config {cfg})",
         "nothing to roll back: no tenant in scope is regressing (--scope all plans every tenant)",
     ]
 
 
-def test_a_default_engine_that_refuses_is_said_not_planned_around(tmp_path, engines, monkeypatch, capsys):
+def test_a_default_engine_that_refuses_is_said_never_silently_planned_around(tmp_path, engines, monkeypatch, capsys):
+    """With no configuration here, the engine on the default address is the fleet's: its refusal is the
+    answer (exit 2, how to plan here instead). With one here, the plan is made from it, and the refusal
+    is said on stderr."""
     cfg = write_drill_config(tmp_path, "journal.db", speed=20, regression_at=1)
     with_tokens(cfg)
     e = engines(cfg, f"127.0.0.1:{free_port()}")
     e.wait_for("leader")
     monkeypatch.setattr("cockpit.engine.address.DEFAULT_LISTEN", e.listen)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COCKPIT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("COCKPIT_TOKEN_FILE", raising=False)
+    monkeypatch.delenv("COCKPIT_CONFIG", raising=False)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
     assert main(["plan", "--scope", "all"]) == 2
     err = capsys.readouterr().err
     assert "refused to attach" in err and "`cockpit plan --local` plans here instead" in err
-    assert main(["plan", "--scope", "all", "--local"]) == 0
-    assert capsys.readouterr().out.startswith("config: ")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--scope", "all"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"config: {cfg}") and "refused to attach" in err and f"planned here from {cfg}" in err
+    (tmp_path / "alice.token").write_text(TOKENS["alice@laptop"] + "\n")
+    monkeypatch.setenv("COCKPIT_TOKEN_FILE", str(tmp_path / "alice.token"))
+    assert main(["plan", "--scope", "all"]) == 0
+    assert capsys.readouterr().out.startswith(f"engine: {e.listen}")
+    monkeypatch.setenv("COCKPIT_TOKEN_FILE", str(tmp_path / "gone.token"))
+    assert main(["plan", "--scope", "all"]) == 2
+    assert capsys.readouterr().err.startswith("cockpit: $COCKPIT_TOKEN_FILE: --token-file")
+
+
+def test_a_scope_of_thousands_of_names_reaches_the_engine(tmp_path, engines):
+    """A request past the hello may name a whole scope (6,000 tenants: ~80 KB, over the 64 KB a
+    connection gets before its hello), as a screen's arm or plan of a large fleet does."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from _fleet import write_fleet
+    from bench_scale import PLAN_CONFIG
+
+    write_fleet(tmp_path / "fleet.toml", 10_000)
+    (tmp_path / "cockpit.toml").write_text(PLAN_CONFIG)
+    e = engines(tmp_path / "cockpit.toml", f"unix:{tmp_path / 'e.sock'}")
+    e.wait_for("leader", timeout=60)
+    names = [f"{cohort}-{i:04d}" for cohort in ("enterprise", "growth", "pro") for i in range(1, 2001)]
+    out = run_plan("--attach", e.listen, "--tenants", ",".join(names), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["scope"] == sorted(names)
