@@ -253,7 +253,7 @@ class EngineServer(ControlDesk):
         version = hello.get("version")
         if version != PROTOCOL_VERSION:
             return (
-                f"this engine speaks attach protocol {PROTOCOL_VERSION}, the screen "
+                f"this engine speaks attach protocol {PROTOCOL_VERSION}, the client "
                 f"{abbreviate(version, 16) if version is not None else 'an older one'}: run the same cockpit version"
             )
         try:
