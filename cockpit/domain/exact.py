@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import compress, repeat
-from operator import getitem, gt, is_not, lt, mul, ne, neg
+from operator import getitem, is_not, lt, mul, ne, neg
 from typing import Any
 
 _UNIT = 1 << 1074  # 2**1074 counts of the smallest subnormal make 1.0
@@ -107,11 +107,6 @@ def lesser(xs: list[float], ys: list[float]) -> Iterator[float]:
     """`map(min, xs, ys)`, in half the time: `min(x, y)` is `y` if `y < x`, else `x` (a NaN and a tie
     included), picked from each pair by that comparison rather than by a call of `min` per pair."""
     return map(getitem, zip(xs, ys, strict=True), map(lt, ys, xs))
-
-
-def greater(xs: list[float], ys: list[float]) -> Iterator[float]:
-    """`map(max, xs, ys)`, in half the time: `max(x, y)` is `y` if `y > x`, else `x`."""
-    return map(getitem, zip(xs, ys, strict=True), map(gt, ys, xs))
 
 
 # The keys whose value changed between two readings, for the last few pairs asked: the old-tier load,

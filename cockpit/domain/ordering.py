@@ -11,10 +11,10 @@ from bisect import insort
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import reduce
-from itertools import accumulate, compress, count, islice, repeat
-from operator import add, gt, lt, mul, ne, neg, not_, sub
+from itertools import accumulate, compress, count, repeat
+from operator import add, eq, gt, lt, mul, ne, neg, not_, sub
 
-from cockpit.domain.exact import TenantSum, finite, greater, lesser
+from cockpit.domain.exact import TenantSum, finite, lesser
 from cockpit.domain.memo import Memo, changed_keys
 from cockpit.domain.staging import EPS, FleetView
 
@@ -311,19 +311,21 @@ def _without(order: list[str], gone: set[str], keys: Mapping[str, object]) -> li
 
 
 def _all_at_zero(shares: Mapping[str, float], ceilings: Mapping[str, float], scope: frozenset[str]) -> bool:
-    """Every tenant of the scope the router knows is at 0 on new and has a 0 ceiling: the max of both at
-    most EPS over them all, as `max(map(max, share, ceiling), default=0.0) <= EPS` says. Looked at in
-    chunks growing fourfold, in C: a tenant above EPS means not done whatever the max, so mid-rollback
-    the first chunk answers. With none above, the max of all is at most EPS unless it is a NaN, which
-    `max` (keeping the first unless a later one is greater) returns only when the first tenant's is."""
-    present = filter(shares.__contains__, scope)
-    first, size = None, 16
-    while chunk := list(islice(present, size)):
-        first = chunk[0] if first is None else first
-        both = greater(list(map(shares.__getitem__, chunk)), list(map(ceilings.get, chunk, repeat(1.0))))
-        if any(map(lt, repeat(EPS), both)):
-            return False
-        size *= 4
+    """Every tenant of the scope the router knows is at 0 on new and has a 0 ceiling, as the max over
+    them of `max(share, ceiling)` at most EPS says, in C. A tenant's max is above EPS when its share is
+    (mid-rollback one of the first few: the pass stops there; a tenant the router does not know counts
+    as 0 in it), or else when its ceiling is above EPS and so above its share, unless that share is a
+    NaN (`max(nan, c)` is the NaN). With none above, the max of all is at most EPS unless it is a NaN,
+    which `max` (keeping the first unless a later one is greater) returns only when the first's is."""
+    if any(map(lt, repeat(EPS), map(shares.get, scope, repeat(0.0)))):
+        return False
+    open_ceiling = filter(
+        shares.__contains__, compress(scope, map(lt, repeat(EPS), map(ceilings.get, scope, repeat(1.0))))
+    )
+    held = list(map(shares.__getitem__, open_ceiling))
+    if any(map(eq, held, held)):  # a share that is a number (at most EPS) under a ceiling above EPS
+        return False
+    first = next(filter(shares.__contains__, scope), None)
     return first is None or max(shares[first], ceilings.get(first, 1.0)) <= EPS
 
 
