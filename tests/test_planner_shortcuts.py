@@ -1,7 +1,8 @@
 """The dry run's shortcuts give what the plain code gives: the pairwise min picked by one comparison,
-the finished test's passes in C, the cold order started from the scope in name order,
-the order adopted from the scheduler that runs (then updated), the stage's changed shares told to the
-readers, and a step without its pre-scale. Each is compared with the plain computation, NaNs included."""
+the finished test's passes in C, the cold order started from the scope in name order, the order
+adopted from the scheduler that runs (then updated), ceilings lowered, the stage's changed shares told
+to the readers, and a step without its pre-scale. Each is compared with the plain computation, NaNs
+included."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from cockpit.domain import planner
 from cockpit.domain.exact import _changed, changed_keys, lesser
 from cockpit.domain.fleet import Tier, old_tier_load
-from cockpit.domain.ordering import _all_at_zero, _within
+from cockpit.domain.ordering import _all_at_zero, _within, lower
 from cockpit.domain.planner import preview
 from cockpit.domain.rollback import EPS, FleetView, RollbackPolicy, RollbackScheduler
 
@@ -81,6 +82,20 @@ def test_shares_within_no_ceiling_are_the_shares_unless_one_is_above_one() -> No
     above = [0.5, 1.5, 2]
     assert _within(above, {}, names) == [0.5, 1.0, 1.0]
     assert _within(plain, {"a": 0.25}, names)[0] == 0.25
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), values, max_size=6),
+    st.dictionaries(st.sampled_from("abcdefghij"), values, max_size=8),
+)
+def test_ceilings_lowered_as_min_per_tenant_lowers_them(ceilings: dict[str, Any], new: dict[str, Any]) -> None:
+    plain = dict(ceilings)
+    plain.update({t: min(c, plain.get(t, 1.0)) for t, c in new.items()})
+    lower(ceilings, new)
+    assert list(ceilings) == list(plain)  # the same keys in the same order
+    # the same values: the same type and digits (a NaN, -0.0 and an int told apart)
+    assert [(type(c), repr(c)) for c in ceilings.values()] == [(type(c), repr(c)) for c in plain.values()]
 
 
 def _fleet(rng: random.Random, n: int, nan_harm: bool = False) -> tuple[dict, dict, dict]:

@@ -310,6 +310,21 @@ def _without(order: list[str], gone: set[str], keys: Mapping[str, object]) -> li
     return list(compress(order, map(not_, map(gone.__contains__, order))))
 
 
+def lower(ceilings: dict[str, float], new: Mapping[str, float]) -> None:
+    """Each ceiling of `new` taken where it is lower (`min(new, ceiling)`, a ceiling of 1 where none is
+    set), in C, the keys in the order `update` leaves them. A tenant without a ceiling takes the new one
+    itself (`min(c, 1.0)` is `c` unless `1.0 < c`): only those that have one are compared."""
+    if any(map(lt, repeat(1.0), new.values())):
+        names = list(new)
+        lowered = lesser(list(new.values()), list(map(ceilings.get, names, repeat(1.0))))
+        ceilings.update(zip(names, lowered, strict=True))
+        return
+    held = list(filter(ceilings.__contains__, new))
+    was = list(map(ceilings.__getitem__, held))
+    ceilings.update(new)
+    ceilings.update(zip(held, lesser(list(map(new.__getitem__, held)), was), strict=True))
+
+
 def _all_at_zero(shares: Mapping[str, float], ceilings: Mapping[str, float], scope: frozenset[str]) -> bool:
     """Every tenant of the scope the router knows is at 0 on new and has a 0 ceiling, as the max over
     them of `max(share, ceiling)` at most EPS says, in C. A tenant's max is above EPS when its share is

@@ -21,8 +21,8 @@ from itertools import compress, repeat
 from operator import ge, lt
 from typing import Any
 
-from cockpit.domain.exact import KeptSum, changed_keys, lesser
-from cockpit.domain.ordering import Ordering, _all_at_zero, _OrderState
+from cockpit.domain.exact import KeptSum, changed_keys
+from cockpit.domain.ordering import Ordering, _all_at_zero, _OrderState, lower
 from cockpit.domain.staging import (
     EPS,
     Decision,
@@ -332,9 +332,7 @@ class RollbackScheduler(Ordering):
         )
 
     def _commit(self, stage: Stage, view: FleetView | None = None) -> None:
-        names = list(stage.ceilings)  # each ceiling only ever lowered, in C
-        lowered = lesser(list(stage.ceilings.values()), list(map(self.ceilings.get, names, repeat(1.0))))
-        self.ceilings.update(zip(names, lowered, strict=True))
+        lower(self.ceilings, stage.ceilings)  # each ceiling only ever lowered, in C
         self._log.extend(stage.ceilings)
         self.version += 1
         self.stage = stage.number
