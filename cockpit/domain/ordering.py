@@ -30,10 +30,10 @@ class _OrderState:
     cursor: tuple[int, int]
     scope_list: list[str]
     shares_vals: list[float] | None  # the scope's shares in scope_list's order (None: read from `shares`)
-    # the sort key (weight, -harm, name) of each tenant of `order`, as two dicts of floats rather than a
-    # tuple per tenant (10,000 tuples made, tracked and collected, of which an update reads a few)
+    # the sort key (weight, -harm, name) of each tenant of `order` is its weight here and its -harm
+    # read again from `harm` (the same object): no tuple per tenant (10,000 made, tracked and collected,
+    # of which an update reads a few), one dict of floats
     weights: dict[str, float]
-    harms: dict[str, float]
     order: list[str]
     left: TenantSum | None  # rps × share on new (within the ceiling) per tenant of the scope, kept exactly
     remaining: float  # its value (math.fsum of the terms when one is not finite)
@@ -100,7 +100,6 @@ class Ordering(Memo):
             scope_list=scope,
             shares_vals=shares_vals,
             weights=dict(zip(todo, weight, strict=True)),
-            harms=dict(zip(todo, neg_h, strict=True)),
             order=order,
             left=left,
             remaining=left.value if left is not None else math.fsum(on_new),
@@ -145,16 +144,14 @@ class Ordering(Memo):
         st.remaining = st.left.value
         for _ in map(st.weights.pop, names, repeat(None)):
             pass
-        for _ in map(st.harms.pop, names, repeat(None)):
-            pass
-        weights, harms = st.weights, st.harms
+        weights, harm = st.weights, view.harm
 
         def key(u: str) -> tuple[float, float, str]:
-            return (weights[u], harms[u], u)
+            return (weights[u], -harm.get(u, 0.0), u)
 
         for t, r, n in back:
-            h = -view.harm.get(t, 0.0)
-            weights[t], harms[t] = h * r * n, h
+            h = -harm.get(t, 0.0)
+            weights[t] = h * r * n
             insort(order, t, key=key)
         st.shares, st.cursor, st.shares_vals, st.order = view.shares, cursor, shares_vals, order
         return order
@@ -247,10 +244,10 @@ class Ordering(Memo):
         if st is None or st.left is None or st.harm is not view.harm or st.rps is not view.rps:
             return
         changed, _ = other.changes_since(st.cursor)
-        if changed is None or st.scope != self.scope or not (_comparable(st.weights) and _comparable(st.harms)):
+        if changed is None or st.scope != self.scope or not _comparable(st.weights):  # a NaN harm: a NaN weight
             return
-        weights, harms, left = dict(st.weights), dict(st.harms), st.left.copy()
-        self._order_state = replace(st, scope=self.scope, cursor=self.cursor(), weights=weights, harms=harms, left=left)
+        weights, left = dict(st.weights), st.left.copy()
+        self._order_state = replace(st, scope=self.scope, cursor=self.cursor(), weights=weights, left=left)
         self._log.extend(changed)
 
     def sorted_scope_is(self, names: list[str]) -> None:
