@@ -192,3 +192,18 @@ def test_a_step_without_its_prescale_decides_the_same_stages() -> None:
         da, db = a.step(v), b.step(v, prescale=False)
         assert db.scale_to is None and (da.stage, da.hold, da.finished) == (db.stage, db.hold, db.finished)
         shares = {t: min(x, a.ceilings.get(t, 1.0)) for t, x in shares.items()}
+
+
+def test_the_tenants_in_a_reading_are_kept_apart_from_their_rates() -> None:
+    s = RollbackScheduler()
+    s.arm(["a", "b", "c"], 0.0)
+    rps, shares = {"a": 1.0, "b": 2.0, "c": 3.0}, {"a": 0.5, "c": 1.0}
+    present = s.present_in(s.scope, shares, rps)
+    assert sorted(present) == ["a", "c"]
+    got, rates = s.in_reading(s.scope, shares, rps)
+    assert got is present and rates == [rps[t] for t in present]
+    # new values for the same tenants: the same lists; another tenant: worked out again
+    assert s.in_reading(s.scope, {"a": 0.0, "c": 0.0}, rps) == (present, rates)
+    assert s.in_reading(s.scope, {"a": 0.0, "c": 0.0}, rps)[1] is rates
+    moved = s.in_reading(s.scope, {"a": 0.0, "b": 0.1, "c": 0.0}, rps)
+    assert sorted(moved[0]) == ["a", "b", "c"] and moved[1] == [rps[t] for t in moved[0]]

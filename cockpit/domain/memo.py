@@ -39,11 +39,18 @@ class Memo:
     ) -> tuple[list[str], list[float]]:
         """The tenants of `scope` that `reading` has (in the scope's order) and their rates: worked out again
         only when the scope, the rates or the reading's tenants changed, not when only its values did."""
+        present = self.present_in(scope, reading, rps)
+        rates = self._cached("in_reading_rates", (present, rps))
+        if rates is None:
+            rates = self._keep("in_reading_rates", (present, rps), list(map(rps.get, present, repeat(0.0))))
+        return present, rates
+
+    def present_in(self, scope: frozenset[str], reading: Mapping[str, float], rps: Mapping[str, float]) -> list[str]:
+        """`in_reading`'s tenants alone (their rates are not looked up for a caller that does not read them)."""
         keys = list(reading)
         hit = self._cached("in_reading", (scope, rps))
         if hit is not None and hit[0] == keys:
-            return hit[1], hit[2]
+            return hit[1]  # read-only to the caller
         present = list(filter(reading.__contains__, scope))
-        rates = list(map(rps.get, present, repeat(0.0)))
-        self._keep("in_reading", (scope, rps), (keys, present, rates))
-        return present, rates
+        self._keep("in_reading", (scope, rps), (keys, present))
+        return present

@@ -164,7 +164,7 @@ class RollbackScheduler(Ordering):
             scope,
             view.rps,
             shares,
-            lambda: self.in_reading(scope, shares, view.rps)[0],
+            lambda: self.present_in(scope, shares, view.rps),
             lambda moved: list(scope.intersection(moved)),
             keep,
         )
