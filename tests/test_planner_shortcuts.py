@@ -207,3 +207,22 @@ def test_the_tenants_in_a_reading_are_kept_apart_from_their_rates() -> None:
     assert s.in_reading(s.scope, {"a": 0.0, "c": 0.0}, rps)[1] is rates
     moved = s.in_reading(s.scope, {"a": 0.0, "b": 0.1, "c": 0.0}, rps)
     assert sorted(moved[0]) == ["a", "b", "c"] and moved[1] == [rps[t] for t in moved[0]]
+
+
+def test_a_tenant_whose_share_fell_to_zero_on_its_own_is_pinned_as_a_fresh_look_pins_it() -> None:
+    rng = random.Random(4)
+    rps, shares, harm = _fleet(rng, 300)
+    s = RollbackScheduler()
+    s.arm(list(rps), 0.0)
+    s.step(_view(0.0, rps, shares, harm, 0))  # pinned what is idle; no stage (no spare capacity)
+    open_now = [t for t in s.scope if s.ceilings.get(t, 1.0) > EPS and shares[t] > EPS]
+    fell = sorted(open_now)[:5]
+    after = {t: (0.0 if t in fell else x) for t, x in shares.items()}  # the router's next reading
+    fresh = _cold(s)
+    v = _view(1.0, rps, after, harm, 0)
+    assert sorted(s._idle(v)) == sorted(fresh._idle(v)) == fell  # found among the changed shares alone
+    d = s.step(_view(1.0, rps, after, harm, 40))  # pinned, and a stage
+    assert d.stage is not None and all(s.ceilings[t] == 0.0 for t in fell)
+    follows = {t: min(x, s.ceilings.get(t, 1.0)) for t, x in after.items()}  # the stage's tenants at 0
+    v = _view(2.0, rps, follows, harm, 0)
+    assert s._idle(v) == _cold(s)._idle(v) == []  # none newly idle: their ceilings are 0

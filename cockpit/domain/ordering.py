@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import reduce
 from itertools import accumulate, compress, count, repeat
-from operator import add, eq, gt, lt, mul, ne, neg, not_, sub
+from operator import add, eq, ge, gt, lt, mul, ne, neg, not_, sub
 
 from cockpit.domain.exact import TenantSum, finite, lesser
 from cockpit.domain.memo import Memo, changed_keys
@@ -320,6 +320,13 @@ def lower(ceilings: dict[str, float], new: Mapping[str, float]) -> None:
     was = list(map(ceilings.__getitem__, held))
     ceilings.update(new)
     ceilings.update(zip(held, lesser(list(map(new.__getitem__, held)), was), strict=True))
+
+
+def _none_idle(names: set[str], ceilings: Mapping[str, float], shares: Mapping[str, float]) -> bool:
+    """None of `names` has a ceiling above EPS and a share at most EPS, in C: the ceilings first (after a
+    stage most of the tenants whose share changed have a ceiling of 0 and are looked at no further)."""
+    open_ceiling = list(compress(names, map(lt, repeat(EPS), map(ceilings.get, names, repeat(1.0)))))
+    return not any(map(ge, repeat(EPS), map(shares.get, open_ceiling, repeat(0.0))))
 
 
 def _all_at_zero(shares: Mapping[str, float], ceilings: Mapping[str, float], scope: frozenset[str]) -> bool:

@@ -22,7 +22,7 @@ from operator import ge, lt
 from typing import Any
 
 from cockpit.domain.exact import KeptSum, changed_keys
-from cockpit.domain.ordering import Ordering, _all_at_zero, _OrderState, lower
+from cockpit.domain.ordering import Ordering, _all_at_zero, _none_idle, _OrderState, lower
 from cockpit.domain.staging import (
     EPS,
     Decision,
@@ -250,6 +250,8 @@ class RollbackScheduler(Ordering):
         last, moved = self._memo.get("pin_state"), None
         if last is not None and last[1] is self.scope and last[2] == self._epoch:
             moved = set() if last[0] is view.shares else changed_keys(last[0], view.shares)
+        if moved is not None and _none_idle(moved, self.ceilings, view.shares):
+            return list(self._keep("idle", inputs, []))
         scope = self.scope if moved is None else list(moved.intersection(self.scope))
         # the shares first (an idle share is the rare case), then the ceilings of those alone
         idle = list(compress(scope, map(ge, repeat(EPS), map(view.shares.get, scope, repeat(0.0)))))
