@@ -332,8 +332,8 @@ def test_start_up_times_drawn_ahead_off_the_loop_are_the_ones_drawn_on_it(p: dic
     ahead, plain = World(sc), World(sc)
     for w in (ahead, plain):
         w.advance_to(ONSET)
-    ahead.startup_of(ahead.tiers["old"], 0)  # some drawn already: the rest is drawn ahead
-    ahead.draw_ahead("old")
+        w.startup_of(w.tiers["old"], 0)  # some drawn already (in both: a scale that adds none draws nothing)
+    ahead.draw_ahead("old")  # the rest drawn ahead in one, the other draws them when it scales
     for w in (ahead, plain):
         w.scale("old", w.hpa_max(w.tiers["old"].spec))
     assert ahead.tiers["old"].replicas == plain.tiers["old"].replicas
