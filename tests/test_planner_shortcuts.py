@@ -226,3 +226,15 @@ def test_a_tenant_whose_share_fell_to_zero_on_its_own_is_pinned_as_a_fresh_look_
     follows = {t: min(x, s.ceilings.get(t, 1.0)) for t, x in after.items()}  # the stage's tenants at 0
     v = _view(2.0, rps, follows, harm, 0)
     assert s._idle(v) == _cold(s)._idle(v) == []  # none newly idle: their ceilings are 0
+
+
+def test_the_traffic_to_move_is_the_same_whatever_order_the_scope_iterates_in() -> None:
+    """Σ rps·share over the scope is correctly rounded (math.fsum), not summed in the order a set
+    iterates in, which depends on the process's hash seed: an engine and `cockpit plan --local` print
+    the same figure. A big tenant iterated first is where a running sum loses the small ones."""
+    for big in ("a", "b", "c", "d"):
+        rps = dict.fromkeys("abcd", 1.0) | {big: 1e16}
+        shares = dict.fromkeys("abcd", 1.0)
+        view = _view(0.0, rps, shares, dict.fromkeys("abcd", 1.0), 0)
+        plan = preview(RollbackScheduler(), view, sorted(rps), startup_estimate_s=60.0)
+        assert plan.traffic_to_move_rps == math.fsum(rps.values()) == 1e16 + 4

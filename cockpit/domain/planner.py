@@ -11,6 +11,7 @@ than stepping the clock: its cost grows with the number of stages, not the plann
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import reduce
@@ -74,8 +75,9 @@ def preview(
         names = sorted(sim.scope)
     sim.sorted_scope_is(names)  # the sim's cold order starts from it
     sim.adopt_order(scheduler, view)  # or from the real one's order, updated (a rollback armed)
-    # Σ rps·share over the scope, in the scope's order, looped in C (the same sum as a generator's)
-    to_move = sum(map(mul, map(rps.get, sim.scope, repeat(0.0)), map(shares.get, sim.scope, repeat(0.0))))
+    # Σ rps·share over the scope, correctly rounded (math.fsum): the same figure whatever order the scope's
+    # set iterates in, so an engine and a dry run in another process (another hash seed) print the same
+    to_move = math.fsum(map(mul, map(rps.get, sim.scope, repeat(0.0)), map(shares.get, sim.scope, repeat(0.0))))
     prescale = max(tier.desired, sim.replicas_needed(view))
     ready_at = view.now + startup_estimate_s
     if asked is not None and prescale <= asked[0]:
