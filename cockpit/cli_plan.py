@@ -163,6 +163,7 @@ def _dry_run(args: argparse.Namespace, scope: str | list[str]) -> int:
 
 
 # The plan's JSON form, as the engine sends it: each field and the types it may have (None: JSON null).
+_MISSING = object()
 _NUMBER: tuple[type, ...] = (int, float)
 _PLAN: dict[str, type | tuple[type, ...]] = {
     "scope": list,
@@ -185,32 +186,47 @@ _STAGE: dict[str, type | tuple[type, ...]] = {
 def readable_plan(result: Any, source: str) -> tuple[dict[str, Any], str]:
     """The plan and the overflow line from an engine's answer, every field checked: what this cockpit
     cannot read is one sentence naming the engine, never a traceback on a missing key."""
-
-    def refuse(what: str) -> Exception:
+    problem = _plan_problem(result)
+    if problem:
         from cockpit.errors import EngineUnreachable
 
-        return EngineUnreachable(f"{source} sent a plan this cockpit cannot read: {what}")
-
-    if not isinstance(result, dict):
-        raise refuse(f"{type(result).__name__}, not an object")
+        raise EngineUnreachable(f"{source} sent a plan this cockpit cannot read: {problem}")
     plan = dict(result)
-    note = plan.pop("overflow_note", "")
-    for key, types in _PLAN.items():
-        if key not in plan or not isinstance(plan[key], types) or (types is int and isinstance(plan[key], bool)):
-            raise refuse(f"{key} is {type(plan[key]).__name__ if key in plan else 'missing'}")
-    for i, stage in enumerate(plan["stages"]):
-        if not isinstance(stage, dict):
-            raise refuse(f"stages[{i}] is {type(stage).__name__}")
-        for key, types in _STAGE.items():
-            if key not in stage or not isinstance(stage[key], types):
-                raise refuse(f"stages[{i}].{key} is {type(stage.get(key)).__name__ if key in stage else 'missing'}")
-        if not all(isinstance(t, str) for t in stage["tenants"]):
-            raise refuse(f"stages[{i}].tenants holds a name that is not a string")
-    if not all(isinstance(t, str) for t in plan["scope"]) or not isinstance(note, str):
-        raise refuse("scope holds a name that is not a string" if isinstance(note, str) else "overflow_note")
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in plan["unknown"].items()):
-        raise refuse("unknown is not a map of tenant to reason")
-    return plan, note
+    return plan, plan.pop("overflow_note", "")
+
+
+def _plan_problem(plan: Any) -> str | None:
+    """What in an engine's plan does not have the plan's shape (the first thing found), or None."""
+    if not isinstance(plan, dict):
+        return f"{type(plan).__name__}, not an object"
+    problem = _fields(plan, _PLAN, "")
+    for i, stage in enumerate(plan["stages"] if problem is None else ()):
+        problem = problem or _fields(stage, _STAGE, f"stages[{i}]")
+        if problem is None and not _strings(stage["tenants"]):
+            problem = f"stages[{i}].tenants holds a name that is not a string"
+    if problem is None and not _strings(plan["scope"]):
+        problem = "scope holds a name that is not a string"
+    if problem is None and not (_strings(plan["unknown"]) and _strings(plan["unknown"].values())):
+        problem = "unknown is not a map of tenant to reason"
+    if problem is None and not isinstance(plan.get("overflow_note", ""), str):
+        problem = f"overflow_note is {type(plan['overflow_note']).__name__}"
+    return problem
+
+
+def _fields(obj: Any, schema: dict[str, type | tuple[type, ...]], where: str) -> str | None:
+    """The first field of `schema` that `obj` lacks or holds with another type (a bool is no count)."""
+    if not isinstance(obj, dict):
+        return f"{where} is {type(obj).__name__}"
+    for key, types in schema.items():
+        value = obj.get(key, _MISSING)
+        if not isinstance(value, types) or (types is int and isinstance(value, bool)):
+            what = "missing" if value is _MISSING else type(value).__name__
+            return f"{where}.{key} is {what}" if where else f"{key} is {what}"
+    return None
+
+
+def _strings(values: Any) -> bool:
+    return all(isinstance(v, str) for v in values)
 
 
 def print_plan(plan: dict[str, Any], header: str, note: str) -> None:
