@@ -4,6 +4,7 @@ runs that configuration. What it cannot reach or is refused is one sentence and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -177,3 +178,18 @@ def test_a_scope_of_thousands_of_names_reaches_the_engine(tmp_path, engines):
     out = run_plan("--attach", e.listen, "--tenants", ",".join(names), "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["scope"] == sorted(names)
+
+    async def arm_from_a_screen() -> None:  # the scope picker's arm of the same tenants, from a screen
+        from cockpit.engine.remote import RemoteEngine
+
+        screen = await RemoteEngine.connect(e.listen, "ana@desk")
+        try:
+            await screen.take_control()
+            said = await screen.command("arm", scope=names, mode="manual")
+            assert "6,000" in said or "6000" in said, said
+            plan = await screen.plan(names)  # the screen's plan line of the armed rollback's scope
+            assert list(plan.scope) == sorted(names) and screen.connected
+        finally:
+            await screen.close()
+
+    asyncio.run(arm_from_a_screen())
