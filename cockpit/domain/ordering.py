@@ -246,6 +246,10 @@ class Ordering(Memo):
         changed, _ = other.changes_since(st.cursor)
         if changed is None or st.scope != self.scope or not _comparable(st.weights):  # a NaN harm: a NaN weight
             return
+        # A tenant put back into the order later (its share rose from 0) must have a key that compares too:
+        # a NaN or infinite harm or rate anywhere in the reading, and the order is sorted afresh instead.
+        if not (finite(list(view.harm.values())) and finite(list(view.rps.values()))):
+            return
         weights, left = dict(st.weights), st.left.copy()
         self._order_state = replace(st, scope=self.scope, cursor=self.cursor(), weights=weights, left=left)
         self._log.extend(changed)
