@@ -10,9 +10,12 @@ from cockpit.errors import CockpitError
 
 PROTOCOL_VERSION = 2  # the hello's "version": an engine refuses a screen that speaks another
 DEFAULT_LISTEN = "127.0.0.1:7781"  # where `cockpit engine` listens, and where a screen looks for one
-# What an attached client (one whose hello was accepted) may send in one request: an arm or a plan of a
-# 100,000-tenant scope chosen by name is about 2 MB. Before the hello a connection gets 64 KB.
-CLIENT_REQUEST_LIMIT = 8 * 1024 * 1024
+# What the engine reads in one line: 64 KB from a connection before its hello and from an observer (a
+# `--read-only` screen, `cockpit plan`); 4 MB from an operator who may take control, whose arm or plan may
+# name a whole scope (100,000 tenants of ~35-character names). Operators can actuate the fleet: the
+# memory a larger request costs the engine is theirs to spend, one such request at a time.
+REQUEST_LIMIT = 64 * 1024
+CLIENT_REQUEST_LIMIT = 4 * 1024 * 1024
 
 
 class Address(NamedTuple):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cockpit.engine.address import CLIENT_REQUEST_LIMIT, PROTOCOL_VERSION, Address
+from cockpit.engine.address import PROTOCOL_VERSION, REQUEST_LIMIT, Address
 from cockpit.errors import CockpitError, EngineUnreachable, abbreviate
 
 if TYPE_CHECKING:
@@ -109,9 +109,10 @@ def ask(
         if accept is not None and not accept(welcome):
             return None
         request = json.dumps({"op": op, "id": 1, **fields}, separators=(",", ":")).encode() + b"\n"
-        if len(request) > CLIENT_REQUEST_LIMIT:
+        if len(request) > REQUEST_LIMIT:  # what an engine reads from an observer in one line
             raise EngineRefused(
-                f"the request is {len(request):,} bytes, more than an engine reads in one ({CLIENT_REQUEST_LIMIT:,})",
+                f"the request is {len(request):,} bytes, more than an engine reads from an observer in one "
+                f"({REQUEST_LIMIT:,}): name fewer tenants, or use --scope",
                 "TooLong",
                 welcome,
             )

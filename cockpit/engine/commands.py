@@ -248,16 +248,21 @@ def lookup(name: str) -> CommandSpec:
 
 
 def scope_of(engine: Engine, scope: str | Iterable[str]) -> list[str]:
-    """The tenants a scope names: "regressing", "all", or a list of tenant names (each must exist)."""
+    """The tenants a scope names: "regressing", "all", "armed" (the armed rollback's own scope: a screen's
+    plan line names it so, not by 100,000 names in a request), or a list of tenant names (each must exist)."""
     traffic = engine.observed.traffic
     known = traffic.shares if traffic else {}
+    if scope == "armed":
+        if not engine.rollback.armed:
+            raise CommandError("scope 'armed': no rollback is armed")
+        return sorted(engine.rollback.scope)
     if engine.strategy in GLOBAL_SCOPE_STRATEGIES or scope == "all":
         return sorted(known)
     if scope == "regressing":
         threshold = engine.config.file.incident.regression_threshold
         return sorted(t for t, h in engine.observed.harm.items() if h >= threshold and t in known)
     if isinstance(scope, str):
-        raise CommandError(f"scope {scope!r}: expected 'regressing', 'all' or a list of tenants")
+        raise CommandError(f"scope {scope!r}: expected 'regressing', 'all', 'armed' or a list of tenants")
     chosen = sorted(scope)
     unknown = [t for t in chosen if t not in known]
     if unknown:

@@ -71,6 +71,7 @@ class EngineServer(ControlDesk):
         self._snap: Snapshot | None = None
         self.on_fenced = on_fenced
         self._mutate = asyncio.Lock()
+        self._large = asyncio.Lock()  # an operator's request over REQUEST_LIMIT is decoded one at a time
         self._server: asyncio.AbstractServer | None = None
         self.address: Address | None = None
         self.journal_reader: Any = None  # a standby reads the shared journal through this
@@ -147,7 +148,7 @@ class EngineServer(ControlDesk):
         """Encoding a 10,000-tenant snapshot costs megabytes: only when a screen is attached."""
         self._snap = snap
         self.frame = None
-        if not self.clients:
+        if not any(c.frames for c in self.clients):  # none attached, or only one-shot requests (no frames)
             return
         self.frame = encode(self._frame(snap))
         for c in self.clients:
@@ -203,11 +204,12 @@ class EngineServer(ControlDesk):
                 return
             self._pending.pop(client, None)
             self.clients.add(client)
-            # Past the hello, a request may name a whole scope (arm, plan): a longer line is allowed. asyncio
-            # has no public setter for a StreamReader's limit; `_limit` is what readline() checks.
-            reader._limit = CLIENT_REQUEST_LIMIT  # type: ignore[attr-defined]
+            if not client.observer and self.access.may_control(client.operator):
+                # An operator's request may name a whole scope (arm, plan): a longer line is allowed. asyncio
+                # has no public setter for a StreamReader's limit; `_limit` is what readline() checks.
+                reader._limit = CLIENT_REQUEST_LIMIT  # type: ignore[attr-defined]
             client.send(encode(self._welcome(client)))
-            if self.frame is None and self._snap is not None:
+            if self.frame is None and self._snap is not None and client.frames:
                 self.frame = encode(self._frame(self._snap))
             if self.frame is not None and client.frames:
                 client.send(self.frame)  # the current state at once, before the next tick
@@ -216,6 +218,11 @@ class EngineServer(ControlDesk):
                 line = await reader.readline()
                 if not line:
                     break
+                if len(line) > REQUEST_LIMIT:  # an operator's large request: one at a time, engine-wide
+                    async with self._large:
+                        await self._answer_line(client, line)
+                    client.slots.release()
+                    continue
                 try:
                     req = msgspec.json.decode(line)
                 except msgspec.DecodeError:
@@ -228,8 +235,8 @@ class EngineServer(ControlDesk):
                 task.add_done_callback(lambda _t: client.slots.release())
         except (ConnectionError, asyncio.IncompleteReadError, msgspec.DecodeError, OSError):
             pass
-        except ValueError:  # a line over the reader's limit (REQUEST_LIMIT before the hello, then CLIENT_REQUEST_LIMIT)
-            limit = CLIENT_REQUEST_LIMIT if client in self.clients else REQUEST_LIMIT
+        except ValueError:  # a line over the reader's limit (REQUEST_LIMIT, or CLIENT_REQUEST_LIMIT for an operator)
+            limit = reader._limit  # type: ignore[attr-defined]
             log.warning("dropping %s: a line longer than %d bytes", client.operator or "a connection", limit)
         except Exception as exc:  # one line, never a traceback per connection
             log.warning(
@@ -279,6 +286,16 @@ class EngineServer(ControlDesk):
             "clock": cfg.file.cockpit.clock,
             "speed": cfg.file.cockpit.speed,
         }
+
+    async def _answer_line(self, client: _Client, line: bytes) -> None:
+        """A request line decoded and answered while the caller waits (a large one is not pipelined)."""
+        try:
+            req = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            client.send(encode({"t": "reply", "id": None, "ok": False, "error": "malformed request"}))
+            return
+        del line
+        await self._answer(client, req)
 
     async def _answer(self, client: _Client, req: Any) -> None:
         rid = req.get("id") if isinstance(req, dict) else None

@@ -9,7 +9,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from cockpit.engine.address import CLIENT_REQUEST_LIMIT as CLIENT_REQUEST_LIMIT  # after the hello
+from cockpit.engine.address import CLIENT_REQUEST_LIMIT as CLIENT_REQUEST_LIMIT  # an operator's, past the hello
+from cockpit.engine.address import REQUEST_LIMIT as REQUEST_LIMIT  # before the hello, and an observer's
 from cockpit.engine.address import Address as Address  # re-exported: the protocol's names
 from cockpit.engine.address import parse_address as parse_address
 from cockpit.engine.encoding import ENCODER
@@ -18,7 +19,6 @@ from cockpit.engine.encoding import plain as _enc_hook  # noqa: F401 - server.py
 log = logging.getLogger("cockpit.engine.server")
 
 LINE_LIMIT = 256 * 1024 * 1024  # what a screen reads: a 10,000-tenant snapshot is a few MB; never cut a frame
-REQUEST_LIMIT = 64 * 1024  # what the engine reads from a connection before its hello is accepted
 HELLO_DEADLINE_S = 5.0  # a connection that has not said hello by then is closed
 PENDING_MAX = 64  # connections that have not said hello yet, at once (64 KB buffer each at most)
 PENDING_GRACE_S = 0.5  # a connection this young is not evicted for a newer one

@@ -35,8 +35,9 @@ def plan_key(rollback: dict[str, Any], regressing: Iterable[str]) -> tuple[Hasha
 
 
 def plan_scope(rollback: dict[str, Any]) -> Scope:
-    """The rollback's own scope once armed; before that, the tenants regressing now."""
-    return sorted(rollback.get("scope", ())) if rollback.get("armed") else "regressing"
+    """The rollback's own scope once armed ("armed": the engine knows it, and a request naming 100,000
+    tenants would be more than it reads from a --read-only screen); before that, the tenants regressing."""
+    return "armed" if rollback.get("armed") else "regressing"
 
 
 class PlanTracker:

@@ -163,33 +163,50 @@ def test_a_default_engine_that_refuses_is_said_never_silently_planned_around(tmp
     assert capsys.readouterr().err.startswith("cockpit: $COCKPIT_TOKEN_FILE: --token-file")
 
 
-def test_a_scope_of_thousands_of_names_reaches_the_engine(tmp_path, engines):
-    """A request past the hello may name a whole scope (6,000 tenants: ~80 KB, over the 64 KB a
-    connection gets before its hello), as a screen's arm or plan of a large fleet does."""
+def test_a_scope_of_thousands_of_names_reaches_the_engine_from_an_operator(tmp_path, engines):
+    """An operator's arm of 6,000 tenants chosen by name (~80 KB, over the 64 KB a connection before its
+    hello, or an observer, gets) reaches the engine, as a screen's scope picker sends it on a large
+    fleet; a plan line names the armed scope "armed"; `cockpit plan --tenants` of as many names (an
+    observer) is told to name fewer, and the engine is not left holding a connection."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from _fleet import write_fleet
     from bench_scale import PLAN_CONFIG
+
+    from cockpit.engine.remote import RemoteEngine
 
     write_fleet(tmp_path / "fleet.toml", 10_000)
     (tmp_path / "cockpit.toml").write_text(PLAN_CONFIG)
     e = engines(tmp_path / "cockpit.toml", f"unix:{tmp_path / 'e.sock'}")
     e.wait_for("leader", timeout=60)
     names = [f"{cohort}-{i:04d}" for cohort in ("enterprise", "growth", "pro") for i in range(1, 2001)]
-    out = run_plan("--attach", e.listen, "--tenants", ",".join(names), "--json", cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["scope"] == sorted(names)
 
-    async def arm_from_a_screen() -> None:  # the scope picker's arm of the same tenants, from a screen
-        from cockpit.engine.remote import RemoteEngine
-
-        screen = await RemoteEngine.connect(e.listen, "ana@desk")
+    async def screens() -> None:
+        operator = await RemoteEngine.connect(e.listen, "ana@desk")
+        observer = await RemoteEngine.connect(e.listen, "bo@desk", observer=True)
         try:
-            await screen.take_control()
-            said = await screen.command("arm", scope=names, mode="manual")
+            await operator.take_control()
+            said = await operator.command("arm", scope=names, mode="manual")
             assert "6,000" in said or "6000" in said, said
-            plan = await screen.plan(names)  # the screen's plan line of the armed rollback's scope
-            assert list(plan.scope) == sorted(names) and screen.connected
+            assert list((await operator.plan(names)).scope) == sorted(names)
+            assert list((await observer.plan("armed")).scope) == sorted(names)  # the read-only screen's plan line
+            assert operator.connected and observer.connected
         finally:
-            await screen.close()
+            await operator.close()
+            await observer.close()
 
-    asyncio.run(arm_from_a_screen())
+    asyncio.run(screens())
+    out = run_plan("--attach", e.listen, "--tenants", ",".join(names), "--json", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "more than an engine reads from an observer in one (65,536): name fewer tenants" in out.stderr
+    # An observer's line over 64 KB, and an operator's over 4 MB, close the connection (bounded reads).
+    for observer, size in ((True, 80_000), (False, 4 * 1024 * 1024 + 10)):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(tmp_path / "e.sock"))
+            hello = {"op": "hello", "version": PROTOCOL_VERSION, "operator": "cy@desk", "observer": observer}
+            s.sendall(json.dumps({**hello, "frames": False}).encode() + b"\n")
+            stream = s.makefile("rb")
+            assert json.loads(stream.readline())["t"] == "welcome"
+            s.sendall(b'{"op": "plan", "id": 1, "scope": "' + b"x" * size + b'"}\n')
+            assert stream.readline() == b""  # closed, nothing answered
+    assert "a line longer than 65536 bytes" in e.output() and "a line longer than 4194304 bytes" in e.output()
