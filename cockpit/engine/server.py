@@ -204,35 +204,7 @@ class EngineServer(ControlDesk):
                 return
             self._pending.pop(client, None)
             self.clients.add(client)
-            if not client.observer and self.access.may_control(client.operator):
-                # An operator's request may name a whole scope (arm, plan): a longer line is allowed. asyncio
-                # has no public setter for a StreamReader's limit; `_limit` is what readline() checks.
-                reader._limit = CLIENT_REQUEST_LIMIT  # type: ignore[attr-defined]
-            client.send(encode(self._welcome(client)))
-            if self.frame is None and self._snap is not None and client.frames:
-                self.frame = encode(self._frame(self._snap))
-            if self.frame is not None and client.frames:
-                client.send(self.frame)  # the current state at once, before the next tick
-            while not client.closed:
-                await client.slots.acquire()  # back-pressure: a flood waits in the client's own socket
-                line = await reader.readline()
-                if not line:
-                    break
-                if len(line) > REQUEST_LIMIT:  # an operator's large request: one at a time, engine-wide
-                    async with self._large:
-                        await self._answer_line(client, line)
-                    client.slots.release()
-                    continue
-                try:
-                    req = msgspec.json.decode(line)
-                except msgspec.DecodeError:
-                    client.slots.release()
-                    client.send(encode({"t": "reply", "id": None, "ok": False, "error": "malformed request"}))
-                    continue
-                task = asyncio.create_task(self._answer(client, req))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                task.add_done_callback(lambda _t: client.slots.release())
+            await self._attached(client, reader)
         except (ConnectionError, asyncio.IncompleteReadError, msgspec.DecodeError, OSError):
             pass
         except ValueError:  # a line over the reader's limit (REQUEST_LIMIT, or CLIENT_REQUEST_LIMIT for an operator)
@@ -286,6 +258,38 @@ class EngineServer(ControlDesk):
             "clock": cfg.file.cockpit.clock,
             "speed": cfg.file.cockpit.speed,
         }
+
+    async def _attached(self, client: _Client, reader: asyncio.StreamReader) -> None:
+        """A client past its hello: the welcome and the current state, then its requests until it goes."""
+        if not client.observer and self.access.may_control(client.operator):
+            # An operator's request may name a whole scope (arm, plan): a longer line is allowed. asyncio has
+            # no public setter for a StreamReader's limit; `_limit` is what readline() checks.
+            reader._limit = CLIENT_REQUEST_LIMIT  # type: ignore[attr-defined]
+        client.send(encode(self._welcome(client)))
+        if self.frame is None and self._snap is not None and client.frames:
+            self.frame = encode(self._frame(self._snap))
+        if self.frame is not None and client.frames:
+            client.send(self.frame)  # the current state at once, before the next tick
+        while not client.closed:
+            await client.slots.acquire()  # back-pressure: a flood waits in the client's own socket
+            line = await reader.readline()
+            if not line:
+                break
+            if len(line) > REQUEST_LIMIT:  # an operator's large request: one at a time, engine-wide
+                async with self._large:
+                    await self._answer_line(client, line)
+                client.slots.release()
+                continue
+            try:
+                req = msgspec.json.decode(line)
+            except msgspec.DecodeError:
+                client.slots.release()
+                client.send(encode({"t": "reply", "id": None, "ok": False, "error": "malformed request"}))
+                continue
+            task = asyncio.create_task(self._answer(client, req))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _t: client.slots.release())
 
     async def _answer_line(self, client: _Client, line: bytes) -> None:
         """A request line decoded and answered while the caller waits (a large one is not pipelined)."""
