@@ -48,32 +48,12 @@ def _plan(args: argparse.Namespace) -> int:
     return answered if answered is not None else _dry_run(args, scope)
 
 
-def _credentials(args: argparse.Namespace) -> tuple[str | None, Any]:
-    """The token (--token-file or $COCKPIT_TOKEN_FILE) and the TLS context ($COCKPIT_TLS_*) to attach with."""
-    import os
-
-    from cockpit.errors import ConfigError
-
-    token = tls = None
-    token_file = getattr(args, "token_file", None)
-    if token_file or os.environ.get("COCKPIT_TOKEN_FILE"):
-        from cockpit.engine.auth import read_client_token
-
-        try:
-            token = read_client_token(token_file or os.environ["COCKPIT_TOKEN_FILE"])
-        except ConfigError as exc:
-            raise ConfigError(str(exc) if token_file else f"$COCKPIT_TOKEN_FILE: {exc}") from None
-    if any(os.environ.get(f"COCKPIT_TLS_{k}") for k in ("CERT", "KEY", "CA")):
-        from cockpit.engine.auth import client_tls_from_env
-
-        tls = client_tls_from_env(os.environ)
-    return token, tls
-
-
 def _ask_engine(args: argparse.Namespace, scope: str | list[str]) -> int | None:
     """The engine's plan, printed (its exit code); None when the plan is to be made here."""
+    import os
+
     from cockpit.engine.address import DEFAULT_LISTEN, parse_address
-    from cockpit.engine.ask import EngineRefused, NoEngine, ask
+    from cockpit.engine.ask import EngineRefused, NoEngine, ask, credentials
     from cockpit.errors import EngineUnreachable
     from cockpit.identity import default_operator
 
@@ -85,7 +65,7 @@ def _ask_engine(args: argparse.Namespace, scope: str | list[str]) -> int | None:
 
         found = config_file(args.config)
         wanted = str(found.path) if found is not None else None
-    token, tls = _credentials(args)
+    token, tls = credentials(getattr(args, "token_file", None), os.environ)
     operator = getattr(args, "operator", None) or default_operator()
     try:
         answer = ask(

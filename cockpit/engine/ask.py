@@ -45,6 +45,27 @@ class Answer(NamedTuple):
     result: Any
 
 
+def credentials(token_file: str | None, environ: Any) -> tuple[str | None, ssl.SSLContext | None]:
+    """What a client attaches with: the token in `token_file` (--token-file, else $COCKPIT_TOKEN_FILE) and
+    a mutual-TLS context from $COCKPIT_TLS_CERT, _KEY and _CA. The authentication module (ssl, hmac) is
+    imported only when one of them is set."""
+    from cockpit.errors import ConfigError
+
+    token = tls = None
+    if token_file or environ.get("COCKPIT_TOKEN_FILE"):
+        from cockpit.engine.auth import read_client_token
+
+        try:
+            token = read_client_token(token_file or environ["COCKPIT_TOKEN_FILE"])
+        except ConfigError as exc:
+            raise ConfigError(str(exc) if token_file else f"$COCKPIT_TOKEN_FILE: {exc}") from None
+    if any(environ.get(f"COCKPIT_TLS_{k}") for k in ("CERT", "KEY", "CA")):
+        from cockpit.engine.auth import client_tls_from_env
+
+        tls = client_tls_from_env(environ)
+    return token, tls
+
+
 def connect(address: Address, timeout_s: float, tls: ssl.SSLContext | None = None) -> socket.socket:
     """A connected socket: NoEngine when nothing accepts the connection, EngineUnreachable when something
     does but the TLS handshake fails. Over a Unix socket there is no TLS (as for a screen: the file's

@@ -280,25 +280,18 @@ class EngineServer(ControlDesk):
                     await self._answer_line(client, line)
                 client.slots.release()
                 continue
-            try:
-                req = msgspec.json.decode(line)
-            except msgspec.DecodeError:
-                client.slots.release()
-                client.send(encode({"t": "reply", "id": None, "ok": False, "error": "malformed request"}))
-                continue
-            task = asyncio.create_task(self._answer(client, req))
+            task = asyncio.create_task(self._answer_line(client, line))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(lambda _t: client.slots.release())
 
     async def _answer_line(self, client: _Client, line: bytes) -> None:
-        """A request line decoded and answered while the caller waits (a large one is not pipelined)."""
+        """A request line decoded and answered (a malformed one is answered as such)."""
         try:
             req = msgspec.json.decode(line)
         except msgspec.DecodeError:
             client.send(encode({"t": "reply", "id": None, "ok": False, "error": "malformed request"}))
             return
-        del line
         await self._answer(client, req)
 
     async def _answer(self, client: _Client, req: Any) -> None:

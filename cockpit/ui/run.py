@@ -35,20 +35,12 @@ def check_keymap(config: Config) -> dict[str, str]:
 
 def _engine_listening(address: str) -> bool:
     """Is a `cockpit engine` answering there? A quick TCP/Unix connect, nothing more."""
-    import socket
+    from cockpit.engine.address import parse_address
+    from cockpit.engine.ask import NoEngine, connect
 
-    from cockpit.engine.server import parse_address
-
-    a = parse_address(address, "--attach")
     try:
-        if a.path:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(0.3)
-                s.connect(a.path)
-        else:
-            with socket.create_connection((a.host, a.port), timeout=0.3):
-                pass
-    except OSError:
+        connect(parse_address(address, "--attach"), 0.3).close()
+    except NoEngine:
         return False
     return True
 
@@ -58,7 +50,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
     operator's identity. Read-only until the operator takes control (c)."""
     import asyncio
 
-    from cockpit.engine.auth import client_tls_from_env, read_client_token
+    from cockpit.engine.ask import credentials
     from cockpit.engine.remote import RemoteEngine
     from cockpit.ui.app import CockpitApp
     from cockpit.ui.themes import DEFAULT, load_all, load_theme
@@ -66,9 +58,7 @@ def attach_tui(args: argparse.Namespace, address: str) -> int:
     theme = load_theme(getattr(args, "theme", None) or DEFAULT)
     themes = load_all()
     keymap = check_keymap(discover(getattr(args, "config", None)))
-    token_file = getattr(args, "token_file", None) or os.environ.get("COCKPIT_TOKEN_FILE")
-    token = read_client_token(token_file) if token_file else None
-    tls = client_tls_from_env(os.environ)  # mutual TLS: $COCKPIT_TLS_CERT, _KEY, _CA
+    token, tls = credentials(getattr(args, "token_file", None), os.environ)  # and mutual TLS: $COCKPIT_TLS_*
 
     async def main() -> int:
         operator = getattr(args, "operator", None) or default_operator()
