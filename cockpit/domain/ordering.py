@@ -238,16 +238,16 @@ class Ordering(Memo):
         """Start the rollback order from `other`'s (the scheduler whose state this one was just loaded
         from: the same ceilings), when it is of the same scope and was worked out for these very rates
         and harm: the next order is then an update of it for the tenants whose share or ceiling changed
-        since (those `other` changed are noted as changed here too), not a sort of every tenant. Its keys
-        must all compare (no NaN), for the update to equal a sort afresh."""
+        since (those `other` changed are noted as changed here too), not a sort of every tenant. Every key
+        must compare (no NaN), those adopted and those put back later (a share back above 0), for the
+        update to equal a sort afresh: so every harm and rate of the reading is finite (a weight, -harm ×
+        rate × a share within a ceiling of at most 1, is then finite too)."""
         st = other._order_state
         if st is None or st.left is None or st.harm is not view.harm or st.rps is not view.rps:
             return
         changed, _ = other.changes_since(st.cursor)
-        if changed is None or st.scope != self.scope or not _comparable(st.weights):  # a NaN harm: a NaN weight
+        if changed is None or st.scope != self.scope:
             return
-        # A tenant put back into the order later (its share rose from 0) must have a key that compares too:
-        # a NaN or infinite harm or rate anywhere in the reading, and the order is sorted afresh instead.
         if not (finite(list(view.harm.values())) and finite(list(view.rps.values()))):
             return
         weights, left = dict(st.weights), st.left.copy()
@@ -283,13 +283,6 @@ class Ordering(Memo):
         a checkpoint of what changed writes."""
         changed, self._checkpointed = self.changes_since(self._checkpointed)
         return changed
-
-
-def _comparable(values: Mapping[str, float]) -> bool:
-    """No value is a NaN (a NaN carries into the plain sum, in C, and a sum is a NaN only then or when
-    infinities of both signs meet: then each value is looked at)."""
-    total = sum(values.values())
-    return total == total or not any(map(math.isnan, values.values()))
 
 
 def _within(shares: list[float], ceilings: Mapping[str, float], names: list[str]) -> list[float]:
